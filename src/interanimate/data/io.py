@@ -1,0 +1,186 @@
+"""File IO shared by every producer and reader: atomic writes, checksums and H.264 video via PyAV."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+_CHUNK = 1 << 20
+
+
+class VideoReadError(ValueError):
+    """A video that cannot be opened or decoded."""
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so readers see either the old file or the whole new one, never a part."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: Path, obj: object) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+@contextmanager
+def atomic_directory(final: Path) -> Iterator[Path]:
+    """Yield a hidden staging folder beside ``final``; on success it is renamed to ``final`` in one step.
+
+    A crash inside the block leaves only the hidden staging folder (``.tmp-*``), which readers ignore
+    and writers sweep on their next start, so a half-written clip is never visible under its name.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
+    try:
+        yield staging
+        for child in staging.iterdir():
+            with open(child, "rb") as handle:
+                os.fsync(handle.fileno())
+        if final.exists():
+            raise FileExistsError(f"{final} already exists")
+        os.replace(staging, final)
+        _fsync_dir(final.parent)
+    except BaseException:
+        for child in staging.glob("*"):
+            child.unlink(missing_ok=True)
+        if staging.exists():
+            staging.rmdir()
+        raise
+
+
+def encode_video(frames: np.ndarray, fps: float, crf: int = 18, metadata: dict[str, str] | None = None) -> bytes:
+    """Encode ``(F, H, W, 3) uint8`` RGB frames as an H.264 MP4 and return its bytes.
+
+    Even sizes use ``yuv420p`` (what every player decodes); odd sizes, which 4:2:0 chroma cannot
+    represent, use ``yuv444p`` so any size round-trips without resizing. ``crf`` 18 is visually
+    lossless for rendered content; ``metadata`` goes into the container tags.
+    """
+    frames = np.ascontiguousarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ValueError(f"frames must be (F, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
+    num_frames, height, width, _ = frames.shape
+    if num_frames == 0:
+        raise ValueError("cannot encode a video with no frames")
+    pix_fmt = "yuv420p" if height % 2 == 0 and width % 2 == 0 else "yuv444p"
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="mp4") as container:
+        for key, value in (metadata or {}).items():
+            container.metadata[key] = str(value)
+        rate = Fraction(fps).limit_denominator(1001)
+        stream = container.add_stream("libx264", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+        # Deterministic, single-threaded encoding: the same frames always give the same bytes.
+        stream.options = {"crf": str(crf), "preset": "medium", "threads": "1", "tune": "stillimage" if num_frames == 1 else "film"}
+        stream.thread_count = 1
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buffer.getvalue()
+
+
+def _open(source: Path | bytes) -> "av.container.InputContainer":
+    try:
+        return av.open(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else str(source), mode="r")
+    except (av.error.FFmpegError, OSError, ValueError) as err:
+        raise VideoReadError(f"cannot open video: {err}") from None
+
+
+def decode_video(source: Path | bytes, frame_indices: list[int] | None = None) -> np.ndarray:
+    """Decode an MP4 (path or bytes) to ``(F, H, W, 3) uint8`` RGB; optionally only some frames."""
+    wanted = None if frame_indices is None else set(frame_indices)
+    frames: list[np.ndarray] = []
+    try:
+        with _open(source) as container:
+            if not container.streams.video:
+                raise VideoReadError("no video stream")
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            last = max(wanted) if wanted else None
+            for index, frame in enumerate(container.decode(stream)):
+                if wanted is None or index in wanted:
+                    frames.append(frame.to_ndarray(format="rgb24"))
+                if last is not None and index >= last:
+                    break
+    except av.error.FFmpegError as err:
+        raise VideoReadError(f"cannot decode video: {err}") from None
+    if not frames:
+        raise VideoReadError("video has no decodable frames")
+    if frame_indices is not None:
+        if len(frames) != len(wanted or ()):
+            raise VideoReadError(f"video has fewer frames than requested (max index {max(frame_indices)})")
+        order = sorted(wanted or ())
+        by_index = dict(zip(order, frames))
+        return np.stack([by_index[i] for i in frame_indices])
+    return np.stack(frames)
+
+
+def probe_video(source: Path | bytes) -> dict[str, float | int]:
+    """Header facts without decoding: ``frames`` (as stored), ``width``, ``height``, ``fps``, ``codec``."""
+    try:
+        with _open(source) as container:
+            if not container.streams.video:
+                raise VideoReadError("no video stream")
+            stream = container.streams.video[0]
+            rate = stream.average_rate or stream.guessed_rate or 0
+            return {
+                "frames": int(stream.frames),
+                "width": int(stream.codec_context.width),
+                "height": int(stream.codec_context.height),
+                "fps": float(rate),
+                "codec": stream.codec_context.name,
+            }
+    except av.error.FFmpegError as err:
+        raise VideoReadError(f"cannot read video header: {err}") from None

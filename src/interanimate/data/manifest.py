@@ -1,0 +1,174 @@
+"""Dataset card, manifest records and subject-disjoint split assignment."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from interanimate import __version__
+from interanimate.data import schema
+from interanimate.taxonomy import TAXONOMY_VERSION
+
+CARD_NAME = "dataset_card.json"
+MANIFEST_NAME = "manifest.jsonl"
+CLIPS_DIR = "clips"
+RECORD_NAME = "record.json"
+VIDEO_NAME = "video.mp4"
+ANNOTATIONS_NAME = "annotations.npz"
+SPLITS = ("train", "test")
+CLIP_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+class DatasetFormatError(ValueError):
+    """A folder that is not an InterHF dataset, or whose card/manifest cannot be read."""
+
+
+@dataclass
+class ClipRecord:
+    """One clip's manifest record.
+
+    Args:
+        clip_id: unique id, also the clip's folder name (letters, digits, ``_ . -``).
+        subject_id: who is in the clip; splits never share a subject.
+        pattern: taxonomy pattern name, or ``None`` for unlabelled clips.
+        split: ``"train"`` or ``"test"``; assigned when the manifest is written.
+        fps, num_frames, width, height: the video's timing and size.
+        source: ``{"kind": "synthetic" | "real", "origin": str, ...}``.
+        files: ``{role: {"path": relative path, "sha256": hex, "bytes": int}}`` for every file of the clip.
+        quality_flags: reasons a clip may deserve care (e.g. ``"hand_dropped"``); empty when clean.
+        extra: producer-specific facts (generator parameters, source video and time span, ...).
+    """
+
+    clip_id: str
+    subject_id: str
+    pattern: str | None
+    fps: float
+    num_frames: int
+    width: int
+    height: int
+    source: dict
+    files: dict[str, dict] = field(default_factory=dict)
+    quality_flags: list[str] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+    split: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True, allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ClipRecord":
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = set(data) - known
+        if unknown:
+            raise DatasetFormatError(f"unknown manifest fields: {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+
+def clip_dir(root: Path, clip_id: str) -> Path:
+    return Path(root) / CLIPS_DIR / clip_id
+
+
+def assign_splits(subject_ids: list[str] | set[str], test_fraction: float = 0.1, seed: int = 0) -> dict[str, str]:
+    """Map each subject to ``"train"`` or ``"test"`` so that no subject is in both.
+
+    Subjects are ranked by a seeded hash of their id and the first ``round(n * test_fraction)`` go to
+    test (at least one when there are two or more subjects and the fraction is positive). The ranking
+    depends only on ``(seed, subject_id)``, so a subject's position never depends on the order in
+    which clips were written, and re-running a producer reproduces the same split.
+    """
+    if not 0.0 <= test_fraction < 1.0:
+        raise ValueError(f"test_fraction must be in [0, 1), got {test_fraction}")
+    subjects = sorted(set(subject_ids))
+    n = len(subjects)
+    num_test = int(math.floor(n * test_fraction + 0.5))
+    if test_fraction > 0 and n >= 2:
+        num_test = max(1, num_test)
+    num_test = min(num_test, max(0, n - 1))
+
+    def rank(subject: str) -> str:
+        return hashlib.sha256(f"{seed}:{subject}".encode()).hexdigest()
+
+    ranked = sorted(subjects, key=rank)
+    test = set(ranked[:num_test])
+    return {s: ("test" if s in test else "train") for s in subjects}
+
+
+def write_manifest(root: Path, records: list[ClipRecord]) -> None:
+    from interanimate.data.io import atomic_write_text
+
+    ordered = sorted(records, key=lambda r: r.clip_id)
+    atomic_write_text(Path(root) / MANIFEST_NAME, "".join(r.to_json() + "\n" for r in ordered))
+
+
+def read_manifest(root: Path) -> list[ClipRecord]:
+    """Read ``manifest.jsonl``; raise ``DatasetFormatError`` naming the line that is wrong."""
+    path = Path(root) / MANIFEST_NAME
+    if not path.is_file():
+        raise DatasetFormatError(f"{root}: no {MANIFEST_NAME}; is this an InterHF dataset folder?")
+    records = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                records.append(ClipRecord.from_dict(json.loads(line)))
+            except (json.JSONDecodeError, TypeError, DatasetFormatError) as err:
+                raise DatasetFormatError(f"{path}:{number}: unreadable manifest record ({err})") from None
+    return records
+
+
+def make_card(records: list[ClipRecord], producer: str, producer_version: str, config: dict | None = None,
+              created: str | None = None) -> dict:
+    """The dataset card: versions, producer, counts and creation time."""
+    per_split: dict[str, int] = {}
+    per_pattern: dict[str, int] = {}
+    for r in records:
+        per_split[r.split or "unassigned"] = per_split.get(r.split or "unassigned", 0) + 1
+        key = r.pattern or "unlabelled"
+        per_pattern[key] = per_pattern.get(key, 0) + 1
+    return {
+        "format": schema.FORMAT_NAME,
+        "format_version": schema.FORMAT_VERSION,
+        "taxonomy_version": TAXONOMY_VERSION,
+        "producer": producer,
+        "producer_version": producer_version,
+        "interanimate_version": __version__,
+        "created": created or datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "counts": {
+            "clips": len(records),
+            "subjects": len({r.subject_id for r in records}),
+            "frames": sum(r.num_frames for r in records),
+            "per_split": dict(sorted(per_split.items())),
+            "per_pattern": dict(sorted(per_pattern.items())),
+        },
+        "config": config or {},
+    }
+
+
+def read_card(root: Path) -> dict:
+    path = Path(root) / CARD_NAME
+    if not path.is_file():
+        raise DatasetFormatError(f"{root}: no {CARD_NAME}; is this an InterHF dataset folder?")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise DatasetFormatError(f"{path}: unreadable dataset card ({err})") from None
+
+
+def check_dataset_root(root: Path) -> Path:
+    """Return ``root`` as a Path if it looks like a dataset folder; raise a one-line error otherwise."""
+    root = Path(root)
+    if not root.exists():
+        raise DatasetFormatError(f"{root}: no such folder")
+    if not root.is_dir():
+        raise DatasetFormatError(f"{root}: not a folder; pass the dataset's root folder")
+    if not (root / CARD_NAME).is_file() and not (root / MANIFEST_NAME).is_file():
+        if not any(root.iterdir()):
+            raise DatasetFormatError(f"{root}: the folder is empty; write a dataset there first (e.g. `interanimate synth`)")
+        raise DatasetFormatError(f"{root}: not an InterHF dataset (no {CARD_NAME} or {MANIFEST_NAME})")
+    return root
