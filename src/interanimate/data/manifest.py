@@ -21,7 +21,7 @@ RECORD_NAME = "record.json"
 VIDEO_NAME = "video.mp4"
 ANNOTATIONS_NAME = "annotations.npz"
 SPLITS = ("train", "test")
-CLIP_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+CLIP_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")  # no dots: shard keys split at them
 
 
 class DatasetFormatError(ValueError):
@@ -33,7 +33,7 @@ class ClipRecord:
     """One clip's manifest record.
 
     Args:
-        clip_id: unique id, also the clip's folder name (letters, digits, ``_ . -``).
+        clip_id: unique id, also the clip's folder name (letters, digits, ``_``, ``-``).
         subject_id: who is in the clip; splits never share a subject.
         pattern: taxonomy pattern name, or ``None`` for unlabelled clips.
         split: ``"train"`` or ``"test"``; assigned when the manifest is written.

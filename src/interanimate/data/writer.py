@@ -49,7 +49,7 @@ def write_clip_folder(
     ``width`` and ``height`` must agree with ``frames`` and ``annotations``.
     """
     if not CLIP_ID_PATTERN.match(record.clip_id):
-        raise ValueError(f"clip_id {record.clip_id!r} must be letters, digits, '_', '.', '-' (max 128)")
+        raise ValueError(f"clip_id {record.clip_id!r} must be letters, digits, '_', '-' (max 128)")
     if record.pattern is not None:
         get_pattern(record.pattern)  # raises with suggestions on a typo
         if annotations.pattern_id != PATTERN_IDS[record.pattern]:
