@@ -99,12 +99,15 @@ def atomic_directory(final: Path) -> Iterator[Path]:
         raise
 
 
-def encode_video(frames: np.ndarray, fps: float, crf: int = 18, metadata: dict[str, str] | None = None) -> bytes:
+def encode_video(frames: np.ndarray, fps: float, crf: int = 18, metadata: dict[str, str] | None = None,
+                 lossless: bool = False) -> bytes:
     """Encode ``(F, H, W, 3) uint8`` RGB frames as an H.264 MP4 and return its bytes.
 
     Even sizes use ``yuv420p`` (what every player decodes); odd sizes, which 4:2:0 chroma cannot
     represent, use ``yuv444p`` so any size round-trips without resizing. ``crf`` 18 is visually
-    lossless for rendered content; ``metadata`` goes into the container tags.
+    lossless for rendered content; ``metadata`` goes into the container tags. ``lossless=True`` stores
+    the RGB frames bit-exactly (H.264 High 4:4:4 with RGB, ``libx264rgb`` at qp 0), at several times
+    the size; use it where exact pixels matter more than bytes.
     """
     frames = np.ascontiguousarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
@@ -112,16 +115,20 @@ def encode_video(frames: np.ndarray, fps: float, crf: int = 18, metadata: dict[s
     num_frames, height, width, _ = frames.shape
     if num_frames == 0:
         raise ValueError("cannot encode a video with no frames")
-    pix_fmt = "yuv420p" if height % 2 == 0 and width % 2 == 0 else "yuv444p"
+    if lossless:
+        codec, pix_fmt, quality = "libx264rgb", "rgb24", {"qp": "0"}
+    else:
+        codec, pix_fmt = "libx264", "yuv420p" if height % 2 == 0 and width % 2 == 0 else "yuv444p"
+        quality = {"crf": str(crf)}
     buffer = io.BytesIO()
     with av.open(buffer, mode="w", format="mp4") as container:
         for key, value in (metadata or {}).items():
             container.metadata[key] = str(value)
         rate = Fraction(fps).limit_denominator(1001)
-        stream = container.add_stream("libx264", rate=rate)
+        stream = container.add_stream(codec, rate=rate)
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         # Deterministic, single-threaded encoding: the same frames always give the same bytes.
-        stream.options = {"crf": str(crf), "preset": "medium", "threads": "1", "tune": "stillimage" if num_frames == 1 else "film"}
+        stream.options = {**quality, "preset": "medium", "threads": "1"}
         stream.thread_count = 1
         for frame in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):

@@ -42,6 +42,7 @@ def write_clip_folder(
     frames: np.ndarray,
     annotations: ClipAnnotations,
     video_metadata: dict[str, str] | None = None,
+    lossless: bool = False,
 ) -> ClipRecord:
     """Encode and write one clip atomically under ``root/clips/<clip_id>``; return the completed record.
 
@@ -63,7 +64,7 @@ def write_clip_folder(
         raise ValueError(f"{record.clip_id}: record says {record.num_frames} frames of {record.width}x{record.height}, "
                          f"frames are {num_frames} of {width}x{height}")
 
-    video = encode_video(frames, record.fps, metadata=video_metadata)
+    video = encode_video(frames, record.fps, metadata=video_metadata, lossless=lossless)
     npz = annotations.to_npz_bytes()
     rel = f"{CLIPS_DIR}/{record.clip_id}"
     record.files = {
@@ -133,19 +134,21 @@ class DatasetWriter:
         test_fraction: share of subjects assigned to the test split.
         split_seed: seed of the subject-to-split assignment.
         config: producer settings to record in the card.
+        lossless: store videos bit-exactly (see ``io.encode_video``).
 
     Use as a context manager; the manifest and card are (re)written on exit, also after an error,
     so they always describe exactly the clips on disk.
     """
 
     def __init__(self, root: Path, producer: str, producer_version: str, test_fraction: float = 0.1,
-                 split_seed: int = 0, config: dict | None = None):
+                 split_seed: int = 0, config: dict | None = None, lossless: bool = False):
         self.root = Path(root)
         self.producer = producer
         self.producer_version = producer_version
         self.test_fraction = test_fraction
         self.split_seed = split_seed
         self.config = config or {}
+        self.lossless = lossless
         (self.root / CLIPS_DIR).mkdir(parents=True, exist_ok=True)
         self.swept = sweep_staging(self.root)
         self._existing = {r.clip_id for r in scan_clip_records(self.root)}
@@ -159,7 +162,7 @@ class DatasetWriter:
                    video_metadata: dict[str, str] | None = None) -> ClipRecord:
         if self.has_clip(record.clip_id):
             raise FileExistsError(f"clip {record.clip_id!r} already exists in {self.root}")
-        done = write_clip_folder(self.root, record, frames, annotations, video_metadata)
+        done = write_clip_folder(self.root, record, frames, annotations, video_metadata, self.lossless)
         self._existing.add(record.clip_id)
         self.written += 1
         return done
