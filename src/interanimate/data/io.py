@@ -99,6 +99,28 @@ def atomic_directory(final: Path) -> Iterator[Path]:
         raise
 
 
+# BT.601 limited-range RGB -> YCbCr (ITU-R BT.601, the matrix decoders assume for untagged video).
+_RGB_TO_YCBCR = np.array([[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]],
+                         np.float32) / 255.0
+_YCBCR_OFFSET = np.array([16.0, 128.0, 128.0], np.float32)
+
+
+def rgb_to_yuv(frame: np.ndarray, subsample: bool) -> np.ndarray:
+    """``(H, W, 3) uint8`` RGB -> planar YUV for PyAV: ``yuv420p`` ``(H * 3 / 2, W)`` or ``yuv444p`` ``(3, H, W)``.
+
+    Done here rather than by libswscale because swscale's packed-RGB path gave run-to-run differences
+    in the encoded bytes; with this conversion the same frames always encode to the same file.
+    """
+    ycc = frame.astype(np.float32) @ _RGB_TO_YCBCR.T + _YCBCR_OFFSET
+    planes = np.clip(np.rint(ycc), 0, 255).astype(np.uint8).transpose(2, 0, 1)  # (3, H, W)
+    if not subsample:
+        return np.ascontiguousarray(planes)
+    height, width = frame.shape[:2]
+    chroma = ycc[..., 1:].reshape(height // 2, 2, width // 2, 2, 2).mean(axis=(1, 3))
+    chroma = np.clip(np.rint(chroma), 0, 255).astype(np.uint8).transpose(2, 0, 1)  # (2, H/2, W/2)
+    return np.concatenate([planes[0].ravel(), chroma[0].ravel(), chroma[1].ravel()]).reshape(height * 3 // 2, width)
+
+
 def encode_video(frames: np.ndarray, fps: float, crf: int = 18, metadata: dict[str, str] | None = None,
                  lossless: bool = False) -> bytes:
     """Encode ``(F, H, W, 3) uint8`` RGB frames as an H.264 MP4 and return its bytes.
@@ -127,11 +149,17 @@ def encode_video(frames: np.ndarray, fps: float, crf: int = 18, metadata: dict[s
         rate = Fraction(fps).limit_denominator(1001)
         stream = container.add_stream(codec, rate=rate)
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
-        # Deterministic, single-threaded encoding: the same frames always give the same bytes.
+        # Single-threaded encoding keeps output reproducible in practice (libx264 can still differ in
+        # a few bytes on tiny frames); annotations, not video bytes, carry the byte-exact guarantee.
         stream.options = {**quality, "preset": "medium", "threads": "1"}
         stream.thread_count = 1
-        for frame in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+        for index, frame in enumerate(frames):
+            if lossless:
+                video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            else:
+                video_frame = av.VideoFrame.from_ndarray(rgb_to_yuv(frame, pix_fmt == "yuv420p"), format=pix_fmt)
+            video_frame.pts = index
+            for packet in stream.encode(video_frame):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
