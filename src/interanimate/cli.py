@@ -24,9 +24,11 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     from interanimate.data.annotations import AnnotationFormatError
     from interanimate.data.io import VideoReadError
     from interanimate.data.manifest import DatasetFormatError
+    from interanimate.evaluation.backbones.weights import WeightsError
+    from interanimate.evaluation.runner import EvaluationInputError
     from interanimate.taxonomy import UnknownNameError
 
-    return (UserError, DatasetFormatError, AnnotationFormatError, VideoReadError, AssetMissingError,
+    return (UserError, DatasetFormatError, EvaluationInputError, WeightsError, AnnotationFormatError, VideoReadError, AssetMissingError,
             UnknownNameError, FileNotFoundError, NotADirectoryError, PermissionError, FileExistsError)
 
 
@@ -114,6 +116,26 @@ def _cmd_assets_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- evaluate -------------------------------------------------------------------------------------
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from interanimate.evaluation.report import write_report
+    from interanimate.evaluation.runner import EvaluateConfig, evaluate
+
+    config = EvaluateConfig(metrics=tuple(args.metrics), max_clips=args.max_clips, frames_per_clip=args.frames_per_clip,
+                            fid_weights=args.fid_weights, fvd_weights=args.fvd_weights,
+                            lpips_weights=args.lpips_weights, lpips_backbone_weights=args.lpips_backbone_weights,
+                            assume_standard=args.assume_standard_weights,
+                            cache_dir=str(args.cache) if args.cache else None)
+    result = evaluate(args.generated, args.reference, config, progress=not args.quiet)
+    json_path, html_path = write_report(result, args.out)
+    width = max((len(k) for k in result.summary), default=10)
+    for name, value in result.summary.items():
+        print(f"{name:<{width}}  {value:.4g}")
+    print(f"report: {json_path}\n        {html_path}")
+    return EXIT_OK
+
+
 # --- demo -------------------------------------------------------------------------------------------
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -161,6 +183,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_assets_fetch)
     p = asset_commands.add_parser("list", help="where each model file is found")
     p.set_defaults(func=_cmd_assets_list)
+
+    from interanimate.evaluation.runner import METRIC_GROUPS
+
+    p = commands.add_parser("evaluate", help="score generated clips against a reference dataset (JSON + HTML report)")
+    p.add_argument("--generated", type=Path, required=True, help="InterHF dataset of generated clips")
+    p.add_argument("--reference", type=Path, required=True, help="InterHF dataset with the ground truth")
+    p.add_argument("--out", type=Path, required=True, help="report folder (report.json, report.html)")
+    p.add_argument("--metrics", nargs="+", choices=METRIC_GROUPS, default=list(METRIC_GROUPS))
+    p.add_argument("--max-clips", type=_positive_int)
+    p.add_argument("--frames-per-clip", type=_positive_int, default=8, help="frames per clip in Frechet feature sets")
+    p.add_argument("--fid-weights", help="local FID Inception-v3 weights (pt_inception-2015-12-05-6726825d.pth)")
+    p.add_argument("--fvd-weights", help="local I3D (Kinetics-400) weights for FVD")
+    p.add_argument("--lpips-weights", help="local LPIPS v0.1 alex.pth (lin layers)")
+    p.add_argument("--lpips-backbone-weights", help="local torchvision AlexNet weights (alexnet-owt-7be5be79.pth)")
+    p.add_argument("--assume-standard-weights", action="store_true",
+                   help="vouch that the weight files are the published ones (converted copies with other hashes)")
+    p.add_argument("--cache", type=Path, help="where reference statistics are cached")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_evaluate)
 
     p = commands.add_parser("demo", help="the whole path, small, on CPU")
     p.add_argument("--out", type=Path, default=Path("demo_output"))

@@ -1,0 +1,454 @@
+"""``interanimate evaluate``: score a set of generated clips against a reference InterHF dataset.
+
+Both inputs are InterHF datasets. The generated set's labels are the *requested* conditions (what
+``animate`` was asked to produce: keypoints, masks, contact frames, pattern); the reference set is
+ground truth. A generated clip is matched to the reference clip named by its record's
+``extra["source_clip_id"]``, else to the reference clip with the same ``clip_id``.
+
+Metric groups (``--metrics``):
+
+- ``pixel``     SSIM / PSNR / L1 against the matched ground truth: whole frame, face and hand crops
+                (boxes from the ground-truth keypoints);
+- ``temporal``  flow-warping error and flicker, whole frame and inside the interaction region (requested
+                hand ∪ contact masks), for the generated clip and, as the level to reach, its ground truth;
+- ``identity``  dlib-128 similarity of every generated face to the reference identity (the ground truth's
+                first detected face), mean, minimum and drift per second;
+- ``anatomy``   re-detected hands and face in the generated video vs the requested ones (hand PCK, face
+                NME, hand detection rate, bone-length stability, contact precision/recall, pattern
+                recognised vs requested) when a re-detector is available; penetration statistics of the
+                synthetic ground truth when the reference carries them;
+- ``frechet``   Fréchet distances between the generated and reference sets in the offline dlib face
+                space, plus FID / FVD / LPIPS when the user supplies the standard weights (named only so
+                when the weights are verified; otherwise by their feature space).
+
+Reference-set statistics for Fréchet distances are computed once and cached (keyed by the reference
+manifest's sha256 and the settings).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from interanimate import __version__
+from interanimate.data.annotations import ClipAnnotations, load_annotations
+from interanimate.data.io import decode_video
+from interanimate.data.manifest import MANIFEST_NAME, ClipRecord, check_dataset_root, read_manifest
+from interanimate.taxonomy import PATTERN_NAMES, get_pattern
+
+METRIC_GROUPS = ("pixel", "temporal", "identity", "anatomy", "frechet")
+
+
+class EvaluationInputError(ValueError):
+    """Generated and reference sets that cannot be compared (missing clips, different sizes, no faces)."""
+
+
+@dataclass
+class EvaluateConfig:
+    """Settings of one evaluation run (saved in the report).
+
+    Args:
+        metrics: metric groups to compute (subset of ``METRIC_GROUPS``).
+        max_clips: score at most this many generated clips (``None``: all).
+        frames_per_clip: frames sampled per clip for Fréchet feature sets.
+        flow_method: optical flow for temporal metrics (``"dis"`` or ``"farneback"``).
+        fid_weights, fvd_weights, lpips_weights, lpips_backbone_weights: local weight files.
+        assume_standard: the user vouches that the weight files are the published ones.
+        cache_dir: where reference statistics are cached.
+        pck_threshold: hand PCK threshold as a fraction of the hand box's longer side.
+    """
+
+    metrics: tuple[str, ...] = METRIC_GROUPS
+    max_clips: int | None = None
+    frames_per_clip: int = 8
+    flow_method: str = "dis"
+    fid_weights: str | None = None
+    fvd_weights: str | None = None
+    lpips_weights: str | None = None
+    lpips_backbone_weights: str | None = None
+    assume_standard: bool = False
+    cache_dir: str | None = None
+    pck_threshold: float = 0.2
+
+
+@dataclass
+class Redetection:
+    """What a re-detector found in a generated video, in the contract's layout."""
+
+    face_keypoints: np.ndarray  # (F, 68, 2)
+    face_present: np.ndarray  # (F,)
+    hand_keypoints: np.ndarray  # (F, 2, 21, 3)
+    hand_present: np.ndarray  # (F, 2)
+    contact: np.ndarray | None = None  # (F, 2) bool
+    pattern: str | None = None
+
+
+Redetector = Callable[[np.ndarray, float], Redetection]
+
+
+@dataclass
+class ClipPair:
+    generated: ClipRecord
+    reference: ClipRecord
+    generated_root: Path
+    reference_root: Path
+
+    def load(self) -> tuple[np.ndarray, ClipAnnotations, np.ndarray, ClipAnnotations]:
+        g, r = self.generated, self.reference
+        gen_frames = decode_video(self.generated_root / g.files["video"]["path"])
+        ref_frames = decode_video(self.reference_root / r.files["video"]["path"])
+        gen_ann = load_annotations(self.generated_root / g.files["annotations"]["path"], g.height, g.width)
+        ref_ann = load_annotations(self.reference_root / r.files["annotations"]["path"], r.height, r.width)
+        return gen_frames, gen_ann, ref_frames, ref_ann
+
+
+def match_clips(generated: Path, reference: Path, max_clips: int | None = None) -> list[ClipPair]:
+    """Pair every generated clip with its reference clip; raise one error listing all mismatches."""
+    generated, reference = check_dataset_root(generated), check_dataset_root(reference)
+    gen_records = read_manifest(generated)
+    if not gen_records:
+        raise EvaluationInputError(f"{generated}: the generated dataset has no clips")
+    refs = {r.clip_id: r for r in read_manifest(reference)}
+    pairs, problems = [], []
+    for g in gen_records[:max_clips] if max_clips else gen_records:
+        source = g.extra.get("source_clip_id", g.clip_id)
+        r = refs.get(source)
+        if r is None:
+            problems.append(f"{g.clip_id}: no reference clip {source!r}")
+        elif (g.num_frames, g.width, g.height) != (r.num_frames, r.width, r.height):
+            problems.append(f"{g.clip_id}: {g.num_frames} frames of {g.width}x{g.height}, reference {source} has "
+                            f"{r.num_frames} of {r.width}x{r.height}")
+        else:
+            pairs.append(ClipPair(g, r, generated, reference))
+    if problems:
+        shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
+        raise EvaluationInputError(f"generated and reference clips do not match ({shown}); generate from the "
+                                   "reference set's clips or pass the matching --reference dataset")
+    return pairs
+
+
+# --- per-clip metric groups ---------------------------------------------------------------------------
+
+def _nan_to_none(value):
+    if isinstance(value, dict):
+        return {k: _nan_to_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_nan_to_none(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.ndarray):
+        return _nan_to_none(value.tolist())
+    return value
+
+
+def _interaction_region(ann: ClipAnnotations) -> np.ndarray:
+    """Requested hands ∪ contact, dilated a little so the skin around the touch counts: ``(F, H, W)``."""
+    import cv2
+
+    region = ann.masks[:, 1] | ann.masks[:, 2] | ann.masks[:, 3]
+    radius = max(1, int(round(0.04 * min(ann.height, ann.width))))
+    kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+    return np.stack([cv2.dilate(m.astype(np.uint8), kernel).astype(bool) for m in region])
+
+
+def pixel_group(gen: np.ndarray, ref: np.ndarray, ref_ann: ClipAnnotations) -> dict:
+    from interanimate.evaluation.pixel import region_pixel_scores
+
+    face = np.where(ref_ann.face_present[:, None, None], ref_ann.face_keypoints, np.nan)
+    scores = region_pixel_scores(gen, ref, face, ref_ann.hand_keypoints, data_range=255.0)
+    return {region: s.summary() for region, s in scores.items()}
+
+
+def temporal_group(gen: np.ndarray, ref: np.ndarray, gen_ann: ClipAnnotations, method: str) -> dict:
+    from interanimate.evaluation.temporal import temporal_scores
+
+    if len(gen) < 2:
+        return {}
+    region = _interaction_region(gen_ann)[:-1]
+    region_full = np.concatenate([region, region[-1:]], axis=0)
+    out = {
+        "frame": temporal_scores(gen, method=method).summary(),
+        "interaction": temporal_scores(gen, region_full, method=method).summary() if region.any() else None,
+        "ground_truth_frame": temporal_scores(ref, method=method).summary(),
+    }
+    return out
+
+
+def face_descriptors(descriptor, frames: np.ndarray, ann: ClipAnnotations) -> np.ndarray:
+    """dlib-128 descriptors of every labelled face: ``(F, 128)``, NaN rows where no face is labelled."""
+    boxes = np.where(ann.face_present[:, None], ann.face_box, np.nan)
+    return descriptor.embed_video(frames, boxes)
+
+
+def identity_group(gen_desc: np.ndarray, ref_desc: np.ndarray, fps: float) -> dict:
+    """Similarity of each generated face to the reference identity: the ground truth's first face."""
+    from interanimate.evaluation.identity import identity_scores
+
+    found = np.flatnonzero(np.isfinite(ref_desc).all(axis=1))
+    if not len(found):
+        return {"error": "no face found in the reference clip"}
+    reference = ref_desc[found[0]]
+    truth = identity_scores(ref_desc, reference, fps)
+    return {"generated": identity_scores(gen_desc, reference, fps),
+            "ground_truth": {k: v for k, v in truth.items() if k != "per_frame"}}
+
+
+def anatomy_group(gen: np.ndarray, gen_ann: ClipAnnotations, ref_ann: ClipAnnotations, pattern: str | None,
+                  fps: float, redetector: Redetector | None, pck_threshold: float) -> dict:
+    from interanimate.evaluation import anatomy
+
+    out: dict = {}
+    if ref_ann.penetration is not None:
+        out["ground_truth_penetration"] = anatomy.penetration_stats(ref_ann.penetration, ref_ann.contact)
+    if redetector is None:
+        out["redetection"] = "unavailable"
+        return out
+    found = redetector(gen, fps)
+    out["hand_pck"] = anatomy.hand_pck(found.hand_keypoints, gen_ann.hand_keypoints, alpha=pck_threshold)
+    both = found.face_present & gen_ann.face_present
+    if both.any():
+        out["face_nme"] = anatomy.face_nme(found.face_keypoints[both], gen_ann.face_keypoints[both])
+    out["hand_detection"] = anatomy.hand_detection_rate(found.hand_present, gen_ann.hand_present)
+    out["bone_length_stability"] = anatomy.bone_length_stability(found.hand_keypoints)
+    if found.contact is not None:
+        out["contact"] = anatomy.contact_scores(found.contact.any(axis=1), gen_ann.contact.any(axis=1), tolerance=1)
+    if pattern is not None:
+        out["pattern"] = {"requested": pattern, "recognised": found.pattern}
+    return out
+
+
+# --- set-level Fréchet distances ------------------------------------------------------------------------
+
+def _sample_indices(num_frames: int, count: int) -> np.ndarray:
+    return np.unique(np.linspace(0, num_frames - 1, min(count, num_frames)).round().astype(int))
+
+
+def _reference_key(reference: Path, config: EvaluateConfig, space: str, clip_ids: list[str]) -> str:
+    digest = hashlib.sha256((Path(reference) / MANIFEST_NAME).read_bytes())
+    digest.update(json.dumps([space, config.frames_per_clip, sorted(clip_ids)]).encode())
+    return digest.hexdigest()[:20]
+
+
+class FrechetSets:
+    """Accumulates per-clip features of the generated and reference sets for each feature space."""
+
+    def __init__(self, config: EvaluateConfig):
+        import torch
+
+        from interanimate.evaluation.backbones import FIDInceptionV3, InceptionI3D, LPIPSAlex
+        from interanimate.evaluation.frechet import FeatureStatsAccumulator
+
+        self.config = config
+        self.spaces: dict[str, tuple[FeatureStatsAccumulator, FeatureStatsAccumulator]] = {}
+        self.names: dict[str, str] = {"dlib_face128": "frechet_dlib_face"}
+        self._acc = FeatureStatsAccumulator
+        self.torch = torch
+        self.inception = self.i3d = self.lpips = None
+        if config.fid_weights:
+            self.inception = FIDInceptionV3()
+            self.inception.load_weights(config.fid_weights, assume_standard=config.assume_standard)
+            self.names["inception_v3_pool3"] = self.inception.metric_name()
+        if config.fvd_weights:
+            self.i3d = InceptionI3D()
+            self.i3d.load_weights(config.fvd_weights, assume_standard=config.assume_standard)
+            self.names["i3d_logits"] = self.i3d.metric_name()
+        if config.lpips_weights:
+            self.lpips = LPIPSAlex()
+            self.lpips.load_weights(config.lpips_weights, config.lpips_backbone_weights, config.assume_standard)
+        self.lpips_values: list[float] = []
+
+    def _add(self, space: str, which: int, features: np.ndarray) -> None:
+        features = features[np.isfinite(features).all(axis=1)]
+        if not len(features):
+            return
+        if space not in self.spaces:
+            self.spaces[space] = (self._acc(features.shape[1]), self._acc(features.shape[1]))
+        self.spaces[space][which].update(features.astype(np.float64))
+
+    def add_clip(self, gen: np.ndarray, gen_desc: np.ndarray, ref: np.ndarray, ref_desc: np.ndarray,
+                 include_reference: bool) -> None:
+        """Add a clip's sampled frames: face descriptors (already computed) and backbone features."""
+        idx = _sample_indices(len(gen), self.config.frames_per_clip)
+        for which, frames, desc in ((0, gen, gen_desc), (1, ref, ref_desc)):
+            if which == 1 and not include_reference:
+                continue
+            self._add("dlib_face128", which, desc[idx])
+            tensor = self.torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255.0
+            if self.inception is not None:
+                self._add("inception_v3_pool3", which, self.inception(tensor[idx]).numpy())
+            if self.i3d is not None and len(frames) >= 8:
+                clip = tensor[:16].permute(1, 0, 2, 3)[None]  # (1, 3, f, h, w)
+                self._add("i3d_logits", which, self.i3d(clip).numpy())
+        if self.lpips is not None:
+            g = self.torch.from_numpy(np.ascontiguousarray(gen[idx])).permute(0, 3, 1, 2).float() / 127.5 - 1
+            r = self.torch.from_numpy(np.ascontiguousarray(ref[idx])).permute(0, 3, 1, 2).float() / 127.5 - 1
+            self.lpips_values.extend(self.lpips(g, r).tolist())
+
+    def results(self, reference: Path, clip_ids: list[str], cache_dir: Path) -> dict:
+        from interanimate.evaluation.frechet import FeatureStats
+
+        out = {}
+        for space, (gen_acc, ref_acc) in self.spaces.items():
+            cache = cache_dir / f"{space}-{_reference_key(reference, self.config, space, clip_ids)}.npz"
+            if cache.is_file():
+                ref_stats = FeatureStats.load(cache)
+            else:
+                ref_stats = ref_acc.finalize(space)
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                ref_stats.save(cache)
+            gen_stats = gen_acc.finalize(space)
+            out[self.names.get(space, f"frechet_{space}")] = {
+                "value": gen_stats.distance(ref_stats), "feature_space": space,
+                "generated_samples": gen_stats.num_samples, "reference_samples": ref_stats.num_samples,
+                "reference_cache": str(cache)}
+        if self.lpips is not None and self.lpips_values:
+            out[self.lpips.metric_name()] = {"value": float(np.mean(self.lpips_values)), "pairs": len(self.lpips_values)}
+        return out
+
+
+# --- the run -----------------------------------------------------------------------------------------------
+
+@dataclass
+class EvaluationResult:
+    summary: dict
+    per_clip: dict[str, dict]
+    per_pattern: dict[str, dict]
+    set_level: dict
+    config: dict
+    versions: dict
+    identity_curves: dict[str, list] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(_nan_to_none(asdict(self)), indent=2, sort_keys=True)
+
+
+def _mean_of(values: list[float | None]) -> float | None:
+    finite = [v for v in values if v is not None and np.isfinite(v)]
+    return float(np.mean(finite)) if finite else None
+
+
+def _get(d: dict, path: str):
+    for part in path.split("."):
+        if not isinstance(d, dict) or part not in d:
+            return None
+        d = d[part]
+    return d if isinstance(d, (int, float, np.floating)) else None
+
+
+SUMMARY_KEYS = {
+    "pixel.frame.ssim": "SSIM (frame)", "pixel.frame.psnr_video": "PSNR dB (frame)", "pixel.frame.l1": "L1 (frame)",
+    "pixel.face.ssim": "SSIM (face crop)", "pixel.hand_left.ssim": "SSIM (left hand crop)",
+    "pixel.hand_right.ssim": "SSIM (right hand crop)",
+    "temporal.frame.warping_error": "warping error (frame)", "temporal.frame.flicker": "flicker (frame)",
+    "temporal.interaction.warping_error": "warping error (interaction)",
+    "temporal.interaction.flicker": "flicker (interaction)",
+    "temporal.ground_truth_frame.warping_error": "warping error (ground truth)",
+    "identity.generated.mean": "identity similarity", "identity.generated.drift": "identity drift /s",
+    "identity.ground_truth.mean": "identity similarity (ground truth)",
+    "anatomy.hand_pck.pck": "hand PCK", "anatomy.face_nme.nme": "face NME",
+    "anatomy.hand_detection.detection_rate": "hand detection rate", "anatomy.contact.precision": "contact precision",
+    "anatomy.contact.recall": "contact recall",
+    "anatomy.ground_truth_penetration.max_mm": "max penetration mm (ground truth)",
+}
+
+
+def evaluate(generated: Path, reference: Path, config: EvaluateConfig | None = None,
+             redetector: Redetector | None = None, progress: bool = True) -> EvaluationResult:
+    """Score every generated clip against its reference clip; return all numbers."""
+    from tqdm import tqdm
+
+    config = config or EvaluateConfig()
+    unknown = set(config.metrics) - set(METRIC_GROUPS)
+    if unknown:
+        raise EvaluationInputError(f"unknown metric group(s) {', '.join(sorted(unknown))}; choose from "
+                                   f"{', '.join(METRIC_GROUPS)}")
+    for option in ("fid_weights", "fvd_weights", "lpips_weights", "lpips_backbone_weights"):
+        path = getattr(config, option)
+        if path and not Path(path).is_file():
+            raise EvaluationInputError(f"{path}: no such weights file (--{option.replace('_', '-')})")
+    pairs = match_clips(generated, reference, config.max_clips)
+    cache_dir = Path(config.cache_dir) if config.cache_dir else _default_cache()
+    frechet = FrechetSets(config) if "frechet" in config.metrics else None
+    descriptor = None
+    if "identity" in config.metrics or frechet is not None:
+        from interanimate.evaluation.backbones import DlibFaceDescriptor
+
+        descriptor = DlibFaceDescriptor()
+    clip_ids = [p.reference.clip_id for p in pairs]
+    ref_key = (cache_dir / f"dlib_face128-{_reference_key(reference, config, 'dlib_face128', clip_ids)}.npz")
+    need_reference_features = frechet is not None and not ref_key.is_file()
+    per_clip: dict[str, dict] = {}
+    curves: dict[str, list] = {}
+    faces_seen = 0
+    for pair in tqdm(pairs, desc="evaluate", unit="clip", disable=not progress):
+        gen, gen_ann, ref, ref_ann = pair.load()
+        faces_seen += int(gen_ann.face_present.any())
+        scores: dict = {"pattern": pair.generated.pattern, "reference_clip": pair.reference.clip_id}
+        if "pixel" in config.metrics:
+            scores["pixel"] = pixel_group(gen, ref, ref_ann)
+        if "temporal" in config.metrics:
+            scores["temporal"] = temporal_group(gen, ref, gen_ann, config.flow_method)
+        if descriptor is not None:
+            # One descriptor pass per clip serves both the identity curve and the Fréchet face space.
+            gen_desc = face_descriptors(descriptor, gen, gen_ann)
+            ref_desc = face_descriptors(descriptor, ref, ref_ann)
+        if "identity" in config.metrics:
+            scores["identity"] = identity_group(gen_desc, ref_desc, pair.generated.fps)
+            per_frame = scores["identity"].get("generated", {}).pop("per_frame", None)
+            if per_frame is not None:
+                curves[pair.generated.clip_id] = np.asarray(per_frame, float).tolist()
+        if "anatomy" in config.metrics:
+            scores["anatomy"] = anatomy_group(gen, gen_ann, ref_ann, pair.generated.pattern, pair.generated.fps,
+                                              redetector, config.pck_threshold)
+        if frechet is not None:
+            frechet.add_clip(gen, gen_desc, ref, ref_desc, include_reference=need_reference_features or
+                             frechet.inception is not None or frechet.i3d is not None)
+        per_clip[pair.generated.clip_id] = scores
+    if ("identity" in config.metrics or "frechet" in config.metrics) and faces_seen == 0:
+        raise EvaluationInputError(f"{generated}: no generated clip has a face in its labels; identity and Fréchet "
+                                   "face metrics need face boxes (drop them with --metrics)")
+    set_level = frechet.results(reference, clip_ids, cache_dir) if frechet is not None else {}
+    summary = {label: _mean_of([_get(s, key) for s in per_clip.values()]) for key, label in SUMMARY_KEYS.items()}
+    summary = {k: v for k, v in summary.items() if v is not None}
+    recognised = [(s["anatomy"]["pattern"]["recognised"], s["anatomy"]["pattern"]["requested"])
+                  for s in per_clip.values() if isinstance(s.get("anatomy", {}).get("pattern"), dict)]
+    if recognised:
+        from interanimate.evaluation.anatomy import pattern_accuracy
+
+        set_level["pattern_accuracy"] = pattern_accuracy([r for r, _ in recognised], [q for _, q in recognised])
+    for name, entry in set_level.items():
+        if isinstance(entry, dict) and "value" in entry:
+            summary[name] = entry["value"]
+    per_pattern: dict[str, dict] = {}
+    for pattern in [p for p in PATTERN_NAMES if any(s["pattern"] == p for s in per_clip.values())]:
+        rows = [s for s in per_clip.values() if s["pattern"] == pattern]
+        per_pattern[pattern] = {"clips": len(rows), "family": get_pattern(pattern).family,
+                                **{label: _mean_of([_get(s, key) for s in rows]) for key, label in SUMMARY_KEYS.items()
+                                   if any(_get(s, key) is not None for s in rows)}}
+    versions = {"interanimate": __version__, "python": platform.python_version(), "numpy": np.__version__}
+    try:
+        import cv2
+        import torch
+
+        versions.update(opencv=cv2.__version__, torch=torch.__version__)
+    except ImportError:
+        pass
+    run_config = {**asdict(config), "generated": str(generated), "reference": str(reference),
+                  "redetector": getattr(redetector, "__name__", type(redetector).__name__) if redetector else None,
+                  "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    return EvaluationResult(summary, per_clip, per_pattern, set_level, run_config, versions, curves)
+
+
+def _default_cache() -> Path:
+    from interanimate.assets import cache_dir
+
+    return cache_dir() / "reference-stats"
