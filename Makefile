@@ -9,13 +9,16 @@ DEMO_OUT ?= demo_output
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: demo test test-all setup models clean-venv
+.PHONY: demo test test-slow test-all setup models clean-venv
 
 demo: setup
 	$(VENV)/bin/interanimate demo --out $(DEMO_OUT)
 
 test: setup
 	$(PY) -m pytest
+
+test-slow: setup
+	$(PY) -m pytest -m slow
 
 test-all: setup
 	$(PY) -m pytest -m ""
@@ -26,7 +29,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade "pip>=24"
 	$(PY) -m pip install -q -c constraints.txt torch==2.13.0
-	$(PY) -m pip install -q -c constraints.txt -e ".[test]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[test,ray]"
 	touch $(STAMP)
 
 models: $(STAMP)

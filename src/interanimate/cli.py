@@ -23,12 +23,13 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     from interanimate.assets import AssetMissingError
     from interanimate.data.annotations import AnnotationFormatError
     from interanimate.data.io import VideoReadError
+    from interanimate.data.annotate.video import AnnotateError
     from interanimate.data.manifest import DatasetFormatError
     from interanimate.evaluation.backbones.weights import WeightsError
     from interanimate.evaluation.runner import EvaluationInputError
     from interanimate.taxonomy import UnknownNameError
 
-    return (UserError, DatasetFormatError, EvaluationInputError, WeightsError, AnnotationFormatError, VideoReadError, AssetMissingError,
+    return (UserError, AnnotateError, DatasetFormatError, EvaluationInputError, WeightsError, AnnotationFormatError, VideoReadError, AssetMissingError,
             UnknownNameError, FileNotFoundError, NotADirectoryError, PermissionError, FileExistsError)
 
 
@@ -183,6 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_assets_fetch)
     p = asset_commands.add_parser("list", help="where each model file is found")
     p.set_defaults(func=_cmd_assets_list)
+
+    from interanimate.data.annotate import command as annotate_command
+
+    p = commands.add_parser("annotate", help="turn real videos into an InterHF dataset (resumable)")
+    annotate_command.add_arguments(p)
+    p.set_defaults(func=annotate_command.run)
 
     from interanimate.evaluation.runner import METRIC_GROUPS
 

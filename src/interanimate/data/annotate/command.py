@@ -1,0 +1,57 @@
+"""``interanimate annotate INPUT... --out DIR``: real videos -> InterHF dataset (see ``docs/annotate.md``)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from interanimate.data.annotate.video import AnnotateError
+
+EXPECTED_ERRORS = (AnnotateError,)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
+                        help="video files, folders of videos (searched recursively) or list files (.txt, one path a line)")
+    parser.add_argument("--out", type=Path, required=True, help="dataset folder (re-running the same command resumes)")
+    parser.add_argument("--engine", choices=("local", "ray"), default="local",
+                        help="local processes, or Ray Data over the input list (needs the 'ray' extra)")
+    parser.add_argument("--workers", type=_positive_int, default=1, help="parallel videos (processes or Ray tasks)")
+    parser.add_argument("--address", help="Ray cluster address (e.g. ray://head:10001 or auto); default: local Ray")
+    parser.add_argument("--subjects", type=Path, metavar="SIDECAR",
+                        help="JSON {video: subject} or CSV video,subject; otherwise subjects are clustered by face")
+    parser.add_argument("--preview", action="store_true", help="write a frame strip per clip under OUT/previews/")
+    parser.add_argument("--padding", type=float, default=0.5, help="seconds kept around each interaction (0.5)")
+    parser.add_argument("--max-clip-seconds", type=float, default=8.0, help="longest clip (8)")
+    parser.add_argument("--max-side", type=_positive_int, default=960, help="long side of the output resolution (960)")
+    parser.add_argument("--mirrored", action="store_true", help="input is mirrored (front-camera preview)")
+    parser.add_argument("--interactions-only", action="store_true",
+                        help="no unlabelled clips from videos without a detected interaction")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from interanimate.data.annotate.engine import run_annotate
+    from interanimate.data.annotate.pipeline import AnnotateConfig
+
+    if args.engine == "local" and args.address:
+        raise AnnotateError("--address is only used with --engine ray")
+    if args.padding < 0 or args.max_clip_seconds <= 0:
+        raise AnnotateError("--padding must be >= 0 and --max-clip-seconds > 0")
+    config = AnnotateConfig(max_side=args.max_side, padding_s=args.padding, max_clip_s=args.max_clip_seconds,
+                            mirrored=args.mirrored, keep_unlabelled=not args.interactions_only, preview=args.preview)
+    summary = run_annotate(args.inputs, args.out, config, engine=args.engine, workers=args.workers,
+                           address=args.address, subjects=args.subjects, progress=not args.quiet)
+    print(summary.table())
+    print(f"dataset: {args.out} (check it with `interanimate data validate {args.out}`)")
+    return 0

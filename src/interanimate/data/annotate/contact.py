@@ -1,0 +1,234 @@
+"""Hand-face contact detection: per frame and hand, touching or not, where, and which region.
+
+A fingertip inside the face outline in the image is not contact: a hand held in front of the face
+projects there too. Every frame and hand is therefore scored from several cues, each normalised by
+face size so one calibration fits every resolution:
+
+``reach``      signed 2-D distance of the nearest fingertip to the face outline, in IODs (> 0 inside);
+``depth_gap``  fingertip depth minus face-surface depth (m, < 0 = in front of the face). Depths come
+               from apparent scale: the hand's metric landmarks against its pixel landmarks (3-D
+               lengths, so foreshortening cancels), the face's inter-ocular distance against 63 mm,
+               a focal length of one image side, and the landmark z of hand and face mesh;
+``coupling``   motion coupling: how much face points near the fingertip move *with* the finger
+               after removing the head's own rigid motion (skin dragged or pressed by a touch moves;
+               skin under a hovering hand does not);
+``occlusion``  share of face points covered by the hand's outline (a palm across the face with no
+               fingertip at the skin is the typical hover);
+``speed``      fingertip speed relative to the face, in IODs per second (touching fingers slow down).
+
+A logistic model turns the cues into a per-frame probability; hysteresis (enter high, leave low),
+closing of short gaps and a minimum duration give temporal persistence. The default weights are set
+by hand from the cues' meaning and are NOT yet fitted: ``benchmarks/bench_annotate.py`` measures
+them on synthetic renders with exact ground truth (numbers in ``docs/annotate.md``) and its feature
+arrays are what a fit would use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from interanimate.data.annotate.geometry import IOD_METRES, FaceFrame, face_outline, region_of_points, signed_distance
+from interanimate.data.schema import FINGERTIPS, NO_REGION
+
+FEATURES = ("reach", "depth_gap", "coupling", "occlusion", "speed")
+BONES = ((0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8), (0, 9), (9, 10), (10, 11), (11, 12),
+         (0, 13), (13, 14), (14, 15), (15, 16), (0, 17), (17, 18), (18, 19), (19, 20))
+
+
+@dataclass
+class ContactModel:
+    """Logistic weights over ``FEATURES`` plus decision settings.
+
+    Args:
+        weights: one weight per feature (after the feature transforms in ``contact_features``).
+        bias: intercept.
+        enter, leave: hysteresis thresholds on the probability.
+        close_gap_s: gaps shorter than this inside a contact are closed.
+        min_duration_s: contacts shorter than this are dropped (flicker).
+    """
+
+    weights: tuple[float, ...] = (5.2, 2.1, 0.9, -1.6, -0.35)
+    bias: float = -0.9
+    enter: float = 0.6
+    leave: float = 0.4
+    close_gap_s: float = 0.08
+    min_duration_s: float = 0.06
+
+    def probability(self, features: np.ndarray) -> np.ndarray:
+        z = self.bias + np.nan_to_num(features, nan=0.0) @ np.asarray(self.weights)
+        p = 1.0 / (1.0 + np.exp(-z))
+        return np.where(np.isfinite(features[..., 0]), p, 0.0)
+
+
+@dataclass
+class ContactResult:
+    """Per-frame contact labels. ``probability``/``features`` are kept for diagnostics and calibration."""
+
+    contact: np.ndarray  # (F, 2) bool
+    point: np.ndarray  # (F, 2, 2) float32 pixels, NaN when not in contact
+    region: np.ndarray  # (F, 2) int8, NO_REGION when not in contact
+    probability: np.ndarray  # (F, 2)
+    features: np.ndarray  # (F, 2, len(FEATURES))
+
+
+def _px_per_metre_hand(points: np.ndarray, world: np.ndarray) -> float:
+    """Pixels per metre at the hand's depth, from 3-D pixel-space bone lengths over metric ones."""
+    px = sum(np.linalg.norm(points[a] - points[b]) for a, b in BONES)
+    metres = sum(np.linalg.norm(world[a] - world[b]) for a, b in BONES)
+    return float(px / metres) if metres > 1e-4 and np.isfinite(px) else np.nan
+
+
+def _rigid_fit(src: np.ndarray, dst: np.ndarray) -> np.ndarray | None:
+    """2-D similarity transform (2x3) taking ``src`` to ``dst`` (least squares)."""
+    if len(src) < 3:
+        return None
+    matrix, _ = cv2.estimateAffinePartial2D(src.astype(np.float32), dst.astype(np.float32), method=cv2.LMEDS)
+    return matrix
+
+
+def contact_features(frame: FaceFrame, face_points: np.ndarray, face_present: np.ndarray, hands: np.ndarray,
+                     hand_world: np.ndarray | None, hand_present: np.ndarray, fps: float,
+                     image_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Cue values per frame and hand, and the best fingertip index per frame and hand.
+
+    Args:
+        frame: face frames of the clip.
+        face_points: ``(F, P, 3)`` face points in pixels with z in pixels (the dense mesh), or
+            ``(F, P, 2)`` when no depth is known (then ``depth_gap`` is NaN -> contributes 0).
+        face_present: ``(F,)``.
+        hands: ``(F, 2, 21, >=2)`` hand points; z (3rd channel) in pixels when available.
+        hand_world: ``(F, 2, 21, 3)`` metric hand landmarks or ``None``.
+        hand_present: ``(F, 2)``.
+        fps: frame rate.
+        image_size: ``(width, height)``.
+    Returns:
+        ``features (F, 2, len(FEATURES))`` (NaN where undefined) and ``tip (F, 2)`` fingertip ids.
+    """
+    num_frames = len(face_present)
+    features = np.full((num_frames, 2, len(FEATURES)), np.nan, np.float64)
+    best_tip = np.full((num_frames, 2), FINGERTIPS[1], np.int64)
+    outline = face_outline(frame.landmarks, frame)
+    focal = float(max(image_size))
+    has_depth = face_points.shape[-1] >= 3 and hands.shape[-1] >= 3 and hand_world is not None
+    tips = np.asarray(FINGERTIPS)
+    rel_tip_prev = np.full((2, len(tips), 2), np.nan)
+    for f in range(num_frames):
+        if not face_present[f]:
+            rel_tip_prev[:] = np.nan
+            continue
+        iod = frame.iod[f]
+        face_xy = face_points[f, :, :2]
+        # Rigid head motion since the previous frame, fitted on face points away from both hands.
+        motion = None
+        if f > 0 and face_present[f - 1]:
+            far = np.ones(len(face_xy), bool)
+            for h in range(2):
+                if hand_present[f, h]:
+                    d = np.linalg.norm(face_xy[:, None] - hands[f, h, None, :, :2], axis=-1).min(axis=1)
+                    far &= d > 0.8 * iod
+            if far.sum() >= 6:
+                motion = _rigid_fit(face_points[f - 1, far, :2], face_xy[far])
+        for h in range(2):
+            if not hand_present[f, h]:
+                rel_tip_prev[h] = np.nan
+                continue
+            pts = hands[f, h]
+            tip_xy = pts[tips, :2]
+            reach = signed_distance(tip_xy, outline[f]) / iod
+            k = int(np.nanargmax(reach)) if np.isfinite(reach).any() else 1
+            best_tip[f, h] = tips[k]
+            feat = features[f, h]
+            feat[0] = np.clip(reach[k], -1.5, 1.0)
+            if has_depth:
+                px_per_m_hand = _px_per_metre_hand(pts[:, :3], hand_world[f, h])
+                eye_r = face_points[f, :, :3][[33, 133]].mean(axis=0) if face_points.shape[1] >= 468 else None
+                eye_l = face_points[f, :, :3][[263, 362]].mean(axis=0) if face_points.shape[1] >= 468 else None
+                iod3 = float(np.linalg.norm(eye_l - eye_r)) if eye_r is not None else iod
+                px_per_m_face = iod3 / IOD_METRES
+                if np.isfinite(px_per_m_hand) and px_per_m_face > 0:
+                    depth_face = focal / px_per_m_face
+                    depth_tip = focal / px_per_m_hand + (pts[tips[k], 2] - pts[0, 2]) / px_per_m_hand
+                    near = np.argsort(np.linalg.norm(face_xy - tip_xy[k], axis=-1))[:4]
+                    eyes_z = (eye_r[2] + eye_l[2]) / 2 if eye_r is not None else 0.0
+                    surface = depth_face + (float(face_points[f, near, 2].mean()) - eyes_z) / px_per_m_face
+                    feat[1] = np.clip((depth_tip - surface) / 0.1, -3.0, 1.0)  # in 10 cm units
+            # Occlusion: share of face points inside the hand's convex outline.
+            hull = cv2.convexHull(pts[:, :2].astype(np.float32).reshape(-1, 1, 2))
+            inside = [cv2.pointPolygonTest(hull, (float(x), float(y)), False) >= 0 for x, y in face_xy[::4]]
+            feat[3] = float(np.mean(inside)) if inside else 0.0
+            # Coupling and speed need the previous frame and the head's motion.
+            if motion is not None and hand_present[f - 1, h]:
+                prev_tip = hands[f - 1, h, tips[k], :2]
+                predicted_tip = motion[:, :2] @ prev_tip + motion[:, 2]
+                tip_motion = tip_xy[k] - predicted_tip
+                feat[4] = min(np.linalg.norm(tip_motion) / iod * fps, 20.0) / 5.0
+                near = np.linalg.norm(face_xy - tip_xy[k], axis=-1) < 0.35 * iod
+                if near.sum() >= 2:
+                    predicted = face_points[f - 1, near, :2] @ motion[:, :2].T + motion[:, 2]
+                    skin = (face_xy[near] - predicted).mean(axis=0)
+                    denom = float(tip_motion @ tip_motion)
+                    if denom > (0.02 * iod) ** 2:
+                        feat[2] = float(np.clip(skin @ tip_motion / denom, -1.0, 1.0))
+                    else:
+                        feat[2] = 0.0
+                else:
+                    feat[2] = 0.0
+    return features, best_tip
+
+
+def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """``[start, end)`` runs of True."""
+    padded = np.concatenate([[False], flags, [False]])
+    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
+
+
+def decide(probability: np.ndarray, fps: float, model: ContactModel) -> np.ndarray:
+    """Hysteresis + gap closing + minimum duration on one hand's ``(F,)`` probabilities."""
+    on = np.zeros(len(probability), bool)
+    state = False
+    for f, p in enumerate(probability):
+        state = p >= model.enter if not state else p >= model.leave
+        on[f] = state
+    max_gap = int(round(model.close_gap_s * fps))
+    runs = _runs(on)
+    for (a0, a1), (b0, _) in zip(runs[:-1], runs[1:]):
+        if b0 - a1 <= max_gap:
+            on[a1:b0] = True
+    min_len = max(1, int(round(model.min_duration_s * fps)))
+    for a, b in _runs(on):
+        if b - a < min_len:
+            on[a:b] = False
+    return on
+
+
+def detect_contact(frame: FaceFrame, face_points: np.ndarray, face_present: np.ndarray, hands: np.ndarray,
+                   hand_world: np.ndarray | None, hand_present: np.ndarray, fps: float,
+                   image_size: tuple[int, int], model: ContactModel | None = None) -> ContactResult:
+    """Contact per frame and hand, with the contact point (pixels) and face region."""
+    model = model or ContactModel()
+    features, tip = contact_features(frame, face_points, face_present, hands, hand_world, hand_present, fps, image_size)
+    probability = model.probability(features)
+    num_frames = len(face_present)
+    contact = np.zeros((num_frames, 2), bool)
+    for h in range(2):
+        contact[:, h] = decide(probability[:, h], fps, model) & hand_present[:, h] & face_present
+    point = np.full((num_frames, 2, 2), np.nan, np.float32)
+    region = np.full((num_frames, 2), NO_REGION, np.int8)
+    width, height = image_size
+    for f, h in zip(*np.nonzero(contact)):
+        pts = hands[f, h, :, :2]
+        palm = np.linalg.norm(pts[9] - pts[0]) + 1e-6
+        if np.linalg.norm(pts[4] - pts[8]) < 0.45 * palm and tip[f, h] in (4, 8):
+            xy = (pts[4] + pts[8]) / 2  # a pinch touches between thumb and index
+        else:
+            xy = pts[tip[f, h]]
+        point[f, h] = np.clip(xy, 0.0, [width, height])
+    if contact.any():
+        coords = frame.to_face(np.nan_to_num(point.astype(np.float64)))
+        labels = region_of_points(coords, frame.to_face(frame.landmarks))
+        region[contact] = labels[contact]
+    return ContactResult(contact, point, region, probability, features)

@@ -1,0 +1,184 @@
+"""Pattern recognition: which of the 18 interactions a contact episode is, or none/other.
+
+An *episode* is one hand's run of contacts separated by short breaks. Its description uses only what
+the contact trajectory shows (face-frame units: IOD and seconds):
+
+* region histogram of the contact points, with neighbouring regions given partial credit (a poke
+  aimed at the cheek often lands near the nose-cheek border);
+* number of contacts and their durations (pokes press 1-2 times briefly; strokes hold);
+* finger configuration: thumb-index gap over palm length (pinches close it on the skin);
+* slide: path length and speed of the contact point over the skin (strokes slide slowly, swipes
+  pass fast), and its direction in the subject's frame (``+u`` = toward the subject's left).
+
+Family evidence is a product of soft (logistic) memberships, region/direction evidence picks the
+pattern inside a family, and the normalised top score is the confidence. Below
+``min_confidence`` the episode is "none/other": it is still cut into a clip, but unlabelled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from interanimate.taxonomy import FACE_REGIONS, PATTERNS, Pattern
+
+NEIGHBOURS: dict[str, tuple[str, ...]] = {
+    "forehead": ("temple_left", "temple_right", "eye_left", "eye_right"),
+    "nose": ("eye_left", "eye_right", "mouth", "cheek_left", "cheek_right"),
+    "chin": ("mouth", "jaw"),
+    "cheek_left": ("jaw", "temple_left", "eye_left", "nose"),
+    "cheek_right": ("jaw", "temple_right", "eye_right", "nose"),
+    "mouth": ("chin", "nose"),
+    "jaw": ("chin", "cheek_left", "cheek_right"),
+}
+
+
+def _sig(x: float) -> float:
+    return float(1.0 / (1.0 + np.exp(-x)))
+
+
+@dataclass
+class EpisodeFeatures:
+    """What the recogniser sees of one contact episode (units: IOD, seconds)."""
+
+    hand: int
+    start: int
+    end: int
+    num_contacts: int
+    contact_seconds: float
+    longest_seconds: float
+    region_share: dict[str, float]
+    pinch_gap: float  # median thumb-index tip distance / palm length during contact
+    path: float  # path length of the contact point over the skin
+    speed: float  # median speed of the contact point during contact
+    displacement: tuple[float, float]  # net (du, dv) of the contact point over the longest contact
+    mid_v: float  # v of the path's midpoint (height on the face)
+    segments: list[tuple[int, int]] = field(default_factory=list)
+
+    def as_vector(self) -> np.ndarray:
+        return np.array([self.num_contacts, self.contact_seconds, self.longest_seconds, self.pinch_gap, self.path,
+                         self.speed, *self.displacement, self.mid_v]
+                        + [self.region_share.get(r, 0.0) for r in FACE_REGIONS], np.float64)
+
+
+@dataclass
+class Recognition:
+    pattern: Pattern | None
+    confidence: float
+    scores: dict[str, float]
+
+
+def episode_features(hand: int, segments: list[tuple[int, int]], point_face: np.ndarray, region: np.ndarray,
+                     hands: np.ndarray, fps: float) -> EpisodeFeatures:
+    """Describe the contact ``segments`` (``[start, end)``) of ``hand``.
+
+    ``point_face``: ``(F, 2)`` contact point in face-frame coordinates; ``region``: ``(F,)`` region ids;
+    ``hands``: ``(F, 21, >=2)`` that hand's keypoints in pixels.
+    """
+    frames = np.concatenate([np.arange(a, b) for a, b in segments])
+    counts = np.bincount(region[frames][region[frames] >= 0], minlength=len(FACE_REGIONS))
+    share = {r: float(c) / max(1, counts.sum()) for r, c in zip(FACE_REGIONS, counts) if c}
+    palm = np.linalg.norm(hands[frames, 9, :2] - hands[frames, 0, :2], axis=-1) + 1e-6
+    gap = np.linalg.norm(hands[frames, 4, :2] - hands[frames, 8, :2], axis=-1) / palm
+    path, speeds = 0.0, []
+    for a, b in segments:
+        steps = np.linalg.norm(np.diff(point_face[a:b], axis=0), axis=-1)
+        steps = steps[np.isfinite(steps)]
+        path += float(steps.sum())
+        speeds.extend((steps * fps).tolist())
+    longest = max(segments, key=lambda s: s[1] - s[0])
+    seg = point_face[longest[0]:longest[1]]
+    seg = seg[np.isfinite(seg).all(axis=1)]
+    displacement = tuple((seg[-1] - seg[0]).tolist()) if len(seg) >= 2 else (0.0, 0.0)
+    all_points = point_face[frames]
+    all_points = all_points[np.isfinite(all_points).all(axis=1)]
+    mid_v = float(np.median(all_points[:, 1])) if len(all_points) else 0.0
+    return EpisodeFeatures(
+        hand=hand, start=segments[0][0], end=segments[-1][1], num_contacts=len(segments),
+        contact_seconds=len(frames) / fps, longest_seconds=(longest[1] - longest[0]) / fps, region_share=share,
+        pinch_gap=float(np.nanmedian(gap)) if np.isfinite(gap).any() else 1.0, path=path,
+        speed=float(np.median(speeds)) if speeds else 0.0, displacement=displacement, mid_v=mid_v,
+        segments=list(segments))
+
+
+@dataclass
+class PatternModel:
+    """Thresholds of the recogniser (face-frame units). Defaults are set by hand from the taxonomy's
+    descriptions (not fitted yet; see ``docs/annotate.md`` for measured accuracy).
+
+    Args:
+        pinch_gap: thumb-index gap (palm lengths) below which the fingers are pinching.
+        slide_path: path (IOD) above which the contact slides (stroke/swipe) rather than presses.
+        swipe_speed: median contact speed (IOD/s) above which a slide is a swipe.
+        long_contact: a single contact longer than this (s) is sustained (strokes; pinches hold too).
+        min_confidence: below this the episode is left unlabelled.
+    """
+
+    pinch_gap: float = 0.42
+    slide_path: float = 0.35
+    swipe_speed: float = 2.2
+    long_contact: float = 0.5
+    min_confidence: float = 0.35
+
+    def family_scores(self, e: EpisodeFeatures) -> dict[str, float]:
+        pinch = _sig((self.pinch_gap - e.pinch_gap) / 0.06)
+        slide = _sig((e.path - self.slide_path) / 0.08)
+        fast = _sig((e.speed - self.swipe_speed) / 0.5)
+        sustained = _sig((e.longest_seconds - self.long_contact) / 0.1)
+        brief = 1.0 - sustained
+        return {
+            "pinch": pinch * (0.5 + 0.5 * sustained),
+            "poke": (1 - pinch) * (1 - slide) * (0.6 + 0.4 * brief),
+            "stroke": (1 - pinch) * slide * (1 - fast) * (0.5 + 0.5 * sustained),
+            "swipe": (1 - pinch) * slide * fast * (0.5 + 0.5 * brief),
+        }
+
+    def region_score(self, e: EpisodeFeatures, region: str) -> float:
+        own = e.region_share.get(region, 0.0)
+        near = sum(e.region_share.get(r, 0.0) for r in NEIGHBOURS.get(region, ()))
+        return own + 0.35 * near + 0.02
+
+    def swipe_score(self, e: EpisodeFeatures, p: Pattern) -> float:
+        du, dv = e.displacement
+        norm = float(np.hypot(du, dv)) + 1e-6
+        if p.direction == "downward":
+            return _sig((dv / norm - 0.6) / 0.15)
+        sign = 1.0 if p.direction == "leftward" else -1.0
+        direction = _sig((sign * du / norm - 0.3) / 0.15)
+        # Forehead swipes pass above the eyes (v < 0), mouth swipes below the nose (v > ~0.9 IOD).
+        height = _sig(-e.mid_v / 0.2) if p.region == "forehead" else _sig((e.mid_v - 0.8) / 0.2)
+        return direction * height * _sig((abs(du) / norm - 0.6) / 0.15)
+
+    def recognise(self, e: EpisodeFeatures) -> Recognition:
+        families = self.family_scores(e)
+        scores = {}
+        for p in PATTERNS:
+            evidence = self.swipe_score(e, p) if p.family == "swipe" else self.region_score(e, p.region)
+            scores[p.name] = families[p.family] * evidence
+        total = sum(scores.values()) + 1e-9
+        best = max(scores, key=scores.get)
+        confidence = scores[best] / total * min(1.0, 2.0 * max(families.values()))
+        pattern = next(p for p in PATTERNS if p.name == best) if confidence >= self.min_confidence else None
+        return Recognition(pattern, float(confidence), {k: float(v / total) for k, v in scores.items()})
+
+
+def group_episodes(contact: np.ndarray, fps: float, max_break_s: float = 0.8) -> list[tuple[int, list[tuple[int, int]]]]:
+    """Per hand, contact runs joined into episodes when the break between them is short.
+
+    ``contact``: ``(F, 2)``. Returns ``[(hand, [(start, end), ...]), ...]`` sorted by start frame.
+    """
+    from interanimate.data.annotate.contact import _runs
+
+    episodes = []
+    max_break = int(round(max_break_s * fps))
+    for h in range(contact.shape[1]):
+        current: list[tuple[int, int]] = []
+        for run in _runs(contact[:, h]):
+            if current and run[0] - current[-1][1] > max_break:
+                episodes.append((h, current))
+                current = []
+            current.append(run)
+        if current:
+            episodes.append((h, current))
+    return sorted(episodes, key=lambda e: e[1][0][0])
