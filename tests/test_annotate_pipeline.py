@@ -20,33 +20,6 @@ from interanimate.data.io import decode_video
 from interanimate.data.manifest import read_manifest
 from interanimate.data.validate import validate_dataset
 
-DATA_MEMBER = "./usr/share/doc/opencv-doc/examples/data"
-
-
-@pytest.fixture(scope="session")
-def opencv_media(tmp_path_factory) -> Path:
-    """Megamind.avi and messi5.jpg from Debian's opencv-doc package, extracted at test time (never committed)."""
-    cache = Path(os.environ.get("INTERANIMATE_TEST_MEDIA", Path.home() / ".cache" / "interanimate" / "test-media"))
-    target = cache / "opencv-doc"
-    if (target / "Megamind.avi").is_file():
-        return target
-    if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
-        pytest.skip("apt-get/dpkg-deb unavailable: cannot obtain Megamind.avi from Debian's opencv-doc package")
-    work = tmp_path_factory.mktemp("opencv-doc")
-    download = subprocess.run(["apt-get", "download", "opencv-doc"], cwd=work, capture_output=True, text=True)
-    debs = list(work.glob("opencv-doc*.deb"))
-    if download.returncode != 0 or not debs:
-        pytest.skip(f"apt-get download opencv-doc failed: {download.stderr.strip()[-200:]}")
-    tar = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(debs[0])], stdout=subprocess.PIPE)
-    subprocess.run(["tar", "-x", "-C", str(work), f"{DATA_MEMBER}/Megamind.avi", f"{DATA_MEMBER}/messi5.jpg"],
-                   stdin=tar.stdout, check=True)
-    tar.wait()
-    target.mkdir(parents=True, exist_ok=True)
-    for name in ("Megamind.avi", "messi5.jpg"):
-        shutil.copy(work / DATA_MEMBER / name, target / name)
-    return target
-
-
 def _megamind_frame(media: Path, index: int) -> np.ndarray:
     with av.open(str(media / "Megamind.avi")) as container:
         for i, frame in enumerate(container.decode(container.streams.video[0])):

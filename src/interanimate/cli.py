@@ -128,7 +128,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                             lpips_weights=args.lpips_weights, lpips_backbone_weights=args.lpips_backbone_weights,
                             assume_standard=args.assume_standard_weights,
                             cache_dir=str(args.cache) if args.cache else None)
-    result = evaluate(args.generated, args.reference, config, progress=not args.quiet)
+    redetector = None
+    if "anatomy" in config.metrics:
+        from interanimate.evaluation.redetect import AnnotatorRedetector
+
+        redetector = AnnotatorRedetector()
+    result = evaluate(args.generated, args.reference, config, redetector=redetector, progress=not args.quiet)
     json_path, html_path = write_report(result, args.out)
     width = max((len(k) for k in result.summary), default=10)
     for name, value in result.summary.items():
