@@ -55,7 +55,8 @@ def test_per_sample_seeds_make_samples_independent_of_the_batch(model):
     alone = _sample(model, batch, [11], decode=False)
     again = _sample(model, batch, [11, 12], decode=False)
     other = _sample(model, batch, [13, 12], decode=False)
-    torch.testing.assert_close(pair[:1], alone, atol=1e-5, rtol=1e-5)
+    # Batch size changes which CPU kernels run; agreement is to float round-off, not bit-exact.
+    torch.testing.assert_close(pair[:1], alone, atol=1e-4, rtol=1e-3)
     assert torch.equal(pair, again)
     assert not torch.allclose(pair[0], other[0])
     torch.testing.assert_close(pair[1], other[1], atol=1e-5, rtol=1e-5)

@@ -28,8 +28,13 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     from interanimate.evaluation.backbones.weights import WeightsError
     from interanimate.evaluation.runner import EvaluationInputError
     from interanimate.taxonomy import UnknownNameError
+    from interanimate.training.checkpoint import IncompatibleRunError
+    from interanimate.training.config import ConfigError
+    from interanimate.training.data_stream import DataSetupError
+    from interanimate.training.trainer import TrainingSetupError
 
-    return (UserError, AnnotateError, DatasetFormatError, EvaluationInputError, WeightsError, AnnotationFormatError, VideoReadError, AssetMissingError,
+    return (UserError, AnnotateError, DatasetFormatError, EvaluationInputError, WeightsError, ConfigError,
+            IncompatibleRunError, DataSetupError, TrainingSetupError, AnnotationFormatError, VideoReadError, AssetMissingError,
             UnknownNameError, FileNotFoundError, NotADirectoryError, PermissionError, FileExistsError)
 
 
@@ -117,6 +122,21 @@ def _cmd_assets_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- provenance -----------------------------------------------------------------------------------
+
+def _cmd_provenance_check(args: argparse.Namespace) -> int:
+    from interanimate.provenance import check_file
+
+    unmarked = 0
+    for path in args.files:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"{path}: no such file")
+        report = check_file(path)
+        unmarked += not report.synthetic
+        print(report.describe())
+    return EXIT_VIOLATIONS if unmarked else EXIT_OK
+
+
 # --- evaluate -------------------------------------------------------------------------------------
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -153,7 +173,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="interanimate", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="interanimate", description="Realistic hand-face interaction videos and the "
+                                     "InterHF dataset toolchain: annotate, train, evaluate, check provenance.")
     parser.add_argument("--version", action="version", version=f"interanimate {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -196,6 +217,12 @@ def build_parser() -> argparse.ArgumentParser:
     annotate_command.add_arguments(p)
     p.set_defaults(func=annotate_command.run)
 
+    from interanimate.training import command as train_command
+
+    p = commands.add_parser("train", help="train a model from a preset + key=value overrides (re-run to resume)")
+    train_command.add_arguments(p)
+    p.set_defaults(func=train_command.run)
+
     from interanimate.evaluation.runner import METRIC_GROUPS
 
     p = commands.add_parser("evaluate", help="score generated clips against a reference dataset (JSON + HTML report)")
@@ -214,6 +241,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", type=Path, help="where reference statistics are cached")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_evaluate)
+
+    provenance = commands.add_parser("provenance", help="check videos for InterAnimate's synthetic-video marks")
+    provenance_commands = provenance.add_subparsers(dest="provenance_command", metavar="ACTION", required=True)
+    p = provenance_commands.add_parser("check", help="report container tags and the watermark; exit 1 if any file "
+                                                     "carries neither")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p.set_defaults(func=_cmd_provenance_check)
 
     p = commands.add_parser("demo", help="the whole path, small, on CPU")
     p.add_argument("--out", type=Path, default=Path("demo_output"))

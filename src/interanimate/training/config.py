@@ -116,6 +116,9 @@ class LossConfig:
     lambda_contact: float = 2.0
     orthogonality: bool = True
     lambda_orth: float = 0.01
+    # Stage 0 (VAE): pixel MSE + vae_kl_weight · KL(q(z|x) ‖ N(0, I)) per latent element (a lightly regularised
+    # autoencoder as in Rombach et al. 2022, arXiv 2112.10752 §3; no perceptual/GAN terms offline).
+    vae_kl_weight: float = 1e-4
 
 
 @dataclass
@@ -144,16 +147,36 @@ class SamplerConfig:
 
 @dataclass
 class DataConfig:
+    """Training data. ``path`` is a dataset folder or a folder of packed shards (recognised by ``index.json``)."""
+
+    path: str | None = None  # set by ``interanimate train --data DIR``
     resolution: int = 32
-    num_frames: int = 4
+    num_frames: int = 4  # frames per clip in the video stage and validation (stages 0 and 1 train on single frames)
+    stride: int = 1
+    split: str = "train"  # clips trained on; validation clips come from "test" (or the first training clip)
+    num_validation_clips: int = 1
+    num_workers: int = 0
+    shuffle_buffer: int = 16  # packed shards only
 
 
 @dataclass
 class StageConfig:
-    """One training stage: which modules train and on what. See ``training/stages.py``."""
+    """What the run trains. See ``training/stages.py`` for what each stage trains.
+
+    A single stage: ``stage`` for ``max_steps`` steps. A chain: ``stages`` (e.g. ``[0, 1, 2]``) with ``steps``
+    (one count per stage); the chain, when set, replaces ``stage``/``max_steps``.
+    """
 
     stage: int = 1  # 0 = VAE, 1 = image, 2 = video
     max_steps: int = 100
+    stages: tuple[int, ...] = ()
+    steps: tuple[int, ...] = ()
+
+    def plan(self) -> list[tuple[int, int]]:
+        """``[(stage, num_steps), …]`` in training order."""
+        if self.stages:
+            return list(zip(self.stages, self.steps))
+        return [(self.stage, self.max_steps)]
 
 
 @dataclass
@@ -170,6 +193,9 @@ class TrainConfig:
     gradient_checkpointing: bool = False
     use_8bit_adam: bool = False
     seed: int = 0
+    lr_warmup_steps: int = 0  # linear warm-up at the start of every stage, then constant
+    keep_checkpoints: int = 3  # newest checkpoints kept (0 = keep all)
+    log_every: int = 1
 
 
 @dataclass
@@ -312,6 +338,22 @@ def validate_config(config: Config) -> None:
         raise ConfigError(f"loss.prediction_type must be 'epsilon' or 'v_prediction', got {config.loss.prediction_type!r}")
     if config.stage.stage not in (0, 1, 2):
         raise ConfigError(f"stage.stage must be 0, 1 or 2, got {config.stage.stage}")
+    if len(config.stage.stages) != len(config.stage.steps):
+        raise ConfigError(f"stage.stages {list(config.stage.stages)} and stage.steps {list(config.stage.steps)} "
+                          "must have one step count per stage")
+    for stage, steps in config.stage.plan():
+        if stage not in (0, 1, 2):
+            raise ConfigError(f"stage.stages may hold 0, 1 or 2, got {stage}")
+        if steps < 0:
+            raise ConfigError(f"stage steps must be >= 0, got {steps}")
+    if 0 in [s for s, _ in config.stage.plan()] and (config.model.pretrained.sd_path or config.model.pretrained.vae_path):
+        raise ConfigError("stage 0 trains a VAE from scratch, but this config loads a pretrained VAE; "
+                          "drop 0 from stage.stages")
+    for name in ("checkpoint_every", "validate_every", "lr_warmup_steps", "keep_checkpoints"):
+        if getattr(config.train, name) < 0:
+            raise ConfigError(f"train.{name} must be >= 0, got {getattr(config.train, name)}")
+    if config.train.batch_size < 1 or config.train.log_every < 1:
+        raise ConfigError("train.batch_size and train.log_every must be at least 1")
     if config.train.mixed_precision not in ("no", "fp16", "bf16"):
         raise ConfigError(f"train.mixed_precision must be no, fp16 or bf16, got {config.train.mixed_precision!r}")
     if config.model.pretrained.required and config.model.pretrained.sd_path is None:

@@ -1,0 +1,104 @@
+"""Validation frame strips: what the model makes of held-out clips, written as PNG during training.
+
+Stages 1 and 2: one row per frame, columns ``reference | conditions | generated | ground truth``, clips stacked
+vertically. Generation is ``sample_ddim`` (ReferenceNet features once per clip, classifier-free guidance, one fixed
+seed per clip, so strips of different steps are comparable). Stage 0: columns ``ground truth | reconstruction``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from interanimate.diffusion import NoiseSchedule, sample_ddim
+
+GAP = 2  # pixels of white between tiles
+
+
+def _to_uint8(pixels: torch.Tensor) -> np.ndarray:
+    """``(3, H, W)`` in [-1, 1] → ``(H, W, 3)`` uint8."""
+    image = ((pixels.float().clamp(-1, 1) + 1) * 127.5).round().byte()
+    return image.permute(1, 2, 0).cpu().numpy()
+
+
+def render_conditions(conditions: torch.Tensor) -> np.ndarray:
+    """Condition maps ``(9, H, W)`` in [0, 1] → an RGB picture ``(H, W, 3)`` uint8.
+
+    Hand skeleton and face contours are drawn over the region masks, tinted blue (hand), green (face) and red
+    (contact), so one tile shows every channel the model is conditioned on.
+    """
+    skeleton = torch.maximum(conditions[0:3], conditions[3:6])
+    hand, face, contact = conditions[6], conditions[7], conditions[8]
+    tint = torch.stack([0.6 * contact, 0.25 * face, 0.35 * hand])
+    image = torch.maximum(skeleton, tint).clamp(0, 1)
+    return (image * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+
+
+def _row(tiles: list[np.ndarray]) -> np.ndarray:
+    height = tiles[0].shape[0]
+    gap = np.full((height, GAP, 3), 255, np.uint8)
+    parts = []
+    for tile in tiles:
+        parts += [tile, gap]
+    return np.concatenate(parts[:-1], axis=1)
+
+
+def _stack(rows: list[np.ndarray]) -> np.ndarray:
+    gap = np.full((GAP, rows[0].shape[1], 3), 255, np.uint8)
+    parts = []
+    for row in rows:
+        parts += [row, gap]
+    return np.concatenate(parts[:-1], axis=0)
+
+
+def frame_strip(reference: torch.Tensor, conditions: torch.Tensor, generated: torch.Tensor,
+                ground_truth: torch.Tensor) -> np.ndarray:
+    """One clip: ``reference (3, H, W)``, ``conditions (C, f, H, W)``, ``generated``/``ground_truth (3, f, H, W)``."""
+    ref = _to_uint8(reference)
+    rows = [_row([ref, render_conditions(conditions[:, i]), _to_uint8(generated[:, i]), _to_uint8(ground_truth[:, i])])
+            for i in range(generated.shape[1])]
+    return _stack(rows)
+
+
+def write_png(image: np.ndarray, path: Path) -> Path:
+    import cv2
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.png")
+    if not cv2.imwrite(str(tmp), image[..., ::-1]):  # OpenCV writes BGR
+        raise OSError(f"could not write {path}")
+    tmp.replace(path)
+    return path
+
+
+@torch.no_grad()
+def validation_image(model, batch: dict, stage: int, config, seed: int) -> np.ndarray:
+    """The strip image for a validation batch (collate layout, on the model's device)."""
+    was_training = model.training
+    model.eval()
+    try:
+        if stage == 0:
+            video = batch["pixel_values"]
+            reconstruction = model.decode(model.encode(video, sample=False))
+            strips = [_stack([_row([_to_uint8(video[b, :, i]), _to_uint8(reconstruction[b, :, i])])
+                              for i in range(video.shape[2])]) for b in range(video.shape[0])]
+        else:
+            schedule = NoiseSchedule.from_config(config.scheduler)
+            generated = sample_ddim(
+                model, batch["reference_pixel_values"], batch["conditions"],
+                [seed + i for i in range(batch["conditions"].shape[0])], schedule=schedule,
+                pattern_id=batch["pattern_id"], identity_embedding=batch["identity_embedding"],
+                identity_present=batch["identity_present"].bool(),
+                num_inference_steps=config.sampler.num_inference_steps, guidance_scale=config.sampler.guidance_scale,
+                eta=config.sampler.eta, prediction_type=config.loss.prediction_type,
+                use_motion_modules=stage == 2)
+            strips = [frame_strip(batch["reference_pixel_values"][b], batch["conditions"][b], generated[b],
+                                  batch["pixel_values"][b]) for b in range(generated.shape[0])]
+    finally:
+        model.train(was_training)
+    if len(strips) == 1:
+        return strips[0]
+    gap = np.full((4 * GAP, strips[0].shape[1], 3), 255, np.uint8)
+    return np.concatenate([p for s in strips for p in (s, gap)][:-1], axis=0)
