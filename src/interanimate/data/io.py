@@ -143,7 +143,9 @@ def encode_video(frames: np.ndarray, fps: float, crf: int = 18, metadata: dict[s
         codec, pix_fmt = "libx264", "yuv420p" if height % 2 == 0 and width % 2 == 0 else "yuv444p"
         quality = {"crf": str(crf)}
     buffer = io.BytesIO()
-    with av.open(buffer, mode="w", format="mp4") as container:
+    # use_metadata_tags lets the MP4 muxer store any key (e.g. provenance tags), not only the standard few.
+    options = {"movflags": "use_metadata_tags"} if metadata else {}
+    with av.open(buffer, mode="w", format="mp4", options=options) as container:
         for key, value in (metadata or {}).items():
             container.metadata[key] = str(value)
         rate = Fraction(fps).limit_denominator(1001)
@@ -200,6 +202,15 @@ def decode_video(source: Path | bytes, frame_indices: list[int] | None = None) -
         by_index = dict(zip(order, frames))
         return np.stack([by_index[i] for i in frame_indices])
     return np.stack(frames)
+
+
+def read_container_metadata(source: Path | bytes) -> dict[str, str]:
+    """The container-level metadata tags of a video (path or bytes)."""
+    try:
+        with _open(source) as container:
+            return dict(container.metadata)
+    except av.error.FFmpegError as err:
+        raise VideoReadError(f"cannot read video metadata: {err}") from None
 
 
 def probe_video(source: Path | bytes) -> dict[str, float | int]:
