@@ -211,6 +211,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = asset_commands.add_parser("list", help="where each model file is found")
     p.set_defaults(func=_cmd_assets_list)
 
+    from interanimate.data.synth import command as synth_command
+
+    p = commands.add_parser("synth", help="render a procedural InterHF dataset of all 18 patterns (resumable)")
+    synth_command.add_arguments(p)
+    p.set_defaults(func=synth_command.run)
+
     from interanimate.data.annotate import command as annotate_command
 
     p = commands.add_parser("annotate", help="turn real videos into an InterHF dataset (resumable)")
