@@ -130,3 +130,24 @@ def test_cli_evaluate_and_its_errors(reference, tmp_path, capsys):
                  "--metrics", "pixel", "--fid-weights", str(tmp_path / "no-such-file.pth")])
     err = capsys.readouterr().err
     assert code == 2 and "no-such-file.pth" in err and len(err.strip().splitlines()) == 1
+
+
+def test_arcface_identity_and_frechet_when_an_onnx_file_is_given(reference, tmp_path):
+    import io
+
+    import torch
+
+    pytest.importorskip("onnx")
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 5, 4), torch.nn.ReLU(), torch.nn.Flatten(),
+                              torch.nn.Linear(8 * 27 * 27, 512)).eval()
+    buffer = io.BytesIO()
+    torch.onnx.export(net, torch.zeros(1, 3, 112, 112), buffer, input_names=["input"], output_names=["e"],
+                      dynamic_axes={"input": {0: "b"}}, dynamo=False)
+    model = tmp_path / "arcface.onnx"
+    model.write_bytes(buffer.getvalue())
+    result = evaluate(_generated(reference, tmp_path / "gen"), reference,
+                      EvaluateConfig(metrics=("identity", "frechet"), arcface_weights=str(model),
+                                     cache_dir=str(tmp_path / "cache")), progress=False)
+    assert result.summary["identity similarity (ArcFace)"] > 0.95  # same faces, re-encoded
+    assert "frechet_arcface512" in result.set_level

@@ -146,7 +146,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     config = EvaluateConfig(metrics=tuple(args.metrics), max_clips=args.max_clips, frames_per_clip=args.frames_per_clip,
                             fid_weights=args.fid_weights, fvd_weights=args.fvd_weights,
                             lpips_weights=args.lpips_weights, lpips_backbone_weights=args.lpips_backbone_weights,
-                            assume_standard=args.assume_standard_weights,
+                            assume_standard=args.assume_standard_weights, arcface_weights=args.arcface,
                             cache_dir=str(args.cache) if args.cache else None)
     redetector = None
     if "anatomy" in config.metrics:
@@ -244,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lpips-backbone-weights", help="local torchvision AlexNet weights (alexnet-owt-7be5be79.pth)")
     p.add_argument("--assume-standard-weights", action="store_true",
                    help="vouch that the weight files are the published ones (converted copies with other hashes)")
+    p.add_argument("--arcface", help="local ArcFace ONNX file (e.g. w600k_r50.onnx): adds ArcFace identity metrics")
     p.add_argument("--cache", type=Path, help="where reference statistics are cached")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_evaluate)

@@ -60,6 +60,8 @@ class EvaluateConfig:
         frames_per_clip: frames sampled per clip for Fréchet feature sets.
         flow_method: optical flow for temporal metrics (``"dis"`` or ``"farneback"``).
         fid_weights, fvd_weights, lpips_weights, lpips_backbone_weights: local weight files.
+        arcface_weights: local ArcFace ONNX file; adds ArcFace identity similarity and a Fréchet
+            distance in ArcFace space next to the dlib ones.
         assume_standard: the user vouches that the weight files are the published ones.
         cache_dir: where reference statistics are cached.
         pck_threshold: hand PCK threshold as a fraction of the hand box's longer side.
@@ -76,6 +78,7 @@ class EvaluateConfig:
     assume_standard: bool = False
     cache_dir: str | None = None
     pck_threshold: float = 0.2
+    arcface_weights: str | None = None
 
 
 @dataclass
@@ -354,6 +357,8 @@ SUMMARY_KEYS = {
     "temporal.ground_truth_frame.warping_error": "warping error (ground truth)",
     "identity.generated.mean": "identity similarity", "identity.generated.drift": "identity drift /s",
     "identity.ground_truth.mean": "identity similarity (ground truth)",
+    "identity_arcface.generated.mean": "identity similarity (ArcFace)",
+    "identity_arcface.generated.drift": "identity drift /s (ArcFace)",
     "anatomy.hand_pck.pck": "hand PCK", "anatomy.face_nme.nme": "face NME",
     "anatomy.hand_detection.detection_rate": "hand detection rate", "anatomy.contact.precision": "contact precision",
     "anatomy.contact.recall": "contact recall",
@@ -371,7 +376,7 @@ def evaluate(generated: Path, reference: Path, config: EvaluateConfig | None = N
     if unknown:
         raise EvaluationInputError(f"unknown metric group(s) {', '.join(sorted(unknown))}; choose from "
                                    f"{', '.join(METRIC_GROUPS)}")
-    for option in ("fid_weights", "fvd_weights", "lpips_weights", "lpips_backbone_weights"):
+    for option in ("fid_weights", "fvd_weights", "lpips_weights", "lpips_backbone_weights", "arcface_weights"):
         path = getattr(config, option)
         if path and not Path(path).is_file():
             raise EvaluationInputError(f"{path}: no such weights file (--{option.replace('_', '-')})")
@@ -383,6 +388,13 @@ def evaluate(generated: Path, reference: Path, config: EvaluateConfig | None = N
         from interanimate.evaluation.backbones import DlibFaceDescriptor
 
         descriptor = DlibFaceDescriptor()
+    arcface = None
+    if config.arcface_weights and ("identity" in config.metrics or frechet is not None):
+        from interanimate.evaluation.backbones.arcface import ArcFaceEmbedder
+
+        arcface = ArcFaceEmbedder(config.arcface_weights)
+        if frechet is not None:
+            frechet.names["arcface512"] = "frechet_arcface512"
     clip_ids = [p.reference.clip_id for p in pairs]
     ref_key = (cache_dir / f"dlib_face128-{_reference_key(reference, config, 'dlib_face128', clip_ids)}.npz")
     need_reference_features = frechet is not None and not ref_key.is_file()
@@ -401,6 +413,16 @@ def evaluate(generated: Path, reference: Path, config: EvaluateConfig | None = N
             # One descriptor pass per clip serves both the identity curve and the Fréchet face space.
             gen_desc = face_descriptors(descriptor, gen, gen_ann)
             ref_desc = face_descriptors(descriptor, ref, ref_ann)
+        if arcface is not None:
+            gen_arc = arcface.embed_video(gen, gen_ann.face_keypoints, gen_ann.face_present)
+            ref_arc = arcface.embed_video(ref, ref_ann.face_keypoints, ref_ann.face_present)
+            if "identity" in config.metrics:
+                scores["identity_arcface"] = identity_group(gen_arc, ref_arc, pair.generated.fps)
+                scores["identity_arcface"].get("generated", {}).pop("per_frame", None)
+            if frechet is not None:
+                idx = _sample_indices(len(gen), config.frames_per_clip)
+                frechet._add("arcface512", 0, gen_arc[idx])
+                frechet._add("arcface512", 1, ref_arc[idx])
         if "identity" in config.metrics:
             scores["identity"] = identity_group(gen_desc, ref_desc, pair.generated.fps)
             per_frame = scores["identity"].get("generated", {}).pop("per_frame", None)
