@@ -149,5 +149,6 @@ def test_arcface_identity_and_frechet_when_an_onnx_file_is_given(reference, tmp_
     result = evaluate(_generated(reference, tmp_path / "gen"), reference,
                       EvaluateConfig(metrics=("identity", "frechet"), arcface_weights=str(model),
                                      cache_dir=str(tmp_path / "cache")), progress=False)
-    assert result.summary["identity similarity (ArcFace)"] > 0.95  # same faces, re-encoded
+    # Same faces, re-encoded at 64 px, through an untrained network: high but not perfect similarity.
+    assert 0.8 < result.summary["identity similarity (ArcFace)"] <= 1.0
     assert "frechet_arcface512" in result.set_level
