@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from interanimate import __version__
+from interanimate.cli_types import positive_int
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE = 0, 1, 2
 
@@ -36,16 +37,6 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     return (UserError, AnnotateError, DatasetFormatError, EvaluationInputError, WeightsError, ConfigError,
             IncompatibleRunError, DataSetupError, TrainingSetupError, AnnotationFormatError, VideoReadError, AssetMissingError,
             UnknownNameError, FileNotFoundError, NotADirectoryError, PermissionError, FileExistsError)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 # --- data -------------------------------------------------------------------------------------------
@@ -183,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = data_commands.add_parser("validate", help="check a dataset against the contract; exit 1 on any violation")
     p.add_argument("dataset", type=Path)
     p.add_argument("--deep", action="store_true", help="also decode every video frame (slower)")
-    p.add_argument("--workers", type=_positive_int, default=1, help="parallel processes")
+    p.add_argument("--workers", type=positive_int, default=1, help="parallel processes")
     p.add_argument("--max-violations", type=int, default=50, help="violations to print (0 = all)")
     p.add_argument("--json", type=Path, help="write the full report as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -196,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = data_commands.add_parser("pack", help="write WebDataset-style tar shards for streaming training")
     p.add_argument("dataset", type=Path)
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--clips-per-shard", type=_positive_int, default=256)
+    p.add_argument("--clips-per-shard", type=positive_int, default=256)
     p.add_argument("--split", choices=("train", "test"), help="pack only this split")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_pack)
@@ -236,8 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", type=Path, required=True, help="InterHF dataset with the ground truth")
     p.add_argument("--out", type=Path, required=True, help="report folder (report.json, report.html)")
     p.add_argument("--metrics", nargs="+", choices=METRIC_GROUPS, default=list(METRIC_GROUPS))
-    p.add_argument("--max-clips", type=_positive_int)
-    p.add_argument("--frames-per-clip", type=_positive_int, default=8, help="frames per clip in Frechet feature sets")
+    p.add_argument("--max-clips", type=positive_int)
+    p.add_argument("--frames-per-clip", type=positive_int, default=8, help="frames per clip in Frechet feature sets")
     p.add_argument("--fid-weights", help="local FID Inception-v3 weights (pt_inception-2015-12-05-6726825d.pth)")
     p.add_argument("--fvd-weights", help="local I3D (Kinetics-400) weights for FVD")
     p.add_argument("--lpips-weights", help="local LPIPS v0.1 alex.pth (lin layers)")

@@ -14,17 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from interanimate.cli_types import positive_int
 from interanimate.training.config import load_config, to_dict
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="run folder; re-running the same command resumes it")
     parser.add_argument("overrides", nargs="*", metavar="key=value",
                         help="config overrides, e.g. train.batch_size=4 stage.stages=[1,2] stage.steps=[500,500]")
-    parser.add_argument("--max-steps", type=_positive, default=None,
+    parser.add_argument("--max-steps", type=positive_int, default=None,
                         help="stop after this many steps in total (checkpointed; re-run to continue)")
     parser.add_argument("--dry-run", action="store_true", help="print the resolved config and the stage plan, then exit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
