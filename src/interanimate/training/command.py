@@ -53,6 +53,11 @@ def run(args: argparse.Namespace) -> int:
     if summary.is_main_process:
         for line in summary.lines():
             print(line)
+        from interanimate.training.curves import plot_training_curves
+
+        curves = plot_training_curves(args.out)
+        if curves is not None:
+            print(f"loss curves: {curves}")
     return 0
 
 
