@@ -1,6 +1,7 @@
 """Benchmark ``annotate``: perception speed on real video, and contact / pattern accuracy on synthetic renders.
 
     .venv/bin/python benchmarks/bench_annotate.py [--subjects 2] [--size 256] [--frames 48] [--video Megamind.avi]
+                                                  [--hand-set]
 
 1. Speed: frames/s of the whole per-video pipeline (decode + perception + post-processing, without
    clip writing) on one core, on the given real video, and where the time goes.
@@ -9,7 +10,9 @@
    as real video. Reported: face NME (iBUG-68, by inter-ocular distance), contact precision / recall
    / F1 per frame and hand, the false-positive rate on "hand in front of the face" frames (a
    fingertip inside the face outline in the image without touching), 18-way pattern accuracy and
-   the confusion matrix.
+   the confusion matrix. ``--hand-set`` runs the unfitted baseline models instead of the shipped,
+   fitted ones. The calibration itself (subject-disjoint train/test splits, hover negatives, the fit
+   and the test-split numbers in ``docs/annotate.md``) is ``tools/fit_annotate_models.py``.
 """
 
 from __future__ import annotations
@@ -23,13 +26,20 @@ from pathlib import Path
 
 import numpy as np
 
-from interanimate.data.annotate.contact import detect_contact
+from interanimate.data.annotate.contact import ContactModel, detect_contact
 from interanimate.data.annotate.geometry import face_frame, face_outline, signed_distance
-from interanimate.data.annotate.patterns import PatternModel
+from interanimate.data.annotate.patterns import PatternModel, RulePatternModel
 from interanimate.data.annotate.pipeline import AnnotateConfig, clean, perceive, plan_clips
 from interanimate.data.annotate.video import VideoReader
 from interanimate.data.io import encode_video
 from interanimate.taxonomy import PATTERN_NAMES
+
+
+MODELS = {"contact": None, "pattern": None}  # None: the shipped, fitted models
+
+
+def models() -> tuple[ContactModel, PatternModel | RulePatternModel]:
+    return MODELS["contact"] or ContactModel(), MODELS["pattern"] or PatternModel()
 
 
 def run_stages(path: Path, config: AnnotateConfig):
@@ -43,8 +53,8 @@ def run_stages(path: Path, config: AnnotateConfig):
         tracks = clean(observations, info.fps, cuts)
         frame = face_frame(np.nan_to_num(tracks.landmarks.astype(np.float64)))
         contact = detect_contact(frame, tracks.mesh, tracks.face_present, tracks.hands, tracks.hand_world,
-                                 tracks.hand_present, info.fps, (info.width, info.height))
-        plans = plan_clips(tracks, contact, info.fps, info.num_frames, config, PatternModel())
+                                 tracks.hand_present, info.fps, (info.width, info.height), models()[0])
+        plans = plan_clips(tracks, contact, info.fps, info.num_frames, config, models()[1])
     timings["post"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - start
     return info, tracks, contact, plans, timings
@@ -53,12 +63,22 @@ def run_stages(path: Path, config: AnnotateConfig):
 def speed(video: Path) -> None:
     config = AnnotateConfig()
     run_stages(video, config)  # warm-up (model loading)
-    info, _, _, _, timings = run_stages(video, config)
+    info, tracks, contact, plans, timings = run_stages(video, config)
     n = info.num_frames
     print(f"\n## speed: {video.name} ({info.width}x{info.height}, {n} frames, one process)")
     for key in ("decode", "perception", "post", "total"):
         print(f"  {key:<11}{timings[key] * 1000 / n:7.1f} ms/frame")
     print(f"  end-to-end {n / timings['total']:.1f} frames/s; peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    # What the contact and pattern models make of this footage (no ground truth: to be read with the video).
+    with np.errstate(all="ignore"):
+        for h, side in enumerate(("left", "right")):
+            present = tracks.hand_present[:, h] & tracks.face_present
+            p = contact.probability[present, h]
+            print(f"  {side} hand: seen with the face in {int(present.sum())} frames, contact in "
+                  f"{int(contact.contact[:, h].sum())}; probability median {np.median(p) if len(p) else float('nan'):.2f}, "
+                  f"max {p.max() if len(p) else float('nan'):.2f}")
+    for plan in plans:
+        print(f"  clip {plan.start}-{plan.end}: hand {plan.hand}, pattern {plan.pattern} ({plan.confidence:.2f})")
 
 
 def from_ground_truth(gt, fps: float, size: int, noise: float, rng: np.random.Generator):
@@ -79,9 +99,10 @@ def from_ground_truth(gt, fps: float, size: int, noise: float, rng: np.random.Ge
         hands[:, h] = one_euro(hands[:, h], gt.hand_present[:, h], fps, min_cutoff=1.5, beta=0.3, scale=iod * 1.5)
     with np.errstate(all="ignore"):
         frame = face_frame(np.nan_to_num(face))
-        contact = detect_contact(frame, face, gt.face_present, hands, None, gt.hand_present, fps, (size, size))
+        contact = detect_contact(frame, face, gt.face_present, hands, None, gt.hand_present, fps, (size, size),
+                                 models()[0])
         tracks = SimpleNamespace(landmarks=face, hands=hands, face_present=gt.face_present)
-        plans = plan_clips(tracks, contact, fps, len(face), AnnotateConfig(keep_unlabelled=False), PatternModel())
+        plans = plan_clips(tracks, contact, fps, len(face), AnnotateConfig(keep_unlabelled=False), models()[1])
     return contact, plans
 
 
@@ -165,7 +186,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ground-truth-noise", type=float, default=None,
                         help="also run the contact/pattern stages on ground-truth keypoints with this noise (x IOD)")
+    parser.add_argument("--hand-set", action="store_true", help="measure the unfitted hand-set models instead")
     args = parser.parse_args()
+    if args.hand_set:
+        MODELS.update(contact=ContactModel.hand_set(), pattern=RulePatternModel())
     if args.video:
         speed(args.video)
     if args.subjects > 0:

@@ -7,7 +7,7 @@ import pytest
 
 from interanimate.data.annotate.contact import ContactModel, decide
 from interanimate.data.annotate.geometry import face_frame, region_of_points
-from interanimate.data.annotate.patterns import EpisodeFeatures, PatternModel, group_episodes
+from interanimate.data.annotate.patterns import EpisodeFeatures, RulePatternModel, group_episodes
 from interanimate.data.annotate.smoothing import fill_gaps, one_euro
 from interanimate.taxonomy import FACE_REGIONS
 
@@ -100,13 +100,13 @@ def _episode(**kw) -> EpisodeFeatures:
      "swipe_face_downward"),
 ])
 def test_pattern_rules(features, expected):
-    result = PatternModel().recognise(_episode(**features))
+    result = RulePatternModel().recognise(_episode(**features))
     assert result.pattern is not None and result.pattern.name == expected and result.confidence > 0.35
 
 
 def test_ambiguous_episode_stays_unlabelled():
     # a contact spread over the temple with middling slide and speed: no pattern is convincing
-    result = PatternModel().recognise(_episode(region_share={"temple_left": 0.5, "eye_right": 0.5}, path=0.35,
+    result = RulePatternModel().recognise(_episode(region_share={"temple_left": 0.5, "eye_right": 0.5}, path=0.35,
                                                speed=2.2, pinch_gap=0.42, displacement=(0.2, 0.2), mid_v=0.3))
     assert result.pattern is None
 

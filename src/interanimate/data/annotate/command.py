@@ -5,19 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from interanimate.cli_types import positive_int
 from interanimate.data.annotate.video import AnnotateError
 
 EXPECTED_ERRORS = (AnnotateError,)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,14 +17,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="dataset folder (re-running the same command resumes)")
     parser.add_argument("--engine", choices=("local", "ray"), default="local",
                         help="local processes, or Ray Data over the input list (needs the 'ray' extra)")
-    parser.add_argument("--workers", type=_positive_int, default=1, help="parallel videos (processes or Ray tasks)")
+    parser.add_argument("--workers", type=positive_int, default=1, help="parallel videos (processes or Ray tasks)")
     parser.add_argument("--address", help="Ray cluster address (e.g. ray://head:10001 or auto); default: local Ray")
     parser.add_argument("--subjects", type=Path, metavar="SIDECAR",
                         help="JSON {video: subject} or CSV video,subject; otherwise subjects are clustered by face")
     parser.add_argument("--preview", action="store_true", help="write a frame strip per clip under OUT/previews/")
     parser.add_argument("--padding", type=float, default=0.5, help="seconds kept around each interaction (0.5)")
     parser.add_argument("--max-clip-seconds", type=float, default=8.0, help="longest clip (8)")
-    parser.add_argument("--max-side", type=_positive_int, default=960, help="long side of the output resolution (960)")
+    parser.add_argument("--max-side", type=positive_int, default=960, help="long side of the output resolution (960)")
     parser.add_argument("--mirrored", action="store_true", help="input is mirrored (front-camera preview)")
     parser.add_argument("--interactions-only", action="store_true",
                         help="no unlabelled clips from videos without a detected interaction")

@@ -16,16 +16,19 @@ face size so one calibration fits every resolution:
                fingertip at the skin is the typical hover);
 ``speed``      fingertip speed relative to the face, in IODs per second (touching fingers slow down).
 
-A logistic model turns the cues into a per-frame probability; hysteresis (enter high, leave low),
-closing of short gaps and a minimum duration give temporal persistence. The default weights are set
-by hand from the cues' meaning and are NOT yet fitted: ``benchmarks/bench_annotate.py`` measures
-them on synthetic renders with exact ground truth (numbers in ``docs/annotate.md``) and its feature
-arrays are what a fit would use.
+A logistic model over the standardised cues turns them into a per-frame probability; hysteresis
+(enter high, leave low), closing of short gaps and a minimum duration give temporal persistence.
+The default parameters are fitted on synthetic renders with exact contact ground truth
+(``tools/fit_annotate_models.py``) and ship as ``models/contact.json`` with their provenance (data,
+seed, date, metrics); ``ContactModel.hand_set()`` keeps the earlier hand-set weights as a baseline.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -34,33 +37,105 @@ from interanimate.data.annotate.geometry import IOD_METRES, FaceFrame, face_outl
 from interanimate.data.schema import FINGERTIPS, NO_REGION
 
 FEATURES = ("reach", "depth_gap", "coupling", "occlusion", "speed")
+PERSISTENCE_S = 0.15  # half-width of the window whose cue means the fitted model also weighs
 BONES = ((0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8), (0, 9), (9, 10), (10, 11), (11, 12),
          (0, 13), (13, 14), (14, 15), (15, 16), (0, 17), (17, 18), (18, 19), (19, 20))
 
 
+MODEL_DIR = Path(__file__).with_name("models")
+CONTACT_MODEL_FILE = MODEL_DIR / "contact.json"
+# The cue weights set by hand from the cues' meaning, before any fit (kept as the baseline to beat).
+HAND_SET = {"weights": (5.2, 2.1, 0.9, -1.6, -0.35), "bias": -0.9, "mean": (0.0,) * 5, "scale": (1.0,) * 5,
+            "enter": 0.6, "leave": 0.4, "close_gap_s": 0.08, "min_duration_s": 0.06}
+
+
+@functools.lru_cache(maxsize=4)
+def _shipped(path: str) -> dict:
+    """Parameters of a shipped model file; the hand-set values where none is installed."""
+    file = Path(path)
+    if not file.is_file():
+        return dict(HAND_SET)
+    params = json.loads(file.read_text(encoding="utf-8"))
+    if tuple(params.get("features", FEATURES)) != FEATURES:
+        raise ValueError(f"{file}: fitted on features {params.get('features')}, this code computes {FEATURES}")
+    if params.get("persistence_s", PERSISTENCE_S) != PERSISTENCE_S:
+        raise ValueError(f"{file}: fitted with a {params['persistence_s']} s persistence window, code uses {PERSISTENCE_S}")
+    return {key: tuple(value) if isinstance(value, list) else value for key, value in params.items() if key in HAND_SET}
+
+
+def _default(key: str):
+    return field(default_factory=lambda: _shipped(str(CONTACT_MODEL_FILE))[key])
+
+
 @dataclass
 class ContactModel:
-    """Logistic weights over ``FEATURES`` plus decision settings.
+    """Logistic weights over standardised ``FEATURES`` plus decision settings.
+
+    ``ContactModel()`` is the shipped, fitted model (``models/contact.json``); ``ContactModel.hand_set()``
+    the unfitted baseline. A cue that is undefined in a frame (NaN) takes its training mean, i.e.
+    contributes nothing beyond the bias.
 
     Args:
-        weights: one weight per feature (after the feature transforms in ``contact_features``).
+        weights: one weight per standardised feature.
         bias: intercept.
+        mean, scale: standardisation of each feature (``(x - mean) / scale``).
         enter, leave: hysteresis thresholds on the probability.
         close_gap_s: gaps shorter than this inside a contact are closed.
         min_duration_s: contacts shorter than this are dropped (flicker).
     """
 
-    weights: tuple[float, ...] = (5.2, 2.1, 0.9, -1.6, -0.35)
-    bias: float = -0.9
-    enter: float = 0.6
-    leave: float = 0.4
-    close_gap_s: float = 0.08
-    min_duration_s: float = 0.06
+    weights: tuple[float, ...] = _default("weights")
+    bias: float = _default("bias")
+    mean: tuple[float, ...] = _default("mean")
+    scale: tuple[float, ...] = _default("scale")
+    enter: float = _default("enter")
+    leave: float = _default("leave")
+    close_gap_s: float = _default("close_gap_s")
+    min_duration_s: float = _default("min_duration_s")
 
-    def probability(self, features: np.ndarray) -> np.ndarray:
-        z = self.bias + np.nan_to_num(features, nan=0.0) @ np.asarray(self.weights)
+    @classmethod
+    def hand_set(cls) -> "ContactModel":
+        return cls(**HAND_SET)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ContactModel":
+        return cls(**_shipped(str(path)))
+
+    def save(self, path: str | Path, provenance: dict | None = None) -> None:
+        """Write the parameters (and where they came from) as JSON."""
+        params = {"features": list(FEATURES), "persistence_s": PERSISTENCE_S, **{k: getattr(self, k) for k in HAND_SET}}
+        params = {k: [float(x) for x in v] if isinstance(v, tuple) else v for k, v in params.items()}
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps({**params, "provenance": provenance or {}}, indent=1) + "\n", encoding="utf-8")
+
+    def inputs(self, features: np.ndarray, fps: float) -> np.ndarray:
+        """The model's inputs: the cues, plus (for a model with twice as many weights) their means over
+        +-``PERSISTENCE_S`` around each frame, which is how temporal persistence enters the score."""
+        if len(self.weights) == len(FEATURES):
+            return features
+        return np.concatenate([features, window_mean(features, max(1, int(round(PERSISTENCE_S * fps))))], axis=-1)
+
+    def standardise(self, inputs: np.ndarray) -> np.ndarray:
+        mean = np.asarray(self.mean, np.float64)
+        return (np.where(np.isfinite(inputs), inputs, mean) - mean) / np.asarray(self.scale, np.float64)
+
+    def probability(self, features: np.ndarray, fps: float = 25.0) -> np.ndarray:
+        """Contact probability per frame (and hand) from ``(F, ..., len(FEATURES))`` cues."""
+        z = self.bias + self.standardise(self.inputs(features, fps)) @ np.asarray(self.weights, np.float64)
         p = 1.0 / (1.0 + np.exp(-z))
         return np.where(np.isfinite(features[..., 0]), p, 0.0)
+
+
+def window_mean(values: np.ndarray, half_width: int) -> np.ndarray:
+    """NaN-ignoring mean over frames ``f - half_width .. f + half_width`` of ``(F, ...)`` values."""
+    finite = np.isfinite(values)
+    csum = np.concatenate([np.zeros((1,) + values.shape[1:]), np.cumsum(np.where(finite, values, 0.0), axis=0)])
+    ccount = np.concatenate([np.zeros((1,) + values.shape[1:]), np.cumsum(finite, axis=0)])
+    idx = np.arange(len(values))
+    lo, hi = np.clip(idx - half_width, 0, len(values)), np.clip(idx + half_width + 1, 0, len(values))
+    total, count = csum[hi] - csum[lo], ccount[hi] - ccount[lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
 @dataclass
@@ -209,9 +284,19 @@ def detect_contact(frame: FaceFrame, face_points: np.ndarray, face_present: np.n
                    hand_world: np.ndarray | None, hand_present: np.ndarray, fps: float,
                    image_size: tuple[int, int], model: ContactModel | None = None) -> ContactResult:
     """Contact per frame and hand, with the contact point (pixels) and face region."""
-    model = model or ContactModel()
     features, tip = contact_features(frame, face_points, face_present, hands, hand_world, hand_present, fps, image_size)
-    probability = model.probability(features)
+    return label_contact(frame, features, tip, hands, hand_present, face_present, fps, image_size, model)
+
+
+def label_contact(frame: FaceFrame, features: np.ndarray, tip: np.ndarray, hands: np.ndarray,
+                  hand_present: np.ndarray, face_present: np.ndarray, fps: float, image_size: tuple[int, int],
+                  model: ContactModel | None = None) -> ContactResult:
+    """The decision half of ``detect_contact``: cues -> contact flags, points and regions.
+
+    Kept separate so a model can be fitted and compared on cached cues without recomputing them.
+    """
+    model = model or ContactModel()
+    probability = model.probability(features, fps)
     num_frames = len(face_present)
     contact = np.zeros((num_frames, 2), bool)
     for h in range(2):

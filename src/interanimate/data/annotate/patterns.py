@@ -10,14 +10,20 @@ the contact trajectory shows (face-frame units: IOD and seconds):
 * slide: path length and speed of the contact point over the skin (strokes slide slowly, swipes
   pass fast), and its direction in the subject's frame (``+u`` = toward the subject's left).
 
-Family evidence is a product of soft (logistic) memberships, region/direction evidence picks the
-pattern inside a family, and the normalised top score is the confidence. Below
-``min_confidence`` the episode is "none/other": it is still cut into a clip, but unlabelled.
+``PatternModel`` (the default) is a multinomial logistic regression over ``pattern_vector`` of the
+episode, fitted on synthetic renders (``tools/fit_annotate_models.py``; parameters and provenance in
+``models/patterns.json``); its top class probability is the confidence. ``RulePatternModel`` is the
+earlier hand-set rule model (soft family memberships x region/direction evidence), kept as the
+baseline. Below ``min_confidence`` the episode is "none/other": it is still cut into a clip, but
+unlabelled.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -54,6 +60,7 @@ class EpisodeFeatures:
     speed: float  # median speed of the contact point during contact
     displacement: tuple[float, float]  # net (du, dv) of the contact point over the longest contact
     mid_v: float  # v of the path's midpoint (height on the face)
+    mean_u: float = 0.0  # median u of the contact points (side of the face)
     segments: list[tuple[int, int]] = field(default_factory=list)
 
     def as_vector(self) -> np.ndarray:
@@ -94,18 +101,19 @@ def episode_features(hand: int, segments: list[tuple[int, int]], point_face: np.
     all_points = point_face[frames]
     all_points = all_points[np.isfinite(all_points).all(axis=1)]
     mid_v = float(np.median(all_points[:, 1])) if len(all_points) else 0.0
+    mean_u = float(np.median(all_points[:, 0])) if len(all_points) else 0.0
     return EpisodeFeatures(
         hand=hand, start=segments[0][0], end=segments[-1][1], num_contacts=len(segments),
         contact_seconds=len(frames) / fps, longest_seconds=(longest[1] - longest[0]) / fps, region_share=share,
         pinch_gap=float(np.nanmedian(gap)) if np.isfinite(gap).any() else 1.0, path=path,
-        speed=float(np.median(speeds)) if speeds else 0.0, displacement=displacement, mid_v=mid_v,
+        speed=float(np.median(speeds)) if speeds else 0.0, displacement=displacement, mid_v=mid_v, mean_u=mean_u,
         segments=list(segments))
 
 
 @dataclass
-class PatternModel:
-    """Thresholds of the recogniser (face-frame units). Defaults are set by hand from the taxonomy's
-    descriptions (not fitted yet; see ``docs/annotate.md`` for measured accuracy).
+class RulePatternModel:
+    """Hand-set rules (face-frame units) from the taxonomy's descriptions; the baseline the fitted
+    ``PatternModel`` is measured against (``docs/annotate.md``).
 
     Args:
         pinch_gap: thumb-index gap (palm lengths) below which the fingers are pinching.
@@ -161,6 +169,93 @@ class PatternModel:
         confidence = scores[best] / total * min(1.0, 2.0 * max(families.values()))
         pattern = next(p for p in PATTERNS if p.name == best) if confidence >= self.min_confidence else None
         return Recognition(pattern, float(confidence), {k: float(v / total) for k, v in scores.items()})
+
+
+PATTERN_MODEL_FILE = Path(__file__).with_name("models") / "patterns.json"
+VECTOR_NAMES = ("num_contacts", "log_contact_s", "log_longest_s", "pinch_gap", "log_path", "log_speed", "du", "dv",
+                "dir_u", "dir_v", "mid_v", "mean_u", "straightness") + tuple(f"share_{r}" for r in FACE_REGIONS)
+
+
+def pattern_vector(e: EpisodeFeatures) -> np.ndarray:
+    """The episode as the fitted recogniser's input (``VECTOR_NAMES``).
+
+    Durations, path and speed enter as logs (their spread is multiplicative: a swipe is several
+    times faster than a stroke); the direction also enters normalised, since how far a swipe
+    travels varies more than which way it goes.
+    """
+    du, dv = e.displacement
+    norm = float(np.hypot(du, dv))
+    direction = (du / norm, dv / norm) if norm > 1e-3 else (0.0, 0.0)
+    mean_u = float(e.mean_u) if np.isfinite(e.mean_u) else 0.0
+    return np.array([min(e.num_contacts, 4), np.log1p(e.contact_seconds * 10), np.log1p(e.longest_seconds * 10),
+                     min(e.pinch_gap, 2.0), np.log1p(e.path * 10), np.log1p(e.speed), du, dv, *direction,
+                     e.mid_v, mean_u, norm / max(e.path, 1e-3) if e.path > 1e-3 else 0.0]
+                    + [e.region_share.get(r, 0.0) for r in FACE_REGIONS], np.float64)
+
+
+@functools.lru_cache(maxsize=4)
+def _shipped(path: str) -> dict:
+    file = Path(path)
+    if not file.is_file():  # nothing fitted installed: an all-zero model that labels nothing
+        d, k = len(VECTOR_NAMES), len(PATTERNS)
+        return {"weights": [[0.0] * k] * d, "bias": [0.0] * k, "mean": [0.0] * d, "scale": [1.0] * d,
+                "min_confidence": 1.01}
+    params = json.loads(file.read_text(encoding="utf-8"))
+    if tuple(params["inputs"]) != VECTOR_NAMES or tuple(params["classes"]) != tuple(p.name for p in PATTERNS):
+        raise ValueError(f"{file} was fitted for other inputs or classes than this code uses")
+    return {k: params[k] for k in ("weights", "bias", "mean", "scale", "min_confidence")}
+
+
+def _default(key: str):
+    return field(default_factory=lambda: _shipped(str(PATTERN_MODEL_FILE))[key])
+
+
+@dataclass
+class PatternModel:
+    """Multinomial logistic regression from ``pattern_vector`` to the 18 patterns, with rejection.
+
+    ``PatternModel()`` loads the shipped fit (``models/patterns.json``).
+
+    Args:
+        weights: ``(len(VECTOR_NAMES), 18)`` weights on standardised inputs.
+        bias: ``(18,)``.
+        mean, scale: standardisation of the inputs.
+        min_confidence: below this top-class probability the episode is "none/other" (chosen on the
+            training split so that hand-in-front-of-face episodes stay unlabelled).
+    """
+
+    weights: list = _default("weights")
+    bias: list = _default("bias")
+    mean: list = _default("mean")
+    scale: list = _default("scale")
+    min_confidence: float = _default("min_confidence")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "PatternModel":
+        return cls(**_shipped(str(path)))
+
+    def save(self, path: str | Path, provenance: dict | None = None) -> None:
+        params = {"inputs": list(VECTOR_NAMES), "classes": [p.name for p in PATTERNS],
+                  "weights": np.round(np.asarray(self.weights, np.float64), 6).tolist(),
+                  "bias": np.round(np.asarray(self.bias, np.float64), 6).tolist(),
+                  "mean": np.round(np.asarray(self.mean, np.float64), 6).tolist(),
+                  "scale": np.round(np.asarray(self.scale, np.float64), 6).tolist(),
+                  "min_confidence": float(self.min_confidence), "provenance": provenance or {}}
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(params) + "\n", encoding="utf-8")
+
+    def probabilities(self, e: EpisodeFeatures) -> np.ndarray:
+        x = (pattern_vector(e) - np.asarray(self.mean)) / np.asarray(self.scale)
+        z = x @ np.asarray(self.weights) + np.asarray(self.bias)
+        p = np.exp(z - z.max())
+        return p / p.sum()
+
+    def recognise(self, e: EpisodeFeatures) -> Recognition:
+        p = self.probabilities(e)
+        best = int(np.argmax(p))
+        confidence = float(p[best])
+        pattern = PATTERNS[best] if confidence >= self.min_confidence else None
+        return Recognition(pattern, confidence, {q.name: float(v) for q, v in zip(PATTERNS, p)})
 
 
 def group_episodes(contact: np.ndarray, fps: float, max_break_s: float = 0.8) -> list[tuple[int, list[tuple[int, int]]]]:

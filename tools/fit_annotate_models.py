@@ -1,0 +1,172 @@
+"""Fit and measure the annotator's contact detector and pattern recogniser on synthetic renders.
+
+    OMP_NUM_THREADS=1 .venv/bin/python tools/fit_annotate_models.py collect --cache runs/annotate-fit [--shard 0/2]
+    OMP_NUM_THREADS=1 .venv/bin/python tools/fit_annotate_models.py fit --cache runs/annotate-fit
+    OMP_NUM_THREADS=1 .venv/bin/python tools/fit_annotate_models.py evaluate --cache runs/annotate-fit
+
+``collect`` renders the train and test splits with ``interanimate.data.synth`` (exact labels) and runs,
+per clip, (a) MediaPipe perception + the annotator's cleaning on the rendered frames and (b) the
+ground-truth keypoints with Gaussian noise, storing the contact cues of both next to the ground
+truth (one ``.npz`` per clip; re-running skips finished clips, and ``--shard i/n`` splits the work
+between processes). ``fit`` fits both models on the train split's MediaPipe cues and writes them into
+the package (``src/interanimate/data/annotate/models/``) with provenance; ``evaluate`` scores the
+hand-set and the fitted models on the test split and draws the confusion matrix.
+
+Splits are subject-disjoint (train and test subjects come from separate index ranges). Besides the
+18 patterns, each subject gets "hover" clips: the pattern's choreography with the hand moved 2.5-6 cm
+toward the camera and the gesture's skin drive switched off, i.e. a hand in front of the face that
+never touches it (the generator's physics confirms: any frame that still touches keeps its label).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from interanimate.data.annotate.calibration import (NONE, clip_specs, collect_clip, contact_counts, fit_contact,
+                                                    fit_pattern, load_clips, pattern_accuracy, splits)
+from interanimate.data.annotate.contact import CONTACT_MODEL_FILE, ContactModel
+from interanimate.data.annotate.patterns import PATTERN_MODEL_FILE, PatternModel, RulePatternModel
+from interanimate.taxonomy import PATTERN_NAMES
+
+
+def collect(args) -> None:
+    out = Path(args.cache)
+    out.mkdir(parents=True, exist_ok=True)
+    index, count = (int(x) for x in args.shard.split("/"))
+    # The test split first, so a shortened run still measures on the whole of it.
+    ordered = [splits(args)[name] for name in ("test", "train") if name in args.splits]
+    todo = [item for split in ordered for item in clip_specs(split, args.seed, args.size, args.frames)]
+    todo = todo[index::count]
+    started = time.perf_counter()
+    for i, (key, spec, hover) in enumerate(todo):
+        if (out / f"{key}.npz").is_file():
+            continue
+        collect_clip(key, spec, hover, out, args.noise)
+        print(f"[{i + 1}/{len(todo)}] {key} ({time.perf_counter() - started:.0f} s)", flush=True)
+
+
+# ---- commands ---------------------------------------------------------------------------------------
+
+def data_description(args) -> dict:
+    return {"generator": "interanimate.data.synth", "seed": args.seed, "size": args.size, "frames": args.frames,
+            "train_subjects": f"{2000}..{2000 + args.train_subjects - 1}", "clips_per_pattern": args.clips_per_pattern,
+            "hover_clips_per_subject": args.hover_per_subject,
+            "test_subjects": f"{3000}..{3000 + args.test_subjects - 1}", "perception": "MediaPipe face+hand landmarkers"}
+
+
+def fit(args) -> None:
+    train = load_clips(Path(args.cache), "train", "mp")
+    test = load_clips(Path(args.cache), "test", "mp")
+    print(f"train: {len(train)} clips, test: {len(test)} clips")
+    contact_model, contact_info = fit_contact(train)
+    pattern_model, pattern_info = fit_pattern(train, contact_model)
+    date = datetime.date.today().isoformat()
+    train_c, test_c = contact_counts(train, contact_model), contact_counts(test, contact_model)
+    train_p, test_p = (pattern_accuracy(s, contact_model, pattern_model) for s in (train, test))
+    strip = lambda d: {k: round(v, 4) if isinstance(v, float) else v for k, v in d.items() if k != "confusion"}
+    provenance = {"date": date, "data": data_description(args), "fit": contact_info,
+                  "metrics": {"train": strip(train_c), "test": strip(test_c)},
+                  "command": "tools/fit_annotate_models.py collect + fit"}
+    contact_model.save(args.contact_out, provenance)
+    pattern_model.save(args.pattern_out, {**provenance, "fit": pattern_info,
+                                          "metrics": {"train": strip(train_p), "test": strip(test_p)}})
+    print("contact model:", json.dumps({k: v for k, v in vars(contact_model).items()}, default=float))
+    print("contact train:", strip(train_c), "\ncontact test:", strip(test_c))
+    print("pattern train:", strip(train_p), "\npattern test:", strip(test_p))
+
+
+def print_confusion(confusion: np.ndarray) -> None:
+    short = [p.replace("_forehead", "_fh").replace("_cheek", "_ck").replace("ward", "").replace("swipe_", "sw_")
+             .replace("stroke_", "st_").replace("pinch_", "pi_").replace("poke_", "po_") for p in PATTERN_NAMES]
+    print("  rows: true; columns: predicted (" + " ".join(f"{i}={s}" for i, s in enumerate(short)) + ", -=none)")
+    print("       " + "".join(f"{i:>3}" for i in range(len(short))) + "  -")
+    for i, row in enumerate(confusion):
+        print(f"  {i:>2} {short[i][:4]:<4}" + "".join(f"{v:>3}" if v else "  ." for v in row))
+
+
+def save_confusion_png(confusion: np.ndarray, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 8))
+    ax.imshow(confusion, cmap="Blues")
+    ax.set_xticks(range(len(PATTERN_NAMES) + 1), list(PATTERN_NAMES) + [NONE], rotation=90, fontsize=7)
+    ax.set_yticks(range(len(PATTERN_NAMES)), PATTERN_NAMES, fontsize=7)
+    for i, j in zip(*np.nonzero(confusion)):
+        ax.text(j, i, str(confusion[i, j]), ha="center", va="center", fontsize=7,
+                color="white" if confusion[i, j] > confusion.max() / 2 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def evaluate(args) -> None:
+    results = {}
+    for source, label in (("mp", "MediaPipe on the renders"), ("gn", f"ground-truth keypoints + {args.noise:.0%} IOD noise")):
+        test = load_clips(Path(args.cache), "test", source)
+        if not test:
+            sys.exit(f"no cached test clips under {args.cache}; run collect first")
+        for name, contact_model, pattern_model in (("hand-set", ContactModel.hand_set(), RulePatternModel()),
+                                                   ("fitted", ContactModel(), PatternModel())):
+            c = contact_counts(test, contact_model)
+            p = pattern_accuracy(test, contact_model, pattern_model)
+            results[f"{source}/{name}"] = {"contact": c, "pattern": p}
+            print(f"\n## {label}, {name} models: {sum(not t.hover for t in test)} pattern clips + "
+                  f"{sum(t.hover for t in test)} hover clips")
+            if source == "mp":
+                found = sum(int((t.hand_found & t.gt_hand_present).sum()) for t in test)
+                total = sum(int(t.gt_hand_present.sum()) for t in test)
+                print(f"  hands found in {found}/{total} ground-truth hand frames ({found / max(1, total):.0%})")
+            print(f"  contact P/R/F1 {c['precision']:.3f} / {c['recall']:.3f} / {c['f1']:.3f} "
+                  f"(tp {c['tp']}, fp {c['fp']}, fn {c['fn']})")
+            print(f"  hand near/in front of the face, not touching: {c['hover_fp']}/{c['hover_frames']} frames flagged "
+                  f"({c['hover_fp_rate']:.1%}); in hover clips only {c['hover_clip_fp_rate']:.1%} of "
+                  f"{c['hover_clip_frames']}")
+            print(f"  18-way accuracy {p['accuracy']:.1%} of {p['clips']}, family {p['family_accuracy']:.1%}, "
+                  f"unlabelled {p['unlabelled']}; hover clips given a pattern {p['hover_clips_labelled']}/{p['hover_clips']}")
+            confusion = np.array(p["confusion"])
+            if name == "fitted":
+                print_confusion(confusion)
+                png = Path(args.cache) / f"confusion_{source}.png"
+                save_confusion_png(confusion, png, f"{label}, fitted: 18-way accuracy {p['accuracy']:.1%} "
+                                                   f"({p['clips']} test clips)")
+                print(f"  confusion matrix: {png}")
+    (Path(args.cache) / "evaluation.json").write_text(json.dumps(results, indent=1, default=float))
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=("collect", "fit", "evaluate"))
+    parser.add_argument("--cache", default="runs/annotate-fit")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--frames", type=int, default=48)
+    parser.add_argument("--train-subjects", type=int, default=10)
+    parser.add_argument("--clips-per-pattern", type=int, default=1)
+    parser.add_argument("--test-subjects", type=int, default=4)
+    parser.add_argument("--hover-per-subject", type=int, default=3)
+    parser.add_argument("--noise", type=float, default=0.03, help="keypoint noise of the ground-truth run (x IOD)")
+    parser.add_argument("--splits", nargs="+", default=["train", "test"], choices=["train", "test"],
+                        help="which splits collect renders (e.g. only test, to re-measure after generator fixes)")
+    parser.add_argument("--shard", default="0/1", help="i/n: this process collects every n-th clip from i")
+    parser.add_argument("--contact-out", type=Path, default=CONTACT_MODEL_FILE)
+    parser.add_argument("--pattern-out", type=Path, default=PATTERN_MODEL_FILE)
+    args = parser.parse_args(argv)
+    {"collect": collect, "fit": fit, "evaluate": evaluate}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
