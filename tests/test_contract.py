@@ -229,3 +229,12 @@ def test_the_documented_array_table_is_the_schema():
 
     docs = (Path(__file__).resolve().parents[1] / "docs" / "dataset.md").read_text(encoding="utf-8")
     assert schema.describe() in docs
+
+
+def test_unknown_source_kind_is_named(dataset_copy):
+    records = read_manifest(dataset_copy)
+    records[0].source = {"kind": "rendered", "origin": "elsewhere"}
+    write_manifest(dataset_copy, records)
+    report = validate_dataset(dataset_copy)
+    assert _fields(report) == {(records[0].clip_id, "source.kind")}
+    assert "synthetic, real, generated" in report.violations[0].message

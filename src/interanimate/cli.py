@@ -28,13 +28,14 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     from interanimate.data.manifest import DatasetFormatError
     from interanimate.evaluation.backbones.weights import WeightsError
     from interanimate.evaluation.runner import EvaluationInputError
+    from interanimate.pipelines.errors import AnimateError
     from interanimate.taxonomy import UnknownNameError
     from interanimate.training.checkpoint import IncompatibleRunError
     from interanimate.training.config import ConfigError
     from interanimate.training.data_stream import DataSetupError
     from interanimate.training.trainer import TrainingSetupError
 
-    return (UserError, AnnotateError, DatasetFormatError, EvaluationInputError, WeightsError, ConfigError,
+    return (UserError, AnimateError, AnnotateError, DatasetFormatError, EvaluationInputError, WeightsError, ConfigError,
             IncompatibleRunError, DataSetupError, TrainingSetupError, AnnotationFormatError, VideoReadError, AssetMissingError,
             UnknownNameError, FileNotFoundError, NotADirectoryError, PermissionError, FileExistsError)
 
@@ -219,6 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("train", help="train a model from a preset + key=value overrides (re-run to resume)")
     train_command.add_arguments(p)
     p.set_defaults(func=train_command.run)
+
+    from interanimate.pipelines import command as animate_command
+
+    p = commands.add_parser("animate", help="reference photo x pattern or driving video -> video + labels + provenance")
+    animate_command.add_arguments(p)
+    p.set_defaults(func=animate_command.run)
 
     from interanimate.evaluation.runner import METRIC_GROUPS
 

@@ -37,6 +37,9 @@ NUM_HANDS = 2  # 0 = subject's left hand, 1 = subject's right hand
 HAND_SIDES = ("left", "right")
 MASK_CHANNELS = ("face", "hand_left", "hand_right", "contact")
 IDENTITY_KINDS = {"dlib128": 128, "arcface512": 512}
+# What a clip is (manifest ``source.kind``): rendered with exact ground truth, captured by a camera and
+# annotated, or produced by a generative model (its labels are the conditions it was asked to follow).
+SOURCE_KINDS = ("synthetic", "real", "generated")
 NO_REGION = -1  # contact_region value when a hand touches nothing
 
 # iBUG-68 index ranges, used for face contours and sanity checks.
@@ -78,8 +81,8 @@ class ArraySpec:
         dtype: numpy dtype string.
         units: physical units or value convention.
         meaning: what the array holds.
-        required: whether every clip must carry it (``"all"``), only synthetic clips
-            (``"synthetic"``), or nobody (``"optional"``).
+        required: whether every clip must carry it (``"all"``), only rendered clips of source kind
+            ``"synthetic"`` (``"synthetic"``), or nobody (``"optional"``).
     """
 
     name: str

@@ -252,6 +252,9 @@ def validate_clip(root: Path, record: ClipRecord, deep: bool = False) -> list[Vi
             out.append(Violation(clip, name, f"must be a positive integer, got {value!r}"))
     if not (isinstance(record.fps, (int, float)) and record.fps > 0):
         out.append(Violation(clip, "fps", f"must be positive, got {record.fps!r}"))
+    if record.source.get("kind") not in schema.SOURCE_KINDS:
+        out.append(Violation(clip, "source.kind", f"{record.source.get('kind')!r}, expected one of "
+                                                  f"{', '.join(schema.SOURCE_KINDS)}"))
     if out:
         return out
     for role in ("video", "annotations"):

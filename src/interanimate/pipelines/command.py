@@ -1,0 +1,284 @@
+"""``interanimate animate``: the command over ``AnimatePipeline``.
+
+```
+interanimate animate --reference PHOTO [PHOTO ...] (--pattern NAME [NAME ...] | --driving VIDEO | --batch MANIFEST)
+                     --checkpoint DIR [--out PATH] [--as-dataset DIR] [--hand left|right] [--frames N] [--fps F]
+                     [--seed S] [--num-inference-steps N] [--guidance-scale G] [--sampler ddim|dpmpp]
+                     [--gif] [--side-by-side] [--no-identity] [--quiet]
+```
+
+Every reference × every pattern (or the driving video) is one clip; with several clips, clip ``i`` (in that order)
+uses seed ``S + i``. ``--pattern`` also takes family names (``poke`` = its 5 patterns) and ``all``.
+``--batch MANIFEST`` (JSON lines or CSV with a header) lists one clip per line with keys ``reference`` and
+``pattern`` or ``driving``, optionally ``seed``, ``hand``, ``frames``, ``fps``, ``name``; relative paths are relative
+to the manifest. In batch mode a failing clip is recorded with its reason (``OUT/animate_summary.json`` and the
+printed table) and the rest proceed; the exit status is 1 when any clip failed. Otherwise inputs are checked before
+any generation and bad input ends the run with one line and status 2.
+
+``--out`` is a ``.mp4`` file for a single clip, otherwise a folder. ``--as-dataset DIR`` writes (also) an InterHF
+dataset; re-running resumes it (clips already there are skipped).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import time
+from pathlib import Path
+
+from interanimate.pipelines.errors import AnimateError
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--reference", nargs="+", type=Path, metavar="PHOTO",
+                        help="reference photo(s) of the person to animate")
+    motion = parser.add_mutually_exclusive_group(required=True)
+    motion.add_argument("--pattern", nargs="+", metavar="NAME",
+                        help="interaction pattern(s), family names (poke, pinch, stroke, swipe) or 'all'")
+    motion.add_argument("--driving", type=Path, metavar="VIDEO",
+                        help="driving video (or a clip folder / video of an InterHF dataset)")
+    motion.add_argument("--batch", type=Path, metavar="MANIFEST", help="JSON-lines or CSV list of clips")
+    parser.add_argument("--checkpoint", type=Path, required=True,
+                        help="run folder, its final/ or checkpoints/step-N/, or a model folder")
+    parser.add_argument("--out", type=Path, help="an .mp4 file (one clip) or a folder")
+    parser.add_argument("--as-dataset", type=Path, metavar="DIR", help="also write an InterHF dataset here")
+    parser.add_argument("--hand", choices=("left", "right"), help="acting hand for patterns (subject's side)")
+    parser.add_argument("--frames", type=_positive_int, help="frames per clip (pattern default 16; driving: all)")
+    parser.add_argument("--fps", type=_positive_float, help="frame rate (pattern default 25; driving: the video's)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the first clip (clip i uses seed + i)")
+    parser.add_argument("--num-inference-steps", type=_positive_int, help="default: the checkpoint's config")
+    parser.add_argument("--guidance-scale", type=float, help="classifier-free guidance; default: the checkpoint's")
+    parser.add_argument("--sampler", choices=("ddim", "dpmpp"), default="ddim",
+                        help="DDIM or DPM-Solver++(2M) (default ddim)")
+    parser.add_argument("--gif", action="store_true", help="also write an animated GIF")
+    parser.add_argument("--side-by-side", action="store_true", help="also write reference | conditions | video")
+    parser.add_argument("--no-identity", action="store_true", help="do not feed the dlib identity embedding")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _expand_patterns(names: list[str]) -> list[str]:
+    from interanimate.taxonomy import resolve_patterns
+
+    if any(n == "all" for n in names):
+        return [p.name for p in resolve_patterns(None)]
+    try:
+        return [p.name for p in resolve_patterns(names)]
+    except ValueError as exc:  # unknown name: the message carries did-you-mean suggestions
+        raise AnimateError(str(exc)) from None
+
+
+def read_batch_manifest(path: Path) -> list[dict]:
+    """Items of a JSON-lines or CSV manifest; paths resolved relative to the manifest's folder."""
+    if not path.is_file():
+        raise AnimateError(f"batch manifest {path} does not exist")
+    text = path.read_text(encoding="utf-8")
+    items: list[dict] = []
+    if path.suffix.lower() == ".csv":
+        for row in csv.DictReader(text.splitlines()):
+            items.append({k.strip(): v.strip() for k, v in row.items() if k and v is not None and v.strip()})
+    else:
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise AnimateError(f"{path}:{number}: not a JSON object ({exc.msg}); write one object per line") \
+                    from None
+            if not isinstance(item, dict):
+                raise AnimateError(f"{path}:{number}: expected a JSON object per line")
+            items.append(item)
+    if not items:
+        raise AnimateError(f"batch manifest {path} lists no clips")
+    for item in items:
+        for key in ("reference", "driving"):
+            if item.get(key) and not Path(str(item[key])).is_absolute():
+                item[key] = str(path.parent / str(item[key]))
+    return items
+
+
+def _requests(args: argparse.Namespace) -> tuple[list, list[dict]]:
+    """``(requests, batch items)``; batch items keep their raw form for the failure report."""
+    from interanimate.pipelines.animate_pipeline import AnimateRequest
+
+    common = dict(hand=args.hand, num_frames=args.frames, fps=args.fps)
+    if args.batch is not None:
+        items = read_batch_manifest(args.batch)
+        requests = []
+        for i, item in enumerate(items):
+            unknown = set(item) - {"reference", "pattern", "driving", "seed", "hand", "frames", "fps", "name"}
+            try:
+                if unknown:
+                    raise AnimateError(f"unknown keys {', '.join(sorted(unknown))}")
+                if not item.get("reference"):
+                    raise AnimateError("no reference")
+                request = AnimateRequest(
+                    reference=Path(item["reference"]), pattern=item.get("pattern"), driving=item.get("driving"),
+                    hand=item.get("hand", args.hand), num_frames=int(item["frames"]) if item.get("frames") else
+                    args.frames, fps=float(item["fps"]) if item.get("fps") else args.fps,
+                    seed=int(item.get("seed", args.seed + i)), name=item.get("name"))
+                request.check()
+            except (AnimateError, ValueError) as exc:
+                request = exc  # recorded as this item's failure; the rest proceed
+            requests.append(request)
+        return requests, items
+    if not args.reference:
+        raise AnimateError("--reference PHOTO is required (unless --batch lists the references)")
+    requests = []
+    if args.pattern:
+        patterns = _expand_patterns(args.pattern)
+        pairs = [(r, {"pattern": p}) for r in args.reference for p in patterns]
+    else:
+        pairs = [(r, {"driving": args.driving}) for r in args.reference]
+    for i, (reference, motion) in enumerate(pairs):
+        request = AnimateRequest(reference=reference, seed=args.seed + i, **motion, **common)
+        request.check()
+        requests.append(request)
+    return requests, []
+
+
+def _output_path(args: argparse.Namespace, name: str, single: bool) -> Path | None:
+    if args.out is None:
+        return None
+    if single and args.out.suffix.lower() == ".mp4":
+        return args.out
+    return args.out / f"{name}.mp4"
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from interanimate import __version__
+    from interanimate.pipelines.animate_pipeline import PRODUCER, AnimatePipeline, write_summary
+
+    if args.out is None and args.as_dataset is None:
+        raise AnimateError("nothing to write: give --out PATH and/or --as-dataset DIR")
+    requests, items = _requests(args)
+    batch = args.batch is not None
+    if not batch:  # check every reference before any generation, so bad input fails fast
+        for path in {r.reference for r in requests}:
+            from interanimate.pipelines.reference_face import read_photo
+
+            read_photo(path)
+        if args.driving is not None and not Path(args.driving).exists():
+            raise AnimateError(f"driving video {args.driving} does not exist")
+    pipe = AnimatePipeline.from_checkpoint(args.checkpoint, sampler=args.sampler,
+                                           num_inference_steps=args.num_inference_steps,
+                                           guidance_scale=args.guidance_scale, use_identity=not args.no_identity)
+    if not batch:
+        for request in requests:  # face checks too (cached: generation reuses them)
+            pipe.reference(request.reference)
+    writer = None
+    if args.as_dataset is not None:
+        from interanimate.data.writer import DatasetWriter
+
+        writer = DatasetWriter(args.as_dataset, PRODUCER, __version__,
+                               config={"checkpoint_sha256": pipe.checkpoint.sha256, "sampler": args.sampler,
+                                       "num_inference_steps": pipe.num_inference_steps,
+                                       "guidance_scale": pipe.guidance_scale})
+    rows: list[dict] = []
+    started = time.perf_counter()
+    single = len(requests) == 1
+    try:
+        bar = tqdm(requests, desc="animate", unit="clip", disable=args.quiet or single)
+        for i, request in enumerate(bar):
+            label = _describe(request, items[i] if batch else None)
+            if isinstance(request, Exception):
+                rows.append({"clip": label, "status": "failed", "reason": str(request)})
+                continue
+            try:
+                clip_start = time.perf_counter()
+                result = pipe(request)
+                files = {}
+                path = _output_path(args, result.name, single)
+                if path is not None:
+                    files = {k: str(v) for k, v in pipe.write(result, path, gif=args.gif,
+                                                               side_by_side=args.side_by_side).items()}
+                if writer is not None:
+                    record = pipe.record(result)
+                    if writer.has_clip(record.clip_id):
+                        files["dataset"] = f"{record.clip_id} (already in the dataset)"
+                    else:
+                        writer.write_clip(record, result.frames, result.annotations, video_metadata=result.metadata)
+                        files["dataset"] = record.clip_id
+                contact = int(result.annotations.contact.any(axis=1).sum())
+                rows.append({"clip": result.name, "status": "ok", "pattern": result.pattern, "seed": result.seed,
+                             "frames": len(result.frames), "contact_frames": contact,
+                             "seconds": round(time.perf_counter() - clip_start, 2), "files": files})
+            except AnimateError as exc:
+                if not batch:
+                    raise
+                rows.append({"clip": label, "status": "failed", "reason": str(exc)})
+    finally:
+        if writer is not None:
+            writer.finalize()
+    summary_dir = args.out if args.out is not None and args.out.suffix.lower() != ".mp4" else args.as_dataset
+    if summary_dir is not None and (batch or len(rows) > 1):
+        write_summary(Path(summary_dir) / "animate_summary.json", rows)
+    _print_table(rows, time.perf_counter() - started, pipe)
+    return EXIT_FAILED if any(r["status"] == "failed" for r in rows) else EXIT_OK
+
+
+def _describe(request, item: dict | None) -> str:
+    if item is not None and isinstance(request, Exception):
+        return f"{item.get('reference', '?')} × {item.get('pattern') or item.get('driving') or '?'}"
+    return f"{Path(str(request.reference)).stem} × {request.pattern or request.driving}"
+
+
+def _print_table(rows: list[dict], seconds: float, pipe) -> None:
+    ok = [r for r in rows if r["status"] == "ok"]
+    width = max([len(r["clip"]) for r in rows] + [4])
+    print(f"{'clip':<{width}}  {'status':<6}  {'frames':>6}  {'contact':>7}  detail")
+    for r in rows:
+        if r["status"] == "ok":
+            where = r["files"].get("video") or r["files"].get("dataset", "")
+            print(f"{r['clip']:<{width}}  ok      {r['frames']:>6}  {r['contact_frames']:>7}  {where}")
+        else:
+            print(f"{r['clip']:<{width}}  FAILED  {'':>6}  {'':>7}  {r['reason']}")
+    frames = sum(r["frames"] for r in ok)
+    rate = f", {seconds / frames:.2f} s/frame" if frames else ""
+    print(f"{len(ok)} of {len(rows)} clips generated in {seconds:.1f} s{rate} "
+          f"(checkpoint {pipe.checkpoint.sha256[:12]}, {pipe.sampler}, {pipe.num_inference_steps} steps)")
+    for note in pipe.checkpoint.notes:
+        print(f"note: {note}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry (``python -m interanimate.pipelines.command``); the ``interanimate`` CLI wraps ``run``."""
+    import sys
+
+    parser = argparse.ArgumentParser(prog="interanimate animate", description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except AnimateError as exc:
+        print(f"interanimate animate: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
