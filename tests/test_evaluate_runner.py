@@ -152,3 +152,15 @@ def test_arcface_identity_and_frechet_when_an_onnx_file_is_given(reference, tmp_
     # Same faces, re-encoded at 64 px, through an untrained network: high but not perfect similarity.
     assert 0.8 < result.summary["identity similarity (ArcFace)"] <= 1.0
     assert "frechet_arcface512" in result.set_level
+
+
+def test_redetecting_nothing_is_a_measurement_not_an_error(reference, tmp_path):
+    """Blank generated videos: the re-detector finds no face and no hand, and the scores say so."""
+    from interanimate.evaluation.redetect import AnnotatorRedetector
+
+    blank = _generated(reference, tmp_path / "blank", lambda f: np.full_like(f, 128))
+    result = evaluate(blank, reference, EvaluateConfig(metrics=("anatomy",), cache_dir=str(tmp_path / "c")),
+                      redetector=AnnotatorRedetector(), progress=False)
+    for scores in result.per_clip.values():
+        assert scores["anatomy"]["hand_detection"]["detection_rate"] == 0.0
+        assert "face_nme" not in scores["anatomy"]

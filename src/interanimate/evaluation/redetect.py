@@ -12,6 +12,15 @@ import numpy as np
 from interanimate.evaluation.runner import Redetection
 
 
+def nothing_found(num_frames: int) -> Redetection:
+    """A re-detection in which no face and no hand was found."""
+    hands = np.zeros((num_frames, 2, 21, 3), np.float32)
+    hands[..., :2] = np.nan
+    return Redetection(face_keypoints=np.full((num_frames, 68, 2), np.nan, np.float32),
+                       face_present=np.zeros(num_frames, bool), hand_keypoints=hands,
+                       hand_present=np.zeros((num_frames, 2), bool), contact=np.zeros((num_frames, 2), bool))
+
+
 class AnnotatorRedetector:
     """Callable ``(frames (F, H, W, 3) uint8, fps) -> Redetection``; MediaPipe models load on first use."""
 
@@ -23,12 +32,18 @@ class AnnotatorRedetector:
         from interanimate.data.annotate.patterns import PatternModel
         from interanimate.data.annotate.perception import Perceiver
         from interanimate.data.annotate.pipeline import AnnotateConfig, clean, plan_clips
+        from interanimate.data.annotate.video import RejectedInput
 
         num_frames, height, width = frames.shape[:3]
         with Perceiver() as perceiver:
             observations = [perceiver(frame, int(round(i * 1000.0 / fps))) for i, frame in enumerate(frames)]
+        try:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                tracks = clean(observations, fps)
+        except RejectedInput:
+            # Nothing recognisable in the generated video: that is the measurement (detection rate 0).
+            return nothing_found(num_frames)
         with np.errstate(invalid="ignore", divide="ignore"):
-            tracks = clean(observations, fps)
             frame = face_frame(np.nan_to_num(tracks.landmarks.astype(np.float64)))
             contact = detect_contact(frame, tracks.mesh, tracks.face_present, tracks.hands, tracks.hand_world,
                                      tracks.hand_present, fps, (width, height))

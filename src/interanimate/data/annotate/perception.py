@@ -11,11 +11,34 @@ the opposite side for mirrored footage (front-camera previews saved as shown), w
 
 from __future__ import annotations
 
+import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from interanimate.assets import model_path
+
+
+
+@contextmanager
+def quiet_native_stderr():
+    """Silence C++-level stderr for the duration (MediaPipe's graph set-up notices on every landmarker start),
+    keeping the user's terminal for our own progress and errors. ``INTERANIMATE_VERBOSE=1`` keeps them."""
+    if os.environ.get("INTERANIMATE_VERBOSE"):
+        yield
+        return
+    import sys
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 @dataclass
@@ -56,6 +79,7 @@ class Perceiver:
         from mediapipe.tasks.python import BaseOptions, vision
 
         self.mirrored = mirrored
+        self._frames_seen = 0
         face_options = vision.FaceLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(model_path("face_landmarker"))),
             running_mode=vision.RunningMode.VIDEO, num_faces=max_faces,
@@ -66,20 +90,27 @@ class Perceiver:
             running_mode=vision.RunningMode.VIDEO, num_hands=max_hands,
             min_hand_detection_confidence=min_confidence, min_hand_presence_confidence=min_confidence,
             min_tracking_confidence=min_confidence)
-        self._face = vision.FaceLandmarker.create_from_options(face_options)
-        try:
-            self._hand = vision.HandLandmarker.create_from_options(hand_options)
-        except BaseException:
-            self._face.close()
-            raise
+        with quiet_native_stderr():
+            self._face = vision.FaceLandmarker.create_from_options(face_options)
+            try:
+                self._hand = vision.HandLandmarker.create_from_options(hand_options)
+            except BaseException:
+                self._face.close()
+                raise
 
     def __call__(self, frame: np.ndarray, timestamp_ms: int) -> FrameObservation:
         import mediapipe as mp
 
         height, width = frame.shape[:2]
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(frame))
-        faces = self._face.detect_for_video(image, timestamp_ms)
-        hands = self._hand.detect_for_video(image, timestamp_ms)
+        if self._frames_seen == 0:  # the graphs print their remaining set-up notices on the first frame
+            with quiet_native_stderr():
+                faces = self._face.detect_for_video(image, timestamp_ms)
+                hands = self._hand.detect_for_video(image, timestamp_ms)
+        else:
+            faces = self._face.detect_for_video(image, timestamp_ms)
+            hands = self._hand.detect_for_video(image, timestamp_ms)
+        self._frames_seen += 1
         out = FrameObservation()
         # MediaPipe's normalised z uses the same scale as x, so multiplying by the width gives pixels.
         scale = np.array([width, height, width], np.float32)
