@@ -21,7 +21,7 @@ import numpy as np
 
 from interanimate.data.synth.hand import POSES, HandModel
 from interanimate.data.synth.head import F_MOUTH_HW, F_MOUTH_Y, F_NASION_Y, F_NOSE_TIP_Y, HeadModel
-from interanimate.taxonomy import Pattern
+from interanimate.taxonomy import FACE_REGIONS, Pattern
 
 PHASES = ("approach", "contact", "action", "retreat")
 PH_APPROACH, PH_CONTACT, PH_ACTION, PH_RETREAT = range(4)
@@ -109,6 +109,125 @@ def anchor_point(hand: HandModel, pose: np.ndarray, anchor: str) -> tuple[np.nda
         return (tip(8, 7, r_index) + tip(4, 3, r_thumb)) / 2, (r_index + r_thumb) / 2
     r_middle = hand.finger_radii[1, 3]
     return (tip(8, 7, r_index) + tip(12, 11, r_middle)) / 2, (r_index + r_middle) / 2
+
+
+def tip_centres(hand: HandModel, pose: np.ndarray) -> dict[int, np.ndarray]:
+    """Hand-local centres of the thumb, index and middle fingertip spheres (keyed by tip joint)."""
+    j = hand.joints_local(pose)
+    radii = {4: hand.thumb_radii[4], 8: hand.finger_radii[0, 3], 12: hand.finger_radii[1, 3]}
+    return {t: j[t] - _unit(j[t] - j[t - 1]) * r for t, r in radii.items()}
+
+
+def _pinch_feet(head: HeadModel, centre: np.ndarray, tangent: np.ndarray, half: float, radii: tuple[float, float],
+                press: float) -> tuple[np.ndarray, np.ndarray]:
+    """Where the index (+tangent side) and thumb sphere centres rest on the skin, ``2 * half`` apart.
+
+    Each centre sits one radius minus ``press`` above its footprint; the lateral offset is rescaled a
+    few times because on a curved face (the sides of a nose) the footprints are closer or deeper than
+    the straight tangent line suggests.
+    """
+    offset = half
+    for _ in range(4):
+        feet = []
+        for sign, radius in zip((1.0, -1.0), radii):
+            a, y = head.material_of((centre + tangent * sign * offset)[None])
+            feet.append(head.surface_points(a, y)[0] + head.surface_normals(a, y)[0] * (radius - press))
+        offset *= 2 * half / max(np.linalg.norm(feet[0] - feet[1]), 1e-4)
+    return feet[0], feet[1]
+
+
+def _tip_separation(hand: HandModel, pose: np.ndarray) -> float:
+    j = hand.joints_local(pose)
+    return float(np.linalg.norm(j[8] - j[4]))
+
+
+# Hand spheres allowed to touch the skin, per anchor: finger ids and how far from their fingertip.
+_WORKING = {"index_tip": ((1,), 0.013), "pinch": ((0, 1), 0.013), "pads": ((1, 2), 0.015)}
+CLEARANCE = 0.004  # metres every non-working part of the hand keeps from the skin at contact
+
+
+def _rotations(axis: np.ndarray, angles: np.ndarray) -> np.ndarray:
+    """Rodrigues rotations ``(N, 3, 3)`` about one unit ``axis``."""
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    c, s = np.cos(angles)[:, None, None], np.sin(angles)[:, None, None]
+    return np.eye(3) + s * k + (1 - c) * (k @ k)
+
+
+def _candidate_corrections(hand: HandModel, pose: np.ndarray, anchor: str) -> tuple[np.ndarray, np.ndarray]:
+    """Hand-local rotations to try: rolls about the axis through the working tips, small tilts off it.
+
+    Rolling about that axis leaves the working fingertips where the plan put them and swings the rest
+    of the hand around them; tilts trade a little of the tips' placement for more room (pinches tilt
+    only slightly, as both pads must stay on the skin). Returns ``(C, 3, 3)`` rotations and each one's
+    cost in radians of turn (tilts count 1.5x).
+    """
+    j = hand.joints_local(pose)
+    tips = tip_centres(hand, pose)
+    axis = {"index_tip": j[8] - j[5], "pinch": tips[8] - tips[4], "pads": tips[8] - tips[12]}[anchor]
+    e1 = _unit(axis)
+    e2 = _unit(np.cross(e1, [0.0, 0.0, 1.0]))
+    e3 = np.cross(e1, e2)
+    rolls = np.deg2rad(np.arange(-100, 101, 20))
+    tilts2 = np.deg2rad([0.0, -8.0, 8.0] if anchor == "pinch" else [0.0, -15.0, 15.0, -30.0, 30.0])
+    tilts3 = np.zeros(1) if anchor == "pinch" else tilts2
+    out = np.einsum("aij,bjk,ckl->abcil", _rotations(e1, rolls), _rotations(e2, tilts2), _rotations(e3, tilts3))
+    cost = np.abs(rolls)[:, None, None] + 1.5 * np.abs(tilts2)[None, :, None] + 1.5 * np.abs(tilts3)[None, None, :]
+    return out.reshape(-1, 3, 3), cost.reshape(-1)
+
+
+def _clear_the_face(pattern: Pattern, head: HeadModel, hand: HandModel, anchor: str, pose: np.ndarray,
+                    rotation: np.ndarray, target: np.ndarray, expect: np.ndarray, c0: int, c1: int):
+    """One hand-local rotation for the clip that keeps the non-working hand off the face at contact.
+
+    Scored at a few contact frames and at the two hover frames either side of them: how far
+    non-working spheres (all of them while hovering) reach inside ``CLEARANCE`` of the skin, working
+    spheres that would touch outside the named region, two pads at unequal heights, and a small
+    preference for the nominal orientation. Returns the rotation and the smallest clearance achieved
+    by the non-working spheres (mm; negative when no candidate clears the face).
+    """
+    keys = sorted({c0, (c0 + c1) // 2, c1} | ({c0 + max(1, int(0.3 * (c1 - c0)))} if anchor == "pinch" else set()))
+    keys = [k for k in keys if expect[k]] or [c0]
+    # Just before landing and just after lifting off nothing may touch: the hand hovers over the target
+    # while its fingers are still (or again) in the resting pose.
+    keys += [k for k in (c0 - 1, c0 - 2, c1 + 1, c1 + 2) if 0 <= k < len(expect) and not expect[k]]
+    want = FACE_REGIONS.index(pattern.region)
+    candidates, deviation = _candidate_corrections(hand, pose[keys[0]], anchor)
+    fingers, reach = _WORKING[anchor]
+    penalty = deviation * 1e-3  # 1 mm of intrusion outweighs a full radian of turn
+    worst = np.full(len(candidates), np.inf)
+    for k in keys:
+        spheres = hand.surface(hand.joints_local(pose[k]), np.eye(3), np.zeros(3), np.array([0.0, -1.0, 0.3]), False)[3]
+        spheres = spheres[spheres[:, 4] < 6]  # the forearm is placed later and stays below the face
+        ids = spheres[:, 4].astype(int)
+        working = np.zeros(len(spheres), bool)
+        tip_rows = []
+        for fid in fingers if expect[k] else ():
+            rows = np.nonzero(ids == fid)[0]
+            tip_rows.append(rows[-1])
+            tip = spheres[rows[-1], :3]
+            working[rows[np.linalg.norm(spheres[rows, :3] - tip, axis=1) <= reach]] = True
+        anchor_local, _ = anchor_point(hand, pose[k], anchor)
+        local = spheres[:, :3] - anchor_local
+        world = target[k] + np.einsum("ij,cjk,nk->cni", rotation[k], candidates, local)  # (C, K, 3)
+        height, a, y = head.height_above(world.reshape(-1, 3))
+        gap = height.reshape(len(candidates), -1) - spheres[None, :, 3]
+        # Regions only matter where a working sphere would touch.
+        touch = gap[:, working] < 0.001
+        region = np.full(touch.shape, want)
+        if touch.any():
+            wa = a.reshape(len(candidates), -1)[:, working][touch]
+            wy = y.reshape(len(candidates), -1)[:, working][touch]
+            region[touch] = head.regions(wa, wy)
+        intrusion = np.clip(CLEARANCE - gap[:, ~working], 0.0, None).sum(1)
+        stray = np.clip(0.001 - gap[:, working], 0.0, None) * (region != want)
+        penalty = penalty + intrusion + 3.0 * stray.sum(1)
+        if anchor == "pads" and len(tip_rows) == 2:
+            # Both pads should meet the skin: one tip far below the other digs in while the other floats.
+            tips_gap = gap[:, tip_rows]
+            penalty = penalty + np.clip(np.abs(tips_gap[:, 0] - tips_gap[:, 1]) - 0.001, 0.0, None)
+        worst = np.minimum(worst, gap[:, ~working].min(1))
+    best = int(np.argmin(penalty))
+    return candidates[best], float(worst[best] * 1e3)
 
 
 def _blend_pose(a: np.ndarray, b: np.ndarray, u: float) -> np.ndarray:
@@ -234,7 +353,15 @@ def plan_interaction(pattern: Pattern, head: HeadModel, hand: HandModel, num_fra
     if fam == "poke":
         work = _blend_pose(POSES["point"], POSES["point_soft"], rng.uniform(0, 0.6))
     elif fam == "pinch":
-        work = POSES["pinch_open"]
+        # Aperture sized to the target: a nose is pinched across its width, cheeks and chin take a fold
+        # of skin about 2 cm wide. Too wide an opening would land the fingertips in neighbouring regions.
+        open_mm, closed_mm = ((22.0, 25.0), (17.0, 19.0)) if pattern.region == "nose" else ((38.0, 44.0), (20.0, 24.0))
+        grid = np.linspace(0.0, 1.0, 11)
+        seps = np.array([_tip_separation(hand, _blend_pose(POSES["pinch_open"], POSES["pinch_closed"], u)) for u in grid])
+        u_open = float(np.interp(-rng.uniform(*open_mm) * 1e-3, -seps, grid))
+        u_closed = float(np.interp(-rng.uniform(*closed_mm) * 1e-3, -seps, grid))
+        work = _blend_pose(POSES["pinch_open"], POSES["pinch_closed"], u_open)
+        params["pinch_mm"] = [round(float(np.interp(u, grid, seps)) * 1e3, 2) for u in (u_open, u_closed)]
     elif fam == "stroke":
         work = _blend_pose(POSES["pads"], POSES["relaxed"], rng.uniform(0, 0.3))
     else:
@@ -256,7 +383,8 @@ def plan_interaction(pattern: Pattern, head: HeadModel, hand: HandModel, num_fra
         if i < c0:
             pose[i] = _blend_pose(rest, work, (i / max(c0 - 1, 1)) * 1.4)
         elif i <= c1:
-            pose[i] = work if fam != "pinch" else _blend_pose(POSES["pinch_open"], POSES["pinch_closed"], aperture[i])
+            pose[i] = work if fam != "pinch" else _blend_pose(POSES["pinch_open"], POSES["pinch_closed"],
+                                                              u_open + (u_closed - u_open) * aperture[i])
         else:
             pose[i] = _blend_pose(pose[c1], rest, (i - c1) / max(F - 1 - c1, 1))
 
@@ -270,6 +398,23 @@ def plan_interaction(pattern: Pattern, head: HeadModel, hand: HandModel, num_fra
     rotation = np.zeros((F, 3, 3))
     pinch_tilt = rng.uniform(-0.5, 0.5)
     pinch_axis = np.zeros((F, 3))
+    # Anchor position with the skin just touched (no press) at each frame's contact point.
+    resting = surf.copy()
+    if fam == "pinch":
+        # A roughly horizontal pinch: the thumb nearer the hand's own side. A vertical one would put
+        # the index finger over the eye or the thumb under the chin.
+        lateral = -np.sign(a0) if pattern.region.startswith("cheek") else -side_sign  # index toward the nose on cheeks
+        r_pair = (hand.finger_radii[0, 3], hand.thumb_radii[4])
+        for k in range(c0, c1 + 1):
+            tangent = _unit(side_t[k] * lateral * np.cos(pinch_tilt * 0.6) + up_t[k] * np.sin(pinch_tilt * 0.6))
+            tips = tip_centres(hand, pose[k])
+            foot_index, foot_thumb = _pinch_feet(head, surf[k], tangent, np.linalg.norm(tips[8] - tips[4]) / 2,
+                                                 r_pair, press[k])
+            # The tips' axis tilts out of the tangent plane so that both land, whatever the curvature.
+            pinch_axis[k] = _unit(foot_index - foot_thumb)
+            resting[k] = (foot_index + foot_thumb) / 2 + normals[k] * press[k]
+        pinch_axis[:c0], pinch_axis[c1 + 1:] = pinch_axis[c0], pinch_axis[c1]
+        resting[:c0], resting[c1 + 1:] = resting[c0], resting[c1]
     for i in range(F):
         k = int(np.clip(i, c0, c1))
         n, ut, st = normals[k], up_t[k], side_t[k]
@@ -279,16 +424,15 @@ def plan_interaction(pattern: Pattern, head: HeadModel, hand: HandModel, num_fra
             palm = np.array([0.0, 1.0, 0.0]) - side_sign * 0.3 * st
             rotation[i] = frame_align(j[8] - j[5], [0, 0, 1], d, palm)
         elif fam == "pinch":
-            # A roughly horizontal pinch: the thumb nearer the hand's own side. A vertical one would put
-            # the index finger over the eye or the thumb under the chin.
-            lateral = -np.sign(a0) if pattern.region.startswith("cheek") else -side_sign  # index toward the nose on cheeks
-            axis = _unit(st * lateral * np.cos(pinch_tilt * 0.6) + ut * np.sin(pinch_tilt * 0.6))
-            pinch_axis[i] = axis
-            tips_mid = (j[8] + j[4]) / 2
+            tips = tip_centres(hand, pose[i])
             reach = _unit(-n + 0.45 * (-arm_base))
-            rotation[i] = frame_align(j[8] - j[4], tips_mid, axis, reach)
+            rotation[i] = frame_align(tips[8] - tips[4], (tips[8] + tips[4]) / 2, pinch_axis[i], reach)
         else:
-            if pattern.region != "forehead":
+            if pattern.direction == "downward":
+                # One fingertip down the nose ridge, the finger steep enough that its middle joints clear
+                # the tip of the nose as the hand lands and lifts.
+                fingers = _unit(ut - 1.7 * n + 0.25 * side_sign * st)
+            elif pattern.region != "forehead":
                 # Fingertips on the skin, the rest of the hand tilted away so that only the pads touch.
                 fingers = _unit(ut - 0.95 * n + 0.25 * side_sign * st)
             else:
@@ -305,36 +449,55 @@ def plan_interaction(pattern: Pattern, head: HeadModel, hand: HandModel, num_fra
     lift = max(1, int(round((F - 1 - c1) * 0.3)))
     for i in range(F):
         _, radius = anchor_point(hand, pose[i], anchor)
+        if fam == "pinch":
+            radius = 0.0  # ``resting`` already holds the tips one radius above the skin
         if i < c0 - land:
             u = _min_jerk(np.array(i / max(c0 - land, 1)))
-            hover_pt = surf[c0] + normals[c0] * (radius + hover)
-            # A curved reach: the path bows toward the arm's side.
-            mid = (start + hover_pt) / 2 + arm_base * 0.02
+            hover_pt = resting[c0] + normals[c0] * (radius + hover)
+            # A curved reach that arrives along the skin normal, so the fingers do not sweep across the
+            # chin, cheek or nose on their way to the target.
+            mid = hover_pt + normals[c0] * 0.05 + arm_base * 0.02
             target[i] = (1 - u) ** 2 * start + 2 * (1 - u) * u * mid + u ** 2 * hover_pt
         elif i < c0:
             u = (i - (c0 - land)) / land
-            target[i] = surf[c0] + normals[c0] * (radius + hover * (1 - u) + 0.0005)
+            target[i] = resting[c0] + normals[c0] * (radius + hover * (1 - u) + 0.0005)
         elif i <= c1 and fam == "pinch":
-            # Each fingertip lands on the skin; on a curved face their midpoint lies below the surface.
-            j = hand.joints_local(pose[i])
-            sep = np.linalg.norm(j[8] - j[4]) - 0.8 * radius
-            feet = []
-            for sign in (-1.0, 1.0):
-                p = surf[i] + pinch_axis[i] * sign * sep / 2
-                fa, fy = head.material_of(p[None])
-                foot = head.surface_points(fa, fy)[0]
-                foot_n = head.surface_normals(fa, fy)[0]
-                feet.append(foot + foot_n * (radius - press[i]))
-            target[i] = (feet[0] + feet[1]) / 2 + normals[i] * pull[i]
+            target[i] = resting[i] - normals[i] * (press[i] - pull[i])
         elif i <= c1:
             target[i] = surf[i] + normals[i] * (radius - press[i])
         elif i <= c1 + lift:
             u = (i - c1) / lift
-            target[i] = surf[c1] + normals[c1] * (radius + hover * u + 0.0005)
+            target[i] = resting[c1] + normals[c1] * (radius + hover * u + 0.0005)
         else:
             u = _min_jerk(np.array((i - c1 - lift) / max(F - 1 - c1 - lift, 1)))
-            lift_pt = surf[c1] + normals[c1] * (radius + hover)
-            target[i] = (1 - u) * lift_pt + u * end
+            lift_pt = resting[c1] + normals[c1] * (radius + hover)
+            mid = lift_pt + normals[c1] * 0.05  # leave along the normal, as the reach arrived
+            target[i] = (1 - u) ** 2 * lift_pt + 2 * (1 - u) * u * mid + u ** 2 * end
+
+    # The nominal orientation only aims the working fingertips; turn the whole hand about them so that
+    # the rest of it (other fingers, knuckles, palm) clears the face and the pads land in the region.
+    correction, clearance_mm = _clear_the_face(pattern, head, hand, anchor, pose, rotation, target, expect, c0, c1)
+    rotation = rotation @ correction
+    params["clearance_mm"] = round(clearance_mm, 2)
+    if anchor == "pads":
+        # The anchor is the midpoint between two fingertips side by side; on a convex cheek or forehead
+        # both tips then float above the skin. Lower the hand until the tips press ``press`` on average.
+        settle = np.zeros(F)
+        for k in range(c0, c1 + 1):
+            tips = tip_centres(hand, pose[k])
+            anchor_local, _ = anchor_point(hand, pose[k], anchor)
+            world = target[k] + (np.stack([tips[8], tips[12]]) - anchor_local) @ rotation[k].T
+            height, _, _ = head.height_above(world)
+            radii = np.array([hand.finger_radii[0, 3], hand.finger_radii[1, 3]])
+            gaps = np.where(np.isfinite(height), height - radii, -press[k])
+            settle[k] = float(np.clip(gaps.mean() + press[k], 0.0, 0.01))
+        # Outside contact the un-lowered targets keep the hover height; the landing and lift-off frames
+        # blend between the two.
+        land_frames = np.arange(max(c0 - land, 0), c0)
+        settle[land_frames] = settle[c0] * (land_frames - (c0 - land) + 1) / (land + 1)
+        lift_frames = np.arange(c1 + 1, min(c1 + lift + 1, F))
+        settle[lift_frames] = settle[c1] * (1 - (lift_frames - c1) / (lift + 1))
+        target = target - normals * settle[:, None]
 
     arm_dir = np.zeros((F, 3))
     for i in range(F):

@@ -27,7 +27,7 @@ from interanimate.data.synth.hand import HandModel
 from interanimate.data.synth.head import HeadModel
 from interanimate.data.synth.mesh import vertex_normals
 from interanimate.data.synth.physics import ContactSolver, apply_kernels, make_kernel, mesh_penetration
-from interanimate.data.synth.raster import P_EYE_OPEN, OWNER_HAND, rasterize, shade, to_srgb8
+from interanimate.data.synth.raster import MAT_HAND, OWNER_HAND, P_EYE_OPEN, cover, rasterize, shade, to_srgb8
 from interanimate.data.synth.render import make_background, make_camera, make_lights, make_palette, rotation_xyz
 from interanimate.data.synth.subject import SubjectParams, sample_subject
 from interanimate.data.writer import finalize_dataset, write_clip_folder
@@ -144,7 +144,8 @@ class _FrameRenderer:
         self.contact_mask.fill(False)
 
     def draw(self, camera, head_v, head_n, head_f, head_mat, head_vmat, head_disp, head_contact,
-             hand_v, hand_n, hand_f, hand_attr, hand_vmat, feat, pal, lights, ambient, spheres, bound, background):
+             hand_v, hand_n, hand_f, hand_attr, hand_vmat, feat, pal, lights, ambient, spheres, bound, background,
+             hand_only_f):
         self.clear()
         (hz, ht, hb1, hb2), (kz, kt, kb1, kb2) = self.layers
         rasterize(head_v, head_f, camera.fx, camera.fy, camera.cx, camera.cy, hz, ht, hb1, hb2, 0.05)
@@ -153,6 +154,9 @@ class _FrameRenderer:
               hand_v, hand_n, hand_f, hand_attr, hand_vmat, kz, kt, kb1, kb2,
               feat, pal, lights, ambient, spheres, bound, background,
               self.rgb, self.depth, self.deformation, self.face_mask, self.hand_mask, self.contact_mask, self.owner)
+        # The hand mask is amodal: a finger behind the forearm or the head still belongs to the hand.
+        self.hand_mask.fill(False)
+        cover(hand_v, hand_only_f, camera.fx, camera.fy, camera.cx, camera.cy, self.hand_mask, 0.05)
 
 
 def _drive_kernels(plan: InteractionPlan, head: HeadModel, frame: int, joints_head: np.ndarray, hand: HandModel) -> np.ndarray:
@@ -180,8 +184,11 @@ def _drive_kernels(plan: InteractionPlan, head: HeadModel, frame: int, joints_he
             # Skin is gathered toward the midpoint, but slips under the pads beyond a few millimetres.
             rows.append(make_kernel(tip, normal, tangent=toward, amp_tangent=min(0.5 * squeeze, 0.003), length=0.005))
         if plan.pull[frame] > 0:
-            # Sized so the skin under both fingertips follows the pull.
-            rows.append(make_kernel(mid_s, normal, amp_normal=1.25 * plan.pull[frame], length=min(0.3 * sep + 0.005, 0.012)))
+            # Sized so the skin under both fingertips (half the separation from the middle) rises as far
+            # as the hand pulls, and the fold between them a little further.
+            length = min(0.3 * sep + 0.005, 0.012)
+            under_tips = np.exp(-0.5 * (0.5 * sep / length) ** 2)
+            rows.append(make_kernel(mid_s, normal, amp_normal=min(1.25 / under_tips, 3.0) * plan.pull[frame], length=length))
     elif fam in ("stroke", "swipe"):
         velocity = plan.slide[frame]
         speed = np.linalg.norm(velocity)
@@ -238,7 +245,6 @@ def render_clip(spec: ClipSpec, keep_plan: bool = False) -> RenderedClip:
     ann.penetration = np.zeros(F, np.float32)
     ann.joints_3d = np.full((F, 2, 21, 3), np.nan, np.float32)
     frames = np.zeros((F, S, S, 3), np.uint8)
-    hand_channel = 1 + hand_index
     previous = None
     max_push = 0.0
     srgb = np.empty((S, S, 3), np.uint8)
@@ -258,6 +264,8 @@ def render_clip(spec: ClipSpec, keep_plan: bool = False) -> RenderedClip:
         wrist = plan.target[f] - hand_rot @ anchor_local
         arm_dir = plan.arm_dir[f]
         hand_v, hand_attr, hand_vmat, spheres = hand.surface(joints_local, hand_rot, wrist, arm_dir, subject.long_sleeves)
+        if f == 0:
+            hand_only_faces = hand.faces[(hand_vmat[hand.faces] == MAT_HAND).all(1)]
         joints_head = joints_local @ hand_rot.T + wrist
         drive = _drive_kernels(plan, head, f, joints_head, hand)
         finger_rows = spheres[:, 4] < 6
@@ -332,7 +340,7 @@ def render_clip(spec: ClipSpec, keep_plan: bool = False) -> RenderedClip:
         bound = np.append(bound_c, np.max(np.linalg.norm(spheres_cam[:, :3] - bound_c, axis=1) + spheres_cam[:, 3]))
         renderer.draw(camera, verts_all, normals_all, faces_all, material_all, vmat_all, disp_all, contact_all,
                       hand_cam, hand_normals, hand.faces, hand_attr, hand_vmat, feat, pal, lights, ambient,
-                      spheres_cam, bound, background)
+                      spheres_cam, bound, background, hand_only_faces)
         image = renderer.rgb.copy()
         if spec.motion_blur and previous is not None:
             mid = [(a + b) / 2 for a, b in zip(previous, (verts_all, hand_cam, spheres_cam))]
@@ -344,7 +352,7 @@ def render_clip(spec: ClipSpec, keep_plan: bool = False) -> RenderedClip:
                           renderer.deformation.copy(), renderer.owner.copy())
             renderer.draw(camera, mid[0], normals_all, faces_all, material_all, vmat_all, disp_all, contact_all,
                           mid[1], hand_mid_normals, hand.faces, hand_attr, hand_vmat, feat, pal, lights, ambient,
-                          mid[2], bound, background)
+                          mid[2], bound, background, hand_only_faces)
             image = 0.5 * (image + renderer.rgb)
             renderer.depth[:] = depth_keep
             (renderer.face_mask[:], renderer.hand_mask[:], renderer.contact_mask[:], renderer.deformation[:],
@@ -357,7 +365,6 @@ def render_clip(spec: ClipSpec, keep_plan: bool = False) -> RenderedClip:
         ann.depth[f] = renderer.depth
         ann.deformation[f] = renderer.deformation
         ann.masks[f, 0] = renderer.face_mask
-        ann.masks[f, hand_channel] = renderer.hand_mask
         _fill_frame_annotations(ann, f, camera, renderer, landmarks_cam, joints_cam, hand_index, result, head,
                                 head_rot, head_t, offset)
 
@@ -412,36 +419,42 @@ def _fill_frame_annotations(ann, f, camera, renderer, landmarks_cam, joints_cam,
         hidden = (owner[iy, ix] == OWNER_HAND) & (depth[iy, ix] < landmarks_cam[:, 2] - 0.002)
         ann.face_confidence[f] = float(np.clip(1.0 - 0.6 * hidden.mean() - 0.5 * (1 - inside.mean()), 0.05, 1.0))
 
-    # Hand keypoints with occlusion-aware confidence.
+    # Hand keypoints with occlusion-aware confidence. The contract calls a hand present when at least one
+    # keypoint lies in the frame (keypoints outside it have confidence 0); a hand that only grazes the
+    # border with its palm or forearm is absent, and so is its mask.
     hand_mask = renderer.hand_mask
-    ann.joints_3d[f, hand_index] = joints_cam
-    if hand_mask.any():
-        px = camera.project(joints_cam)
+    px = camera.project(joints_cam)
+    # In the frame = within the span of pixel centres: a joint in the outer half pixel is seen by no pixel
+    # sample (a fingertip there has no hand pixel around it), so it is reported as outside.
+    inside = (px[:, 0] >= 0.5) & (px[:, 0] <= S - 0.5) & (px[:, 1] >= 0.5) & (px[:, 1] <= S - 0.5)
+    present = bool(inside.any() and hand_mask.any())
+    if present:
+        ann.joints_3d[f, hand_index] = joints_cam
         ann.hand_present[f, hand_index] = True
         ann.hand_keypoints[f, hand_index, :, :2] = px
-        inside = (px[:, 0] >= 0) & (px[:, 0] <= S) & (px[:, 1] >= 0) & (px[:, 1] <= S)
         ix = np.clip(px[:, 0].astype(int), 0, S - 1)
         iy = np.clip(px[:, 1].astype(int), 0, S - 1)
         visible = owner[iy, ix] == OWNER_HAND
         conf = np.where(visible, 1.0, 0.5) * inside
         ann.hand_keypoints[f, hand_index, :, 2] = conf
-    # Contact.
-    finger_touch = result.touching.copy()
-    if finger_touch.any() and result.contact_centre is not None:
+        ann.masks[f, 1 + hand_index] = hand_mask
+    # Contact: only touches of face skin count (the solver reports none for hair, ears or neck).
+    if present and result.touching.any() and result.contact_centre is not None:
         centre_head = result.contact_centre
         a, y = head.material_of(centre_head[None])
         region = int(head.regions(a, y)[0])
         centre_cam = centre_head @ head_rot.T + head_t
         cp = camera.project(centre_cam[None])[0]
-        cp = np.clip(cp, 0.0, S - 1e-3)
-        ann.contact[f, hand_index] = True
-        ann.contact_point[f, hand_index] = cp
-        ann.contact_region[f, hand_index] = region
-        contact_mask = renderer.contact_mask
-        if not contact_mask.any():
-            # Too small to cover a pixel centre at this size: mark the pixel under the contact point.
+        if region >= 0 and (0 <= cp[0] <= S) and (0 <= cp[1] <= S):
+            cp = np.clip(cp, 0.0, S - 1e-3)
+            ann.contact[f, hand_index] = True
+            ann.contact_point[f, hand_index] = cp
+            ann.contact_region[f, hand_index] = region
+            contact_mask = renderer.contact_mask
+            # The contact point is the centre of the deepest dent, so its pixel is in contact even when a
+            # small dent covers no mesh vertex at this resolution.
             contact_mask[int(cp[1]), int(cp[0])] = True
-        ann.masks[f, 3] = contact_mask
+            ann.masks[f, 3] = contact_mask
 
 
 # ---- datasets ------------------------------------------------------------------------------------

@@ -61,8 +61,11 @@ POSES = {
     "relaxed": make_pose((5, 25, 10, 10), (18, 2, 22, 10), (20, 0, 25, 12), (24, -2, 28, 14), (28, -5, 30, 15)),
     "point": make_pose((38, 45, 30, 25), (2, 0, 4, 2), (80, 0, 100, 55), (85, 0, 100, 55), (88, -2, 95, 50)),
     "point_soft": make_pose((30, 40, 25, 20), (8, 0, 10, 5), (65, 0, 85, 45), (72, 0, 90, 50), (78, -4, 90, 45)),
-    "pinch_open": make_pose((-5, 55, 0, 5), (20, 4, 18, 8), (55, 0, 70, 40), (62, 0, 80, 45), (70, -4, 80, 40)),
-    "pinch_closed": make_pose((15, 62, 10, 15), (38, 4, 35, 18), (60, 0, 75, 42), (66, 0, 82, 46), (72, -4, 82, 42)),
+    # Thumb pad opposite the index pad (thumb tip volar and proximal of the index tip): the tips are
+    # about 46 mm apart open and 16 mm closed, and only thumb abduction changes between the two, so
+    # any blend keeps the pads facing each other along nearly the same axis.
+    "pinch_open": make_pose((30, 45, 10, -5), (45, 4, 45, 20), (55, 0, 70, 40), (62, 0, 80, 45), (70, -4, 80, 40)),
+    "pinch_closed": make_pose((30, 25, 10, -5), (45, 4, 45, 20), (55, 0, 70, 40), (62, 0, 80, 45), (70, -4, 80, 40)),
     "pads": make_pose((-10, 5, 10, 10), (8, 3, 12, 6), (8, 0, 12, 6), (40, -2, 60, 30), (55, -5, 70, 35)),
     "flat": make_pose((-10, 5, 5, 5), (4, 4, 6, 3), (4, 0, 6, 3), (5, -3, 6, 3), (6, -7, 6, 3)),
 }

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from interanimate.data.synth.head import F_BOTTOM_Y, F_TOP_Y, HeadModel
+from interanimate.data.synth.head import F_BOTTOM_Y, F_TOP_Y, R_NOSE, HeadModel
 from interanimate.taxonomy import FACE_REGIONS
 
 # Maximum indentation (mm) and tissue decay length (mm) per face region; index -1 = off-face skin.
@@ -149,7 +149,7 @@ class ContactResult:
         touching: per collision sphere, whether it touches the skin.
         depths: per sphere, indentation into the undented skin (m, >0 = touching).
         penetration_mm: deepest remaining penetration after resolution.
-        contact_centre: depth-weighted centre of the touched skin, or None.
+        contact_centre: footprint of the deepest indentation of face skin, or None when no face skin is touched.
     """
 
     offset: np.ndarray
@@ -182,6 +182,29 @@ class ContactSolver:
         r_surf = np.hypot(base[:, 0], base[:, 2])
         cos = np.clip(np.sum(normal * radial, -1), 0.25, 1.0)
         height = (r_point - r_surf) * cos  # signed distance of the centre above the undeformed skin
+        # The radial footprint is the nearest skin point only where the skin faces the axis; on the sides
+        # of the nose a fingertip (a pinch) touches the skin sideways. Walk the footprint toward the foot
+        # of the normal through the centre, so those contacts are seen where they are. Elsewhere the
+        # radial footprint stays (the collision check against the mesh still covers all skin).
+        # A step is kept only where it brings the footprint closer to the centre (the nearest skin point
+        # is what a sphere touches first); elsewhere (e.g. under the chin's dome) the radial one stays.
+        steep = np.nonzero((cos < 0.9) & (self.head.regions(a, y) == R_NOSE))[0]
+        for _ in range(2):
+            if not len(steep):
+                break
+            foot = centres[steep] - normal[steep] * height[steep, None]
+            a_s, y_s = self.head.material_of(foot)
+            base_s = self.head.surface_points(a_s, y_s)
+            normal_s = self.head.surface_normals(a_s, y_s)
+            closer = (np.linalg.norm(centres[steep] - base_s, axis=1) < np.linalg.norm(centres[steep] - base[steep], axis=1) - 1e-5)
+            closer &= (y_s > self.head.features[F_TOP_Y]) & (y_s < self.head.features[F_BOTTOM_Y] - 0.002)
+            k = steep[closer]
+            a[k], y[k], base[k], normal[k] = a_s[closer], y_s[closer], base_s[closer], normal_s[closer]
+            # Distance to the footprint itself, signed by the side of the skin: never shorter than the
+            # true distance when the walk has not fully converged, so it cannot invent a contact.
+            offset = centres[k] - base[k]
+            height[k] = np.linalg.norm(offset, axis=1) * np.sign(np.sum(offset * normal[k], -1))
+            steep = k
         regions = self.head.regions(a, y)
         return a, y, base, normal, height, regions
 
@@ -239,10 +262,14 @@ class ContactSolver:
         touching = depths > CONTACT_EPS
         centre = None
         if touching.any():
-            # The contact point is the footprint of the deepest indentation: where the hand presses hardest.
-            deepest = int(np.argmax(depths))
-            a, y = self.head.material_of((centres0[deepest] + offset)[None])
-            centre = self.head.surface_points(a, y)[0]
+            # The contact point is the footprint of the deepest indentation of *face* skin: where the hand
+            # presses hardest. Hair, ears, neck and the sides of the head are not face regions, so a hand
+            # that touches only those is not in face contact (centre stays None).
+            a, y = self.head.material_of(centres0 + offset)
+            on_face = touching & (self.head.regions(a, y) >= 0)
+            if on_face.any():
+                deepest = int(np.argmax(np.where(on_face, depths, -np.inf)))
+                centre = self.head.surface_points(a[deepest:deepest + 1], y[deepest:deepest + 1])[0]
         return ContactResult(offset, kernels, num_dents, touching, depths, max(0.0, residual) * 1e3, centre)
 
 

@@ -97,6 +97,45 @@ def rasterize(verts, faces, fx, fy, cx, cy, zbuf, tribuf, b1buf, b2buf, near):
 
 
 @njit(cache=True)
+def cover(verts, faces, fx, fy, cx, cy, mask, near):
+    """Set ``mask`` where any of ``faces`` covers a pixel centre, whatever its facing or depth.
+
+    Used for the amodal hand mask: the hand's own forearm (or the head) in front of a finger must not
+    cut the finger out of the hand mask, or its keypoints would fall outside it.
+    """
+    height, width = mask.shape
+    for t in range(faces.shape[0]):
+        i0, i1, i2 = faces[t, 0], faces[t, 1], faces[t, 2]
+        z0, z1, z2 = verts[i0, 2], verts[i1, 2], verts[i2, 2]
+        if z0 < near or z1 < near or z2 < near:
+            continue
+        x0 = fx * verts[i0, 0] / z0 + cx
+        y0 = fy * verts[i0, 1] / z0 + cy
+        x1 = fx * verts[i1, 0] / z1 + cx
+        y1 = fy * verts[i1, 1] / z1 + cy
+        x2 = fx * verts[i2, 0] / z2 + cx
+        y2 = fy * verts[i2, 1] / z2 + cy
+        area = (x1 - x0) * (y2 - y0) - (x2 - x0) * (y1 - y0)
+        if abs(area) < 1e-12:
+            continue
+        xmin = max(int(math.ceil(min(x0, x1, x2) - 0.5)), 0)
+        xmax = min(int(math.floor(max(x0, x1, x2) - 0.5)), width - 1)
+        ymin = max(int(math.ceil(min(y0, y1, y2) - 0.5)), 0)
+        ymax = min(int(math.floor(max(y0, y1, y2) - 0.5)), height - 1)
+        if xmin > xmax or ymin > ymax:
+            continue
+        inv = 1.0 / area
+        for py in range(ymin, ymax + 1):
+            pyc = py + 0.5
+            for px in range(xmin, xmax + 1):
+                pxc = px + 0.5
+                w0 = ((x1 - pxc) * (y2 - pyc) - (x2 - pxc) * (y1 - pyc)) * inv
+                w1 = ((x2 - pxc) * (y0 - pyc) - (x0 - pxc) * (y2 - pyc)) * inv
+                if w0 >= 0.0 and w1 >= 0.0 and w0 + w1 <= 1.0:
+                    mask[py, px] = True
+
+
+@njit(cache=True)
 def _hash(ix, iy, seed):
     h = (ix * 374761393 + iy * 668265263 + seed * 2147483647) & 0xFFFFFFFF
     h = ((h ^ (h >> 13)) * 1274126177) & 0xFFFFFFFF
