@@ -159,7 +159,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from interanimate.demo import run_demo
 
-    summary = run_demo(args.out, seed=args.seed, quick=args.quick)
+    summary = run_demo(args.out, seed=args.seed, quick=args.quick, checkpoint=args.checkpoint)
     print(summary)
     return EXIT_OK
 
@@ -258,6 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("demo_output"))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="an even smaller run (for smoke tests)")
+    p.add_argument("--checkpoint", type=Path, help="model to animate with (default: the small checkpoint shipped "
+                                                   "with the package)")
     p.set_defaults(func=_cmd_demo)
 
     return parser

@@ -1,8 +1,13 @@
 """``interanimate demo``: the product's whole path, small enough for a CPU, with pictures to look at.
 
-Today the path is the data side: generate a small labelled dataset, validate it against the contract,
-summarise it (table + chart), pack it into training shards, stream a batch from the shards exactly
-as training will, and draw a preview of clips next to the condition maps the model is driven by.
+1. render a small labelled dataset of all 18 patterns with the procedural 3-D generator;
+2. validate it against the InterHF contract, chart its statistics, pack it into training shards and
+   stream a batch from them exactly as training does;
+3. animate a real photograph (scikit-image's astronaut) with one pattern per family, using the `small`
+   checkpoint that ships with the package (trained on CPU on synthetic data; see docs/training.md),
+   and check the provenance marks of the result;
+4. re-generate held-out test clips from their first frame and their labels, and evaluate them against
+   the ground truth (JSON + HTML report).
 """
 
 from __future__ import annotations
@@ -12,74 +17,134 @@ from pathlib import Path
 
 import numpy as np
 
-from interanimate.data.conditions import conditions_to_rgb
+DEMO_PATTERNS = ("poke_cheek_left", "pinch_chin", "stroke_forehead", "swipe_mouth_rightward")
 
 
-def _preview(dataset: Path, path: Path, num_clips: int = 6, frames_per_clip: int = 6) -> Path:
-    """A PNG: for a few clips (one per pattern), a row of video frames and a row of condition maps."""
+def default_checkpoint() -> Path:
+    """The `small` checkpoint shipped inside the package for the demo."""
+    return Path(__file__).resolve().parent / "checkpoints" / "small-synth64"
+
+
+def _strip(rows: list[tuple[str, np.ndarray]], path: Path, frames_per_row: int = 8) -> Path:
+    """A PNG of labelled frame rows (each row: ``(label, (F, H, W, 3) uint8)``)."""
     import cv2
 
-    from interanimate.data.dataset import InterHFDataset
-
-    ds = InterHFDataset(dataset, num_frames=frames_per_clip, stride=2, seed=0)
-    seen, rows = set(), []
-    for index, record in enumerate(ds.records):
-        if record.pattern in seen:
-            continue
-        seen.add(record.pattern)
-        sample = ds[index]
-        video = ((sample["pixel_values"].permute(0, 2, 3, 1).numpy() + 1) * 127.5).clip(0, 255).astype(np.uint8)
-        maps = conditions_to_rgb(sample["conditions"].numpy())
-        row = np.concatenate([np.concatenate(list(video), 1), np.concatenate(list(maps), 1)], 0)
-        label = np.zeros((14, row.shape[1], 3), np.uint8)
-        cv2.putText(label, record.pattern or "unlabelled", (2, 11), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (255, 255, 255), 1,
-                    cv2.LINE_AA)
-        rows.append(np.concatenate([label, row], 0))
-        if len(rows) >= num_clips:
-            break
-    sheet = np.concatenate(rows, 0)
+    picture_rows = []
+    for label, frames in rows:
+        idx = np.unique(np.linspace(0, len(frames) - 1, min(frames_per_row, len(frames))).round().astype(int))
+        row = np.concatenate(list(frames[idx]), axis=1)
+        scale = max(1, 128 // row.shape[0])
+        row = cv2.resize(row, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+        header = np.zeros((18, row.shape[1], 3), np.uint8)
+        cv2.putText(header, label, (4, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+        picture_rows.append(np.concatenate([header, row], axis=0))
+    width = max(r.shape[1] for r in picture_rows)
+    sheet = np.concatenate([np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in picture_rows], axis=0)
     cv2.imwrite(str(path), sheet[..., ::-1])
     return path
 
 
-def run_demo(out: Path, seed: int = 0, quick: bool = False) -> str:
+def run_demo(out: Path, seed: int = 0, quick: bool = False, checkpoint: Path | None = None) -> str:
     """Run the demo into ``out`` and return a short summary of what was made and where."""
+    from skimage import data as skdata
+
     from interanimate.data.dataset import collate_samples
+    from interanimate.data.manifest import read_manifest
     from interanimate.data.pack import ShardDataset, pack_dataset
-    from interanimate.data.sketch import SketchConfig, write_sketch_dataset
     from interanimate.data.stats import compute_stats, format_table, plot_stats
+    from interanimate.data.synth import generate_dataset
+    from interanimate.data.synth.preview import dataset_preview
     from interanimate.data.validate import validate_dataset
+    from interanimate.data.writer import DatasetWriter
+    from interanimate.evaluation.redetect import AnnotatorRedetector
+    from interanimate.evaluation.report import write_report
+    from interanimate.evaluation.runner import EvaluateConfig, evaluate
+    from interanimate.pipelines import AnimatePipeline, AnimateRequest
+    from interanimate.pipelines.animate_pipeline import PRODUCER
+    from interanimate.provenance import check_file
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    dataset = out / "dataset"
     started = time.perf_counter()
-    subjects = 3 if quick else 6
-    print(f"[1/5] generating a labelled dataset ({subjects} subjects x 18 patterns) in {dataset}")
-    write_sketch_dataset(dataset, num_subjects=subjects, clips_per_pattern=1, seed=seed,
-                         config=SketchConfig(num_frames=16, size=64), progress=True)
-    print("[2/5] validating it against the InterHF contract")
+    frames, steps = (8, 4) if quick else (16, 20)
+    subjects = 2 if quick else 4
+
+    dataset = out / "dataset"
+    print(f"[1/6] rendering a labelled dataset ({subjects} subjects x 18 patterns, {frames} frames, 64 px)")
+    generate_dataset(dataset, num_subjects=subjects, clips_per_pattern=1, num_frames=max(frames, 16), size=64,
+                     seed=seed, progress=True)
+    preview = dataset_preview(dataset)
+
+    print("[2/6] validating it against the InterHF contract")
     report = validate_dataset(dataset, progress=True)
     if not report.ok:
         raise RuntimeError("the demo dataset failed validation:\n" + "\n".join(map(str, report.violations[:10])))
-    print("[3/5] summarising it")
     stats = compute_stats(dataset)
     print(format_table(stats))
     chart = plot_stats(stats, out / "stats.png")
-    print("[4/5] packing training shards and streaming a batch from them")
+
+    print("[3/6] packing training shards and streaming a batch from them")
     shards = out / "shards"
     pack = pack_dataset(dataset, shards, clips_per_shard=32, progress=True)
-    stream = ShardDataset(shards, num_frames=8, seed=seed, shuffle_buffer=8)
-    batch = collate_samples([sample for sample, _ in zip(stream, range(4))])
-    print("[5/5] drawing a preview of clips and their condition maps")
-    preview = _preview(dataset, out / "preview.png")
-    shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in batch.items() if hasattr(v, "shape") and v.ndim >= 3)
+    batch = collate_samples([s for s, _ in zip(ShardDataset(shards, num_frames=8, seed=seed, shuffle_buffer=8), range(4))])
+
+    checkpoint = Path(checkpoint) if checkpoint else default_checkpoint()
+    print(f"[4/6] animating a real photo with one pattern per family (checkpoint {checkpoint})")
+    pipe = AnimatePipeline.from_checkpoint(checkpoint, num_inference_steps=steps)
+    videos = out / "videos"
+    videos.mkdir(exist_ok=True)
+    patterns = DEMO_PATTERNS[:2] if quick else DEMO_PATTERNS
+    rows, written = [], []
+    for i, pattern in enumerate(patterns):
+        result = pipe(AnimateRequest(reference=skdata.astronaut(), reference_name="astronaut", pattern=pattern,
+                                     num_frames=frames, seed=seed + i))
+        paths = pipe.write(result, videos / f"astronaut-{pattern}.mp4", side_by_side=True)
+        written.append(paths)
+        rows.append((f"{pattern}: generated", result.frames))
+    strips = _strip(rows, out / "animate_strips.png")
+    marks = check_file(written[0]["video"])
+
+    print("[5/6] re-generating held-out test clips from their first frame and labels")
+    generated = out / "generated"
+    test_clips = [r for r in read_manifest(dataset) if r.split == "test"][: 2 if quick else 4]
+    writer = DatasetWriter(generated, PRODUCER, "demo")
+    try:
+        for i, record in enumerate(test_clips):
+            if writer.has_clip(f"gen-{record.clip_id}"):
+                continue
+            result = pipe(AnimateRequest(reference=_first_frame(dataset, record), reference_name=record.clip_id,
+                                         driving=dataset / "clips" / record.clip_id, seed=seed + 100 + i))
+            writer.write_clip(pipe.record(result, clip_id=f"gen-{record.clip_id}"), result.frames, result.annotations,
+                              video_metadata=result.metadata)
+    finally:
+        writer.finalize()
+
+    print("[6/6] evaluating the generated clips against the ground truth")
+    evaluation = evaluate(generated, dataset, EvaluateConfig(cache_dir=str(out / "cache")),
+                          redetector=AnnotatorRedetector(), progress=True)
+    json_path, html_path = write_report(evaluation, out / "report")
+    headline = ", ".join(f"{k} {v:.3g}" for k, v in evaluation.summary.items()
+                         if k in ("SSIM (frame)", "PSNR dB (frame)", "identity similarity", "hand PCK"))
+    shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in batch.items() if hasattr(v, "shape") and v.ndim >= 4)
     return "\n".join([
         "",
-        f"demo finished in {time.perf_counter() - started:.1f} s",
-        f"  dataset   {dataset}  ({report.num_clips} clips, validated: OK)",
-        f"  shards    {shards}  ({len(pack.shards)} shards)",
-        f"  batch     {shapes}",
-        f"  stats     {chart}",
-        f"  preview   {preview}  (video frames above their condition maps)",
+        f"demo finished in {time.perf_counter() - started:.0f} s",
+        f"  dataset     {dataset}  ({report.num_clips} clips, validated: OK)",
+        f"  preview     {preview}  (a frame strip per pattern; red borders mark contact)",
+        f"  stats       {chart}",
+        f"  shards      {shards}  ({len(pack.shards)} shards; batch {shapes})",
+        f"  videos      {videos}  ({len(written)} MP4s with side-by-side conditions)",
+        f"  strips      {strips}",
+        f"  provenance  {marks.describe()}",
+        f"  evaluation  {html_path}  ({headline})",
     ])
+
+
+def _first_frame(dataset: Path, record) -> np.ndarray:
+    """The clip's first frame as the reference photo, upsampled 2x: face detection wants faces of 40+ px."""
+    import cv2
+
+    from interanimate.data.io import decode_video
+
+    frame = decode_video(dataset / record.files["video"]["path"], [0])[0]
+    return cv2.resize(frame, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
