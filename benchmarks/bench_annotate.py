@@ -87,16 +87,9 @@ def from_ground_truth(gt, fps: float, size: int, noise: float, rng: np.random.Ge
     ``depth_gap`` cue is absent (contributes 0)."""
     from types import SimpleNamespace
 
-    from interanimate.data.annotate.smoothing import one_euro
+    from interanimate.data.annotate.calibration import ground_truth_tracks
 
-    face = gt.face_keypoints.astype(np.float64)
-    iod = np.nan_to_num(np.linalg.norm(face[:, 36:42].mean(1) - face[:, 42:48].mean(1), axis=-1), nan=20.0)
-    face = face + rng.normal(0, 1, face.shape) * noise * iod[:, None, None]
-    hands = gt.hand_keypoints[..., :2].astype(np.float64)
-    hands = hands + rng.normal(0, 1, hands.shape) * noise * iod[:, None, None, None]
-    face = one_euro(face, gt.face_present, fps, min_cutoff=1.0, beta=0.05, scale=iod * 2.5)
-    for h in range(2):
-        hands[:, h] = one_euro(hands[:, h], gt.hand_present[:, h], fps, min_cutoff=1.5, beta=0.3, scale=iod * 1.5)
+    face, hands = ground_truth_tracks(gt, fps, noise, rng)
     with np.errstate(all="ignore"):
         frame = face_frame(np.nan_to_num(face))
         contact = detect_contact(frame, face, gt.face_present, hands, None, gt.hand_present, fps, (size, size),

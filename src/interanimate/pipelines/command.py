@@ -27,19 +27,10 @@ import json
 import time
 from pathlib import Path
 
+from interanimate.cli_types import positive_int
 from interanimate.pipelines.errors import AnimateError
 
 EXIT_OK, EXIT_FAILED = 0, 1
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _positive_float(text: str) -> float:
@@ -66,10 +57,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="an .mp4 file (one clip) or a folder")
     parser.add_argument("--as-dataset", type=Path, metavar="DIR", help="also write an InterHF dataset here")
     parser.add_argument("--hand", choices=("left", "right"), help="acting hand for patterns (subject's side)")
-    parser.add_argument("--frames", type=_positive_int, help="frames per clip (pattern default 16; driving: all)")
+    parser.add_argument("--frames", type=positive_int, help="frames per clip (pattern default 16; driving: all)")
     parser.add_argument("--fps", type=_positive_float, help="frame rate (pattern default 25; driving: the video's)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first clip (clip i uses seed + i)")
-    parser.add_argument("--num-inference-steps", type=_positive_int, help="default: the checkpoint's config")
+    parser.add_argument("--num-inference-steps", type=positive_int, help="default: the checkpoint's config")
     parser.add_argument("--guidance-scale", type=float, help="classifier-free guidance; default: the checkpoint's")
     parser.add_argument("--sampler", choices=("ddim", "dpmpp"), default="ddim",
                         help="DDIM or DPM-Solver++(2M) (default ddim)")
