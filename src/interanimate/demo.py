@@ -47,6 +47,7 @@ def _strip(rows: list[tuple[str, np.ndarray]], path: Path, frames_per_row: int =
 def run_demo(out: Path, seed: int = 0, quick: bool = False, checkpoint: Path | None = None) -> str:
     """Run the demo into ``out`` and return a short summary of what was made and where."""
     from skimage import data as skdata
+    from tqdm import tqdm
 
     from interanimate.data.dataset import collate_samples
     from interanimate.data.manifest import read_manifest
@@ -95,7 +96,7 @@ def run_demo(out: Path, seed: int = 0, quick: bool = False, checkpoint: Path | N
     videos.mkdir(exist_ok=True)
     patterns = DEMO_PATTERNS[:2] if quick else DEMO_PATTERNS
     rows, written = [], []
-    for i, pattern in enumerate(patterns):
+    for i, pattern in enumerate(tqdm(patterns, desc="animate", unit="clip")):
         result = pipe(AnimateRequest(reference=skdata.astronaut(), reference_name="astronaut", pattern=pattern,
                                      num_frames=frames, seed=seed + i))
         paths = pipe.write(result, videos / f"astronaut-{pattern}.mp4", side_by_side=True)
@@ -109,7 +110,7 @@ def run_demo(out: Path, seed: int = 0, quick: bool = False, checkpoint: Path | N
     test_clips = [r for r in read_manifest(dataset) if r.split == "test"][: 2 if quick else 4]
     writer = DatasetWriter(generated, PRODUCER, "demo")
     try:
-        for i, record in enumerate(test_clips):
+        for i, record in enumerate(tqdm(test_clips, desc="re-generate", unit="clip")):
             if writer.has_clip(f"gen-{record.clip_id}"):
                 continue
             result = pipe(AnimateRequest(reference=_first_frame(dataset, record), reference_name=record.clip_id,
