@@ -54,14 +54,16 @@ def test_undefined_cues_contribute_nothing():
 def fresh_sample():
     """A sample the models never saw: every pattern once (two new subjects) plus two hover clips, as
     ground-truth keypoints with 3 % IOD noise (no MediaPipe, so it renders and scores in seconds)."""
+    from interanimate.data.annotate.calibration import hover_offset
     from interanimate.data.synth import ClipSpec
 
     clips = []
     for i, pattern in enumerate(PATTERN_NAMES):
         spec = ClipSpec(seed=0, subject_index=SUBJECT + i % 2, pattern=pattern, num_frames=48, size=96)
         clips.append(clip_cues(measure_clip(pattern, spec, False, 0.03, perceive=False), "gn"))
-    for i, pattern in enumerate(("poke_cheek_right", "stroke_forehead")):
-        spec = ClipSpec(seed=0, subject_index=SUBJECT + i, pattern=pattern, clip_index=100, num_frames=48, size=96)
+    for i, pattern in enumerate(("poke_nose", "stroke_forehead")):  # hands that pass over the face outline
+        spec = ClipSpec(seed=0, subject_index=SUBJECT + i, pattern=pattern, clip_index=100, num_frames=48, size=96,
+                        hover_offset_m=hover_offset(0, SUBJECT + i, 0))
         clips.append(clip_cues(measure_clip(pattern + "-hover", spec, True, 0.03, perceive=False), "gn"))
     return clips
 

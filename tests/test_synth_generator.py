@@ -300,3 +300,25 @@ def test_command_writes_resumable_dataset_with_preview(tmp_path, capsys):
     assert (out / "preview.png").stat().st_size > 1000
     assert read_card(out)["counts"]["clips"] == 12
     assert "resumed" in capsys.readouterr().out
+
+
+def test_hover_clips_bring_the_hand_close_without_touching():
+    """A hand-near-face negative: the same performance held in front of the face, never in contact."""
+    from interanimate.data.synth import ClipSpec, render_clip
+
+    touching = render_clip(ClipSpec(seed=3, subject_index=0, pattern="poke_cheek_left", num_frames=24, size=96))
+    hover = render_clip(ClipSpec(seed=3, subject_index=0, pattern="poke_cheek_left", num_frames=24, size=96,
+                                 hover_offset_m=0.04))
+    assert touching.annotations.contact.any()
+    assert not hover.annotations.contact.any() and not hover.annotations.masks[:, 3].any()
+    assert (hover.annotations.penetration == 0).all() and float(hover.annotations.deformation.max()) == 0.0
+    assert hover.record.pattern is None and hover.annotations.pattern_id == -1
+    assert hover.record.extra["mimed_pattern"] == "poke_cheek_left"
+    # The hand really is in front of the face: fingertips project inside the face box during the action.
+    ann = hover.annotations
+    side = int(np.flatnonzero(ann.hand_present.any(axis=0))[0])
+    tips = ann.hand_keypoints[:, side, 8, :2]
+    boxes = ann.face_box
+    inside = ((tips[:, 0] > boxes[:, 0]) & (tips[:, 0] < boxes[:, 2]) & (tips[:, 1] > boxes[:, 1])
+              & (tips[:, 1] < boxes[:, 3]))
+    assert inside.sum() >= 5

@@ -9,7 +9,6 @@ noise), the logistic fits, and the metrics (contact precision/recall/F1, hover f
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 from dataclasses import dataclass
@@ -54,34 +53,15 @@ def clip_specs(split: Split, seed: int, size: int, num_frames: int) -> list[tupl
                 out.append((f"{split.name}-{spec.clip_id}", spec, False))
         for k in range(split.hover_per_subject):
             p = PATTERN_NAMES[(s * 7 + k * 5) % len(PATTERN_NAMES)]
-            spec = ClipSpec(seed=seed, subject_index=s, pattern=p, clip_index=100 + k, num_frames=num_frames, size=size)
+            spec = ClipSpec(seed=seed, subject_index=s, pattern=p, clip_index=100 + k, num_frames=num_frames, size=size,
+                            hover_offset_m=hover_offset(seed, s, k))
             out.append((f"{split.name}-{spec.clip_id}-hover", spec, True))
     return out
 
 
-@contextlib.contextmanager
-def hovering(rng_offset=(0.025, 0.06)):
-    """Render with the acting hand held in front of the face instead of touching it.
-
-    The generator has no hover option, so its planner is wrapped for the duration: the planned anchor
-    path moves toward the camera (the head frame's -z, the way the face looks) and the planned skin
-    drive (drag, pinch bulge) is switched off, as skin under a hovering hand does not move.
-    """
-    from interanimate.data.synth import generator
-
-    original = generator.plan_interaction
-
-    def plan_in_front(pattern, head, hand, num_frames, rng):
-        plan = original(pattern, head, hand, num_frames, rng)
-        plan.target = plan.target + np.array([0.0, 0.0, -rng.uniform(*rng_offset)])
-        plan.expect_contact = np.zeros_like(plan.expect_contact)
-        return plan
-
-    generator.plan_interaction = plan_in_front
-    try:
-        yield
-    finally:
-        generator.plan_interaction = original
+def hover_offset(seed: int, subject: int, index: int, low: float = 0.025, high: float = 0.06) -> float:
+    """How far in front of the face a hover clip's hand stays: 2.5-6 cm, drawn per clip from its ids."""
+    return float(np.random.default_rng([seed, subject, index, 7]).uniform(low, high))
 
 
 def valid_regions(region: np.ndarray) -> np.ndarray:
@@ -114,8 +94,7 @@ def measure_clip(key: str, spec, hover: bool, noise: float, perceive: bool = Tru
     from interanimate.data.annotate.pipeline import clean
     from interanimate.data.synth import render_clip
 
-    with (hovering() if hover else contextlib.nullcontext()):
-        clip = render_clip(spec)
+    clip = render_clip(spec)
     gt = clip.annotations
     fps, size = clip.record.fps, spec.size
     arrays = {"gt_contact": gt.contact, "gt_region": valid_regions(gt.contact_region), "gt_face": gt.face_keypoints,

@@ -51,6 +51,9 @@ class ClipSpec:
         size: square frame size in pixels (64-512).
         fps: frames per second of the video and of the motion.
         motion_blur: average each frame with a half-frame-earlier sub-frame.
+        hover_offset_m: when positive, the hand performs the pattern this many metres in front of the face
+            (toward the camera) and never touches it: a hand-near-face negative for contact detection. Such
+            a clip is unlabelled (no interaction happens); ``extra`` records the offset and the pattern mimed.
     """
 
     seed: int
@@ -61,6 +64,7 @@ class ClipSpec:
     size: int = 128
     fps: float = 25.0
     motion_blur: bool = False
+    hover_offset_m: float = 0.0
 
     @property
     def subject_id(self) -> str:
@@ -92,6 +96,8 @@ def check_spec(spec: ClipSpec) -> None:
         raise ValueError(f"fps must be positive, got {spec.fps}")
     if spec.subject_index < 0 or spec.clip_index < 0:
         raise ValueError("subject and clip indices must be non-negative")
+    if spec.hover_offset_m < 0:
+        raise ValueError(f"hover_offset_m must be >= 0, got {spec.hover_offset_m}")
 
 
 def subject_for(seed: int, subject_index: int) -> SubjectParams:
@@ -211,6 +217,12 @@ def render_clip(spec: ClipSpec, keep_plan: bool = False) -> RenderedClip:
     hand_index = 0 if side == "left" else 1
     F, S = spec.num_frames, spec.size
     plan = plan_interaction(pattern, head, hand, F, rng)
+    hover = spec.hover_offset_m > 0
+    if hover:
+        # Same performance, moved toward the camera (the head frame's -z) and with no skin drive: skin
+        # under a hovering hand does not move.
+        plan.target = plan.target + np.array([0.0, 0.0, -spec.hover_offset_m])
+        plan.expect_contact = np.zeros_like(plan.expect_contact)
     motion = head_motion(F, spec.fps, rng)
     camera, placement = make_camera(rng, S)
     lights, ambient, light_info = make_lights(rng)
@@ -239,7 +251,7 @@ def render_clip(spec: ClipSpec, keep_plan: bool = False) -> RenderedClip:
     shake = shake_rng.normal(0, placement["shake"], (F, 3)) if placement["shake"] > 0 else np.zeros((F, 3))
 
     ann = ClipAnnotations.empty(F, S, S)
-    ann.pattern_id = pattern.id
+    ann.pattern_id = -1 if hover else pattern.id
     ann.depth = np.zeros((F, S, S), np.float32)
     ann.deformation = np.zeros((F, S, S), np.float32)
     ann.penetration = np.zeros(F, np.float32)
@@ -374,7 +386,8 @@ def render_clip(spec: ClipSpec, keep_plan: bool = False) -> RenderedClip:
             ys, xs = np.nonzero(face)
             ann.face_box[f] = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
     record = ClipRecord(
-        clip_id=spec.clip_id, subject_id=spec.subject_id, pattern=pattern.name, fps=float(spec.fps), num_frames=F,
+        clip_id=spec.clip_id, subject_id=spec.subject_id, pattern=None if hover else pattern.name, fps=float(spec.fps),
+        num_frames=F,
         width=S, height=S, source={"kind": "synthetic", "origin": SYNTH_ORIGIN},
         extra={
             "generator": PRODUCER, "generator_version": __version__, "seed": spec.seed,
@@ -384,6 +397,7 @@ def render_clip(spec: ClipSpec, keep_plan: bool = False) -> RenderedClip:
             "choreography": _rounded(plan.params), "phases": plan.phase.tolist(),
             "planned_contact": plan.expect_contact.tolist(), "max_hand_pushback_mm": round(max_push * 1e3, 3),
             "penetration_tolerance_mm": solver.tolerance * 1e3,
+            **({"hover_offset_m": spec.hover_offset_m, "mimed_pattern": pattern.name} if hover else {}),
         },
     )
     return RenderedClip(frames, ann, record, plan if keep_plan else None)
