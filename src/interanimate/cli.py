@@ -7,6 +7,7 @@ and exit with status 2; a dataset that fails validation exits with status 1.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
@@ -14,6 +15,14 @@ from interanimate import __version__
 from interanimate.cli_types import positive_int
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE = 0, 1, 2
+
+SUBSYSTEM_COMMANDS = (
+    ("synth", "interanimate.data.synth.command", "render a procedural InterHF dataset of all 18 patterns (resumable)"),
+    ("annotate", "interanimate.data.annotate.command", "turn real videos into an InterHF dataset (resumable)"),
+    ("train", "interanimate.training.command", "train a model from a preset + key=value overrides (re-run to resume)"),
+    ("animate", "interanimate.pipelines.command",
+     "reference photo x pattern or driving video -> video + labels + provenance"),
+)
 
 
 class UserError(Exception):
@@ -203,29 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = asset_commands.add_parser("list", help="where each model file is found")
     p.set_defaults(func=_cmd_assets_list)
 
-    from interanimate.data.synth import command as synth_command
-
-    p = commands.add_parser("synth", help="render a procedural InterHF dataset of all 18 patterns (resumable)")
-    synth_command.add_arguments(p)
-    p.set_defaults(func=synth_command.run)
-
-    from interanimate.data.annotate import command as annotate_command
-
-    p = commands.add_parser("annotate", help="turn real videos into an InterHF dataset (resumable)")
-    annotate_command.add_arguments(p)
-    p.set_defaults(func=annotate_command.run)
-
-    from interanimate.training import command as train_command
-
-    p = commands.add_parser("train", help="train a model from a preset + key=value overrides (re-run to resume)")
-    train_command.add_arguments(p)
-    p.set_defaults(func=train_command.run)
-
-    from interanimate.pipelines import command as animate_command
-
-    p = commands.add_parser("animate", help="reference photo x pattern or driving video -> video + labels + provenance")
-    animate_command.add_arguments(p)
-    p.set_defaults(func=animate_command.run)
+    for name, module, text in SUBSYSTEM_COMMANDS:
+        # Each subsystem owns its command's arguments (``add_arguments``) and handler (``run``).
+        command = importlib.import_module(module)
+        p = commands.add_parser(name, help=text)
+        command.add_arguments(p)
+        p.set_defaults(func=command.run)
 
     from interanimate.evaluation.runner import METRIC_GROUPS
 
