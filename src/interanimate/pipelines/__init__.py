@@ -6,9 +6,22 @@
 ``animate_pipeline`` (sampling, watermark, outputs), ``errors``.
 """
 
-from interanimate.pipelines.animate_pipeline import AnimatePipeline, AnimateRequest, AnimateResult
-from interanimate.pipelines.checkpoint_loader import LoadedCheckpoint, load_checkpoint
+import importlib
+
 from interanimate.pipelines.errors import AnimateError
+
+_LAZY = {"AnimatePipeline": "animate_pipeline", "AnimateRequest": "animate_pipeline",
+         "AnimateResult": "animate_pipeline", "LoadedCheckpoint": "checkpoint_loader",
+         "load_checkpoint": "checkpoint_loader"}
+
+
+def __getattr__(name: str):
+    # Resolved on first use, so that importing the ``animate`` command (e.g. to build the CLI's parser)
+    # does not load torch.
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"interanimate.pipelines.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["AnimateError", "AnimatePipeline", "AnimateRequest", "AnimateResult", "LoadedCheckpoint",
            "load_checkpoint"]

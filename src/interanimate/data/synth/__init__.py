@@ -12,6 +12,14 @@ Modules, from geometry to dataset:
 - ``generator``: ``render_clip`` and ``generate_dataset``; ``command``: the ``interanimate synth`` CLI.
 """
 
-from interanimate.data.synth.generator import ClipSpec, RenderedClip, generate_dataset, render_clip
+import importlib
 
 __all__ = ["ClipSpec", "RenderedClip", "generate_dataset", "render_clip"]
+
+
+def __getattr__(name: str):
+    # Resolved on first use, so that importing the ``synth`` command (e.g. to build the CLI's parser) does
+    # not load numba and the compiled kernels.
+    if name in __all__:
+        return getattr(importlib.import_module("interanimate.data.synth.generator"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
