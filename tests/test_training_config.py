@@ -28,10 +28,13 @@ def test_overrides_apply_with_types():
     ("model.id_preserver.enabled=3", "expected true/false"),
     ("loss.prediction_type=x0", "prediction_type"),
     ("no_equals_sign", "key=value"),
+    ("loss.prediction_type=epsilon scheduler.zero_terminal_snr=true", "needs loss.prediction_type=v_prediction"),
+    ("train.init_modules=[vae]", "train.init_from is not"),
+    ("train.init_from=/runs/a train.init_modules=[unet,decoder]", "unknown part.s. decoder"),
 ])
 def test_bad_overrides_are_errors(override, message):
     with pytest.raises(ConfigError, match=message):
-        load_config("tiny", [override])
+        load_config("tiny", override.split(" "))
 
 
 def test_sd15_needs_local_weights():

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -18,9 +19,9 @@ WORKER = textwrap.dedent('''
     from interanimate.training.config import load_config
     from interanimate.training.trainer import train
 
-    data, out = sys.argv[1], sys.argv[2]
+    data, out, extra = sys.argv[1], sys.argv[2], sys.argv[3:]
     config = load_config("tiny", [f"data.path={data}", "train.batch_size=1", "stage.stages=[0,1,2]",
-                                  "stage.steps=[1,1,2]", "train.validate_every=0", "train.checkpoint_every=0"])
+                                  "stage.steps=[1,1,2]", "train.validate_every=0", "train.checkpoint_every=0", *extra])
     summary = train(config, out, progress=False)
     state = {name: p.detach().clone().contiguous() for name, p in summary.model.named_parameters()}
     save_file(state, os.path.join(out, f"replica{os.environ['RANK']}.safetensors"))
@@ -33,7 +34,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_two_process_ddp_keeps_replicas_identical(sketch_dataset, tmp_path):
+@pytest.mark.parametrize("overrides", [[], ["train.gradient_accumulation_steps=2"]], ids=["plain", "accumulation"])
+def test_two_process_ddp_keeps_replicas_identical(sketch_dataset, tmp_path, overrides):
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
     out = tmp_path / "run"
@@ -41,7 +43,7 @@ def test_two_process_ddp_keeps_replicas_identical(sketch_dataset, tmp_path):
     # --multi_gpu on a machine without GPUs starts CPU processes on gloo (--cpu would start only one).
     command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-               "--main_process_port", str(_free_port()), str(script), str(sketch_dataset), str(out)]
+               "--main_process_port", str(_free_port()), str(script), str(sketch_dataset), str(out), *overrides]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
 

@@ -96,8 +96,10 @@ def test_validation_strip_is_written(short_run):
     assert image.std() > 10
 
 
-def test_kill_and_resume_equals_an_uninterrupted_run(sketch_dataset, tmp_path):
-    overrides = ["stage.stages=[0,1,2]", "stage.steps=[1,2,2]", "train.checkpoint_every=2"]
+@pytest.mark.parametrize("accumulation", [1, 2])
+def test_kill_and_resume_equals_an_uninterrupted_run(sketch_dataset, tmp_path, accumulation):
+    overrides = ["stage.stages=[0,1,2]", "stage.steps=[1,2,2]", "train.checkpoint_every=2",
+                 f"train.gradient_accumulation_steps={accumulation}"]
     config = _config(sketch_dataset, *overrides)
     straight = train(config, tmp_path / "straight", progress=False)
     assert straight.complete
@@ -203,3 +205,47 @@ def test_an_unrelated_output_folder_is_refused(sketch_dataset, tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(TrainingSetupError, match="holds no training run"):
         train(_config(sketch_dataset), tmp_path, progress=False)
+
+
+def test_warm_start_copies_the_named_parts_and_nothing_else(short_run, sketch_dataset, tmp_path):
+    _, out, _ = short_run
+    source = out / "checkpoints" / "step-0000002"
+    config = _config(sketch_dataset, "stage.stages=[1]", "stage.steps=[1]", "train.learning_rate=0",
+                     "train.use_ema=false", f"train.init_from={source}", "train.init_modules=[vae,unet]")
+    summary = train(config, tmp_path / "warm", progress=False)
+    warm, trained = _weights(summary.final_model), _weights(source / "model")
+    torch.manual_seed(config.train.seed)
+    fresh = dict(InterAnimateModel.from_config(config.model, sample_size=config.data.resolution).named_parameters())
+    for name, value in warm.items():
+        expected = trained[name] if name.split(".")[0] in ("vae", "unet") else fresh[name]
+        assert torch.equal(value, expected), name
+    assert any(not torch.equal(trained[n], fresh[n]) for n in warm if n.startswith("unet."))  # the copy mattered
+
+
+def test_warm_start_from_another_architecture_is_one_line(sketch_dataset, tmp_path):
+    other = load_config("tiny", ["model.id_preserver.embedding_dim=512"])
+    InterAnimateModel.from_config(other.model, sample_size=32).save_pretrained(tmp_path / "other")
+    for parts, message in ([["id_preserver"], "cannot copy id_preserver .* the architectures differ"],
+                           [["vae"], None]):
+        config = _config(sketch_dataset, "stage.stages=[1]", "stage.steps=[1]", f"train.init_from={tmp_path / 'other'}",
+                         f"train.init_modules=[{','.join(parts)}]")
+        if message is None:
+            assert train(config, tmp_path / "vae-only", progress=False).complete
+            continue
+        with pytest.raises(TrainingSetupError, match=message) as info:
+            train(config, tmp_path / "bad", progress=False)
+        assert "\n" not in str(info.value)
+    config = _config(sketch_dataset, f"train.init_from={tmp_path / 'nowhere'}")
+    with pytest.raises(TrainingSetupError, match="is not a trained model folder"):
+        train(config, tmp_path / "bad2", progress=False)
+
+
+def test_gradient_accumulation_consumes_that_many_batches_per_step(short_run, sketch_dataset, tmp_path):
+    _, out, _ = short_run  # batch_size 2, one micro-batch per step
+    config = _config(sketch_dataset, "stage.stages=[1]", "stage.steps=[3]", "train.checkpoint_every=1",
+                     "train.gradient_accumulation_steps=3")
+    accumulated = train(config, tmp_path / "run", max_steps=2, progress=False)
+    plain = json.loads((out / "checkpoints" / "step-0000002" / "state.json").read_text())["data"][0]
+    state = json.loads((accumulated.checkpoint / "state.json").read_text())
+    assert state["global_step"] == 2
+    assert state["data"][0]["batch"] == 3 * plain["batch"] and state["data"][0]["epoch"] == plain["epoch"]

@@ -209,7 +209,9 @@ def dpmpp_2m_loop(denoiser: GuidedDenoiser, latents: torch.Tensor, steps: list[i
     dtype = latents.dtype
 
     def coefficients(t: int | None) -> tuple[float, float, float]:
-        alpha_bar = 1.0 if t is None else float(alphas[t])
+        # A zero-terminal-SNR schedule has ᾱ = 0 (λ = −∞) at its last step; clamp it to 2⁻²⁴ there, where the update
+        # below is then DDIM's to within float precision.
+        alpha_bar = 1.0 if t is None else max(float(alphas[t]), 2.0**-24)
         alpha, sigma = alpha_bar**0.5, (1 - alpha_bar) ** 0.5
         return alpha, sigma, (math.log(alpha / sigma) if sigma > 0 else math.inf)
 

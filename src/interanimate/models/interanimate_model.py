@@ -26,6 +26,7 @@ from interanimate.models.reference_net import ReferenceNet
 from interanimate.models.vae import build_vae, load_vae, vae_scale_factor
 
 CONTAINER_FILE = "interanimate.json"
+PART_NAMES = ("vae", "reference_net", "unet", "pose_guider", "interaction", "id_preserver")
 HAND_CHANNEL = CONDITION_CHANNELS.index("hand_region")
 FACE_CHANNEL = CONDITION_CHANNELS.index("face_region")
 CONTACT_CHANNEL = CONDITION_CHANNELS.index("contact_region")
@@ -159,7 +160,7 @@ class InterAnimateModel(nn.Module):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         components = {}
-        for name in ("vae", "reference_net", "unet", "pose_guider", "interaction", "id_preserver"):
+        for name in PART_NAMES:
             module = getattr(self, name)
             if module is not None:
                 module.save_pretrained(directory / name, safe_serialization=True)
@@ -183,6 +184,26 @@ class InterAnimateModel(nn.Module):
             for name, cls_ in classes.items()
         }
         return cls(**parts, region_masking=options["region_masking"], mask_blur_radius=options["mask_blur_radius"])
+
+    def copy_parts_from(self, directory: str | Path, parts: tuple[str, ...] = ()) -> list[str]:
+        """Warm start: copy the weights of ``parts`` (all present ones when empty) from the model saved in
+        ``directory``. The architectures must match part by part; copying the VAE copies its latent scaling factor.
+        Returns the names of the parts copied."""
+        source = type(self).from_pretrained(directory)
+        names = list(parts) or [n for n in PART_NAMES if getattr(self, n) is not None]
+        for name in names:
+            mine, theirs = getattr(self, name), getattr(source, name)
+            if mine is None or theirs is None:
+                where = "this model" if mine is None else str(directory)
+                raise ValueError(f"cannot copy {name} from {directory}: {where} has no {name}")
+            try:
+                mine.load_state_dict(theirs.state_dict(), strict=True)
+            except RuntimeError as exc:
+                first = str(exc).strip().splitlines()[-1].strip()
+                raise ValueError(f"cannot copy {name} from {directory}: the architectures differ ({first})") from None
+            if name == "vae":
+                mine.register_to_config(scaling_factor=theirs.config.scaling_factor)
+        return names
 
     # ----------------------------------------------------------------------------------------------- helpers
 

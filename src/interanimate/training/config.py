@@ -25,6 +25,10 @@ import yaml
 from interanimate.data.conditions import NUM_CONDITION_CHANNELS
 
 
+# The parts of an InterAnimateModel (models/interanimate_model.PART_NAMES), named here to keep this module light.
+MODEL_PARTS = ("vae", "reference_net", "unet", "pose_guider", "interaction", "id_preserver")
+
+
 class ConfigError(ValueError):
     """A config file or override that does not fit the schema; the message names the key and the fix."""
 
@@ -136,6 +140,7 @@ class SchedulerConfig:
     beta_start: float = 0.00085
     beta_end: float = 0.012
     beta_schedule: str = "scaled_linear"
+    zero_terminal_snr: bool = False  # rescale so ᾱ_T = 0 (needs loss.prediction_type=v_prediction); see schedule.py
 
 
 @dataclass
@@ -181,7 +186,10 @@ class StageConfig:
 
 @dataclass
 class TrainConfig:
-    batch_size: int = 1
+    batch_size: int = 1  # per process and micro-batch
+    # Micro-batches per optimizer step: the effective batch is batch_size × this × processes. Steps (and so
+    # checkpoint_every, validate_every, stage.steps, lr_warmup_steps) count optimizer steps.
+    gradient_accumulation_steps: int = 1
     learning_rate: float = 1e-4
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
@@ -195,6 +203,11 @@ class TrainConfig:
     seed: int = 0
     lr_warmup_steps: int = 0  # linear warm-up at the start of every stage, then constant
     keep_checkpoints: int = 3  # newest checkpoints kept (0 = keep all)
+    # Warm start: a new run copies weights from a trained model folder (a run's final/ or a checkpoint's model/)
+    # before its first step; init_modules names which parts (vae, reference_net, unet, pose_guider, interaction,
+    # id_preserver), empty = all. Copying the VAE copies its latent scaling factor too. A resumed run ignores this.
+    init_from: str | None = None
+    init_modules: tuple[str, ...] = ()
     log_every: int = 1
 
 
@@ -336,6 +349,14 @@ def config_from_dict(data: dict[str, Any]) -> Config:
 def validate_config(config: Config) -> None:
     if config.loss.prediction_type not in ("epsilon", "v_prediction"):
         raise ConfigError(f"loss.prediction_type must be 'epsilon' or 'v_prediction', got {config.loss.prediction_type!r}")
+    unknown = sorted(set(config.train.init_modules) - set(MODEL_PARTS))
+    if unknown:
+        raise ConfigError(f"train.init_modules: unknown part(s) {', '.join(unknown)}; use {', '.join(MODEL_PARTS)}")
+    if config.train.init_modules and not config.train.init_from:
+        raise ConfigError("train.init_modules is set but train.init_from is not; name the model folder to copy from")
+    if config.scheduler.zero_terminal_snr and config.loss.prediction_type != "v_prediction":
+        raise ConfigError("scheduler.zero_terminal_snr=true needs loss.prediction_type=v_prediction (at zero SNR an "
+                          "ε-prediction says nothing about the image)")
     if config.stage.stage not in (0, 1, 2):
         raise ConfigError(f"stage.stage must be 0, 1 or 2, got {config.stage.stage}")
     if len(config.stage.stages) != len(config.stage.steps):
@@ -352,8 +373,9 @@ def validate_config(config: Config) -> None:
     for name in ("checkpoint_every", "validate_every", "lr_warmup_steps", "keep_checkpoints"):
         if getattr(config.train, name) < 0:
             raise ConfigError(f"train.{name} must be >= 0, got {getattr(config.train, name)}")
-    if config.train.batch_size < 1 or config.train.log_every < 1:
-        raise ConfigError("train.batch_size and train.log_every must be at least 1")
+    for name in ("batch_size", "gradient_accumulation_steps", "log_every"):
+        if getattr(config.train, name) < 1:
+            raise ConfigError(f"train.{name} must be at least 1, got {getattr(config.train, name)}")
     if config.train.mixed_precision not in ("no", "fp16", "bf16"):
         raise ConfigError(f"train.mixed_precision must be no, fp16 or bf16, got {config.train.mixed_precision!r}")
     if config.model.pretrained.required and config.model.pretrained.sd_path is None:

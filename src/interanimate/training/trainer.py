@@ -12,6 +12,7 @@ averaged model and ``final/`` holds EMA weights.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -113,8 +114,10 @@ class TrainingObjective(nn.Module):
 # --------------------------------------------------------------------------------------------------- helpers
 
 
-def step_seed(seed: int, step: int, rank: int) -> int:
-    digest = hashlib.sha256(f"{seed}:{step}:{rank}".encode()).digest()
+def step_seed(seed: int, step: int, rank: int, micro: int = 0) -> int:
+    """The seed of one micro-batch: a hash of ``(seed, step, process, micro-batch)``."""
+    key = f"{seed}:{step}:{rank}" if micro == 0 else f"{seed}:{step}:{rank}:{micro}"
+    digest = hashlib.sha256(key.encode()).digest()
     return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
 
 
@@ -225,11 +228,27 @@ class Trainer:
         else:
             torch.manual_seed(self.seed)  # same initial weights in every process and every fresh run
             self.model = InterAnimateModel.from_config(config.model, sample_size=config.data.resolution)
+            if config.train.init_from:
+                self._warm_start(config.train.init_from, tuple(config.train.init_modules))
         self.model.to(self.device)
         self.validation = None
         self.summary = TrainSummary(self.run_dir, self.state["global_step"], self.total_steps,
                                     resumed_from=self.resume_from, checkpoint=self.resume_from)
         self.losses: list[float] = []
+
+    def _warm_start(self, folder: str, parts: tuple[str, ...]) -> None:
+        path = Path(folder).expanduser()
+        if (path / "model" / "interanimate.json").is_file():  # a checkpoint folder: its weights are in model/
+            path = path / "model"
+        if not (path / "interanimate.json").is_file():
+            raise TrainingSetupError(f"train.init_from={folder} is not a trained model folder; give a run's final/ "
+                                     "or a checkpoint folder")
+        try:
+            copied = self.model.copy_parts_from(path, parts)
+        except ValueError as exc:
+            raise TrainingSetupError(f"train.init_from: {exc}") from None
+        if self.accelerator.is_main_process:
+            self.log(f"warm start: {', '.join(copied)} copied from {path}")
 
     # -------------------------------------------------------------------------------------------- the run
 
@@ -297,13 +316,9 @@ class Trainer:
         start, end = self._stage_bounds(index)
         while self.state["global_step"] < min(end, stop_at):
             step = self.state["global_step"]
-            batch = {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in next(stream).items()}
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(config, step - start)
-            seed = step_seed(self.seed, step, self.rank)
-            torch.manual_seed(seed)  # anything drawing from the global generator replays identically
-            terms = objective(batch, torch.Generator().manual_seed(seed))
-            acc.backward(terms["loss"])
+            terms = self._accumulate_gradients(objective, stream, step)
             if config.train.max_grad_norm > 0:
                 acc.clip_grad_norm_(params, config.train.max_grad_norm)
             optimizer.step()
@@ -322,6 +337,27 @@ class Trainer:
             if config.train.validate_every and ((step + 1) % config.train.validate_every == 0 or stage_done):
                 self._validate(stage, None if stage_done else ema)
         acc.free_memory()  # drop the wrappers; the next stage wraps the model with its own trainable set
+
+    def _accumulate_gradients(self, objective, stream: BatchStream, step: int) -> dict[str, torch.Tensor]:
+        """Forward and backward ``train.gradient_accumulation_steps`` micro-batches; returns their mean loss terms.
+
+        Each micro-batch's loss is divided by the count, so the gradient is the mean over all of them, as with one
+        batch that many times larger. Between processes, gradients are only synchronised on the last micro-batch.
+        """
+        acc, count = self.accelerator, self.config.train.gradient_accumulation_steps
+        totals: dict[str, torch.Tensor] = {}
+        for micro in range(count):
+            batch = {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in next(stream).items()}
+            seed = step_seed(self.seed, step, self.rank, micro)
+            torch.manual_seed(seed)  # anything drawing from the global generator replays identically
+            last = micro == count - 1
+            with contextlib.nullcontext() if last else acc.no_sync(objective):
+                terms = objective(batch, torch.Generator().manual_seed(seed))
+                acc.backward(terms["loss"] / count)
+            for name, value in terms.items():
+                value = value.detach() / count
+                totals[name] = value if name not in totals else totals[name] + value
+        return totals
 
     def _after_step(self, terms: dict, stage: int, bar) -> None:
         acc = self.accelerator

@@ -1,0 +1,55 @@
+"""The noise schedule: the SD schedules, and the zero-terminal-SNR rescale that the samplers must survive."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from interanimate.diffusion import NoiseSchedule
+from interanimate.diffusion.sampler import _to_eps_x0, ddim_loop, ddim_timesteps, dpmpp_2m_loop
+
+
+def test_zero_terminal_snr_ends_at_zero_and_keeps_the_first_step():
+    plain, rescaled = NoiseSchedule(), NoiseSchedule(zero_terminal_snr=True)
+    assert plain.alphas_cumprod[-1].sqrt() == pytest.approx(0.068, abs=2e-3)  # the signal the plain schedule leaks
+    assert rescaled.alphas_cumprod[-1] == 0
+    assert rescaled.alphas_cumprod[0] == pytest.approx(float(plain.alphas_cumprod[0]), rel=1e-12)
+    assert bool((rescaled.alphas_cumprod.diff() < 0).all())
+    assert bool((rescaled.alphas_cumprod <= plain.alphas_cumprod).all())
+
+
+def test_the_last_training_step_carries_no_signal_only_at_zero_terminal_snr():
+    latents, noise = torch.full((1, 4, 8, 8), 3.0), torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(0))
+    last = torch.tensor([999])
+    assert torch.equal(NoiseSchedule(zero_terminal_snr=True).add_noise(latents, noise, last), noise)
+    leaked = NoiseSchedule().add_noise(latents, noise, last) - noise
+    assert leaked.mean().item() == pytest.approx(3.0 * 0.068, abs=0.01)
+
+
+class _Oracle:
+    """A v-prediction "model" that knows the clean latents ``x0``: the samplers must land exactly on them."""
+
+    def __init__(self, schedule: NoiseSchedule, x0: torch.Tensor):
+        self.schedule, self.x0 = schedule, x0
+
+    def __call__(self, x: torch.Tensor, t: int):
+        alpha_bar = float(self.schedule.alphas_cumprod[t])
+        a, s = alpha_bar**0.5, (1 - alpha_bar) ** 0.5
+        eps = (x - a * self.x0) / s
+        return _to_eps_x0(a * eps - s * self.x0, x, alpha_bar, "v_prediction")
+
+
+@pytest.mark.parametrize("zero_terminal_snr", [False, True])
+@pytest.mark.parametrize("sampler", ["ddim", "dpmpp"])
+def test_samplers_recover_the_data_from_a_perfect_prediction(sampler, zero_terminal_snr):
+    schedule = NoiseSchedule(zero_terminal_snr=zero_terminal_snr)
+    x0 = torch.randn(1, 4, 2, 6, 6, generator=torch.Generator().manual_seed(1))
+    start = torch.randn(1, 4, 2, 6, 6, generator=torch.Generator().manual_seed(2))
+    oracle, steps = _Oracle(schedule, x0), ddim_timesteps(1000, 6)
+    assert steps[0] == 999  # sampling starts where ᾱ = 0 for the rescaled schedule
+    if sampler == "ddim":
+        result = ddim_loop(oracle, start, steps, [torch.Generator().manual_seed(0)])
+    else:
+        result = dpmpp_2m_loop(oracle, start, steps)
+    assert torch.isfinite(result).all()
+    torch.testing.assert_close(result, x0, rtol=1e-4, atol=1e-4)
