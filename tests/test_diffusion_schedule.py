@@ -53,3 +53,36 @@ def test_samplers_recover_the_data_from_a_perfect_prediction(sampler, zero_termi
         result = dpmpp_2m_loop(oracle, start, steps)
     assert torch.isfinite(result).all()
     torch.testing.assert_close(result, x0, rtol=1e-4, atol=1e-4)
+
+
+class _Linear:
+    """A v-prediction "model" whose output depends on its input (v = 0.5·x + 1), to compare update formulas."""
+
+    def __init__(self, schedule: NoiseSchedule):
+        self.schedule = schedule
+
+    def __call__(self, x: torch.Tensor, t: int):
+        return _to_eps_x0(0.5 * x + 1.0, x, float(self.schedule.alphas_cumprod[t]), "v_prediction")
+
+
+def test_dpm_solver_starts_at_zero_snr_exactly_like_ddim():
+    # From ᾱ = 0 the DPM-Solver++ step is DDIM's in the limit (h = ∞), and the step after it is first order
+    # (r = ∞); with two steps both samplers must therefore agree to round-off for any model output.
+    schedule = NoiseSchedule(zero_terminal_snr=True)
+    start = torch.randn(1, 4, 2, 6, 6, generator=torch.Generator().manual_seed(3))
+    model, steps = _Linear(schedule), [999, 500]
+    ddim = ddim_loop(model, start, steps, [torch.Generator().manual_seed(0)])
+    dpm = dpmpp_2m_loop(model, start, steps)
+    torch.testing.assert_close(dpm, ddim, rtol=1e-6, atol=1e-6)
+    # With more steps the second-order corrections make the two differ (the comparison above is not vacuous).
+    steps = ddim_timesteps(1000, 4)
+    assert not torch.allclose(dpmpp_2m_loop(model, start, steps),
+                              ddim_loop(model, start, steps, [torch.Generator().manual_seed(0)]), atol=1e-4)
+
+
+def test_epsilon_sampling_on_a_zero_snr_schedule_is_refused():
+    from interanimate.diffusion.sampler import GuidedDenoiser
+
+    with pytest.raises(ValueError, match="needs a v-prediction model"):
+        GuidedDenoiser(None, torch.zeros(1, 3, 8, 8), torch.zeros(1, 9, 2, 8, 8),
+                       schedule=NoiseSchedule(zero_terminal_snr=True), prediction_type="epsilon")

@@ -225,6 +225,11 @@ def test_warm_start_copies_the_named_parts_and_nothing_else(short_run, sketch_da
 def test_warm_start_from_another_architecture_is_one_line(sketch_dataset, tmp_path):
     other = load_config("tiny", ["model.id_preserver.embedding_dim=512"])
     InterAnimateModel.from_config(other.model, sample_size=32).save_pretrained(tmp_path / "other")
+    heads = load_config("tiny", ["model.unet.motion_num_attention_heads=1"])  # same shapes, other meaning
+    InterAnimateModel.from_config(heads.model, sample_size=32).save_pretrained(tmp_path / "heads")
+    config = _config(sketch_dataset, f"train.init_from={tmp_path / 'heads'}", "train.init_modules=[unet]")
+    with pytest.raises(TrainingSetupError, match="cannot copy unet .* the architectures differ .*motion_num_attention"):
+        train(config, tmp_path / "bad-heads", progress=False)
     for parts, message in ([["id_preserver"], "cannot copy id_preserver .* the architectures differ"],
                            [["vae"], None]):
         config = _config(sketch_dataset, "stage.stages=[1]", "stage.steps=[1]", f"train.init_from={tmp_path / 'other'}",

@@ -112,6 +112,9 @@ class GuidedDenoiser:
         self.use_motion_modules = use_motion_modules
         batch_size, _, num_frames = conditions.shape[:3]
         device = conditions.device
+        if prediction_type == "epsilon" and float(schedule.alphas_cumprod[-1]) == 0.0:
+            raise ValueError("a zero-terminal-SNR schedule needs a v-prediction model: an ε-prediction says nothing "
+                             "about the image at ᾱ = 0 (pass prediction_type='v_prediction')")
         self.windows = temporal_windows(num_frames, window_frames, window_overlap)
         self.weights = [w.to(device) for w in blend_weights(self.windows, num_frames)]
 
@@ -209,11 +212,13 @@ def dpmpp_2m_loop(denoiser: GuidedDenoiser, latents: torch.Tensor, steps: list[i
     dtype = latents.dtype
 
     def coefficients(t: int | None) -> tuple[float, float, float]:
-        # A zero-terminal-SNR schedule has ᾱ = 0 (λ = −∞) at its last step; clamp it to 2⁻²⁴ there, where the update
-        # below is then DDIM's to within float precision.
-        alpha_bar = 1.0 if t is None else max(float(alphas[t]), 2.0**-24)
+        alpha_bar = 1.0 if t is None else float(alphas[t])
         alpha, sigma = alpha_bar**0.5, (1 - alpha_bar) ** 0.5
-        return alpha, sigma, (math.log(alpha / sigma) if sigma > 0 else math.inf)
+        if sigma == 0:
+            return alpha, sigma, math.inf
+        # A zero-terminal-SNR schedule starts at ᾱ = 0, λ = −∞: then h = ∞, e^{−h} = 0 and the step is exactly
+        # DDIM's; the next step gets r = ∞, so it is first order too (the limit of the formulas, taken exactly).
+        return alpha, sigma, (math.log(alpha / sigma) if alpha > 0 else -math.inf)
 
     previous_x0, previous_h = None, None
     x = latents.float()

@@ -27,6 +27,13 @@ from interanimate.models.vae import build_vae, load_vae, vae_scale_factor
 
 CONTAINER_FILE = "interanimate.json"
 PART_NAMES = ("vae", "reference_net", "unet", "pose_guider", "interaction", "id_preserver")
+# Part settings a warm start may change: they describe the data (size) or are copied with the weights (scaling).
+_COPY_IGNORED_SETTINGS = {"sample_size", "scaling_factor"}
+
+
+def _plain(value):
+    """Config values compared as plain data (tuples and lists alike)."""
+    return list(value) if isinstance(value, (tuple, list)) else value
 HAND_CHANNEL = CONDITION_CHANNELS.index("hand_region")
 FACE_CHANNEL = CONDITION_CHANNELS.index("face_region")
 CONTACT_CHANNEL = CONDITION_CHANNELS.index("contact_region")
@@ -189,13 +196,25 @@ class InterAnimateModel(nn.Module):
         """Warm start: copy the weights of ``parts`` (all present ones when empty) from the model saved in
         ``directory``. The architectures must match part by part; copying the VAE copies its latent scaling factor.
         Returns the names of the parts copied."""
-        source = type(self).from_pretrained(directory)
+        try:
+            source = type(self).from_pretrained(directory)
+        except (OSError, ValueError, KeyError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ValueError(f"cannot read the model in {directory}: {first}") from None
         names = list(parts) or [n for n in PART_NAMES if getattr(self, n) is not None]
         for name in names:
             mine, theirs = getattr(self, name), getattr(source, name)
             if mine is None or theirs is None:
                 where = "this model" if mine is None else str(directory)
                 raise ValueError(f"cannot copy {name} from {directory}: {where} has no {name}")
+            # Settings that leave shapes alone (head counts, group norms) change what the weights mean.
+            differ = sorted(k for k in set(mine.config) | set(theirs.config)
+                            if not k.startswith("_") and k not in _COPY_IGNORED_SETTINGS
+                            and _plain(mine.config.get(k)) != _plain(theirs.config.get(k)))
+            if differ:
+                shown = ", ".join(f"{k}: {_plain(theirs.config.get(k))!r} there, {_plain(mine.config.get(k))!r} here"
+                                  for k in differ[:3])
+                raise ValueError(f"cannot copy {name} from {directory}: the architectures differ ({shown})")
             try:
                 mine.load_state_dict(theirs.state_dict(), strict=True)
             except RuntimeError as exc:
