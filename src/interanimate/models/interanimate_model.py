@@ -24,9 +24,12 @@ from interanimate.models.interanimate_unet import InterAnimateUNet
 from interanimate.models.pose_guider import PoseGuider
 from interanimate.models.reference_net import ReferenceNet
 from interanimate.models.vae import build_vae, load_vae, vae_scale_factor
+from interanimate.training.config import MODEL_PARTS
 
 CONTAINER_FILE = "interanimate.json"
-PART_NAMES = ("vae", "reference_net", "unet", "pose_guider", "interaction", "id_preserver")
+HAND_CHANNEL = CONDITION_CHANNELS.index("hand_region")
+FACE_CHANNEL = CONDITION_CHANNELS.index("face_region")
+CONTACT_CHANNEL = CONDITION_CHANNELS.index("contact_region")
 # Part settings a warm start may change: they describe the data (size) or are copied with the weights (scaling).
 _COPY_IGNORED_SETTINGS = {"sample_size", "scaling_factor"}
 
@@ -34,9 +37,6 @@ _COPY_IGNORED_SETTINGS = {"sample_size", "scaling_factor"}
 def _plain(value):
     """Config values compared as plain data (tuples and lists alike)."""
     return list(value) if isinstance(value, (tuple, list)) else value
-HAND_CHANNEL = CONDITION_CHANNELS.index("hand_region")
-FACE_CHANNEL = CONDITION_CHANNELS.index("face_region")
-CONTACT_CHANNEL = CONDITION_CHANNELS.index("contact_region")
 
 
 def masks_from_conditions(conditions: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -167,7 +167,7 @@ class InterAnimateModel(nn.Module):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         components = {}
-        for name in PART_NAMES:
+        for name in MODEL_PARTS:
             module = getattr(self, name)
             if module is not None:
                 module.save_pretrained(directory / name, safe_serialization=True)
@@ -201,7 +201,7 @@ class InterAnimateModel(nn.Module):
         except (OSError, ValueError, KeyError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ValueError(f"cannot read the model in {directory}: {first}") from None
-        names = list(parts) or [n for n in PART_NAMES if getattr(self, n) is not None]
+        names = list(parts) or [n for n in MODEL_PARTS if getattr(self, n) is not None]
         for name in names:
             mine, theirs = getattr(self, name), getattr(source, name)
             if mine is None or theirs is None:

@@ -25,7 +25,8 @@ import yaml
 from interanimate.data.conditions import NUM_CONDITION_CHANNELS
 
 
-# The parts of an InterAnimateModel (models/interanimate_model.PART_NAMES), named here to keep this module light.
+# The parts of an InterAnimateModel, in saving order; defined here (not in the heavy models package) so that
+# config validation can name them.
 MODEL_PARTS = ("vae", "reference_net", "unet", "pose_guider", "interaction", "id_preserver")
 
 

@@ -28,6 +28,7 @@ from accelerate.utils import gather_object
 
 from interanimate.diffusion import NoiseSchedule, compute_loss
 from interanimate.models import InterAnimateModel
+from interanimate.models.interanimate_model import CONTAINER_FILE
 from interanimate.training import checkpoint as ckpt
 from interanimate.training.config import Config, save_config, to_dict
 from interanimate.training.data_stream import BatchStream, DataSetupError, check_data_path, validation_batch
@@ -238,9 +239,9 @@ class Trainer:
 
     def _warm_start(self, folder: str, parts: tuple[str, ...]) -> None:
         path = Path(folder).expanduser()
-        if (path / "model" / "interanimate.json").is_file():  # a checkpoint folder: its weights are in model/
+        if (path / "model" / CONTAINER_FILE).is_file():  # a checkpoint folder: its weights are in model/
             path = path / "model"
-        if not (path / "interanimate.json").is_file():
+        if not (path / CONTAINER_FILE).is_file():
             raise TrainingSetupError(f"train.init_from={folder} is not a trained model folder; give a run's final/ "
                                      "or a checkpoint folder")
         try:
