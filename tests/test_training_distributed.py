@@ -1,4 +1,5 @@
-"""Two CPU processes (gloo DDP through ``accelerate launch``): replicas stay identical while seeing different data."""
+"""Two CPU processes on gloo through ``accelerate launch``: DDP replicas stay identical; FSDP (the shipped
+``configs/accelerate/fsdp*.yaml``) trains like DDP, and a killed FSDP run resumes exactly."""
 
 from __future__ import annotations
 
@@ -8,10 +9,16 @@ import socket
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import load_file
+
+from interanimate.models import InterAnimateModel
+from interanimate.training.sharding import ShardingSetupError, sharding_settings
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "accelerate"
 
 WORKER = textwrap.dedent('''
     import os, sys
@@ -19,10 +26,10 @@ WORKER = textwrap.dedent('''
     from interanimate.training.config import load_config
     from interanimate.training.trainer import train
 
-    data, out, extra = sys.argv[1], sys.argv[2], sys.argv[3:]
+    data, out, max_steps, extra = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
     config = load_config("tiny", [f"data.path={data}", "train.batch_size=1", "stage.stages=[0,1,2]",
                                   "stage.steps=[1,1,2]", "train.validate_every=0", "train.checkpoint_every=0", *extra])
-    summary = train(config, out, progress=False)
+    summary = train(config, out, max_steps=max_steps or None, progress=False)
     state = {name: p.detach().clone().contiguous() for name, p in summary.model.named_parameters()}
     save_file(state, os.path.join(out, f"replica{os.environ['RANK']}.safetensors"))
 ''')
@@ -34,24 +41,107 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.parametrize("overrides", [[], ["train.gradient_accumulation_steps=2"]], ids=["plain", "accumulation"])
-def test_two_process_ddp_keeps_replicas_identical(sketch_dataset, tmp_path, overrides):
-    script = tmp_path / "worker.py"
+def _launch(workdir: Path, dataset: Path, out: Path, launcher: list[str], overrides: tuple[str, ...] = (),
+            max_steps: int = 0) -> subprocess.CompletedProcess:
+    script = workdir / "worker.py"
     script.write_text(WORKER)
-    out = tmp_path / "run"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    # --multi_gpu on a machine without GPUs starts CPU processes on gloo (--cpu would start only one).
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-               "--main_process_port", str(_free_port()), str(script), str(sketch_dataset), str(out), *overrides]
+    command = [sys.executable, "-m", "accelerate.commands.launch", *launcher, "--num_processes", "2",
+               "--main_process_port", str(_free_port()), str(script), str(dataset), str(out), str(max_steps),
+               *overrides]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    return done
 
+
+# --multi_gpu on a machine without GPUs starts CPU processes on gloo (--cpu would start only one).
+DDP = ["--multi_gpu", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+FSDP = ["--config_file", str(CONFIGS / "fsdp.yaml")]
+ZERO2 = ["--config_file", str(CONFIGS / "fsdp_zero2.yaml")]
+ACCUMULATION = ("train.gradient_accumulation_steps=2",)
+
+
+@pytest.fixture(scope="module")
+def runs(sketch_dataset, tmp_path_factory):
+    """``runs(name, launcher, overrides)``: the run folder of one uninterrupted 4-step launch, run once per module."""
+    done: dict[str, Path] = {}
+
+    def run(name: str, launcher: list[str], overrides: tuple[str, ...] = ()) -> Path:
+        if name not in done:
+            workdir = tmp_path_factory.mktemp(name)
+            _launch(workdir, sketch_dataset, workdir / "run", launcher, overrides)
+            done[name] = workdir / "run"
+        return done[name]
+
+    return run
+
+
+def _replicas(out: Path) -> list[dict[str, torch.Tensor]]:
+    return [load_file(str(out / f"replica{rank}.safetensors")) for rank in (0, 1)]
+
+
+def _assert_close(a: dict, b: dict, atol: float) -> None:
+    assert a.keys() == b.keys()
+    for name, value in a.items():
+        torch.testing.assert_close(b[name], value, rtol=0, atol=atol, msg=name)
+
+
+@pytest.mark.parametrize("overrides", [(), ACCUMULATION], ids=["plain", "accumulation"])
+def test_two_process_ddp_keeps_replicas_identical(runs, overrides):
+    out = runs(f"ddp{len(overrides)}", DDP, overrides)
     state = json.loads((out / "final" / "state.json").read_text())
     assert state["global_step"] == 4
     last = json.loads(sorted((out / "checkpoints").iterdir())[-1].joinpath("state.json").read_text())
     assert last["world_size"] == 2
-    replicas = [load_file(str(out / f"replica{rank}.safetensors")) for rank in (0, 1)]
-    assert replicas[0].keys() == replicas[1].keys()
-    for name, value in replicas[0].items():
-        torch.testing.assert_close(replicas[1][name], value, rtol=0, atol=1e-7, msg=name)
+    replicas = _replicas(out)
+    _assert_close(replicas[0], replicas[1], atol=1e-7)
+
+
+@pytest.mark.parametrize("launcher, overrides", [(FSDP, ()), (ZERO2, ACCUMULATION)], ids=["fsdp", "zero2-accumulation"])
+def test_two_process_fsdp_trains_like_ddp(runs, launcher, overrides):
+    """Stages 0 → 1 → 2 sharded (EMA, stage hand-overs and the VAE rescale included) end where DDP ends."""
+    ddp = runs(f"ddp{len(overrides)}", DDP, overrides)
+    fsdp = runs(f"fsdp-{Path(launcher[-1]).stem}", launcher, overrides)
+    replicas = _replicas(fsdp)
+    _assert_close(replicas[0], replicas[1], atol=0)
+    # Reduce-scatter and all-reduce sum in other orders; Adam turns such rounding (~1e-7) into differences of up to
+    # ~1e-5 for weights whose gradients are close to zero. Lost or unaveraged gradients, a wrong EMA or stage
+    # hand-over would differ by the size of the updates (learning rate 1e-3).
+    _assert_close(_replicas(ddp)[0], replicas[0], atol=1e-4)
+    saved = InterAnimateModel.from_pretrained(fsdp / "final")
+    _assert_close({n: p.detach() for n, p in saved.named_parameters()}, replicas[0], atol=0)
+    assert saved.vae.config.scaling_factor == pytest.approx(
+        InterAnimateModel.from_pretrained(ddp / "final").vae.config.scaling_factor, rel=1e-5)
+
+
+def test_killed_fsdp_run_resumes_exactly(runs, sketch_dataset, tmp_path):
+    """Stopped inside stage 2 (sharded optimizer and EMA states in the checkpoint), then the same command again."""
+    uninterrupted = runs(f"fsdp-{Path(ZERO2[-1]).stem}", ZERO2, ACCUMULATION)
+    out = tmp_path / "run"
+    _launch(tmp_path, sketch_dataset, out, ZERO2, ACCUMULATION, max_steps=3)
+    checkpoint = out / "checkpoints" / "step-0000003"
+    assert (checkpoint / "optimizer.safetensors").is_file() and (checkpoint / "ema.safetensors").is_file()
+    resumed = _launch(tmp_path, sketch_dataset, out, ZERO2, ACCUMULATION)
+    assert "resuming from" in resumed.stdout
+    _assert_close(_replicas(uninterrupted)[0], _replicas(out)[0], atol=0)
+
+
+@pytest.mark.parametrize("environ, message", [
+    ({"ACCELERATE_USE_FSDP": "true", "FSDP_VERSION": "1"}, "fsdp_version: 2"),
+    ({"ACCELERATE_USE_FSDP": "true", "FSDP_VERSION": "2", "FSDP_OFFLOAD_PARAMS": "true"}, "fsdp_offload_params: false"),
+    ({"ACCELERATE_USE_FSDP": "true", "FSDP_VERSION": "2", "FSDP_RESHARD_AFTER_FORWARD": "SHARD_GRAD_OP"},
+     "use true"),
+    ({"ACCELERATE_USE_DEEPSPEED": "true"}, "fsdp_zero2.yaml"),
+])
+def test_unsupported_sharding_settings_are_refused(environ, message):
+    with pytest.raises(ShardingSetupError, match=message) as error:
+        sharding_settings("MULTI_CPU", 2, environ)
+    assert "\n" not in str(error.value)
+
+
+def test_sharding_settings_follow_the_launch():
+    fsdp = {"ACCELERATE_USE_FSDP": "true", "FSDP_VERSION": "2", "FSDP_RESHARD_AFTER_FORWARD": "false"}
+    assert sharding_settings("MULTI_CPU", 2, fsdp).reshard_after_forward is False
+    assert sharding_settings("FSDP", 2, {"FSDP_VERSION": "2"}).reshard_after_forward is True
+    assert sharding_settings("FSDP", 1, {"FSDP_VERSION": "2"}) is None  # one process: nothing to shard
+    assert sharding_settings("MULTI_CPU", 2, {}) is None  # DDP

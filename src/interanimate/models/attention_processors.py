@@ -10,7 +10,7 @@
   identity tokens, weighted to the face region, with a zero-initialised gate.
 
 Processors hold only their layer name. Everything that changes per call arrives through
-``cross_attention_kwargs`` as one ``AttentionContext`` (or, for the ReferenceNet, a ``reference_bank`` dict that the
+``cross_attention_kwargs`` as one ``AttentionContext`` (or, for the ReferenceNet, a ``ReferenceBank`` that the
 caller owns), so nothing is left on a module between calls and the parameters of the new branches live in their
 own ``ModelMixin`` models (``InteractionSystem``, ``IDPreserver``), not inside the UNet's state dict.
 
@@ -161,6 +161,18 @@ def _check_input(attn: Attention, hidden_states: torch.Tensor, attention_mask: t
 # --------------------------------------------------------------------------------------------- processors
 
 
+class ReferenceBank:
+    """The ReferenceNet's recorded self-attention inputs, ``features[layer name] = (b, h w, c)``.
+
+    An object of its own rather than a dict: wrappers that rebuild plain containers found in a module's inputs (FSDP's
+    forward hooks do) pass it on as the same object, so what the layers record reaches the caller.
+    """
+
+    def __init__(self):
+        self.features: dict[str, torch.Tensor] = {}
+
+
+
 class ReferenceWriteProcessor:
     """ReferenceNet self-attention: plain attention that also records its input in the caller's ``reference_bank``."""
 
@@ -168,10 +180,10 @@ class ReferenceWriteProcessor:
         self.name = name
 
     def __call__(self, attn: Attention, hidden_states: torch.Tensor, encoder_hidden_states=None,
-                 attention_mask=None, temb=None, reference_bank: dict[str, torch.Tensor] | None = None):
+                 attention_mask=None, temb=None, reference_bank: ReferenceBank | None = None):
         _check_input(attn, hidden_states, attention_mask)
         if reference_bank is not None:
-            reference_bank[self.name] = hidden_states  # (b, h w, c)
+            reference_bank.features[self.name] = hidden_states  # (b, h w, c)
         return _project_out(attn, _attend(attn, hidden_states, hidden_states), hidden_states)
 
 
@@ -265,7 +277,7 @@ class PlainAttnProcessor:
 
     def __call__(self, attn: Attention, hidden_states: torch.Tensor, encoder_hidden_states=None,
                  attention_mask=None, temb=None, attention_context: AttentionContext | None = None,
-                 reference_bank: dict | None = None):
+                 reference_bank: ReferenceBank | None = None):
         _check_input(attn, hidden_states, attention_mask)
         context = hidden_states if encoder_hidden_states is None else encoder_hidden_states
         if encoder_hidden_states is not None and attn.norm_cross:

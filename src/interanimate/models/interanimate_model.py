@@ -30,6 +30,8 @@ CONTAINER_FILE = "interanimate.json"
 HAND_CHANNEL = CONDITION_CHANNELS.index("hand_region")
 FACE_CHANNEL = CONDITION_CHANNELS.index("face_region")
 CONTACT_CHANNEL = CONDITION_CHANNELS.index("contact_region")
+PART_CLASSES = {"vae": AutoencoderKL, "reference_net": ReferenceNet, "unet": InterAnimateUNet,
+                "pose_guider": PoseGuider, "interaction": InteractionSystem, "id_preserver": IDPreserver}
 # Part settings a warm start may change: they describe the data (size) or are copied with the weights (scaling).
 _COPY_IGNORED_SETTINGS = {"sample_size", "scaling_factor"}
 
@@ -171,7 +173,7 @@ class InterAnimateModel(nn.Module):
             module = getattr(self, name)
             if module is not None:
                 module.save_pretrained(directory / name, safe_serialization=True)
-                components[name] = type(module).__name__
+                components[name] = PART_CLASSES[name].__name__
         options = {"components": components, "region_masking": self.region_masking,
                    "mask_blur_radius": self.mask_blur_radius}
         (directory / CONTAINER_FILE).write_text(json.dumps(options, indent=2))
@@ -183,14 +185,22 @@ class InterAnimateModel(nn.Module):
         if not index.is_file():
             raise FileNotFoundError(f"{directory} is not an InterAnimate model folder (no {CONTAINER_FILE})")
         options = json.loads(index.read_text())
-        classes = {"vae": AutoencoderKL, "reference_net": ReferenceNet, "unet": InterAnimateUNet,
-                   "pose_guider": PoseGuider, "interaction": InteractionSystem, "id_preserver": IDPreserver}
         parts = {
             name: cls_.from_pretrained(directory / name, local_files_only=True, use_safetensors=True)
             if name in options["components"] else None
-            for name, cls_ in classes.items()
+            for name, cls_ in PART_CLASSES.items()
         }
         return cls(**parts, region_masking=options["region_masking"], mask_blur_radius=options["mask_blur_radius"])
+
+    def new_like(self) -> "InterAnimateModel":
+        """A new model, on the CPU, with this one's architecture and settings (its weights freshly initialised)."""
+        parts = {}
+        for name in MODEL_PARTS:
+            part = getattr(self, name)
+            # Without the private keys: diffusers' "_use_default_values" would replace positional settings by defaults.
+            settings = {k: v for k, v in part.config.items() if not k.startswith("_")} if part is not None else None
+            parts[name] = None if part is None else PART_CLASSES[name].from_config(settings)
+        return type(self)(**parts, region_masking=self.region_masking, mask_blur_radius=self.mask_blur_radius)
 
     def copy_parts_from(self, directory: str | Path, parts: tuple[str, ...] = ()) -> list[str]:
         """Warm start: copy the weights of ``parts`` (all present ones when empty) from the model saved in

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from diffusers import UNet2DConditionModel
 
-from interanimate.models.attention_processors import install_reference_processors
+from interanimate.models.attention_processors import ReferenceBank, install_reference_processors
 
 
 class ReferenceNet(UNet2DConditionModel):
@@ -66,10 +66,10 @@ class ReferenceNet(UNet2DConditionModel):
 
         The reference is encoded at timestep 0 (it is clean), once per clip.
         """
-        bank: dict[str, torch.Tensor] = {}
+        bank = ReferenceBank()
         timestep = torch.zeros(reference_latents.shape[0], device=reference_latents.device, dtype=torch.long)
         self(reference_latents, timestep, encoder_hidden_states=encoder_hidden_states,
              cross_attention_kwargs={"reference_bank": bank}, return_dict=False)
-        if not bank:
+        if not bank.features:
             raise RuntimeError("ReferenceNet has no recording processors; build it with from_config/from_pretrained")
-        return bank
+        return bank.features

@@ -130,11 +130,15 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return found[-1] if found else None
 
 
-def save_optimizer(optimizer: torch.optim.Optimizer, names: dict[torch.nn.Parameter, str], folder: Path) -> None:
-    """Per-parameter optimizer state, keyed by parameter name, as safetensors (tensors) + JSON (plain numbers)."""
+def optimizer_states(optimizer: torch.optim.Optimizer, names: dict[torch.nn.Parameter, str]) -> dict[str, dict]:
+    """The optimizer state per parameter name: ``{name: {field: value}}``."""
+    return {names[param]: dict(state) for param, state in optimizer.state.items()}
+
+
+def save_optimizer(states: dict[str, dict], folder: Path) -> None:
+    """Per-parameter optimizer states (``optimizer_states``) as safetensors (tensors) + JSON (plain numbers)."""
     tensors, plain = {}, {}
-    for param, state in optimizer.state.items():
-        name = names[param]
+    for name, state in states.items():
         for key, value in state.items():
             if torch.is_tensor(value):
                 tensors[f"{name}::{key}"] = value.detach().contiguous().cpu()
@@ -144,15 +148,26 @@ def save_optimizer(optimizer: torch.optim.Optimizer, names: dict[torch.nn.Parame
     (folder / "optimizer.json").write_text(json.dumps(plain))
 
 
-def load_optimizer(optimizer: torch.optim.Optimizer, params: dict[str, torch.nn.Parameter], folder: Path) -> None:
+def read_optimizer(folder: Path) -> dict[str, dict]:
+    """The states ``save_optimizer`` wrote: ``{name: {field: value}}``."""
+    states: dict[str, dict] = {}
     tensors = load_file(str(folder / "optimizer.safetensors"))
     plain = json.loads((folder / "optimizer.json").read_text())
     for key, value in [*tensors.items(), *plain.items()]:
         name, _, field = key.rpartition("::")
+        states.setdefault(name, {})[field] = value
+    return states
+
+
+def load_optimizer(optimizer: torch.optim.Optimizer, params: dict[str, torch.nn.Parameter],
+                   states: dict[str, dict], folder: Path) -> None:
+    """Put ``states`` (read from ``folder``) into ``optimizer``, whose parameters are ``params`` by name."""
+    for name, fields in states.items():
         if name not in params:
             raise IncompatibleRunError(f"{folder}: optimizer state for {name!r}, which this stage does not train")
         param = params[name]
-        optimizer.state[param][field] = value.to(param.device) if torch.is_tensor(value) else value
+        for field, value in fields.items():
+            optimizer.state[param][field] = value.to(param.device) if torch.is_tensor(value) else value
 
 
 def write_checkpoint(run_dir: Path, step: int, write_contents) -> Path:

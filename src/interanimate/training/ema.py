@@ -7,6 +7,7 @@ After update ``n`` (0-based, counted from the start of the stage) the shadow ``s
 
 The warm-up term ``(1 + n) / (10 + n)`` keeps the first updates from being dominated by the initial weights (the
 ``num_updates`` form of TensorFlow's ``ExponentialMovingAverage``). Shadows are float32 whatever the training dtype.
+Under FSDP each process keeps the shadows of its own parameter shards; ``full_shadows`` gathers them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 from safetensors.torch import load_file, save_file
+
+from interanimate.training.sharding import full_tensor, shard_like
 
 
 def ema_decay_at(num_updates: int, ema_decay: float) -> float:
@@ -61,8 +64,14 @@ class EMA:
             params[name].copy_(shadow.to(params[name].dtype))
             self.shadow[name] = raw
 
-    def save(self, path: Path) -> None:
-        save_file({name: t.contiguous() for name, t in self.shadow.items()}, str(path),
+    def full_shadows(self) -> dict[str, torch.Tensor]:
+        """The shadows as whole tensors (under FSDP every process must call this)."""
+        return {name: full_tensor(t) for name, t in self.shadow.items()}
+
+    def save(self, path: Path, shadows: dict[str, torch.Tensor] | None = None) -> None:
+        """Write the shadows (or ``shadows``, e.g. ``full_shadows()`` gathered beforehand) to ``path``."""
+        shadows = self.shadow if shadows is None else shadows
+        save_file({name: t.detach().cpu().contiguous() for name, t in shadows.items()}, str(path),
                   metadata={"num_updates": str(self.num_updates), "decay": repr(self.decay)})
 
     def load(self, path: Path) -> None:
@@ -73,4 +82,4 @@ class EMA:
             raise ValueError(f"{path}: EMA tensors do not match the parameters this stage trains")
         with safe_open(str(path), framework="pt") as handle:
             self.num_updates = int(handle.metadata()["num_updates"])
-        self.shadow = {name: tensors[name].float() for name in self.shadow}
+        self.shadow = {name: shard_like(tensors[name].float(), like) for name, like in self.shadow.items()}

@@ -1,9 +1,10 @@
 """The one training loop (PRODUCT.md §6): stages are configuration, resume is re-running the same command.
 
 ``train(config, run_dir)`` runs the stage plan of ``config.stage`` (e.g. stage 0 VAE → 1 image → 2 video) on
-``accelerate``: one process, or many through ``accelerate launch`` (DDP, on GPUs or CPU processes on gloo). Every ``train.checkpoint_every`` steps it writes a checkpoint (see
-``checkpoint.py``); when the run folder already holds one, training continues from it and reproduces the
-uninterrupted run: the per-step randomness is seeded by ``(seed, step, process)``, the learning rate is a function
+``accelerate``: one process, or many through ``accelerate launch`` (DDP, or FSDP2 with ``configs/accelerate/fsdp.yaml``
+– see ``sharding.py`` – on GPUs or on CPU processes over gloo). Every ``train.checkpoint_every`` steps it writes a
+checkpoint (see ``checkpoint.py``); when the run folder already holds one, training continues from it and
+reproduces the uninterrupted run: the per-step randomness is seeded by ``(seed, step, process)``, the learning rate is a function
 of the step, and the data stream is restored to its position.
 
 At the end of every stage the EMA weights of that stage replace the raw weights, so the next stage starts from the
@@ -33,6 +34,16 @@ from interanimate.training import checkpoint as ckpt
 from interanimate.training.config import Config, save_config, to_dict
 from interanimate.training.data_stream import BatchStream, DataSetupError, check_data_path, validation_batch
 from interanimate.training.ema import EMA
+from interanimate.training.sharding import (
+    ShardingSetupError,
+    device_mesh,
+    full_model_state,
+    full_optimizer_states,
+    load_optimizer_states,
+    local_parameter_bytes,
+    shard_objective,
+    sharding_settings,
+)
 from interanimate.training.stages import STAGES, apply_stage, uses_motion_modules
 from interanimate.training.validation import validation_image, write_png
 
@@ -205,11 +216,15 @@ class Trainer:
         self.seed = config.train.seed
         self.identity_dim = config.model.id_preserver.embedding_dim
 
-        if accelerator.distributed_type.name in ("FSDP", "DEEPSPEED"):
-            # Checkpoints here are whole-model safetensors written by one process; sharded parameters/optimizer
-            # states would need accelerate's save_state, which this loop does not use yet.
-            raise TrainingSetupError(f"{accelerator.distributed_type.name} launches are not supported by this "
-                                     "version's checkpointing; use configs/accelerate/ddp.yaml")
+        try:
+            self.sharding = sharding_settings(accelerator.distributed_type.name, self.world_size)
+        except ShardingSetupError as exc:
+            raise TrainingSetupError(str(exc)) from None
+        if self.sharding is not None and config.train.use_8bit_adam:
+            raise TrainingSetupError("train.use_8bit_adam=true is not supported with FSDP launches; set it false or "
+                                     "launch with configs/accelerate/ddp.yaml")
+        self.mesh = device_mesh(self.device) if self.sharding is not None else None
+        self.objective = None  # the stage's training objective, sharded in place under FSDP
         accelerator.wait_for_everyone()  # every process reads the folder before the main one writes to it
         ckpt.check_run_config(self.run_dir, config)
         self.resume_from = ckpt.latest_checkpoint(self.run_dir)
@@ -298,6 +313,14 @@ class Trainer:
         if config.train.gradient_checkpointing:
             for module in (self.model.unet, self.model.reference_net, self.model.vae):
                 module.enable_gradient_checkpointing()
+        objective = TrainingObjective(self.model, self.schedule, config, stage)
+        if self.sharding is not None:  # in place: the model's parameters become this process's shards
+            units = shard_objective(objective, stage, self.sharding, self.mesh)
+            local, whole = local_parameter_bytes(self.model)
+            if acc.is_main_process:
+                self.log(f"stage {stage}: FSDP over {self.world_size} processes, {units} units, reshard_after_forward="
+                         f"{self.sharding.reshard_after_forward}; this process holds {local / 2**20:.1f} of "
+                         f"{whole / 2**20:.1f} MiB of parameters")
         params = [p for p in self.model.parameters() if p.requires_grad]
         names = {p: n for n, p in self.model.named_parameters() if p.requires_grad}
         optimizer = make_optimizer(config, params)
@@ -305,12 +328,14 @@ class Trainer:
         stream = BatchStream(self.data_path, config.data, config.data.num_frames if stage == 2 else 1,
                              config.train.batch_size, self.seed, self.identity_dim, self.rank, self.world_size)
         if step_in_stage > 0:  # resuming inside this stage
-            ckpt.load_optimizer(optimizer, {n: p for p, n in names.items()}, self.resume_from)
+            self._load_optimizer(objective, optimizer, {n: p for p, n in names.items()})
             if ema is not None:
                 ema.load(self.resume_from / "ema.safetensors")
             stream.load_state_dict(self.state["data"][self.rank])
-        objective, optimizer = acc.prepare(TrainingObjective(self.model, self.schedule, config, stage), optimizer)
+        if self.sharding is None:
+            objective, optimizer = acc.prepare(objective, optimizer)
         objective.train()
+        self.objective = objective
 
         if self.state["global_step"] == 0 and config.train.validate_every:
             self._validate(stage, ema)
@@ -320,7 +345,9 @@ class Trainer:
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(config, step - start)
             terms = self._accumulate_gradients(objective, stream, step)
-            if config.train.max_grad_norm > 0:
+            if config.train.max_grad_norm > 0 and self.sharding is not None:
+                torch.nn.utils.clip_grad_norm_(params, config.train.max_grad_norm)  # norms over all shards
+            elif config.train.max_grad_norm > 0:
                 acc.clip_grad_norm_(params, config.train.max_grad_norm)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
@@ -337,7 +364,41 @@ class Trainer:
                 self._save(optimizer, names, ema, stream, fresh_stage=stage_done)
             if config.train.validate_every and ((step + 1) % config.train.validate_every == 0 or stage_done):
                 self._validate(stage, None if stage_done else ema)
+        if self._sharded():  # stopped inside the stage: leave an ordinary model behind
+            self.model = self._gathered_model(everywhere=True)
+        self.objective = None
         acc.free_memory()  # drop the wrappers; the next stage wraps the model with its own trainable set
+
+    def _load_optimizer(self, objective, optimizer, params: dict[str, nn.Parameter]) -> None:
+        states = ckpt.read_optimizer(self.resume_from)
+        if self.sharding is None:
+            ckpt.load_optimizer(optimizer, params, states, self.resume_from)
+            return
+        try:
+            load_optimizer_states(objective, optimizer, states)
+        except ValueError as exc:
+            raise ckpt.IncompatibleRunError(f"{self.resume_from}: {exc}") from None
+
+    def _sharded(self) -> bool:
+        """Whether the model is sharded right now (FSDP, inside a stage)."""
+        return self.sharding is not None and self.objective is not None
+
+    def _gathered_model(self, everywhere: bool, ema: EMA | None = None) -> InterAnimateModel | None:
+        """Under FSDP: the whole model, as an ordinary ``InterAnimateModel`` on this process's device, in every
+        process (``everywhere``) or in the main one (``None`` elsewhere); with ``ema``, its averaged weights.
+        Every process must call this."""
+        if ema is not None:
+            ema.swap(self.model)
+        try:
+            state = full_model_state(self.objective, main_process_only=not everywhere, device=self.device)
+        finally:
+            if ema is not None:
+                ema.swap(self.model)
+        if not (everywhere or self.accelerator.is_main_process):
+            return None
+        model = self.model.new_like()
+        model.load_state_dict(state, strict=True)
+        return model.to(self.device)
 
     def _accumulate_gradients(self, objective, stream: BatchStream, step: int) -> dict[str, torch.Tensor]:
         """Forward and backward ``train.gradient_accumulation_steps`` micro-batches; returns their mean loss terms.
@@ -352,9 +413,15 @@ class Trainer:
             seed = step_seed(self.seed, step, self.rank, micro)
             torch.manual_seed(seed)  # anything drawing from the global generator replays identically
             last = micro == count - 1
-            with contextlib.nullcontext() if last else acc.no_sync(objective):
-                terms = objective(batch, torch.Generator().manual_seed(seed))
+            if self.sharding is not None:  # FSDP: reduce-scatter only in the last micro-batch's backward
+                objective.set_requires_gradient_sync(last)
+                with acc.autocast():  # DDP's prepared objective sets the mixed-precision context itself
+                    terms = objective(batch, torch.Generator().manual_seed(seed))
                 acc.backward(terms["loss"] / count)
+            else:
+                with contextlib.nullcontext() if last else acc.no_sync(objective):
+                    terms = objective(batch, torch.Generator().manual_seed(seed))
+                    acc.backward(terms["loss"] / count)
             for name, value in terms.items():
                 value = value.detach() / count
                 totals[name] = value if name not in totals else totals[name] + value
@@ -384,6 +451,9 @@ class Trainer:
         """The stage's EMA becomes the model; after stage 0 the VAE latents are rescaled to unit variance."""
         if ema is not None:
             ema.copy_to(self.model)
+        if self._sharded():  # the next stage shards the averaged model with its own trainable set
+            self.model = self._gathered_model(everywhere=True)
+            self.objective = None
         if stage == 0:
             self._rescale_vae_latents(stream)
         self._advance_stage(index)
@@ -406,14 +476,23 @@ class Trainer:
         self.state["data"] = None if fresh_stage else data_states
         state = {**self.state, "seed": self.seed, "world_size": self.world_size, "code": ckpt.code_version(),
                  "stage": self.plan[min(self.state["stage_index"], len(self.plan) - 1)][0]}
+        # Under FSDP inside a stage, weights, EMA shadows and optimizer states are gathered by every process first.
+        sharded = self._sharded()
+        model = self._gathered_model(everywhere=False) if sharded else self.model
+        shadows = ema.full_shadows() if ema is not None and not fresh_stage else None
+        optimizer_states = None
+        if sharded:
+            optimizer_states = full_optimizer_states(self.objective, optimizer, self.device)
+        elif not fresh_stage:
+            optimizer_states = ckpt.optimizer_states(getattr(optimizer, "optimizer", optimizer), names)
 
         def contents(folder: Path) -> None:
-            self.model.save_pretrained(folder / "model")
+            model.save_pretrained(folder / "model")
             save_config(self.config, folder / "config.yaml")
             if not fresh_stage:
                 if ema is not None:
-                    ema.save(folder / "ema.safetensors")
-                ckpt.save_optimizer(getattr(optimizer, "optimizer", optimizer), names, folder)
+                    ema.save(folder / "ema.safetensors", shadows)
+                ckpt.save_optimizer(optimizer_states, folder)
             (folder / "state.json").write_text(json.dumps(state, indent=2))
 
         if acc.is_main_process:
@@ -423,25 +502,32 @@ class Trainer:
 
     def _validate(self, stage: int, ema: EMA | None) -> None:
         acc = self.accelerator
-        if acc.is_main_process:
-            if self.validation is None:
-                batch = validation_batch(self.data_path, self.config.data, self.seed, self.identity_dim,
-                                         self.config.data.num_validation_clips)
-                self.validation = {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in batch.items()}
-            if ema is not None:
-                ema.swap(self.model)
-            try:
-                image = validation_image(self.model, self.validation, stage, self.config, self.seed)
-            finally:
-                if ema is not None:
-                    ema.swap(self.model)
-            step = self.state["global_step"]
-            path = write_png(image, self.run_dir / "validation" / f"step-{step:07d}-stage{stage}.png")
-            self.summary.validation_images.append(path)
-            tracker = acc.get_tracker("tensorboard", unwrap=True)
-            if hasattr(tracker, "add_image"):
-                tracker.add_image(f"validation/stage{stage}", image, step, dataformats="HWC")
+        if self._sharded():  # every process takes part in gathering the (EMA) weights
+            model = self._gathered_model(everywhere=False, ema=ema)
+        else:
+            model = self.model
+            if ema is not None and acc.is_main_process:
+                ema.swap(model)
+        try:
+            if acc.is_main_process:
+                self._write_validation(model, stage)
+        finally:
+            if not self._sharded() and ema is not None and acc.is_main_process:
+                ema.swap(model)
         acc.wait_for_everyone()
+
+    def _write_validation(self, model: InterAnimateModel, stage: int) -> None:
+        if self.validation is None:
+            batch = validation_batch(self.data_path, self.config.data, self.seed, self.identity_dim,
+                                     self.config.data.num_validation_clips)
+            self.validation = {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in batch.items()}
+        image = validation_image(model, self.validation, stage, self.config, self.seed)
+        step = self.state["global_step"]
+        path = write_png(image, self.run_dir / "validation" / f"step-{step:07d}-stage{stage}.png")
+        self.summary.validation_images.append(path)
+        tracker = self.accelerator.get_tracker("tensorboard", unwrap=True)
+        if hasattr(tracker, "add_image"):
+            tracker.add_image(f"validation/stage{stage}", image, step, dataformats="HWC")
 
     def _export_final(self) -> None:
         acc = self.accelerator
