@@ -126,6 +126,16 @@ def test_killed_fsdp_run_resumes_exactly(runs, sketch_dataset, tmp_path):
     _assert_close(_replicas(uninterrupted)[0], _replicas(out)[0], atol=0)
 
 
+def test_a_ddp_checkpoint_resumes_under_fsdp(runs, sketch_dataset, tmp_path):
+    """Checkpoints are whole-model files whatever the launch: stop a DDP run inside stage 2, finish it sharded."""
+    ddp = runs("ddp0", DDP)
+    out = tmp_path / "run"
+    _launch(tmp_path, sketch_dataset, out, DDP, max_steps=3)
+    resumed = _launch(tmp_path, sketch_dataset, out, FSDP)
+    assert "resuming from" in resumed.stdout and "FSDP over 2 processes" in resumed.stdout
+    _assert_close(_replicas(ddp)[0], _replicas(out)[0], atol=1e-4)  # one sharded step: rounding only, as above
+
+
 @pytest.mark.parametrize("environ, message", [
     ({"ACCELERATE_USE_FSDP": "true", "FSDP_VERSION": "1"}, "fsdp_version: 2"),
     ({"ACCELERATE_USE_FSDP": "true", "FSDP_VERSION": "2", "FSDP_OFFLOAD_PARAMS": "true"}, "fsdp_offload_params: false"),
