@@ -115,14 +115,19 @@ def test_two_process_fsdp_trains_like_ddp(runs, launcher, overrides):
 
 
 def test_killed_fsdp_run_resumes_exactly(runs, sketch_dataset, tmp_path):
-    """Stopped inside stage 2 (sharded optimizer and EMA states in the checkpoint), then the same command again."""
+    """Stopped inside stage 2 (sharded optimizer and EMA states in the checkpoint), then the same command again.
+    This run also samples validation strips from gathered EMA weights, which must leave the training untouched."""
     uninterrupted = runs(f"fsdp-{Path(ZERO2[-1]).stem}", ZERO2, ACCUMULATION)
     out = tmp_path / "run"
-    _launch(tmp_path, sketch_dataset, out, ZERO2, ACCUMULATION, max_steps=3)
+    overrides = (*ACCUMULATION, "train.validate_every=2")
+    _launch(tmp_path, sketch_dataset, out, ZERO2, overrides, max_steps=3)
     checkpoint = out / "checkpoints" / "step-0000003"
     assert (checkpoint / "optimizer.safetensors").is_file() and (checkpoint / "ema.safetensors").is_file()
-    resumed = _launch(tmp_path, sketch_dataset, out, ZERO2, ACCUMULATION)
+    resumed = _launch(tmp_path, sketch_dataset, out, ZERO2, overrides)
     assert "resuming from" in resumed.stdout
+    strips = sorted(p.name for p in (out / "validation").glob("*.png"))
+    assert strips == ["step-0000000-stage0.png", "step-0000001-stage0.png", "step-0000002-stage1.png",
+                      "step-0000004-stage2.png"]
     _assert_close(_replicas(uninterrupted)[0], _replicas(out)[0], atol=0)
 
 
@@ -149,9 +154,16 @@ def test_unsupported_sharding_settings_are_refused(environ, message):
     assert "\n" not in str(error.value)
 
 
+def test_a_one_process_fsdp_launch_is_refused():
+    """On a GPU accelerate reports FSDP for it and would wrap the model in its own FSDP."""
+    with pytest.raises(ShardingSetupError, match="at least 2 processes") as error:
+        sharding_settings("FSDP", 1, {"FSDP_VERSION": "2"})
+    assert "\n" not in str(error.value)
+
+
 def test_sharding_settings_follow_the_launch():
     fsdp = {"ACCELERATE_USE_FSDP": "true", "FSDP_VERSION": "2", "FSDP_RESHARD_AFTER_FORWARD": "false"}
     assert sharding_settings("MULTI_CPU", 2, fsdp).reshard_after_forward is False
     assert sharding_settings("FSDP", 2, {"FSDP_VERSION": "2"}).reshard_after_forward is True
-    assert sharding_settings("FSDP", 1, {"FSDP_VERSION": "2"}) is None  # one process: nothing to shard
+    assert sharding_settings("NO", 1, {"ACCELERATE_USE_FSDP": "true", "FSDP_VERSION": "2"}) is None  # one process
     assert sharding_settings("MULTI_CPU", 2, {}) is None  # DDP

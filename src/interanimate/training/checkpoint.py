@@ -159,6 +159,16 @@ def read_optimizer(folder: Path) -> dict[str, dict]:
     return states
 
 
+def optimizer_names(folder: Path) -> set[str]:
+    """The parameter names ``save_optimizer`` wrote states for, read without loading the tensors."""
+    from safetensors import safe_open
+
+    with safe_open(str(folder / "optimizer.safetensors"), framework="pt") as handle:
+        keys = list(handle.keys())
+    keys += list(json.loads((folder / "optimizer.json").read_text()))
+    return {key.rpartition("::")[0] for key in keys}
+
+
 def load_optimizer(optimizer: torch.optim.Optimizer, params: dict[str, torch.nn.Parameter],
                    states: dict[str, dict], folder: Path) -> None:
     """Put ``states`` (read from ``folder``) into ``optimizer``, whose parameters are ``params`` by name."""

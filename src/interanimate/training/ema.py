@@ -64,9 +64,15 @@ class EMA:
             params[name].copy_(shadow.to(params[name].dtype))
             self.shadow[name] = raw
 
-    def full_shadows(self) -> dict[str, torch.Tensor]:
-        """The shadows as whole tensors (under FSDP every process must call this)."""
-        return {name: full_tensor(t) for name, t in self.shadow.items()}
+    def full_shadows(self, keep: bool = True) -> dict[str, torch.Tensor]:
+        """The shadows as whole tensors on the CPU. Under FSDP every process must call this, one tensor is gathered
+        at a time, and processes with ``keep=False`` (all but the one that writes) receive an empty dict."""
+        shadows = {}
+        for name, t in self.shadow.items():
+            whole = full_tensor(t)
+            if keep:
+                shadows[name] = whole.cpu()
+        return shadows
 
     def save(self, path: Path, shadows: dict[str, torch.Tensor] | None = None) -> None:
         """Write the shadows (or ``shadows``, e.g. ``full_shadows()`` gathered beforehand) to ``path``."""

@@ -55,6 +55,9 @@ def sharding_settings(distributed_type: str, num_processes: int,
         raise ShardingSetupError(
             "DeepSpeed launches are not supported by `interanimate train`; for ZeRO-2 sharding launch with "
             "configs/accelerate/fsdp_zero2.yaml (FSDP sharding gradients and optimizer states)")
+    if distributed_type == "FSDP" and num_processes < 2:  # accelerate would wrap the model in its own FSDP
+        raise ShardingSetupError("an FSDP launch needs at least 2 processes (--num_processes); for one process run "
+                                 "`interanimate train` without accelerate launch")
     fsdp = distributed_type == "FSDP" or str_to_bool(environ.get("ACCELERATE_USE_FSDP", "false"))
     if not fsdp or num_processes < 2:
         return None
@@ -160,24 +163,32 @@ def full_optimizer_states(objective: nn.Module, optimizer: torch.optim.Optimizer
     return {key[len(_MODEL_PREFIX):]: dict(fields) for key, fields in state.get("state", {}).items()}
 
 
-def load_optimizer_states(objective: nn.Module, optimizer: torch.optim.Optimizer,
-                          states: dict[str, dict[str, Any]]) -> None:
-    """Load whole per-name optimizer states (as ``full_optimizer_states`` returns them) into a sharded optimizer;
-    each process keeps its own shard. Every process must call this with the same states."""
+def load_optimizer_states(objective: nn.Module, optimizer: torch.optim.Optimizer, names: set[str],
+                          read_states, is_main_process: bool) -> None:
+    """Load whole per-name optimizer states into a sharded optimizer; each process keeps its own shard.
+
+    ``names`` are the parameter names the states are saved for (every process checks them); ``read_states()``
+    returns the states themselves (``{name: {field: value}}``) and is called by the main process only, which
+    broadcasts them. Every process must call this.
+    """
     from torch.distributed.checkpoint.state_dict import (
         StateDictOptions,
         get_optimizer_state_dict,
         set_optimizer_state_dict,
     )
 
-    options = StateDictOptions(full_state_dict=True)
-    template = get_optimizer_state_dict(objective, optimizer, options=options)  # param groups by name
+    # The local (sharded) state dict names the parameter groups as the whole one would, without gathering anything.
+    template = get_optimizer_state_dict(objective, optimizer, options=StateDictOptions(full_state_dict=False))
     expected = {key[len(_MODEL_PREFIX):] for group in template["param_groups"] for key in group["params"]}
-    unknown = sorted(set(states) - expected)
+    unknown = sorted(set(names) - expected)
     if unknown:
         raise ValueError(f"optimizer state for {unknown[0]!r}, which this stage does not train")
-    template["state"] = {_MODEL_PREFIX + name: fields for name, fields in states.items()}
-    set_optimizer_state_dict(objective, optimizer, template, options=options)
+    state = {}
+    if is_main_process:
+        template["state"] = {_MODEL_PREFIX + name: fields for name, fields in read_states().items()}
+        state = template
+    set_optimizer_state_dict(objective, optimizer, state,
+                             options=StateDictOptions(full_state_dict=True, broadcast_from_rank0=True))
 
 
 def full_tensor(tensor: torch.Tensor) -> torch.Tensor:

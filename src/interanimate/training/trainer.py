@@ -223,6 +223,9 @@ class Trainer:
         if self.sharding is not None and config.train.use_8bit_adam:
             raise TrainingSetupError("train.use_8bit_adam=true is not supported with FSDP launches; set it false or "
                                      "launch with configs/accelerate/ddp.yaml")
+        if self.sharding is not None and config.train.mixed_precision == "fp16":
+            # fp16 needs a gradient scaler whose overflow check spans every process's shards.
+            raise TrainingSetupError("train.mixed_precision=fp16 is not supported with FSDP launches; use bf16")
         self.mesh = device_mesh(self.device) if self.sharding is not None else None
         self.objective = None  # the stage's training objective, sharded in place under FSDP
         accelerator.wait_for_everyone()  # every process reads the folder before the main one writes to it
@@ -370,23 +373,24 @@ class Trainer:
         acc.free_memory()  # drop the wrappers; the next stage wraps the model with its own trainable set
 
     def _load_optimizer(self, objective, optimizer, params: dict[str, nn.Parameter]) -> None:
-        states = ckpt.read_optimizer(self.resume_from)
+        folder = self.resume_from
         if self.sharding is None:
-            ckpt.load_optimizer(optimizer, params, states, self.resume_from)
+            ckpt.load_optimizer(optimizer, params, ckpt.read_optimizer(folder), folder)
             return
         try:
-            load_optimizer_states(objective, optimizer, states)
+            load_optimizer_states(objective, optimizer, ckpt.optimizer_names(folder),
+                                  lambda: ckpt.read_optimizer(folder), self.accelerator.is_main_process)
         except ValueError as exc:
-            raise ckpt.IncompatibleRunError(f"{self.resume_from}: {exc}") from None
+            raise ckpt.IncompatibleRunError(f"{folder}: {exc}") from None
 
     def _sharded(self) -> bool:
         """Whether the model is sharded right now (FSDP, inside a stage)."""
         return self.sharding is not None and self.objective is not None
 
     def _gathered_model(self, everywhere: bool, ema: EMA | None = None) -> InterAnimateModel | None:
-        """Under FSDP: the whole model, as an ordinary ``InterAnimateModel`` on this process's device, in every
-        process (``everywhere``) or in the main one (``None`` elsewhere); with ``ema``, its averaged weights.
-        Every process must call this."""
+        """Under FSDP: the whole model as an ordinary ``InterAnimateModel``, in every process on its device
+        (``everywhere``) or in the main one (on the CPU of a GPU machine; ``None`` elsewhere); with ``ema``, its
+        averaged weights. Every process must call this."""
         if ema is not None:
             ema.swap(self.model)
         try:
@@ -396,9 +400,10 @@ class Trainer:
                 ema.swap(self.model)
         if not (everywhere or self.accelerator.is_main_process):
             return None
-        model = self.model.new_like()
-        model.load_state_dict(state, strict=True)
-        return model.to(self.device)
+        with torch.device("meta"):  # no memory and no initialisation: the gathered tensors become the weights
+            model = self.model.new_like()
+        model.load_state_dict(state, strict=True, assign=True)
+        return model.to(self.device) if everywhere else model
 
     def _accumulate_gradients(self, objective, stream: BatchStream, step: int) -> dict[str, torch.Tensor]:
         """Forward and backward ``train.gradient_accumulation_steps`` micro-batches; returns their mean loss terms.
@@ -479,7 +484,7 @@ class Trainer:
         # Under FSDP inside a stage, weights, EMA shadows and optimizer states are gathered by every process first.
         sharded = self._sharded()
         model = self._gathered_model(everywhere=False) if sharded else self.model
-        shadows = ema.full_shadows() if ema is not None and not fresh_stage else None
+        shadows = ema.full_shadows(keep=acc.is_main_process) if ema is not None and not fresh_stage else None
         optimizer_states = None
         if sharded:
             optimizer_states = full_optimizer_states(self.objective, optimizer, self.device)
@@ -504,6 +509,7 @@ class Trainer:
         acc = self.accelerator
         if self._sharded():  # every process takes part in gathering the (EMA) weights
             model = self._gathered_model(everywhere=False, ema=ema)
+            model = model.to(self.device) if model is not None else None
         else:
             model = self.model
             if ema is not None and acc.is_main_process:
