@@ -141,6 +141,21 @@ def test_a_ddp_checkpoint_resumes_under_fsdp(runs, sketch_dataset, tmp_path):
     _assert_close(_replicas(ddp)[0], _replicas(out)[0], atol=1e-4)  # one sharded step: rounding only, as above
 
 
+def test_an_fsdp1_launch_stops_with_one_line(sketch_dataset, tmp_path):
+    """accelerate's own FSDP1 setup fails on CPU-only machines with a device error; the loop refuses first."""
+    config = tmp_path / "fsdp1.yaml"
+    config.write_text((CONFIGS / "fsdp.yaml").read_text().replace("fsdp_version: 2", "fsdp_version: 1"))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config), "--num_processes",
+               "2", "--main_process_port", str(_free_port()), "-m", "interanimate.training.command",
+               "--preset", "tiny", "--data", str(sketch_dataset), "--out", str(tmp_path / "run")]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    errors = [line for line in done.stderr.splitlines() if line.startswith("interanimate: error:")]
+    assert errors and all("set fsdp_version: 2" in line for line in errors), done.stderr[-3000:]
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
 @pytest.mark.parametrize("environ, message", [
     ({"ACCELERATE_USE_FSDP": "true", "FSDP_VERSION": "1"}, "fsdp_version: 2"),
     ({"ACCELERATE_USE_FSDP": "true", "FSDP_VERSION": "2", "FSDP_OFFLOAD_PARAMS": "true"}, "fsdp_offload_params: false"),

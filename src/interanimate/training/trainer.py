@@ -562,6 +562,10 @@ def train(config: Config, run_dir: str | Path, max_steps: int | None = None, pro
     _check_run_folder(run_dir)
     if max_steps is not None and max_steps < 1:
         raise TrainingSetupError(f"--max-steps must be at least 1, got {max_steps}")
+    try:  # before accelerate reads the launch's FSDP settings itself, which fails on some without a clear message
+        sharding_settings("", int(os.environ.get("WORLD_SIZE", "1")))
+    except ShardingSetupError as exc:
+        raise TrainingSetupError(str(exc)) from None
     accelerator = _make_accelerator(config, run_dir)
     try:
         return Trainer(config, run_dir, accelerator, progress=progress, log=log).run(max_steps)
