@@ -3,10 +3,13 @@
 ``accelerate launch`` starts the processes and their process group; the loop shards each stage's model itself, in
 the same way on GPUs (NCCL) and on CPU processes (gloo), where accelerate would silently run DDP instead:
 
-- **Units.** Every layer of the UNet and the ReferenceNet blocks (each ResNet, spatial transformer and motion
-  module) is one unit, and while stage 0 trains the VAE, the VAE's layers too. Everything else (pose guider,
-  interaction system, ID preserver, UNet stems and samplers) belongs to the root unit, the stage's training objective.
-  From stage 1 on the VAE is frozen and left out of the sharding: every process keeps it whole.
+- **Units.** Every layer of the UNet's blocks (each ResNet, spatial transformer and motion module) is one unit, and
+  while stage 0 trains the VAE, the VAE's layers too. The ReferenceNet is one unit, gathered by
+  ``compute_reference_features``: what the denoising UNet uses are the inputs its attention layers record, which
+  leave the layers outside their outputs, so a layer-level unit would find its parameters freed in the backward
+  pass. Everything else (pose guider, interaction system, ID preserver, UNet stems and samplers) belongs to the
+  root unit, the stage's training objective. From stage 1 on the VAE is frozen and left out of the sharding: every
+  process keeps it whole.
 - **Memory.** ``fsdp_reshard_after_forward: true`` frees the gathered parameters after each unit's forward pass
   (ZeRO-3); ``false`` keeps them until the backward pass, so only gradients and optimizer states are sharded (ZeRO-2).
 - **Checkpoints stay whole-model safetensors.** Weights, EMA shadows and optimizer states are gathered with
@@ -208,5 +211,5 @@ def shard_like(full: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 
 __all__ = ["ShardingSettings", "ShardingSetupError", "device_mesh", "full_model_state", "full_optimizer_states",
-           "full_tensor", "load_optimizer_states", "local_parameter_bytes", "shard_like", "shard_objective", "shard_units",
-           "sharding_settings"]
+           "full_tensor", "load_optimizer_states", "local_parameter_bytes", "shard_like", "shard_objective",
+           "shard_units", "sharding_settings"]

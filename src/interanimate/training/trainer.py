@@ -1,11 +1,11 @@
 """The one training loop (PRODUCT.md §6): stages are configuration, resume is re-running the same command.
 
 ``train(config, run_dir)`` runs the stage plan of ``config.stage`` (e.g. stage 0 VAE → 1 image → 2 video) on
-``accelerate``: one process, or many through ``accelerate launch`` (DDP, or FSDP2 with ``configs/accelerate/fsdp.yaml``
-– see ``sharding.py`` – on GPUs or on CPU processes over gloo). Every ``train.checkpoint_every`` steps it writes a
+``accelerate``: one process, or many through ``accelerate launch`` (DDP, or FSDP2 with the ``fsdp*.yaml`` launch
+files, see ``sharding.py``; on GPUs, or on CPU processes over gloo). Every ``train.checkpoint_every`` steps it writes a
 checkpoint (see ``checkpoint.py``); when the run folder already holds one, training continues from it and
-reproduces the uninterrupted run: the per-step randomness is seeded by ``(seed, step, process)``, the learning rate is a function
-of the step, and the data stream is restored to its position.
+reproduces the uninterrupted run: the per-step randomness is seeded by ``(seed, step, process)``, the learning rate
+is a function of the step, and the data stream is restored to its position.
 
 At the end of every stage the EMA weights of that stage replace the raw weights, so the next stage starts from the
 averaged model and ``final/`` holds EMA weights.
