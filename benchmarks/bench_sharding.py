@@ -25,15 +25,15 @@ from interanimate.diffusion import NoiseSchedule
 from interanimate.models import InterAnimateModel
 from interanimate.training.batch import random_batch
 from interanimate.training.config import load_config
-from interanimate.training.sharding import device_mesh, local_parameter_bytes, shard_objective, sharding_settings
+from interanimate.training.sharding import (
+    device_mesh,
+    local_bytes,
+    local_parameter_bytes,
+    shard_objective,
+    sharding_settings,
+)
 from interanimate.training.stages import apply_stage
 from interanimate.training.trainer import TrainingObjective
-
-
-def _local_bytes(tensors) -> int:
-    from torch.distributed.tensor import DTensor
-
-    return sum((t.to_local() if isinstance(t, DTensor) else t).numel() * t.element_size() for t in tensors)
 
 
 def main() -> None:
@@ -98,8 +98,8 @@ def main() -> None:
                 times.append(time.perf_counter() - start)
         step_time = sum(times) / len(times)
         local_params, _ = local_parameter_bytes(model)
-        state = local_params + _local_bytes(p.grad for p in params if p.grad is not None)
-        state += _local_bytes(v for s in optimizer.state.values() for v in s.values() if torch.is_tensor(v)
+        state = local_params + local_bytes(p.grad for p in params if p.grad is not None)
+        state += local_bytes(v for s in optimizer.state.values() for v in s.values() if torch.is_tensor(v)
                               and v.dim() > 0)
         if acc.device.type == "cuda":
             peak = torch.cuda.max_memory_allocated() / 2**20

@@ -39,13 +39,14 @@ def main() -> None:
     if len(dataset) == 0:
         raise SystemExit(f"{args.dataset} has no test clips")
     picks = np.linspace(0, len(dataset) - 1, min(args.clips, len(dataset))).round().astype(int)
+    schedule = NoiseSchedule.from_config(config.scheduler)
     references, generated, truths = [], [], []
     for index in picks:
         sample = dataset[int(index)]
         with torch.no_grad():
             video = sample_ddim(model, sample["reference_pixel_values"][None],
                                 sample["conditions"].permute(1, 0, 2, 3)[None], [0],
-                                schedule=NoiseSchedule.from_config(config.scheduler), pattern_id=sample["pattern_id"][None],
+                                schedule=schedule, pattern_id=sample["pattern_id"][None],
                                 num_inference_steps=args.steps, guidance_scale=args.guidance,
                                 prediction_type=config.loss.prediction_type, use_motion_modules=False)
         references.append(sample["reference_pixel_values"].mean((1, 2)).numpy())

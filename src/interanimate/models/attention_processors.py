@@ -172,7 +172,6 @@ class ReferenceBank:
         self.features: dict[str, torch.Tensor] = {}
 
 
-
 class ReferenceWriteProcessor:
     """ReferenceNet self-attention: plain attention that also records its input in the caller's ``reference_bank``."""
 

@@ -41,6 +41,12 @@ def _plain(value):
     return list(value) if isinstance(value, (tuple, list)) else value
 
 
+def _settings(part) -> dict:
+    """A part's config without diffusers' private keys (``_use_default_values`` would make ``from_config`` replace
+    settings given positionally by their defaults)."""
+    return {k: v for k, v in part.config.items() if not k.startswith("_")}
+
+
 def masks_from_conditions(conditions: torch.Tensor) -> dict[str, torch.Tensor]:
     """``conditions (b, C, f, H, W)`` → ``hand_mask``, ``face_mask``, ``contact_mask``, each ``(b, 1, f, H, W)``."""
     return {
@@ -193,13 +199,10 @@ class InterAnimateModel(nn.Module):
         return cls(**parts, region_masking=options["region_masking"], mask_blur_radius=options["mask_blur_radius"])
 
     def new_like(self) -> "InterAnimateModel":
-        """A new model, on the CPU, with this one's architecture and settings (its weights freshly initialised)."""
-        parts = {}
-        for name in MODEL_PARTS:
-            part = getattr(self, name)
-            # Without the private keys: diffusers' "_use_default_values" would replace positional settings by defaults.
-            settings = {k: v for k, v in part.config.items() if not k.startswith("_")} if part is not None else None
-            parts[name] = None if part is None else PART_CLASSES[name].from_config(settings)
+        """A new model with this one's architecture and settings, its weights freshly initialised on the default
+        device (build it under ``torch.device("meta")`` to allocate nothing)."""
+        parts = {name: None if getattr(self, name) is None
+                 else PART_CLASSES[name].from_config(_settings(getattr(self, name))) for name in MODEL_PARTS}
         return type(self)(**parts, region_masking=self.region_masking, mask_blur_radius=self.mask_blur_radius)
 
     def copy_parts_from(self, directory: str | Path, parts: tuple[str, ...] = ()) -> list[str]:
@@ -218,11 +221,11 @@ class InterAnimateModel(nn.Module):
                 where = "this model" if mine is None else str(directory)
                 raise ValueError(f"cannot copy {name} from {directory}: {where} has no {name}")
             # Settings that leave shapes alone (head counts, group norms) change what the weights mean.
-            differ = sorted(k for k in set(mine.config) | set(theirs.config)
-                            if not k.startswith("_") and k not in _COPY_IGNORED_SETTINGS
-                            and _plain(mine.config.get(k)) != _plain(theirs.config.get(k)))
+            ours, source_settings = _settings(mine), _settings(theirs)
+            differ = sorted(k for k in set(ours) | set(source_settings) if k not in _COPY_IGNORED_SETTINGS
+                            and _plain(ours.get(k)) != _plain(source_settings.get(k)))
             if differ:
-                shown = ", ".join(f"{k}: {_plain(theirs.config.get(k))!r} there, {_plain(mine.config.get(k))!r} here"
+                shown = ", ".join(f"{k}: {_plain(source_settings.get(k))!r} there, {_plain(ours.get(k))!r} here"
                                   for k in differ[:3])
                 raise ValueError(f"cannot copy {name} from {directory}: the architectures differ ({shown})")
             try:

@@ -74,9 +74,8 @@ class EMA:
                 shadows[name] = whole.cpu()
         return shadows
 
-    def save(self, path: Path, shadows: dict[str, torch.Tensor] | None = None) -> None:
-        """Write the shadows (or ``shadows``, e.g. ``full_shadows()`` gathered beforehand) to ``path``."""
-        shadows = self.shadow if shadows is None else shadows
+    def save(self, path: Path, shadows: dict[str, torch.Tensor]) -> None:
+        """Write ``shadows`` (``full_shadows()``, gathered beforehand by every process) to ``path``."""
         save_file({name: t.detach().cpu().contiguous() for name, t in shadows.items()}, str(path),
                   metadata={"num_updates": str(self.num_updates), "decay": repr(self.decay)})
 

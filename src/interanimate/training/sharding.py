@@ -105,7 +105,7 @@ def shard_units(objective: nn.Module, shard_vae: bool) -> list[nn.Module]:
         for name in _UNIT_LISTS:
             layers = getattr(module, name, None)
             if isinstance(layers, nn.ModuleList):
-                units.update((id(layer), layer) for layer in layers if layer is not None)
+                units.update((id(layer), layer) for layer in layers)
     return list(units.values())
 
 
@@ -127,16 +127,16 @@ def shard_objective(objective: nn.Module, stage: int, settings: ShardingSettings
     return len(units) + 2
 
 
-def local_parameter_bytes(module: nn.Module) -> tuple[int, int]:
-    """``(bytes this process holds, bytes of the whole model)`` of ``module``'s parameters."""
+def local_bytes(tensors) -> int:
+    """Bytes of ``tensors`` held by this process (its shard of sharded ones)."""
     from torch.distributed.tensor import DTensor
 
-    local = whole = 0
-    for param in module.parameters():
-        size = param.element_size()
-        whole += param.numel() * size
-        local += (param.to_local() if isinstance(param, DTensor) else param).numel() * size
-    return local, whole
+    return sum((t.to_local() if isinstance(t, DTensor) else t).numel() * t.element_size() for t in tensors)
+
+
+def local_parameter_bytes(module: nn.Module) -> tuple[int, int]:
+    """``(bytes this process holds, bytes of the whole model)`` of ``module``'s parameters."""
+    return local_bytes(module.parameters()), sum(p.numel() * p.element_size() for p in module.parameters())
 
 
 def _options(main_process_only: bool, device: torch.device):
@@ -211,5 +211,5 @@ def shard_like(full: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 
 __all__ = ["ShardingSettings", "ShardingSetupError", "device_mesh", "full_model_state", "full_optimizer_states",
-           "full_tensor", "load_optimizer_states", "local_parameter_bytes", "shard_like", "shard_objective",
+           "full_tensor", "load_optimizer_states", "local_bytes", "local_parameter_bytes", "shard_like", "shard_objective",
            "shard_units", "sharding_settings"]

@@ -348,10 +348,9 @@ class Trainer:
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(config, step - start)
             terms = self._accumulate_gradients(objective, stream, step)
-            if config.train.max_grad_norm > 0 and self.sharding is not None:
-                torch.nn.utils.clip_grad_norm_(params, config.train.max_grad_norm)  # norms over all shards
-            elif config.train.max_grad_norm > 0:
-                acc.clip_grad_norm_(params, config.train.max_grad_norm)
+            if config.train.max_grad_norm > 0:  # under FSDP torch's clip takes the norm over all shards
+                clip = acc.clip_grad_norm_ if self.sharding is None else torch.nn.utils.clip_grad_norm_
+                clip(params, config.train.max_grad_norm)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             if ema is not None:
@@ -509,17 +508,16 @@ class Trainer:
         acc = self.accelerator
         if self._sharded():  # every process takes part in gathering the (EMA) weights
             model = self._gathered_model(everywhere=False, ema=ema)
-            model = model.to(self.device) if model is not None else None
-        else:
-            model = self.model
-            if ema is not None and acc.is_main_process:
-                ema.swap(model)
-        try:
             if acc.is_main_process:
-                self._write_validation(model, stage)
-        finally:
-            if not self._sharded() and ema is not None and acc.is_main_process:
-                ema.swap(model)
+                self._write_validation(model.to(self.device), stage)
+        elif acc.is_main_process:
+            if ema is not None:
+                ema.swap(self.model)
+            try:
+                self._write_validation(self.model, stage)
+            finally:
+                if ema is not None:
+                    ema.swap(self.model)
         acc.wait_for_everyone()
 
     def _write_validation(self, model: InterAnimateModel, stage: int) -> None:
