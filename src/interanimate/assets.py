@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from interanimate.data.io import atomic_write_bytes, sha256_bytes, sha256_file
+from interanimate.errors import MissingInputError
 
 
-class AssetMissingError(FileNotFoundError):
+class AssetMissingError(MissingInputError):
     """A model file that is neither configured nor cached; the message says how to get it."""
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
+from interanimate.errors import UserError
+
 TAXONOMY_VERSION = "1.0"
 
 FAMILIES: tuple[str, ...] = ("poke", "pinch", "stroke", "swipe")
@@ -95,7 +97,7 @@ NUM_PATTERNS = len(PATTERNS)
 _BY_NAME: dict[str, Pattern] = {p.name: p for p in PATTERNS}
 
 
-class UnknownNameError(ValueError):
+class UnknownNameError(UserError, ValueError):
     """A pattern, family or region name that is not in the taxonomy; the message carries suggestions."""
 
 

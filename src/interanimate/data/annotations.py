@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from interanimate.data import schema
+from interanimate.errors import UserError
 
 
-class AnnotationFormatError(ValueError):
+class AnnotationFormatError(UserError, ValueError):
     """An annotation file or array set that does not follow the contract."""
 
 

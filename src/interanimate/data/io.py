@@ -15,10 +15,12 @@ from pathlib import Path
 import av
 import numpy as np
 
+from interanimate.errors import UserError
+
 _CHUNK = 1 << 20
 
 
-class VideoReadError(ValueError):
+class VideoReadError(UserError, ValueError):
     """A video that cannot be opened or decoded."""
 
 

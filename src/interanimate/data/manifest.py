@@ -13,6 +13,7 @@ from pathlib import Path
 from interanimate import __version__
 from interanimate.data import schema
 from interanimate.taxonomy import TAXONOMY_VERSION
+from interanimate.errors import UserError
 
 CARD_NAME = "dataset_card.json"
 MANIFEST_NAME = "manifest.jsonl"
@@ -24,7 +25,7 @@ SPLITS = ("train", "test")
 CLIP_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")  # no dots: shard keys split at them
 
 
-class DatasetFormatError(ValueError):
+class DatasetFormatError(UserError, ValueError):
     """A folder that is not an InterHF dataset, or whose card/manifest cannot be read."""
 
 

@@ -26,6 +26,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 from interanimate.data.dataset import build_sample
 from interanimate.data.io import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
 from interanimate.data.manifest import ClipRecord, check_dataset_root, read_card, read_manifest
+from interanimate.errors import MissingInputError
 
 INDEX_NAME = "index.json"
 _TAR_MTIME = 0.0  # fixed member times: the same dataset always packs to the same bytes
@@ -126,7 +127,7 @@ def read_shard_index(path: Path) -> dict:
     path = Path(path)
     index_path = path / INDEX_NAME if path.is_dir() else path
     if not index_path.is_file():
-        raise FileNotFoundError(f"{path}: no {INDEX_NAME}; pack a dataset with `interanimate data pack DIR --out {path}`")
+        raise MissingInputError(f"{path}: no {INDEX_NAME}; pack a dataset with `interanimate data pack DIR --out {path}`")
     return json.loads(index_path.read_text(encoding="utf-8"))
 
 

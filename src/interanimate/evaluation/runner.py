@@ -42,11 +42,12 @@ from interanimate.data.annotations import ClipAnnotations, load_annotations
 from interanimate.data.io import decode_video
 from interanimate.data.manifest import MANIFEST_NAME, ClipRecord, check_dataset_root, read_manifest
 from interanimate.taxonomy import PATTERN_NAMES, get_pattern
+from interanimate.errors import UserError
 
 METRIC_GROUPS = ("pixel", "temporal", "identity", "anatomy", "frechet")
 
 
-class EvaluationInputError(ValueError):
+class EvaluationInputError(UserError, ValueError):
     """Generated and reference sets that cannot be compared (missing clips, different sizes, no faces)."""
 
 

@@ -17,6 +17,7 @@ from diffusers import AutoencoderKL, MotionAdapter, UNet2DConditionModel
 from einops import rearrange
 
 from interanimate.data.conditions import CONDITION_CHANNELS
+from interanimate.errors import MissingInputError
 from interanimate.models.attention_processors import AttentionContext
 from interanimate.models.id_preserver import IDPreserver
 from interanimate.models.interaction_system import InteractionSystem
@@ -189,7 +190,7 @@ class InterAnimateModel(nn.Module):
         directory = Path(directory)
         index = directory / CONTAINER_FILE
         if not index.is_file():
-            raise FileNotFoundError(f"{directory} is not an InterAnimate model folder (no {CONTAINER_FILE})")
+            raise MissingInputError(f"{directory} is not an InterAnimate model folder (no {CONTAINER_FILE})")
         options = json.loads(index.read_text())
         parts = {
             name: cls_.from_pretrained(directory / name, local_files_only=True, use_safetensors=True)

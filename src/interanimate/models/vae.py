@@ -6,6 +6,8 @@ from pathlib import Path
 
 from diffusers import AutoencoderKL
 
+from interanimate.errors import MissingInputError
+
 
 def build_vae(block_out_channels: tuple[int, ...] = (32, 64), layers_per_block: int = 1, latent_channels: int = 4,
               norm_num_groups: int = 8, scaling_factor: float = 1.0, sample_size: int = 32) -> AutoencoderKL:
@@ -30,7 +32,7 @@ def load_vae(path: str | Path, subfolder: str | None = None) -> AutoencoderKL:
     path = Path(path)
     folder = path / subfolder if subfolder else path
     if not (folder / "config.json").is_file():
-        raise FileNotFoundError(f"no diffusers VAE at {folder} (expected config.json and weights saved with save_pretrained)")
+        raise MissingInputError(f"no diffusers VAE at {folder} (expected config.json and weights saved with save_pretrained)")
     return AutoencoderKL.from_pretrained(path, subfolder=subfolder, local_files_only=True, use_safetensors=True)
 
 

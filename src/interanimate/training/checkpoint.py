@@ -37,11 +37,13 @@ from interanimate.training.config import Config, ConfigError, config_from_dict, 
 
 import yaml
 
+from interanimate.errors import UserError
+
 CHECKPOINTS = "checkpoints"
 _STEP_DIR = re.compile(r"^step-(\d+)$")
 
 
-class IncompatibleRunError(ValueError):
+class IncompatibleRunError(UserError, ValueError):
     """The run folder holds a run with another config or process count; the message names the difference."""
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from interanimate.data.conditions import NUM_CONDITION_CHANNELS
+from interanimate.errors import UserError
 
 
 # The parts of an InterAnimateModel, in saving order; defined here (not in the heavy models package) so that
@@ -30,7 +31,7 @@ from interanimate.data.conditions import NUM_CONDITION_CHANNELS
 MODEL_PARTS = ("vae", "reference_net", "unet", "pose_guider", "interaction", "id_preserver")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A config file or override that does not fit the schema; the message names the key and the fix."""
 
 

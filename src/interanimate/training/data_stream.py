@@ -14,9 +14,10 @@ from torch.utils.data import DataLoader
 
 from interanimate.data.dataset import InterHFDataset, collate_samples
 from interanimate.data.pack import INDEX_NAME, ShardDataset
+from interanimate.errors import MissingInputError, UserError
 
 
-class DataSetupError(ValueError):
+class DataSetupError(UserError, ValueError):
     """Training data that cannot be used as given; the message says why and what to do."""
 
 
@@ -29,9 +30,9 @@ def check_data_path(path: str | Path | None) -> Path:
         raise DataSetupError("no training data: pass --data DIR (a dataset folder or a folder of packed shards)")
     path = Path(path).expanduser()
     if not path.exists():
-        raise FileNotFoundError(f"training data {path} does not exist (expected a dataset folder or packed shards)")
+        raise MissingInputError(f"training data {path} does not exist (expected a dataset folder or packed shards)")
     if not path.is_dir():
-        raise NotADirectoryError(f"training data {path} is not a folder (expected a dataset folder or packed shards)")
+        raise MissingInputError(f"training data {path} is not a folder (expected a dataset folder or packed shards)")
     return path
 
 

@@ -28,11 +28,13 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from interanimate.errors import UserError
+
 # The training objective holds the model as ``model``: state-dict keys carry this prefix.
 _MODEL_PREFIX = "model."
 
 
-class ShardingSetupError(ValueError):
+class ShardingSetupError(UserError, ValueError):
     """An FSDP or DeepSpeed launch setting this loop cannot honour."""
 
 

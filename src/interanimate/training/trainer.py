@@ -46,9 +46,10 @@ from interanimate.training.sharding import (
 )
 from interanimate.training.stages import STAGES, apply_stage, uses_motion_modules
 from interanimate.training.validation import validation_image, write_png
+from interanimate.errors import MissingInputError, UserError
 
 
-class TrainingSetupError(ValueError):
+class TrainingSetupError(UserError, ValueError):
     """A training setting that cannot work here (missing optional package, unsupported precision, bad folder)."""
 
 
@@ -163,7 +164,7 @@ def check_precision(config: Config) -> None:
 
 def _check_run_folder(run_dir: Path) -> None:
     if run_dir.exists() and not run_dir.is_dir():
-        raise NotADirectoryError(f"--out {run_dir} exists and is not a folder")
+        raise MissingInputError(f"--out {run_dir} exists and is not a folder")
     if run_dir.is_dir() and any(run_dir.iterdir()) and not (run_dir / "config.yaml").is_file():
         raise TrainingSetupError(f"--out {run_dir} is a non-empty folder that holds no training run; "
                                  "choose a new or empty folder")

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from interanimate.data.annotate.video import AnnotateError
+from interanimate.errors import MissingInputError
 
 IDENTITY_KIND = "dlib128"
 SAME_PERSON_DISTANCE = 0.6
@@ -61,7 +62,7 @@ def load_sidecar(path: Path) -> dict[str, str]:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: subjects sidecar not found")
+        raise MissingInputError(f"{path}: subjects sidecar not found")
     text = path.read_text(encoding="utf-8")
     if path.suffix.lower() == ".json":
         try:

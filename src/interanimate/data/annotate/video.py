@@ -19,12 +19,14 @@ import av
 import cv2
 import numpy as np
 
+from interanimate.errors import UserError
+
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp",
                     ".ts", ".mts"}
 LIST_EXTENSIONS = {".txt", ".lst", ".list"}
 
 
-class AnnotateError(ValueError):
+class AnnotateError(UserError, ValueError):
     """An expected, user-facing failure of ``annotate`` as a whole (bad arguments, nothing to do)."""
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from interanimate.errors import MissingInputError
+
 FEATURE_SPACE = "arcface512"
 DESCRIPTOR_DIM = 512
 INPUT_SIZE = 112
@@ -55,7 +57,7 @@ class ArcFaceEmbedder:
 
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such ArcFace ONNX file")
+            raise MissingInputError(f"{path}: no such ArcFace ONNX file")
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         try:

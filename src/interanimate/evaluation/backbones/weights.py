@@ -21,8 +21,10 @@ from pathlib import Path
 
 import torch
 
+from interanimate.errors import UserError
 
-class WeightsError(ValueError):
+
+class WeightsError(UserError, ValueError):
     """A weight file that cannot be read or does not fit the architecture."""
 
 
