@@ -22,6 +22,7 @@ SUBSYSTEM_COMMANDS = (
     ("train", "interanimate.training.command", "train a model from a preset + key=value overrides (re-run to resume)"),
     ("animate", "interanimate.pipelines.command",
      "reference photo x pattern or driving video -> video + labels + provenance"),
+    ("app", "interanimate.app.command", "the browser app: animate, browse a dataset, annotate (127.0.0.1 by default)"),
 )
 
 
