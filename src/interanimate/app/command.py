@@ -37,14 +37,22 @@ def run(args: argparse.Namespace) -> int:
     from interanimate.app.settings import AppSettings
     from interanimate.cli import UserError
 
+    import shutil
+
+    from interanimate.app.server import launch_app
+
     try:
         settings = AppSettings(root=args.root, host=args.host, port=args.port, checkpoint=args.checkpoint,
                                max_upload_mb=args.max_upload_mb, max_video_seconds=args.max_video_seconds,
                                max_frames=args.max_frames, allow_remote=args.allow_remote)
     except AppInputError as err:
         raise UserError(str(err)) from None
-    from interanimate.app.server import launch_app
-
     print(f"interanimate app: serving {settings.root} (working folder {settings.temp_dir})", flush=True)
-    launch_app(settings, block=True, quiet=args.quiet)
+    try:
+        launch_app(settings, block=True, quiet=args.quiet)
+    except AppInputError as err:
+        raise UserError(str(err)) from None
+    finally:
+        if settings.owns_temp_dir:
+            shutil.rmtree(settings.temp_dir, ignore_errors=True)  # this session's uploads and results
     return 0

@@ -27,6 +27,12 @@ def configure_gradio_environment(settings: AppSettings) -> None:
 def launch_app(settings: AppSettings, block: bool = True, quiet: bool = False):
     """Build and launch the app; returns the ``Blocks`` (with ``block=False`` the server runs in a thread)."""
     configure_gradio_environment(settings)
+    try:
+        import gradio  # noqa: F401
+    except ImportError:
+        from interanimate.app.errors import AppInputError
+
+        raise AppInputError("the app needs Gradio, which is not installed; pip install 'interanimate[app]'") from None
     from interanimate.app.ui import build_app
 
     if settings.port == 0:

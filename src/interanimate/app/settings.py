@@ -65,6 +65,11 @@ class AppSettings:
         self.temp_dir.mkdir(parents=True, exist_ok=True)
 
     @property
+    def owns_temp_dir(self) -> bool:
+        """Whether ``temp_dir`` was made for this server (and is removed when it stops)."""
+        return self._owned_temp
+
+    @property
     def upload_dir(self) -> Path:
         """Where Gradio stores uploads and the files it serves (inside ``temp_dir``)."""
         return self.temp_dir / "uploads"

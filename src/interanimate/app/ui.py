@@ -54,8 +54,8 @@ def shown_in_page(task: str):
         raise gr.Error(html.escape(str(err), quote=False), title=f"Cannot {task}", print_exception=False) from None
     except Exception as err:  # the server must survive any failed job
         log.exception("%s failed", task)
-        raise gr.Error(html.escape(f"{task} failed: {type(err).__name__}: {err} (the server log has the details)", quote=False),
-                       title=f"Cannot {task}", print_exception=False) from None
+        message = f"{task} failed: {type(err).__name__}: {err} (the server log has the details)"
+        raise gr.Error(html.escape(message, quote=False), title=f"Cannot {task}", print_exception=False) from None
 
 
 def _gradio_progress(progress: gr.Progress):
