@@ -240,3 +240,29 @@ def test_failed_jobs_leave_the_server_serving(app_server, tmp_path):
     video, _, record, _ = _animate(client, reference_photo(tmp_path), "poke_chin", seed=5)
     assert record["pattern"] == "poke_chin" and Path(video).is_file()
     assert app_server.alive()
+
+
+def test_uploaded_videos_are_checked_before_any_work(tmp_path):
+    from interanimate.app.jobs import check_video_upload
+    from interanimate.data.io import encode_video
+
+    settings = AppSettings(root=tmp_path, max_video_seconds=1.0)
+    paths = SafePaths(settings.root, settings.temp_dir)
+    frames = np.zeros((30, 32, 32, 3), np.uint8)
+    short, long = settings.temp_dir / "short.mp4", settings.temp_dir / "long.mp4"
+    short.write_bytes(encode_video(frames[:20], 25.0))
+    long.write_bytes(encode_video(frames, 10.0))  # 3 s
+    assert check_video_upload(settings, paths, short, "video") == short.resolve()
+    with pytest.raises(AppInputError, match="longer than the 1 s limit"):
+        check_video_upload(settings, paths, long, "video")
+    text = settings.temp_dir / "notes.mp4"
+    text.write_text("not a video")
+    with pytest.raises(AppInputError, match="not a readable video"):
+        check_video_upload(settings, paths, text, "video")
+    (settings.temp_dir / "empty.mp4").write_bytes(b"")
+    with pytest.raises(AppInputError, match="empty"):
+        check_video_upload(settings, paths, settings.temp_dir / "empty.mp4", "video")
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.mp4"
+    outside.write_bytes(short.read_bytes())
+    with pytest.raises(AppInputError, match="outside"):
+        check_video_upload(settings, paths, outside, "video")
