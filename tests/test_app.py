@@ -5,7 +5,6 @@ jobs that leave the server serving. Annotating real footage is marked slow."""
 from __future__ import annotations
 
 import concurrent.futures
-import io
 import json
 import os
 import urllib.error

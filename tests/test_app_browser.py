@@ -30,8 +30,9 @@ def browser():
         pytest.skip(message)
     playwright = pytest.importorskip("playwright.sync_api")
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM if Path(CHROMIUM).is_file() else shutil.which("chromium"),
-                                    args=["--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required"])
+        executable = CHROMIUM if Path(CHROMIUM).is_file() else shutil.which("chromium")
+        flags = ["--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required"]
+        browser = p.chromium.launch(executable_path=executable, args=flags)
         yield browser
         browser.close()
 

@@ -13,7 +13,6 @@ import html
 import json
 import logging
 import time
-from pathlib import Path
 
 import gradio as gr
 
@@ -103,7 +102,8 @@ class InterAnimateApp:
             clips = {c.name: {"video": str(c.video), "overlay": str(c.overlay), "timeline": str(c.timeline)}
                      for c in outcome.clips}
             first = outcome.clips[0]
-            downloads = [str(p) for c in outcome.clips for p in (c.video, c.labels, c.info)] + [str(outcome.dataset_zip)]
+            downloads = [str(p) for c in outcome.clips for p in (c.video, c.labels, c.info)]
+            downloads.append(str(outcome.dataset_zip))
             shown = str(first.overlay if show_labels else first.video)
             text = "; ".join(f"**{c.name}**: {c.num_frames} frames, contact in {c.contact_frames}"
                              for c in outcome.clips)
@@ -172,8 +172,9 @@ class InterAnimateApp:
             else:
                 lines = [str(v) for v in report.violations[:200]]
                 more = len(report.violations) - len(lines)
-                validation = (f"FAILED: {len(report.violations)} violations in {len(report.by_clip())} of "
-                              f"{report.num_clips} clips\n" + "\n".join(lines) + (f"\n... and {more} more" if more else ""))
+                head = (f"FAILED: {len(report.violations)} violations in {len(report.by_clip())} of "
+                        f"{report.num_clips} clips")
+                validation = "\n".join([head, *lines] + ([f"... and {more} more"] if more else []))
             patterns = sorted({r.pattern for r in rows}, key=lambda p: (PATTERN_NAMES + (p,)).index(p))
             splits = sorted({r.split for r in rows})
             flags = sorted({f for r in rows for f in r.flags.split(", ") if f})
