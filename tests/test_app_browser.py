@@ -104,6 +104,12 @@ def test_the_app_in_a_real_browser(app_server, browser, opencv_media, tmp_path, 
     _playing(page, "#dataset-video")
     page.wait_for_timeout(800)
     page.screenshot(path=str(shots / "app-dataset.png"), full_page=True)
+    subject = page.get_by_label("subject contains")
+    subject.fill("7-0001")
+    page.wait_for_function("() => !document.querySelector('#dataset-table').innerText.includes('sketch-7-0000')",
+                           timeout=30_000)
+    table_text = page.locator("#dataset-table").inner_text()
+    assert "sketch-7-0001" in table_text and table_text.count("sketch-7-0001") >= 6
 
     # --- Annotate: a text file named .mp4 -> a clear message; then a real clip still works.
     page.get_by_role("tab", name="Annotate").click()

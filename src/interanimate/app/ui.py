@@ -321,7 +321,8 @@ def build_app(settings: AppSettings) -> gr.Blocks:
                 app.view_clip, [state, clip_id, clip_labels], [clip_video, clip_timeline, clip_facts],
                 api_visibility="private", **CPU)
             for control in filters:
-                control.input(app.filter_table, [state, *filters], [table, clip_id], api_visibility="private", **LIGHT)
+                control.change(app.filter_table, [state, *filters], [table, clip_id], api_visibility="private",
+                               **LIGHT)
             table.select(app.clip_from_table, table, clip_id, api_visibility="private", **LIGHT).then(
                 app.view_clip, [state, clip_id, clip_labels], [clip_video, clip_timeline, clip_facts],
                 api_visibility="private", **CPU)
