@@ -1,6 +1,7 @@
 """``interanimate app``: path confinement, settings and filters, and a real server on 127.0.0.1 driven through
 ``gradio_client`` and plain HTTP: both endpoints, path traversal, two concurrent requests, upload limits, failed
-jobs that leave the server serving. Annotating real footage is marked slow."""
+jobs that leave the server serving. The full /animate check (two clips, the zip validated) and annotating real
+footage are marked slow."""
 
 from __future__ import annotations
 
@@ -127,6 +128,7 @@ def _animate(client, photo: Path, patterns: str = "poke_nose", seed: int = 0):
     return client.predict(handle_file(str(photo)), patterns, "diffusion", 8, seed, 1, api_name="/animate")
 
 
+@slow
 def test_animate_endpoint_returns_video_labels_record_and_dataset(app_server, tmp_path):
     from interanimate.data.annotations import load_annotations
     from interanimate.data.io import decode_video, read_container_metadata
