@@ -267,3 +267,19 @@ def test_uploaded_videos_are_checked_before_any_work(tmp_path):
     outside.write_bytes(short.read_bytes())
     with pytest.raises(AppInputError, match="outside"):
         check_video_upload(settings, paths, outside, "video")
+
+
+@slow
+def test_animate_from_a_driving_video(opencv_media, tmp_path):
+    from interanimate.app import jobs
+    from interanimate.app.renderers import PipelineCache
+    from interanimate.data.io import decode_video
+
+    settings = AppSettings(root=tmp_path)
+    driving = short_clip(opencv_media / "Megamind.avi", settings.temp_dir / "driving.mp4", 30, 50)  # a hand in view
+    photo = reference_photo(settings.temp_dir)
+    outcome = jobs.animate(settings, PipelineCache(None), photo, None, "diffusion", 16, 0, 1, driving=driving)
+    assert [c.pattern for c in outcome.clips] == [None]
+    assert decode_video(outcome.clips[0].video).shape[0] == 16 and outcome.clips[0].overlay.is_file()
+    with pytest.raises(AppInputError, match="not both"):
+        jobs.animate(settings, PipelineCache(None), photo, ["poke_nose"], "diffusion", 16, 0, 1, driving=driving)
