@@ -30,6 +30,7 @@ COMMANDS = (
      "score generated clips against a reference dataset (JSON + HTML report)"),
     ("provenance", "interanimate.provenance_command", "check videos for InterAnimate's synthetic-video marks"),
     ("demo", "interanimate.demo_command", "the whole path, small, on CPU"),
+    ("app", "interanimate.app.command", "the browser app: animate, browse a dataset, annotate (127.0.0.1 by default)"),
 )
 
 
