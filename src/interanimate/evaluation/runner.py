@@ -381,8 +381,8 @@ class FrechetSets:
             if fewest < dim:
                 # Fewer samples than dimensions: the covariance is singular and the distance is dominated
                 # by the estimate's bias, so it is kept in the JSON but not shown as a result.
-                entry["unmeasured"] = (f"{fewest} feature vectors for a {dim}-d covariance (needs at least {dim}; "
-                                       "score more clips or frames)")
+                entry["unmeasured"] = (f"{gen_stats.num_samples} generated and {ref_stats.num_samples} reference "
+                                       f"faces found for a {dim}-d covariance (needs at least {dim} on each side)")
             out[self.names.get(space, f"frechet_{space}")] = entry
         if self.lpips is not None and self.lpips_values:
             out[self.lpips.metric_name()] = {"value": float(np.mean(self.lpips_values)), "pairs": len(self.lpips_values)}
