@@ -173,7 +173,8 @@ def test_reference_statistics_are_cached(faces, tmp_path):
     stamp = cache.stat().st_mtime_ns
     second = _run(faces, generated, tmp_path, metrics=("frechet",))
     assert cache.stat().st_mtime_ns == stamp
-    assert second.set_level["frechet_dlib_face"]["value"] == pytest.approx(first.set_level["frechet_dlib_face"]["value"])
+    value = first.set_level["frechet_dlib_face"]["value"]
+    assert second.set_level["frechet_dlib_face"]["value"] == pytest.approx(value)
 
 
 def test_mismatched_inputs_are_clear_errors(reference, tmp_path):

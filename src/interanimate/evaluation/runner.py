@@ -21,8 +21,13 @@ Metric groups (``--metrics``):
                 recognised vs requested) when a re-detector is available; penetration statistics of the
                 synthetic ground truth when the reference carries them;
 - ``frechet``   Fréchet distances between the generated and reference sets in the offline dlib face
-                space (detected faces; greyed with fewer faces than dimensions), plus FID / FVD / LPIPS when the user supplies the standard weights (named only so
+                space (detected faces; greyed with fewer faces than dimensions), plus FID / FVD /
+                LPIPS when the user supplies the standard weights (named only so
                 when the weights are verified; otherwise by their feature space).
+
+A metric that cannot be measured — the re-detector misses most of the ground truth's hands or faces,
+a face is found in under half of the frames, too few detections to average — is left out of the
+summary and named in ``EvaluationResult.unmeasured`` with the reason.
 
 Reference-set statistics for Fréchet distances are computed once and cached (keyed by the reference
 manifest's sha256 and the settings).
@@ -276,11 +281,13 @@ def anatomy_group(gen: np.ndarray, gen_ann: ClipAnnotations, ref_ann: ClipAnnota
         hands = anatomy.hand_detection_rate(truth.hand_present, ref_ann.hand_present)
         face_rate = (float((truth.face_present & ref_ann.face_present).sum() / ref_ann.face_present.sum())
                      if ref_ann.face_present.any() else float("nan"))
-        out["ground_truth_detection"] = {"hand_detection_rate": hands["detection_rate"], "face_detection_rate": face_rate}
+        out["ground_truth_detection"] = {"hand_detection_rate": hands["detection_rate"],
+                                         "face_detection_rate": face_rate}
         rate = hands["detection_rate"]
         if np.isfinite(rate) and rate < MIN_GROUND_TRUTH_DETECTION:
-            reason = (f"the hand detector finds {rate:.0%} of the ground truth's hands at {ref.shape[2]}x{ref.shape[1]} "
-                      f"(under {MIN_GROUND_TRUTH_DETECTION:.0%}): hands are not measurable at this resolution")
+            reason = (f"the hand detector finds {rate:.0%} of the ground truth's hands at "
+                      f"{ref.shape[2]}x{ref.shape[1]} (under {MIN_GROUND_TRUTH_DETECTION:.0%}): hands are not "
+                      "measurable at this resolution")
             unmeasured.update({name: reason for name in HAND_FIELDS})
         if np.isfinite(face_rate) and face_rate < MIN_GROUND_TRUTH_DETECTION:
             unmeasured["face_nme"] = (f"the face landmarker finds {face_rate:.0%} of the ground truth's faces (under "

@@ -294,9 +294,10 @@ def anatomy_checks() -> list[Check]:
     target = _hands()
     good = _displace(target, 0.01, 0)
     bad = _displace(target, 0.10, 1)
-    rows = [Check("anatomy", name, "keypoints within 1 % of the hand size", anatomy.hand_pck(good, target, alpha)["pck"],
-                  "every keypoint moved by 10 % of the hand size", anatomy.hand_pck(bad, target, alpha)["pck"], True,
-                  0.5, asserted=alpha < 0.1) for name, alpha in (("hand PCK@0.05", 0.05), ("hand PCK (@0.2)", 0.2))]
+    rows = [Check("anatomy", name, "keypoints within 1 % of the hand size",
+                  anatomy.hand_pck(good, target, alpha)["pck"], "every keypoint moved by 10 % of the hand size",
+                  anatomy.hand_pck(bad, target, alpha)["pck"], True, 0.5, asserted=alpha < 0.1)
+            for name, alpha in (("hand PCK@0.05", 0.05), ("hand PCK (@0.2)", 0.2))]
     rows.append(Check("anatomy", "bone-length CV", "rigid moving hands, keypoints within 1 %",
                       anatomy.bone_length_stability(good)["cv_mean"], "joints jittered by 10 % of the hand size",
                       anatomy.bone_length_stability(bad)["cv_mean"], False, 0.05))
