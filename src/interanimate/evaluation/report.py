@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -87,17 +88,18 @@ def _identity_plot(result: EvaluationResult) -> str | None:
     import matplotlib.pyplot as plt
 
     curves = {k: np.asarray([np.nan if v is None else v for v in c], float) for k, c in result.identity_curves.items()}
-    if not curves:
-        return None
+    if not any(np.isfinite(c).any() for c in curves.values()):
+        return None  # no face detected in any generated frame: nothing to plot (the summary says why)
     fig, ax = plt.subplots(figsize=(8, 3.2))
     length = max(len(c) for c in curves.values())
     stack = np.full((len(curves), length), np.nan)
     for i, c in enumerate(curves.values()):
-        ax.plot(c, color="#999999", lw=0.7, alpha=0.6)
+        ax.plot(c, color="#999999", lw=0.7, alpha=0.6, marker=".", ms=3)  # markers: lone frames show too
         stack[i, : len(c)] = c
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # frames without a face in any clip
         mean = np.nanmean(stack, axis=0)
-    ax.plot(mean, color="#d1495b", lw=2, label="mean over clips")
+    ax.plot(mean, color="#d1495b", lw=2, marker="o", ms=3, label="mean over clips")
     ax.axhline(DLIB_SAME_PERSON_DISTANCE, color="#30638e", ls="--", lw=1,
                label=f"same person below {DLIB_SAME_PERSON_DISTANCE} (dlib)")
     ax.set_xlabel("frame (gaps: no face detected)")
