@@ -132,3 +132,14 @@ def test_cached_stats_computes_once(tmp_path):
     with pytest.raises(ValueError, match="expected 'space_b'"):
         frechet.cached_stats(path, compute, "space_b")  # a stale cache of another space is recomputed, and checked
     assert len(calls) == 2
+
+
+def test_a_different_set_is_farther_than_a_resample_of_the_same_set():
+    """Known-bad input: features of another distribution (shifted and reshaped) vs a fresh sample."""
+    rng = np.random.default_rng(3)
+    mixing = rng.normal(size=(16, 16)) / 4
+    same_a, same_b = (rng.normal(size=(400, 16)) @ mixing for _ in range(2))
+    other = rng.normal(size=(400, 16)) @ (mixing * 1.5) + 0.3
+    resample = frechet.frechet_distance_from_features(same_a, same_b)
+    different = frechet.frechet_distance_from_features(same_a, other)
+    assert different > 5 * resample

@@ -125,7 +125,8 @@ def run_demo(out: Path, seed: int = 0, quick: bool = False, checkpoint: Path | N
                           redetector=AnnotatorRedetector(), progress=True)
     json_path, html_path = write_report(evaluation, out / "report")
     headline = ", ".join(f"{k} {v:.3g}" for k, v in evaluation.summary.items()
-                         if k in ("SSIM (frame)", "PSNR dB (frame)", "identity similarity", "hand PCK"))
+                         if k in ("SSIM (frame)", "PSNR dB (frame)", "identity distance (dlib)", "face coverage",
+                                  "hand PCK"))
     shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in batch.items() if hasattr(v, "shape") and v.ndim >= 4)
     return "\n".join([
         "",

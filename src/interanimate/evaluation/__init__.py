@@ -9,7 +9,8 @@ Every metric is a function of arrays in the dataset contract's layout:
 * ``temporal``  flow-warping error and flicker;
 * ``anatomy``   hand PCK, face NME, hand detection rate, bone-length stability, contact P/R/F1,
                 pattern accuracy, penetration;
-* ``identity``  per-frame identity similarity, mean and drift.
+* ``identity``  per-frame identity distance with the recogniser's same-person threshold, face coverage, drift;
+* ``validation`` every metric scored on a known-good and a known-bad input.
 """
 
 from interanimate.evaluation.anatomy import (
@@ -30,7 +31,12 @@ from interanimate.evaluation.frechet import (
     frechet_distance,
     frechet_distance_from_features,
 )
-from interanimate.evaluation.identity import cosine_similarity, identity_scores, identity_summary
+from interanimate.evaluation.identity import (
+    cosine_similarity,
+    euclidean_distance,
+    identity_scores,
+    identity_summary,
+)
 from interanimate.evaluation.pixel import (
     PixelScores,
     face_boxes,
@@ -54,6 +60,7 @@ __all__ = [
     "cached_stats",
     "contact_scores",
     "cosine_similarity",
+    "euclidean_distance",
     "face_boxes",
     "face_nme",
     "face_nme_per_frame",

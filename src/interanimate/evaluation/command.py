@@ -45,8 +45,10 @@ def run(args: argparse.Namespace) -> int:
         redetector = AnnotatorRedetector()
     result = evaluate(args.generated, args.reference, config, redetector=redetector, progress=not args.quiet)
     json_path, html_path = write_report(result, args.out)
-    width = max((len(k) for k in result.summary), default=10)
+    width = max((len(k) for k in [*result.summary, *result.unmeasured]), default=10)
     for name, value in result.summary.items():
         print(f"{name:<{width}}  {value:.4g}")
+    for name, reason in result.unmeasured.items():
+        print(f"{name:<{width}}  -  (not measured: {reason})")
     print(f"report: {json_path}\n        {html_path}")
     return 0

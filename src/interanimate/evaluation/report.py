@@ -1,9 +1,10 @@
 """The evaluation report: ``report.json`` with every number, and a self-contained ``report.html``.
 
 The HTML page embeds its pictures (PNG, base64) so it can be mailed or archived as one file: the
-summary table, per-pattern bars for each headline metric, identity similarity over time, the
-per-pattern table, set-level distances, and frame strips (generated above ground truth) of the best
-and worst clips.
+summary table (metrics that could not be measured are greyed with the reason instead of a number),
+per-pattern bars for each headline metric, identity distance over time with the same-person
+threshold, the per-pattern table, set-level distances, and frame strips (generated above ground
+truth) of the best and worst clips.
 """
 
 from __future__ import annotations
@@ -11,15 +12,18 @@ from __future__ import annotations
 import base64
 import html
 import io
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from interanimate.data.io import atomic_write_text, decode_video
+from interanimate.evaluation.identity import DLIB_SAME_PERSON_DISTANCE
 from interanimate.evaluation.runner import EvaluationResult, match_clips
 
 # Metrics where lower is better; everything else in the summary is higher-is-better or neutral.
-LOWER_IS_BETTER = ("L1", "warping error", "flicker", "NME", "penetration", "frechet", "FID", "FVD", "LPIPS")
+LOWER_IS_BETTER = ("L1", "warping error", "flicker", "NME", "penetration", "frechet", "FID", "FVD", "LPIPS",
+                   "identity distance")
 NEAR_ZERO_IS_BETTER = ("drift",)
 
 
@@ -84,21 +88,25 @@ def _identity_plot(result: EvaluationResult) -> str | None:
     import matplotlib.pyplot as plt
 
     curves = {k: np.asarray([np.nan if v is None else v for v in c], float) for k, c in result.identity_curves.items()}
-    if not curves:
-        return None
+    if not any(np.isfinite(c).any() for c in curves.values()):
+        return None  # no face detected in any generated frame: nothing to plot (the summary says why)
     fig, ax = plt.subplots(figsize=(8, 3.2))
     length = max(len(c) for c in curves.values())
     stack = np.full((len(curves), length), np.nan)
     for i, c in enumerate(curves.values()):
-        ax.plot(c, color="#999999", lw=0.7, alpha=0.6)
+        ax.plot(c, color="#999999", lw=0.7, alpha=0.6, marker=".", ms=3)  # markers: lone frames show too
         stack[i, : len(c)] = c
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # frames without a face in any clip
         mean = np.nanmean(stack, axis=0)
-    ax.plot(mean, color="#d1495b", lw=2, label="mean over clips")
-    ax.set_xlabel("frame")
-    ax.set_ylabel("cosine similarity to reference (dlib-128)")
+    ax.plot(mean, color="#d1495b", lw=2, marker="o", ms=3, label="mean over clips")
+    ax.axhline(DLIB_SAME_PERSON_DISTANCE, color="#30638e", ls="--", lw=1,
+               label=f"same person below {DLIB_SAME_PERSON_DISTANCE} (dlib)")
+    ax.set_xlabel("frame (gaps: no face detected)")
+    ax.set_ylabel("Euclidean distance to reference (dlib-128)")
+    ax.set_ylim(0, max(1.0, float(np.nanmax(stack)) + 0.05) if np.isfinite(stack).any() else 1.0)
     ax.set_title("identity over time")
-    ax.legend(loc="lower left")
+    ax.legend(loc="upper left", fontsize=8)
     return _png(fig)
 
 
@@ -117,14 +125,14 @@ def _strip(generated_frames: np.ndarray, reference_frames: np.ndarray, count: in
 
 
 def _ranked_clips(result: EvaluationResult) -> tuple[str, list[str]]:
-    for key in (("pixel", "frame", "ssim"), ("identity", "generated", "mean")):
+    for key, sign in ((("pixel", "frame", "ssim"), 1.0), (("identity", "generated", "mean"), -1.0)):
         scored = []
         for clip, scores in result.per_clip.items():
             value = scores
             for part in key:
                 value = value.get(part) if isinstance(value, dict) else None
             if isinstance(value, (int, float)) and np.isfinite(value):
-                scored.append((value, clip))
+                scored.append((sign * value, clip))
         if scored:
             scored.sort()
             return ".".join(key), [c for _, c in scored]
@@ -143,12 +151,15 @@ def write_report(result: EvaluationResult, out: Path, num_strips: int = 3) -> tu
              f"<code>{html.escape(result.config['reference'])}</code>; "
              f"interanimate {html.escape(result.versions['interanimate'])}, {html.escape(result.config['time'])}.</p>"]
     parts.append("<h2>Summary</h2><table><tr><th>metric</th><th>value</th></tr>" + "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{_fmt(v)}</td></tr>" for k, v in result.summary.items()) + "</table>")
+        f"<tr><td>{html.escape(k)}</td><td>{_fmt(v)}</td></tr>" for k, v in result.summary.items()) + "".join(
+        f'<tr class="unmeasured"><td>{html.escape(k)}</td><td>not measured: {html.escape(why)}</td></tr>'
+        for k, why in result.unmeasured.items()) + "</table>")
     if any(k for k in result.set_level if k != "pattern_accuracy"):
         parts.append("<h2>Set-level distances</h2><p>Standard names (FID, FVD, LPIPS) appear only when the published "
                      "weights were loaded; other distances are named by their feature space.</p><table>"
                      "<tr><th>distance</th><th>value</th><th>details</th></tr>" + "".join(
-                         f"<tr><td>{html.escape(k)}</td><td>{_fmt(v.get('value'))}</td><td>"
+                         f"<tr{' class=unmeasured' if v.get('unmeasured') else ''}><td>{html.escape(k)}</td>"
+                         f"<td>{_fmt(v.get('value'))}</td><td>"
                          f"{html.escape(', '.join(f'{a}={b}' for a, b in v.items() if a != 'value'))}</td></tr>"
                          for k, v in result.set_level.items() if isinstance(v, dict) and "value" in v) + "</table>")
     bars = _pattern_bars(result)
@@ -181,7 +192,8 @@ def write_report(result: EvaluationResult, out: Path, num_strips: int = 3) -> tu
         "\n".join(f"{k}: {v}" for k, v in {**result.config, **result.versions}.items())) + "</pre>")
     style = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}table{border-collapse:collapse;"
              "margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:right}"
-             "td:first-child,th:first-child{text-align:left}img{max-width:100%}")
+             "td:first-child,th:first-child{text-align:left}img{max-width:100%}"
+             "tr.unmeasured td{color:#999;font-style:italic}tr.unmeasured td:last-child{text-align:left}")
     atomic_write_text(html_path, f"<!doctype html><html><head><meta charset='utf-8'><title>InterAnimate evaluation"
                                  f"</title><style>{style}</style></head><body>{''.join(parts)}</body></html>\n")
     return json_path, html_path

@@ -9,17 +9,25 @@ Metric groups (``--metrics``):
 
 - ``pixel``     SSIM / PSNR / L1 against the matched ground truth: whole frame, face and hand crops
                 (boxes from the ground-truth keypoints);
-- ``temporal``  flow-warping error and flicker, whole frame and inside the interaction region (requested
-                hand ∪ contact masks), for the generated clip and, as the level to reach, its ground truth;
-- ``identity``  dlib-128 similarity of every generated face to the reference identity (the ground truth's
-                first detected face), mean, minimum and drift per second;
+- ``temporal``  flow-warping error and flicker with the ground truth's optical flow (Lai et al.), whole
+                frame and inside the interaction region (requested hand ∪ contact masks); the warping
+                error with the generated clip's own flow; and, as the level to reach, the ground truth's;
+- ``identity``  dlib-128 Euclidean distance of every face the detector finds in the generated clip to the
+                reference identity (the ground truth's first detected face): mean, same-person rate
+                (d < 0.6), face coverage, drift per second; unmeasured when the detector finds a face
+                in under half of the ground truth's or the generated frames;
 - ``anatomy``   re-detected hands and face in the generated video vs the requested ones (hand PCK, face
                 NME, hand detection rate, bone-length stability, contact precision/recall, pattern
                 recognised vs requested) when a re-detector is available; penetration statistics of the
                 synthetic ground truth when the reference carries them;
 - ``frechet``   Fréchet distances between the generated and reference sets in the offline dlib face
-                space, plus FID / FVD / LPIPS when the user supplies the standard weights (named only so
+                space (detected faces; greyed with fewer faces than dimensions), plus FID / FVD /
+                LPIPS when the user supplies the standard weights (named only so
                 when the weights are verified; otherwise by their feature space).
+
+A metric that cannot be measured — the re-detector misses most of the ground truth's hands or faces,
+a face is found in under half of the frames, too few detections to average — is left out of the
+summary and named in ``EvaluationResult.unmeasured`` with the reason.
 
 Reference-set statistics for Fréchet distances are computed once and cached (keyed by the reference
 manifest's sha256 and the settings).
@@ -179,54 +187,114 @@ def temporal_group(gen: np.ndarray, ref: np.ndarray, gen_ann: ClipAnnotations, m
         return {}
     region = _interaction_region(gen_ann)[:-1]
     region_full = np.concatenate([region, region[-1:]], axis=0)
+    # The flow comes from the ground truth, as Lai et al. take it from the input video: the flow of the
+    # generated clip itself explains shuffled or dropped frames of a smooth motion as motion.
     out = {
-        "frame": temporal_scores(gen, method=method).summary(),
-        "interaction": temporal_scores(gen, region_full, method=method).summary() if region.any() else None,
+        "frame": temporal_scores(gen, flow_source=ref, method=method).summary(),
+        "interaction": temporal_scores(gen, region_full, flow_source=ref, method=method).summary()
+        if region.any() else None,
+        "own_flow": temporal_scores(gen, method=method).summary(),
         "ground_truth_frame": temporal_scores(ref, method=method).summary(),
     }
     return out
 
 
-def face_descriptors(descriptor, frames: np.ndarray, ann: ClipAnnotations) -> np.ndarray:
-    """dlib-128 descriptors of every labelled face: ``(F, 128)``, NaN rows where no face is labelled."""
+IDENTITY_FIELDS = ("mean", "worst", "same_person_rate", "drift")  # what a too-low face coverage greys out
+
+
+def detect_faces(descriptor, frames: np.ndarray, ann: ClipAnnotations):
+    """The faces dlib's detector finds in ``frames`` that agree with the labelled face boxes
+    (``backbones.dlib_face.FaceDetections``): descriptors only where a face was detected."""
     boxes = np.where(ann.face_present[:, None], ann.face_box, np.nan)
-    return descriptor.embed_video(frames, boxes)
+    return descriptor.detect_video(frames, boxes)
 
 
-def identity_group(gen_desc: np.ndarray, ref_desc: np.ndarray, fps: float) -> dict:
-    """Similarity of each generated face to the reference identity: the ground truth's first face."""
-    from interanimate.evaluation.identity import identity_scores
+def identity_group(gen_desc: np.ndarray, ref_desc: np.ndarray, fps: float, kind: str = "dlib128") -> dict:
+    """Each generated face against the reference identity (the ground truth's first detected face),
+    with the embedding's own decision rule; what cannot be measured is named in ``unmeasured``."""
+    from interanimate.evaluation.identity import MIN_FACE_COVERAGE, identity_scores
 
     found = np.flatnonzero(np.isfinite(ref_desc).all(axis=1))
-    if not len(found):
-        return {"error": "no face found in the reference clip"}
+    gen_coverage = float(np.isfinite(gen_desc).all(axis=1).mean()) if len(gen_desc) else float("nan")
+    ref_coverage = len(found) / len(ref_desc) if len(ref_desc) else float("nan")
+    if not len(found) or ref_coverage < MIN_FACE_COVERAGE:
+        reason = (f"the face detector finds a face in {ref_coverage:.0%} of the ground truth's frames "
+                  f"(under {MIN_FACE_COVERAGE:.0%}): the reference identity is not measurable at this resolution")
+        return {"generated": {"face_coverage": gen_coverage}, "ground_truth": {"face_coverage": ref_coverage},
+                "unmeasured": {f"{side}.{name}": reason for side in ("generated", "ground_truth")
+                               for name in IDENTITY_FIELDS}}
     reference = ref_desc[found[0]]
-    truth = identity_scores(ref_desc, reference, fps)
-    return {"generated": identity_scores(gen_desc, reference, fps),
-            "ground_truth": {k: v for k, v in truth.items() if k != "per_frame"}}
+    generated = identity_scores(gen_desc, reference, fps, kind)
+    truth = identity_scores(ref_desc, reference, fps, kind)
+    truth.pop("per_frame")
+    out = {"generated": generated, "ground_truth": truth}
+    if not generated["reliable"]:
+        reason = (f"a face is found in {gen_coverage:.0%} of the generated frames (under {MIN_FACE_COVERAGE:.0%}); "
+                  "the identity numbers would describe a minority of the video")
+        out["unmeasured"] = {f"generated.{name}": reason for name in IDENTITY_FIELDS}
+    return out
+
+
+MIN_GROUND_TRUTH_DETECTION = 0.5  # the detector must find at least this share of the ground truth's parts
+MIN_SCORED_FRAMES = 3  # fewer frames than this are too few detections to average
+STRICT_PCK = 0.05  # PCK@0.05: sensitive to a shift of a tenth of the hand size, which PCK@0.2 accepts
+HAND_FIELDS = ("hand_pck", "hand_pck_strict", "hand_detection", "bone_length_stability", "contact", "pattern")
 
 
 def anatomy_group(gen: np.ndarray, gen_ann: ClipAnnotations, ref_ann: ClipAnnotations, pattern: str | None,
-                  fps: float, redetector: Redetector | None, pck_threshold: float) -> dict:
+                  fps: float, redetector: Redetector | None, pck_threshold: float,
+                  ref: np.ndarray | None = None) -> dict:
+    """Re-detected hands, face, contact and pattern of the generated clip against the requested labels.
+
+    When the ground-truth video ``ref`` is given, the re-detector runs on it too and its detection rate
+    against the ground-truth labels is the ceiling: a part the detector misses in most ground-truth
+    frames (hands at 64 px, say) cannot be judged in the generated video either, so its metrics are
+    listed in ``unmeasured`` with the reason instead of being averaged with the others.
+    """
     from interanimate.evaluation import anatomy
 
     out: dict = {}
+    unmeasured: dict[str, str] = {}
     if ref_ann.penetration is not None:
         out["ground_truth_penetration"] = anatomy.penetration_stats(ref_ann.penetration, ref_ann.contact)
     if redetector is None:
         out["redetection"] = "unavailable"
+        out["unmeasured"] = {name: "no re-detector was given" for name in (*HAND_FIELDS, "face_nme",
+                                                                              "ground_truth_detection")}
         return out
     found = redetector(gen, fps)
     out["hand_pck"] = anatomy.hand_pck(found.hand_keypoints, gen_ann.hand_keypoints, alpha=pck_threshold)
+    out["hand_pck_strict"] = anatomy.hand_pck(found.hand_keypoints, gen_ann.hand_keypoints, alpha=STRICT_PCK)
     both = found.face_present & gen_ann.face_present
     if both.any():
         out["face_nme"] = anatomy.face_nme(found.face_keypoints[both], gen_ann.face_keypoints[both])
+        if out["face_nme"]["frames_scored"] < MIN_SCORED_FRAMES:
+            unmeasured["face_nme"] = (f"face landmarks re-detected in {out['face_nme']['frames_scored']} generated "
+                                      f"frames (fewer than {MIN_SCORED_FRAMES})")
     out["hand_detection"] = anatomy.hand_detection_rate(found.hand_present, gen_ann.hand_present)
     out["bone_length_stability"] = anatomy.bone_length_stability(found.hand_keypoints)
     if found.contact is not None:
         out["contact"] = anatomy.contact_scores(found.contact.any(axis=1), gen_ann.contact.any(axis=1), tolerance=1)
     if pattern is not None:
         out["pattern"] = {"requested": pattern, "recognised": found.pattern}
+    if ref is not None:
+        truth = redetector(ref, fps)
+        hands = anatomy.hand_detection_rate(truth.hand_present, ref_ann.hand_present)
+        face_rate = (float((truth.face_present & ref_ann.face_present).sum() / ref_ann.face_present.sum())
+                     if ref_ann.face_present.any() else float("nan"))
+        out["ground_truth_detection"] = {"hand_detection_rate": hands["detection_rate"],
+                                         "face_detection_rate": face_rate}
+        rate = hands["detection_rate"]
+        if np.isfinite(rate) and rate < MIN_GROUND_TRUTH_DETECTION:
+            reason = (f"the hand detector finds {rate:.0%} of the ground truth's hands at "
+                      f"{ref.shape[2]}x{ref.shape[1]} (under {MIN_GROUND_TRUTH_DETECTION:.0%}): hands are not "
+                      "measurable at this resolution")
+            unmeasured.update({name: reason for name in HAND_FIELDS})
+        if np.isfinite(face_rate) and face_rate < MIN_GROUND_TRUTH_DETECTION:
+            unmeasured["face_nme"] = (f"the face landmarker finds {face_rate:.0%} of the ground truth's faces (under "
+                                      f"{MIN_GROUND_TRUTH_DETECTION:.0%})")
+    if unmeasured:
+        out["unmeasured"] = unmeasured
     return out
 
 
@@ -238,7 +306,9 @@ def _sample_indices(num_frames: int, count: int) -> np.ndarray:
 
 def _reference_key(reference: Path, config: EvaluateConfig, space: str, clip_ids: list[str]) -> str:
     digest = hashlib.sha256((Path(reference) / MANIFEST_NAME).read_bytes())
-    digest.update(json.dumps([space, config.frames_per_clip, sorted(clip_ids)]).encode())
+    from interanimate.evaluation.backbones.dlib_face import DETECTOR
+
+    digest.update(json.dumps([space, config.frames_per_clip, sorted(clip_ids), DETECTOR]).encode())
     return digest.hexdigest()[:20]
 
 
@@ -310,10 +380,18 @@ class FrechetSets:
                 cache.parent.mkdir(parents=True, exist_ok=True)
                 ref_stats.save(cache)
             gen_stats = gen_acc.finalize(space)
-            out[self.names.get(space, f"frechet_{space}")] = {
-                "value": gen_stats.distance(ref_stats), "feature_space": space,
-                "generated_samples": gen_stats.num_samples, "reference_samples": ref_stats.num_samples,
-                "reference_cache": str(cache)}
+            entry = {"value": None, "feature_space": space, "generated_samples": gen_stats.num_samples,
+                     "reference_samples": ref_stats.num_samples, "reference_cache": str(cache)}
+            fewest = min(gen_stats.num_samples, ref_stats.num_samples)
+            if fewest >= 2:
+                entry["value"] = gen_stats.distance(ref_stats)
+            dim = gen_acc.dim
+            if fewest < dim:
+                # Fewer samples than dimensions: the covariance is singular and the distance is dominated
+                # by the estimate's bias, so it is kept in the JSON but not shown as a result.
+                entry["unmeasured"] = (f"{gen_stats.num_samples} generated and {ref_stats.num_samples} reference "
+                                       f"faces found for a {dim}-d covariance (needs at least {dim} on each side)")
+            out[self.names.get(space, f"frechet_{space}")] = entry
         if self.lpips is not None and self.lpips_values:
             out[self.lpips.metric_name()] = {"value": float(np.mean(self.lpips_values)), "pairs": len(self.lpips_values)}
         return out
@@ -330,6 +408,7 @@ class EvaluationResult:
     config: dict
     versions: dict
     identity_curves: dict[str, list] = field(default_factory=dict)
+    unmeasured: dict[str, str] = field(default_factory=dict)  # summary label -> why it has no value
 
     def to_json(self) -> str:
         return json.dumps(_nan_to_none(asdict(self)), indent=2, sort_keys=True)
@@ -355,16 +434,80 @@ SUMMARY_KEYS = {
     "temporal.frame.warping_error": "warping error (frame)", "temporal.frame.flicker": "flicker (frame)",
     "temporal.interaction.warping_error": "warping error (interaction)",
     "temporal.interaction.flicker": "flicker (interaction)",
+    "temporal.own_flow.warping_error": "warping error (own flow)",
     "temporal.ground_truth_frame.warping_error": "warping error (ground truth)",
-    "identity.generated.mean": "identity similarity", "identity.generated.drift": "identity drift /s",
-    "identity.ground_truth.mean": "identity similarity (ground truth)",
+    "identity.generated.mean": "identity distance (dlib)",
+    "identity.generated.same_person_rate": "same-person rate (dlib, d < 0.6)",
+    "identity.generated.face_coverage": "face coverage",
+    "identity.generated.drift": "identity drift /s (dlib distance)",
+    "identity.ground_truth.mean": "identity distance (ground truth)",
+    "identity.ground_truth.same_person_rate": "same-person rate (ground truth)",
+    "identity.ground_truth.face_coverage": "face coverage (ground truth)",
     "identity_arcface.generated.mean": "identity similarity (ArcFace)",
+    "identity_arcface.generated.same_person_rate": "same-person rate (ArcFace, cos >= 0.28)",
     "identity_arcface.generated.drift": "identity drift /s (ArcFace)",
-    "anatomy.hand_pck.pck": "hand PCK", "anatomy.face_nme.nme": "face NME",
+    "anatomy.hand_pck.pck": "hand PCK", "anatomy.hand_pck_strict.pck": "hand PCK@0.05",
+    "anatomy.face_nme.nme": "face NME",
     "anatomy.hand_detection.detection_rate": "hand detection rate", "anatomy.contact.precision": "contact precision",
     "anatomy.contact.recall": "contact recall",
+    "anatomy.ground_truth_detection.hand_detection_rate": "hand detection rate (ground truth)",
     "anatomy.ground_truth_penetration.max_mm": "max penetration mm (ground truth)",
 }
+# Summary keys that cannot be absent for a reason of their own: a missing value means the clip lacks the part.
+_NO_VALUE_REASONS = {
+    "pixel.hand_left": "no left hand in the ground truth, or its crop is under the 11-px SSIM window",
+    "pixel.hand_right": "no right hand in the ground truth, or its crop is under the 11-px SSIM window",
+    "pixel.face": "no face in the ground truth, or its crop is under the 11-px SSIM window",
+    "temporal.interaction": "no requested hand or contact region",
+    "anatomy.face_nme": "no face re-detected in the generated frames",
+    "anatomy.hand_pck": "no requested hand keypoints",
+    "anatomy.hand_pck_strict": "no requested hand keypoints",
+    "anatomy.contact": "no contact requested or re-detected",
+    "anatomy.ground_truth_penetration": "the ground truth carries no penetration depths",
+    "anatomy.ground_truth_detection": "no re-detector, or no hands in the ground truth",
+    "identity_arcface": "no ArcFace model given (--arcface)",
+}
+
+
+def _unmeasured_reason(scores: dict, key: str) -> str | None:
+    """The reason a clip marks ``key`` (``group.path``) unmeasured: its group's ``unmeasured`` entry for
+    the path or any of its prefixes."""
+    group, _, rest = key.partition(".")
+    marks = scores.get(group, {}).get("unmeasured", {}) if isinstance(scores.get(group), dict) else {}
+    parts = rest.split(".") if rest else []
+    for i in range(len(parts), -1, -1):
+        reason = marks.get(".".join(parts[:i]))
+        if reason:
+            return reason
+    return None
+
+
+def summarise(rows: list[dict], metrics=METRIC_GROUPS) -> tuple[dict[str, float], dict[str, str]]:
+    """Mean of every summary metric over the clips that measured it, and for each metric no clip could
+    measure, the reason (the commonest among the clips)."""
+    summary: dict[str, float] = {}
+    unmeasured: dict[str, str] = {}
+    for key, label in SUMMARY_KEYS.items():
+        group = key.split(".")[0]
+        if (group if group != "identity_arcface" else "identity") not in metrics:
+            continue
+        values, reasons = [], []
+        for s in rows:
+            reason = _unmeasured_reason(s, key)
+            if reason:
+                reasons.append(reason)
+            else:
+                values.append(_get(s, key))
+        mean = _mean_of(values)
+        if mean is not None:
+            summary[label] = mean
+        elif reasons:
+            unmeasured[label] = max(set(reasons), key=reasons.count)
+        elif rows:
+            prefix = next((p for p in _NO_VALUE_REASONS if key.startswith(p + ".") or key == p), None)
+            if prefix is not None and group != "identity_arcface":
+                unmeasured[label] = _NO_VALUE_REASONS[prefix]
+    return summary, unmeasured
 
 
 def evaluate(generated: Path, reference: Path, config: EvaluateConfig | None = None,
@@ -411,14 +554,16 @@ def evaluate(generated: Path, reference: Path, config: EvaluateConfig | None = N
         if "temporal" in config.metrics:
             scores["temporal"] = temporal_group(gen, ref, gen_ann, config.flow_method)
         if descriptor is not None:
-            # One descriptor pass per clip serves both the identity curve and the Fréchet face space.
-            gen_desc = face_descriptors(descriptor, gen, gen_ann)
-            ref_desc = face_descriptors(descriptor, ref, ref_ann)
+            # One detection pass per clip serves the identity curve, the ArcFace alignment and the
+            # Fréchet face space; frames where the detector finds no face have no descriptor.
+            gen_faces = detect_faces(descriptor, gen, gen_ann)
+            ref_faces = detect_faces(descriptor, ref, ref_ann)
+            gen_desc, ref_desc = gen_faces.descriptors, ref_faces.descriptors
         if arcface is not None:
-            gen_arc = arcface.embed_video(gen, gen_ann.face_keypoints, gen_ann.face_present)
-            ref_arc = arcface.embed_video(ref, ref_ann.face_keypoints, ref_ann.face_present)
+            gen_arc = arcface.embed_video(gen, gen_faces.landmarks, gen_faces.found)
+            ref_arc = arcface.embed_video(ref, ref_faces.landmarks, ref_faces.found)
             if "identity" in config.metrics:
-                scores["identity_arcface"] = identity_group(gen_arc, ref_arc, pair.generated.fps)
+                scores["identity_arcface"] = identity_group(gen_arc, ref_arc, pair.generated.fps, "arcface512")
                 scores["identity_arcface"].get("generated", {}).pop("per_frame", None)
             if frechet is not None:
                 idx = _sample_indices(len(gen), config.frames_per_clip)
@@ -431,7 +576,7 @@ def evaluate(generated: Path, reference: Path, config: EvaluateConfig | None = N
                 curves[pair.generated.clip_id] = np.asarray(per_frame, float).tolist()
         if "anatomy" in config.metrics:
             scores["anatomy"] = anatomy_group(gen, gen_ann, ref_ann, pair.generated.pattern, pair.generated.fps,
-                                              redetector, config.pck_threshold)
+                                              redetector, config.pck_threshold, ref)
         if frechet is not None:
             frechet.add_clip(gen, gen_desc, ref, ref_desc, include_reference=need_reference_features or
                              frechet.inception is not None or frechet.i3d is not None)
@@ -440,23 +585,31 @@ def evaluate(generated: Path, reference: Path, config: EvaluateConfig | None = N
         raise EvaluationInputError(f"{generated}: no generated clip has a face in its labels; identity and Fréchet "
                                    "face metrics need face boxes (drop them with --metrics)")
     set_level = frechet.results(reference, clip_ids, cache_dir) if frechet is not None else {}
-    summary = {label: _mean_of([_get(s, key) for s in per_clip.values()]) for key, label in SUMMARY_KEYS.items()}
-    summary = {k: v for k, v in summary.items() if v is not None}
+    if frechet is not None and "frechet_dlib_face" not in set_level:
+        set_level["frechet_dlib_face"] = {"value": None, "feature_space": "dlib_face128",
+                                          "unmeasured": "the face detector found no face to describe"}
+    summary, unmeasured = summarise(list(per_clip.values()), config.metrics)
     recognised = [(s["anatomy"]["pattern"]["recognised"], s["anatomy"]["pattern"]["requested"])
-                  for s in per_clip.values() if isinstance(s.get("anatomy", {}).get("pattern"), dict)]
+                  for s in per_clip.values() if isinstance(s.get("anatomy", {}).get("pattern"), dict)
+                  and _unmeasured_reason(s, "anatomy.pattern") is None]
     if recognised:
         from interanimate.evaluation.anatomy import pattern_accuracy
 
         set_level["pattern_accuracy"] = pattern_accuracy([r for r, _ in recognised], [q for _, q in recognised])
+    elif any(isinstance(s.get("anatomy", {}).get("pattern"), dict) for s in per_clip.values()):
+        reasons = [_unmeasured_reason(s, "anatomy.pattern") for s in per_clip.values()]
+        unmeasured["pattern accuracy"] = next(r for r in reasons if r)
     for name, entry in set_level.items():
         if isinstance(entry, dict) and "value" in entry:
-            summary[name] = entry["value"]
+            if entry.get("unmeasured") or entry["value"] is None:
+                unmeasured[name] = entry.get("unmeasured") or "not computed"
+            else:
+                summary[name] = entry["value"]
     per_pattern: dict[str, dict] = {}
     for pattern in [p for p in PATTERN_NAMES if any(s["pattern"] == p for s in per_clip.values())]:
         rows = [s for s in per_clip.values() if s["pattern"] == pattern]
-        per_pattern[pattern] = {"clips": len(rows), "family": get_pattern(pattern).family,
-                                **{label: _mean_of([_get(s, key) for s in rows]) for key, label in SUMMARY_KEYS.items()
-                                   if any(_get(s, key) is not None for s in rows)}}
+        values, _ = summarise(rows, config.metrics)
+        per_pattern[pattern] = {"clips": len(rows), "family": get_pattern(pattern).family, **values}
     versions = {"interanimate": __version__, "python": platform.python_version(), "numpy": np.__version__}
     try:
         import cv2
@@ -468,7 +621,7 @@ def evaluate(generated: Path, reference: Path, config: EvaluateConfig | None = N
     run_config = {**asdict(config), "generated": str(generated), "reference": str(reference),
                   "redetector": getattr(redetector, "__name__", type(redetector).__name__) if redetector else None,
                   "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    return EvaluationResult(summary, per_clip, per_pattern, set_level, run_config, versions, curves)
+    return EvaluationResult(summary, per_clip, per_pattern, set_level, run_config, versions, curves, unmeasured)
 
 
 def _default_cache() -> Path:
