@@ -29,6 +29,51 @@ class DatasetFormatError(UserError, ValueError):
     """A folder that is not an InterHF dataset, or whose card/manifest cannot be read."""
 
 
+class UnsafePathError(DatasetFormatError):
+    """A path or clip id read from a dataset, shard index or batch file that points outside its root."""
+
+
+def check_clip_id(clip_id: object, where: str = "clip id") -> str:
+    """``clip_id`` if it is a safe id (``CLIP_ID_PATTERN``: no dots, slashes or spaces); else ``UnsafePathError``.
+
+    Clip ids become folder names and tar member names, so one like ``../x`` would write or read outside the
+    dataset; every reader checks ids with this before using them.
+    """
+    if not isinstance(clip_id, str) or not CLIP_ID_PATTERN.match(clip_id):
+        raise UnsafePathError(f"{where} {clip_id!r} is not a valid clip id (letters, digits, '_', '-', at most 128, "
+                              "starting with a letter or digit); the file was edited or is not from InterAnimate")
+    return clip_id
+
+
+def contained_path(root: Path, relative: object, where: str = "path") -> Path:
+    """``root / relative`` when it resolves inside ``root``; otherwise ``UnsafePathError`` naming it.
+
+    The one containment rule for every path read from a dataset manifest, a shard index or a batch file:
+    the path must be a non-empty relative path whose resolved location (symbolic links followed) lies
+    inside the resolved ``root``. Absolute paths, ``..`` escapes and links pointing out are all refused.
+    """
+    if not isinstance(relative, str) or not relative or "\x00" in relative:
+        raise UnsafePathError(f"{where} {relative!r} is not a relative path inside {root}")
+    if Path(relative).is_absolute():
+        raise UnsafePathError(f"{where} {relative!r} is absolute; paths must be relative to {root} and stay inside it")
+    base = Path(root).resolve()
+    target = (base / relative).resolve()
+    if target != base and base not in target.parents:
+        raise UnsafePathError(f"{where} {relative!r} points outside {root}; paths must stay inside it "
+                              "(the file was edited or is not from InterAnimate)")
+    return Path(root) / relative
+
+
+def clip_file(root: Path, record: "ClipRecord", role: str) -> Path:
+    """The path of a clip's ``role`` file (``video``, ``annotations``), checked by ``contained_path``."""
+    check_clip_id(record.clip_id)
+    info = record.files.get(role) if isinstance(record.files, dict) else None
+    if not isinstance(info, dict):
+        raise DatasetFormatError(f"{root}: clip {record.clip_id}: no {role} file in the manifest; "
+                                 "run `interanimate data validate` on it")
+    return contained_path(root, info.get("path"), f"clip {record.clip_id}: files.{role}.path")
+
+
 @dataclass
 class ClipRecord:
     """One clip's manifest record.

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from interanimate.data.annotations import AnnotationFormatError, read_npz_arrays
-from interanimate.data.manifest import check_dataset_root, read_manifest
+from interanimate.data.manifest import DatasetFormatError, check_dataset_root, clip_file, read_manifest
 from interanimate.taxonomy import PATTERN_NAMES, get_pattern
 
 
@@ -61,9 +61,9 @@ def compute_stats(root: Path) -> DatasetStats:
         stats.clip_lengths.append(r.num_frames)
         stats.num_frames += r.num_frames
         try:
-            arrays = read_npz_arrays(root / r.files["annotations"]["path"])
+            arrays = read_npz_arrays(clip_file(root, r, "annotations"))
             contact = arrays["contact"].any(axis=1)
-        except (AnnotationFormatError, KeyError, FileNotFoundError):
+        except (AnnotationFormatError, KeyError, FileNotFoundError, DatasetFormatError):
             stats.unreadable.append(r.clip_id)
             continue
         contact_frames[pattern] += int(contact.sum())
