@@ -108,11 +108,34 @@ class ClipRecord:
 
     @classmethod
     def from_dict(cls, data: dict) -> "ClipRecord":
+        if not isinstance(data, dict):
+            raise DatasetFormatError(f"a record must be a JSON object, got {type(data).__name__}")
         known = {f for f in cls.__dataclass_fields__}
         unknown = set(data) - known
         if unknown:
-            raise DatasetFormatError(f"unknown manifest fields: {', '.join(sorted(unknown))}")
+            raise DatasetFormatError(f"unknown manifest fields: {', '.join(sorted(map(str, unknown)))}")
+        missing = [f for f in ("clip_id", "subject_id", "pattern", "fps", "num_frames", "width", "height", "source")
+                   if f not in data]
+        if missing:
+            raise DatasetFormatError(f"missing manifest fields: {', '.join(missing)}")
+        for name, kinds in _FIELD_TYPES.items():
+            if name not in data:
+                continue
+            value = data[name]
+            if not isinstance(value, kinds) or (isinstance(value, bool) and name in _NUMBER_FIELDS):
+                raise DatasetFormatError(f"field {name} has the wrong type ({type(value).__name__})")
+        files = data.get("files", {})
+        if not all(isinstance(k, str) and isinstance(v, dict) for k, v in files.items()):
+            raise DatasetFormatError("field files must map each role to an object with path, sha256 and bytes")
         return cls(**data)
+
+
+_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "clip_id": str, "subject_id": str, "pattern": (str, type(None)), "fps": (int, float), "num_frames": int,
+    "width": int, "height": int, "source": dict, "files": dict, "quality_flags": list, "extra": dict,
+    "split": (str, type(None)),
+}
+_NUMBER_FIELDS = ("fps", "num_frames", "width", "height")
 
 
 def clip_dir(root: Path, clip_id: str) -> Path:
@@ -157,14 +180,18 @@ def read_manifest(root: Path) -> list[ClipRecord]:
     if not path.is_file():
         raise DatasetFormatError(f"{root}: no {MANIFEST_NAME}; is this an InterHF dataset folder?")
     records = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                records.append(ClipRecord.from_dict(json.loads(line)))
-            except (json.JSONDecodeError, TypeError, DatasetFormatError) as err:
-                raise DatasetFormatError(f"{path}:{number}: unreadable manifest record ({err})") from None
+    try:
+        lines = path.read_text(encoding="utf-8").split("\n")
+    except UnicodeDecodeError as err:
+        raise DatasetFormatError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start}); "
+                                 "the manifest is damaged: rewrite it with the producer that made the dataset") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(ClipRecord.from_dict(json.loads(line)))
+        except (json.JSONDecodeError, TypeError, ValueError, RecursionError, DatasetFormatError) as err:
+            raise DatasetFormatError(f"{path}:{number}: unreadable manifest record ({err})") from None
     return records
 
 
