@@ -426,3 +426,63 @@ def test_killing_synth_ends_its_workers(tmp_path):
              and "zombie" not in Path(f"/proc/{pid}/status").read_text()]
     assert not alive
     shutil.rmtree(tmp_path / "s", ignore_errors=True)
+
+
+# --- training settings refused at load time; runs that failed early or checkpoints that are damaged ----------
+
+@pytest.mark.parametrize("override,named", [
+    ("data.num_frames=64", "motion_max_seq_length"),
+    ("data.num_frames=0", "data.num_frames"),
+    ("data.resolution=18", "data.resolution"),
+    ("data.resolution=2", "data.resolution"),
+    ("train.learning_rate=.nan", "train.learning_rate"),
+    ("train.learning_rate=.inf", "train.learning_rate"),
+    ("train.learning_rate=!!python/object/apply:os.system [echo]", "train.learning_rate"),
+])
+def test_bad_training_settings_fail_at_load_time(override, named):
+    from interanimate.training.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match=named.replace(".", r"\.")) as info:
+        load_config("tiny", [override])
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("text", ["train: {learning_rate: [1,", "!!python/object/apply:os.system ['echo hi']\n",
+                                  "train:\n  learning_rate: !!python/name:os.system\n"])
+def test_broken_or_tagged_yaml_is_one_line(text, tmp_path, capsys):
+    preset = tmp_path / "bad.yaml"
+    preset.write_text(text)
+    from interanimate.training.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match="bad.yaml: not a plain YAML config") as info:
+        load_config(preset)
+    assert "\n" not in str(info.value)
+
+
+def test_a_run_that_failed_before_its_first_checkpoint_takes_a_corrected_config(tmp_path):
+    from interanimate.training.checkpoint import check_run_config, write_run_config
+    from interanimate.training.config import load_config
+
+    out = tmp_path / "run"
+    write_run_config(out, load_config("tiny", ["data.num_frames=8"]))  # left by a run that died on its data
+    assert check_run_config(out, load_config("tiny", ["data.num_frames=4"])) is False  # corrected: not refused
+
+
+def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    from interanimate.training.checkpoint import checkpoint_dir, set_aside, usable_checkpoint
+
+    for step in (1, 2):
+        folder = checkpoint_dir(tmp_path, step)
+        (folder / "model").mkdir(parents=True)
+        save_file({"w": torch.zeros(64)}, str(folder / "model" / "diffusion_pytorch_model.safetensors"))
+        (folder / "state.json").write_text(json.dumps({"global_step": step}))
+    weights = checkpoint_dir(tmp_path, 2) / "model" / "diffusion_pytorch_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-100])  # a disk that filled mid-write
+    found, skipped = usable_checkpoint(tmp_path)
+    assert found == checkpoint_dir(tmp_path, 1)
+    assert [f for f, _ in skipped] == [checkpoint_dir(tmp_path, 2)] and "damaged" in skipped[0][1]
+    moved = set_aside(skipped[0][0])
+    assert moved.is_dir() and usable_checkpoint(tmp_path) == (found, [])
