@@ -486,3 +486,24 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(tmp_path):
     assert [f for f, _ in skipped] == [checkpoint_dir(tmp_path, 2)] and "damaged" in skipped[0][1]
     moved = set_aside(skipped[0][0])
     assert moved.is_dir() and usable_checkpoint(tmp_path) == (found, [])
+
+
+def test_provenance_check_holds_a_few_frames_not_the_whole_video(tmp_path):
+    import tracemalloc
+
+    import numpy as np
+
+    from interanimate import provenance
+    from interanimate.data.io import encode_video
+
+    frames = np.random.default_rng(0).integers(0, 256, (16, 512, 512, 3), np.uint8)
+    path = tmp_path / "big.mp4"
+    path.write_bytes(encode_video(provenance.embed_watermark(frames), 25, crf=30))
+    whole = frames.nbytes + frames.size // 3 * 4  # the decoded RGB video plus its float luma
+    del frames
+    tracemalloc.start()
+    report = provenance.check_file(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert report.frames == 16 and report.watermark_detected
+    assert peak < whole / 3, (peak, whole)

@@ -280,6 +280,19 @@ def decode_video(source: Path | bytes, frame_indices: list[int] | None = None) -
     return np.stack(frames)
 
 
+def iter_video_frames(source: Path | bytes, convert: bool = True) -> Iterator[np.ndarray | None]:
+    """Decode a video one frame at a time: ``(H, W, 3) uint8`` RGB each (``None`` each with ``convert=False``,
+    to count frames without converting them)."""
+    try:
+        with _open(source) as container:
+            if not container.streams.video:
+                raise VideoReadError("no video stream")
+            for frame in container.decode(container.streams.video[0]):
+                yield frame.to_ndarray(format="rgb24") if convert else None
+    except av.error.FFmpegError as err:
+        raise VideoReadError(f"cannot decode video: {err}") from None
+
+
 def read_container_metadata(source: Path | bytes) -> dict[str, str]:
     """The container-level metadata tags of a video (path or bytes)."""
     try:
