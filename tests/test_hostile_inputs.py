@@ -284,6 +284,10 @@ def test_read_only_outputs_are_one_line_errors(read_only_folder, sketch_dataset,
         (["data", "validate", sketch_dataset, "--quiet", "--json", read_only_folder / "report.json"], "report.json"),
         (["data", "stats", sketch_dataset, "--chart", read_only_folder / "chart.png"], "chart.png"),
         (["synth", "--out", read_only_folder / "synth", "--subjects", "1", "--no-progress"], "synth"),
+        (["train", "--data", sketch_dataset, "--out", read_only_folder / "run", "--no-progress"], "run"),
+        (["demo", "--out", read_only_folder / "demo", "--quick"], "demo"),
+        (["evaluate", "--generated", sketch_dataset, "--reference", sketch_dataset, "--metrics", "pixel",
+          "--max-clips", "1", "--quiet", "--out", read_only_folder / "report"], "report"),
     ]
     for argv, name in cases:
         code, _, err = _cli(argv, capsys)

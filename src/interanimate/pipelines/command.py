@@ -163,13 +163,20 @@ def _output_path(args: argparse.Namespace, name: str, single: bool) -> Path | No
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.out is None and args.as_dataset is None:
+        raise AnimateError("nothing to write: give --out PATH and/or --as-dataset DIR")
+    from interanimate.data.io import output_errors
+
+    with output_errors(args.out or args.as_dataset):  # a read-only or full output: one line naming it
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from interanimate import __version__
     from interanimate.pipelines.animate_pipeline import PRODUCER, AnimatePipeline, write_summary
 
-    if args.out is None and args.as_dataset is None:
-        raise AnimateError("nothing to write: give --out PATH and/or --as-dataset DIR")
     requests, items = _requests(args)
     batch = args.batch is not None
     if not batch:  # check every reference before any generation, so bad input fails fast
