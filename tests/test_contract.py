@@ -71,7 +71,16 @@ def _rewrite(root: Path, clip_id: str, mutate) -> None:
     data = buffer.getvalue()
     path.write_bytes(data)
     record.files["annotations"].update(sha256=sha256_bytes(data), bytes=len(data))
+    _write_records(root, records)
+
+
+def _write_records(root: Path, records) -> None:
+    """Edit a dataset consistently: the manifest and each clip's record.json (else validate names record.json)."""
     write_manifest(root, records)
+    for r in records:
+        folder = root / "clips" / r.clip_id
+        if folder.is_dir():
+            (folder / "record.json").write_text(ClipRecord(**{**r.__dict__, "split": None}).to_json() + "\n")
 
 
 def _fields(report, clip_id=None):
@@ -124,7 +133,7 @@ def test_missing_file_is_named(dataset_copy):
 def test_unknown_pattern_is_named_with_a_suggestion(dataset_copy):
     records = read_manifest(dataset_copy)
     records[0].pattern = "poke_noze"
-    write_manifest(dataset_copy, records)
+    _write_records(dataset_copy, records)
     report = validate_dataset(dataset_copy)
     assert (records[0].clip_id, "pattern") in _fields(report)
     assert "poke_nose" in next(v.message for v in report.violations if v.field == "pattern")
@@ -135,7 +144,7 @@ def test_subject_in_two_splits_is_leakage(dataset_copy):
     subject = records[0].subject_id
     mine = [r for r in records if r.subject_id == subject]
     mine[0].split = "test" if mine[0].split == "train" else "train"
-    write_manifest(dataset_copy, records)
+    _write_records(dataset_copy, records)
     report = validate_dataset(dataset_copy)
     assert _fields(report) == {("<dataset>", "split")}
     assert subject in report.violations[0].message and "leakage" in report.violations[0].message
@@ -187,7 +196,7 @@ def test_unlisted_clip_folder_and_frame_count_mismatch_are_named(dataset_copy):
     records = read_manifest(dataset_copy)
     dropped = records.pop()
     records[0].num_frames += 1
-    write_manifest(dataset_copy, records)
+    _write_records(dataset_copy, records)
     fields = _fields(validate_dataset(dataset_copy))
     assert (dropped.clip_id, "manifest") in fields
     assert (records[0].clip_id, "video") in fields  # header frame count vs manifest
@@ -198,7 +207,7 @@ def test_every_violation_of_a_badly_broken_dataset_is_listed(dataset_copy):
     (dataset_copy / records[0].files["video"]["path"]).unlink()
     (dataset_copy / records[1].files["annotations"]["path"]).write_bytes(b"not a zip")
     records[1].files["annotations"]["sha256"] = sha256_bytes(b"not a zip")
-    write_manifest(dataset_copy, records)
+    _write_records(dataset_copy, records)
     fields = _fields(validate_dataset(dataset_copy, workers=2))
     assert (records[0].clip_id, "files.video") in fields
     assert (records[1].clip_id, "annotations") in fields
@@ -234,7 +243,7 @@ def test_the_documented_array_table_is_the_schema():
 def test_unknown_source_kind_is_named(dataset_copy):
     records = read_manifest(dataset_copy)
     records[0].source = {"kind": "rendered", "origin": "elsewhere"}
-    write_manifest(dataset_copy, records)
+    _write_records(dataset_copy, records)
     report = validate_dataset(dataset_copy)
     assert _fields(report) == {(records[0].clip_id, "source.kind")}
     assert "synthetic, real, generated" in report.violations[0].message

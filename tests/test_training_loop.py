@@ -197,6 +197,8 @@ def test_missing_data_is_an_error(tmp_path):
 def test_resuming_with_another_config_is_refused(sketch_dataset, tmp_path):
     out = tmp_path / "run"
     write_run_config(out, _config(sketch_dataset, "train.learning_rate=1e-3"))
+    (out / "checkpoints" / "step-0000001").mkdir(parents=True)  # the run got as far as one checkpoint
+    (out / "checkpoints" / "step-0000001" / "state.json").write_text('{"global_step": 1}')
     with pytest.raises(IncompatibleRunError, match=r"train.learning_rate: 0.001 → 0.002.*re-run the same command"):
         train(_config(sketch_dataset, "train.learning_rate=2e-3"), out, progress=False)
 

@@ -147,6 +147,7 @@ def _first_frame(dataset: Path, record) -> np.ndarray:
     import cv2
 
     from interanimate.data.io import decode_video
+    from interanimate.data.manifest import clip_file
 
-    frame = decode_video(dataset / record.files["video"]["path"], [0])[0]
+    frame = decode_video(clip_file(dataset, record, "video"), [0])[0]
     return cv2.resize(frame, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)

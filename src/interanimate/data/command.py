@@ -9,17 +9,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from interanimate.cli_types import positive_int
+from interanimate.cli_types import int_in, positive_int
 
 EXIT_OK, EXIT_VIOLATIONS = 0, 1
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from interanimate.data.io import atomic_write_text
     from interanimate.data.validate import report_to_json, validate_dataset
 
     report = validate_dataset(args.dataset, deep=args.deep, workers=args.workers, progress=not args.quiet)
     if args.json:
-        Path(args.json).write_text(report_to_json(report), encoding="utf-8")
+        atomic_write_text(Path(args.json), report_to_json(report))
     shown = report.violations if args.max_violations == 0 else report.violations[: args.max_violations]
     for violation in shown:
         print(violation)
@@ -36,6 +37,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _stats(args: argparse.Namespace) -> int:
+    from interanimate.data.io import atomic_write_text
     from interanimate.data.stats import compute_stats, format_table, plot_stats
 
     stats = compute_stats(args.dataset)
@@ -43,7 +45,7 @@ def _stats(args: argparse.Namespace) -> int:
     chart = plot_stats(stats, args.chart or Path(args.dataset) / "stats.png")
     print(f"chart: {chart}")
     if args.json:
-        Path(args.json).write_text(stats.to_json(), encoding="utf-8")
+        atomic_write_text(Path(args.json), stats.to_json())
     return EXIT_VIOLATIONS if stats.unreadable else EXIT_OK
 
 
@@ -68,7 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("dataset", type=Path)
     p.add_argument("--deep", action="store_true", help="also decode every video frame (slower)")
     p.add_argument("--workers", type=positive_int, default=1, help="parallel processes")
-    p.add_argument("--max-violations", type=int, default=50, help="violations to print (0 = all)")
+    p.add_argument("--max-violations", type=int_in(0), default=50, help="violations to print (0 = all)")
     p.add_argument("--json", type=Path, help="write the full report as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(action=_validate)

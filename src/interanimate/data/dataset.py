@@ -36,7 +36,7 @@ from interanimate.data import schema
 from interanimate.data.annotations import ClipAnnotations, load_annotations
 from interanimate.data.conditions import render_condition_maps
 from interanimate.data.io import decode_video
-from interanimate.data.manifest import ClipRecord, check_dataset_root, read_manifest
+from interanimate.data.manifest import ClipRecord, check_dataset_root, clip_file, read_manifest
 
 VIDEO_KEYS = ("pixel_values", "conditions", "hand_mask", "face_mask", "contact_mask")
 
@@ -175,6 +175,8 @@ class InterHFDataset(Dataset):
                  split: str | None = None, patterns: list[str] | None = None, seed: int = 0, identity_dim: int = 128):
         self.root = check_dataset_root(root)
         records = read_manifest(self.root)
+        for record in records:  # refuse a tampered manifest up front, not in a data-loader worker mid-epoch
+            clip_file(self.root, record, "video"), clip_file(self.root, record, "annotations")
         if split is not None:
             records = [r for r in records if r.split == split]
         if patterns is not None:
@@ -195,8 +197,8 @@ class InterHFDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         record = self.records[index]
-        return build_sample(record, self.root / record.files["video"]["path"],
-                            self.root / record.files["annotations"]["path"], self.num_frames, self.stride,
+        return build_sample(record, clip_file(self.root, record, "video"),
+                            clip_file(self.root, record, "annotations"), self.num_frames, self.stride,
                             self.resolution, self.seed, self.epoch, self.identity_dim)
 
 

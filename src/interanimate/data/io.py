@@ -15,7 +15,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from interanimate.errors import UserError
+from interanimate.errors import OutputError, UserError
 
 _CHUNK = 1 << 20
 
@@ -49,19 +49,87 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so readers see either the old file or the whole new one, never a part."""
+def current_umask() -> int:
+    """The process's file-creation mask (read without changing it where ``/proc`` allows)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """Mode of a new regular file under the umask (0644 under umask 022), as ``open()`` would give it."""
+    return 0o666 & ~current_umask()
+
+
+def folder_mode() -> int:
+    """Mode of a new folder under the umask (0755 under umask 022), as ``mkdir`` would give it."""
+    return 0o777 & ~current_umask()
+
+
+def output_failure(path: Path, err: OSError) -> OutputError:
+    """The one-line error for an output that cannot be written (read-only, full, not a folder, ...)."""
+    reason = err.strerror or str(err)
+    return OutputError(f"cannot write {path}: {reason}; free some space or choose a writable location "
+                       "(nothing already written there was changed)")
+
+
+@contextmanager
+def output_errors(path: Path) -> Iterator[None]:
+    """Turn an ``OSError`` raised while writing ``path`` into :class:`OutputError` naming it."""
+    try:
+        yield
+    except OutputError:
+        raise
+    except (FileExistsError, FileNotFoundError):
+        raise
+    except OSError as err:
+        raise output_failure(path, err) from None
+
+
+def make_folder(path: Path) -> Path:
+    """``mkdir -p`` for an output folder; a one-line :class:`OutputError` when it cannot be made."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputError(f"cannot write {path}: a file of that name is in the way; choose another location") \
+            from None
+    except OSError as err:
+        raise output_failure(path, err) from None
+    return path
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so readers see either the old file or the whole new one, never a part.
+
+    The file gets the mode a plain ``open()`` would give it under the umask (0644 under umask 022). An
+    output that cannot be written (read-only, full) raises :class:`OutputError` naming ``path``; the old
+    file, if any, is untouched and no temporary file is left.
+    """
+    path = Path(path)
+    make_folder(path.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        raise output_failure(path, err) from None
     try:
         with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), file_mode())
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp_name).unlink(missing_ok=True)
+        if isinstance(err, OSError) and not isinstance(err, OutputError):
+            raise output_failure(path, err) from None
         raise
     _fsync_dir(path.parent)
 
@@ -82,8 +150,12 @@ def atomic_directory(final: Path) -> Iterator[Path]:
     and writers sweep on their next start, so a half-written clip is never visible under its name.
     """
     final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
+    make_folder(final.parent)
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
+        os.chmod(staging, folder_mode())  # mkdtemp makes 0700; a dataset must be readable by others
+    except OSError as err:
+        raise output_failure(final, err) from None
     try:
         yield staging
         for child in staging.iterdir():
@@ -93,11 +165,13 @@ def atomic_directory(final: Path) -> Iterator[Path]:
             raise FileExistsError(f"{final} already exists")
         os.replace(staging, final)
         _fsync_dir(final.parent)
-    except BaseException:
+    except BaseException as err:
         for child in staging.glob("*"):
             child.unlink(missing_ok=True)
         if staging.exists():
             staging.rmdir()
+        if isinstance(err, OSError) and not isinstance(err, (OutputError, FileExistsError, FileNotFoundError)):
+            raise output_failure(final, err) from None
         raise
 
 
@@ -204,6 +278,19 @@ def decode_video(source: Path | bytes, frame_indices: list[int] | None = None) -
         by_index = dict(zip(order, frames))
         return np.stack([by_index[i] for i in frame_indices])
     return np.stack(frames)
+
+
+def iter_video_frames(source: Path | bytes, convert: bool = True) -> Iterator[np.ndarray | None]:
+    """Decode a video one frame at a time: ``(H, W, 3) uint8`` RGB each (``None`` each with ``convert=False``,
+    to count frames without converting them)."""
+    try:
+        with _open(source) as container:
+            if not container.streams.video:
+                raise VideoReadError("no video stream")
+            for frame in container.decode(container.streams.video[0]):
+                yield frame.to_ndarray(format="rgb24") if convert else None
+    except av.error.FFmpegError as err:
+        raise VideoReadError(f"cannot decode video: {err}") from None
 
 
 def read_container_metadata(source: Path | bytes) -> dict[str, str]:

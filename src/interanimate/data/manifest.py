@@ -29,6 +29,51 @@ class DatasetFormatError(UserError, ValueError):
     """A folder that is not an InterHF dataset, or whose card/manifest cannot be read."""
 
 
+class UnsafePathError(DatasetFormatError):
+    """A path or clip id read from a dataset, shard index or batch file that points outside its root."""
+
+
+def check_clip_id(clip_id: object, where: str = "clip id") -> str:
+    """``clip_id`` if it is a safe id (``CLIP_ID_PATTERN``: no dots, slashes or spaces); else ``UnsafePathError``.
+
+    Clip ids become folder names and tar member names, so one like ``../x`` would write or read outside the
+    dataset; every reader checks ids with this before using them.
+    """
+    if not isinstance(clip_id, str) or not CLIP_ID_PATTERN.match(clip_id):
+        raise UnsafePathError(f"{where} {clip_id!r} is not a valid clip id (letters, digits, '_', '-', at most 128, "
+                              "starting with a letter or digit); the file was edited or is not from InterAnimate")
+    return clip_id
+
+
+def contained_path(root: Path, relative: object, where: str = "path") -> Path:
+    """``root / relative`` when it resolves inside ``root``; otherwise ``UnsafePathError`` naming it.
+
+    The one containment rule for every path read from a dataset manifest, a shard index or a batch file:
+    the path must be a non-empty relative path whose resolved location (symbolic links followed) lies
+    inside the resolved ``root``. Absolute paths, ``..`` escapes and links pointing out are all refused.
+    """
+    if not isinstance(relative, str) or not relative or "\x00" in relative:
+        raise UnsafePathError(f"{where} {relative!r} is not a relative path inside {root}")
+    if Path(relative).is_absolute():
+        raise UnsafePathError(f"{where} {relative!r} is absolute; paths must be relative to {root} and stay inside it")
+    base = Path(root).resolve()
+    target = (base / relative).resolve()
+    if target != base and base not in target.parents:
+        raise UnsafePathError(f"{where} {relative!r} points outside {root}; paths must stay inside it "
+                              "(the file was edited or is not from InterAnimate)")
+    return Path(root) / relative
+
+
+def clip_file(root: Path, record: "ClipRecord", role: str) -> Path:
+    """The path of a clip's ``role`` file (``video``, ``annotations``), checked by ``contained_path``."""
+    check_clip_id(record.clip_id)
+    info = record.files.get(role) if isinstance(record.files, dict) else None
+    if not isinstance(info, dict):
+        raise DatasetFormatError(f"{root}: clip {record.clip_id}: no {role} file in the manifest; "
+                                 "run `interanimate data validate` on it")
+    return contained_path(root, info.get("path"), f"clip {record.clip_id}: files.{role}.path")
+
+
 @dataclass
 class ClipRecord:
     """One clip's manifest record.
@@ -63,11 +108,34 @@ class ClipRecord:
 
     @classmethod
     def from_dict(cls, data: dict) -> "ClipRecord":
+        if not isinstance(data, dict):
+            raise DatasetFormatError(f"a record must be a JSON object, got {type(data).__name__}")
         known = {f for f in cls.__dataclass_fields__}
         unknown = set(data) - known
         if unknown:
-            raise DatasetFormatError(f"unknown manifest fields: {', '.join(sorted(unknown))}")
+            raise DatasetFormatError(f"unknown manifest fields: {', '.join(sorted(map(str, unknown)))}")
+        missing = [f for f in ("clip_id", "subject_id", "pattern", "fps", "num_frames", "width", "height", "source")
+                   if f not in data]
+        if missing:
+            raise DatasetFormatError(f"missing manifest fields: {', '.join(missing)}")
+        for name, kinds in _FIELD_TYPES.items():
+            if name not in data:
+                continue
+            value = data[name]
+            if not isinstance(value, kinds) or (isinstance(value, bool) and name in _NUMBER_FIELDS):
+                raise DatasetFormatError(f"field {name} has the wrong type ({type(value).__name__})")
+        files = data.get("files", {})
+        if not all(isinstance(k, str) and isinstance(v, dict) for k, v in files.items()):
+            raise DatasetFormatError("field files must map each role to an object with path, sha256 and bytes")
         return cls(**data)
+
+
+_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "clip_id": str, "subject_id": str, "pattern": (str, type(None)), "fps": (int, float), "num_frames": int,
+    "width": int, "height": int, "source": dict, "files": dict, "quality_flags": list, "extra": dict,
+    "split": (str, type(None)),
+}
+_NUMBER_FIELDS = ("fps", "num_frames", "width", "height")
 
 
 def clip_dir(root: Path, clip_id: str) -> Path:
@@ -112,14 +180,18 @@ def read_manifest(root: Path) -> list[ClipRecord]:
     if not path.is_file():
         raise DatasetFormatError(f"{root}: no {MANIFEST_NAME}; is this an InterHF dataset folder?")
     records = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                records.append(ClipRecord.from_dict(json.loads(line)))
-            except (json.JSONDecodeError, TypeError, DatasetFormatError) as err:
-                raise DatasetFormatError(f"{path}:{number}: unreadable manifest record ({err})") from None
+    try:
+        lines = path.read_text(encoding="utf-8").split("\n")
+    except UnicodeDecodeError as err:
+        raise DatasetFormatError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start}); "
+                                 "the manifest is damaged: rewrite it with the producer that made the dataset") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(ClipRecord.from_dict(json.loads(line)))
+        except (json.JSONDecodeError, TypeError, ValueError, RecursionError, DatasetFormatError) as err:
+            raise DatasetFormatError(f"{path}:{number}: unreadable manifest record ({err})") from None
     return records
 
 

@@ -24,8 +24,18 @@ import webdataset as wds
 from torch.utils.data import IterableDataset, get_worker_info
 
 from interanimate.data.dataset import build_sample
-from interanimate.data.io import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
-from interanimate.data.manifest import ClipRecord, check_dataset_root, read_card, read_manifest
+from interanimate.data.io import atomic_write_bytes, atomic_write_json, make_folder, sha256_bytes, sha256_file
+from interanimate.data.manifest import (
+    ClipRecord,
+    DatasetFormatError,
+    UnsafePathError,
+    check_clip_id,
+    check_dataset_root,
+    clip_file,
+    contained_path,
+    read_card,
+    read_manifest,
+)
 from interanimate.errors import MissingInputError
 
 INDEX_NAME = "index.json"
@@ -76,12 +86,17 @@ def _read_verified(root: Path, record: ClipRecord) -> tuple[dict[str, bytes], st
     """The clip's video and annotation bytes, or the reason they cannot be packed."""
     files: dict[str, bytes] = {}
     for role in ("video", "annotations"):
-        info = record.files.get(role)
-        path = root / info["path"] if info else None
-        if path is None or not path.is_file():
+        try:
+            path = clip_file(root, record, role)
+        except UnsafePathError as err:
+            return files, str(err)
+        except DatasetFormatError:
+            return files, f"missing {role} file"
+        info = record.files[role]
+        if not path.is_file():
             return files, f"missing {role} file"
         data = path.read_bytes()
-        if sha256_bytes(data) != info["sha256"]:
+        if sha256_bytes(data) != info.get("sha256"):
             return files, f"sha256 mismatch for {info['path']} (file changed or truncated)"
         files[role] = data
     return files, None
@@ -101,8 +116,7 @@ def pack_dataset(root: Path, out: Path, clips_per_shard: int = 256, split: str |
     records = read_manifest(root)
     if split is not None:
         records = [r for r in records if r.split == split]
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_folder(Path(out))
     report = PackReport()
     groups: dict[str, list[ClipRecord]] = {}
     for r in records:
@@ -111,6 +125,12 @@ def pack_dataset(root: Path, out: Path, clips_per_shard: int = 256, split: str |
         for split_name, group in sorted(groups.items()):
             sink = _ShardSink(out, split_name, clips_per_shard, report)
             for record in group:
+                try:
+                    check_clip_id(record.clip_id)
+                except UnsafePathError as err:
+                    report.rejected.append({"clip_id": str(record.clip_id), "reason": str(err)})
+                    bar.update(1)
+                    continue
                 files, problem = _read_verified(root, record)
                 if problem:
                     report.rejected.append({"clip_id": record.clip_id, "reason": problem})
@@ -124,18 +144,45 @@ def pack_dataset(root: Path, out: Path, clips_per_shard: int = 256, split: str |
 
 
 def read_shard_index(path: Path) -> dict:
+    """The shard index of a packed folder (or the index file itself), checked: every shard entry is a dict with a
+    ``path`` inside the folder (``contained_path``), a split, a clip count and a sha256; anything else is a
+    one-line ``DatasetFormatError`` naming the entry."""
     path = Path(path)
     index_path = path / INDEX_NAME if path.is_dir() else path
     if not index_path.is_file():
         raise MissingInputError(f"{path}: no {INDEX_NAME}; pack a dataset with `interanimate data pack DIR --out {path}`")
-    return json.loads(index_path.read_text(encoding="utf-8"))
+    try:
+        index = json.loads(index_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise DatasetFormatError(f"{index_path}: unreadable shard index ({err}); pack the dataset again") from None
+    shards = index.get("shards") if isinstance(index, dict) else None
+    if not isinstance(shards, list):
+        raise DatasetFormatError(f"{index_path}: no list of shards; pack the dataset again")
+    for number, shard in enumerate(shards):
+        where = f"{index_path}: shards[{number}]"
+        if not isinstance(shard, dict):
+            raise DatasetFormatError(f"{where}: not an object; pack the dataset again")
+        contained_path(index_path.parent, shard.get("path"), f"{where}.path")
+        clips = shard.get("clips")
+        if not isinstance(clips, int) or isinstance(clips, bool) or clips < 0:
+            raise DatasetFormatError(f"{where}.clips: {clips!r} is not a clip count; pack the dataset again")
+        if not isinstance(shard.get("sha256"), str) or not isinstance(shard.get("split"), str):
+            raise DatasetFormatError(f"{where}: no sha256 or split; pack the dataset again")
+    return index
+
+
+def shard_folder(path: Path) -> Path:
+    """The folder holding the shards of ``path`` (a packed folder or its index file)."""
+    path = Path(path)
+    return path if path.is_dir() else path.parent
 
 
 def verify_shards(path: Path) -> list[str]:
-    """Names of shards whose sha256 does not match the index (empty when all are intact)."""
+    """Names of shards whose sha256 does not match the index, or that are missing (empty when all are intact)."""
     index = read_shard_index(path)
-    base = Path(path)
-    return [s["path"] for s in index["shards"] if sha256_file(base / s["path"]) != s["sha256"]]
+    base = shard_folder(path)
+    return [s["path"] for s in index["shards"]
+            if not (base / s["path"]).is_file() or sha256_file(base / s["path"]) != s["sha256"]]
 
 
 class ShardDataset(IterableDataset):
@@ -152,8 +199,8 @@ class ShardDataset(IterableDataset):
     def __init__(self, path: Path, num_frames: int = 8, stride: int = 1, resolution: tuple[int, int] | None = None,
                  split: str | None = None, seed: int = 0, shuffle_buffer: int = 64, identity_dim: int = 128,
                  rank: int | None = None, world_size: int | None = None):
-        self.base = Path(path)
-        index = read_shard_index(self.base)
+        index = read_shard_index(path)
+        self.base = shard_folder(path)
         self.shards = [s for s in index["shards"] if split is None or s["split"] == split]
         self.num_clips = sum(s["clips"] for s in self.shards)
         self.num_frames, self.stride, self.resolution = num_frames, stride, resolution
@@ -196,7 +243,15 @@ class ShardDataset(IterableDataset):
             yield self._build(buffer.pop(rng.randrange(len(buffer))))
 
     def _build(self, raw: dict) -> dict:
-        record = ClipRecord.from_dict(json.loads(raw["json"]))
+        try:
+            record = ClipRecord.from_dict(json.loads(raw["json"]))
+        except (KeyError, json.JSONDecodeError, UnicodeDecodeError, TypeError) as err:
+            raise DatasetFormatError(f"{self.base}: shard member {raw.get('__key__')!r} has no readable record "
+                                     f"({err}); pack the dataset again") from None
+        check_clip_id(record.clip_id, f"{self.base}: shard member record clip_id")
+        if record.clip_id != raw.get("__key__") or "mp4" not in raw or "npz" not in raw:
+            raise DatasetFormatError(f"{self.base}: shard member {raw.get('__key__')!r} does not hold the clip its "
+                                     "record names (mp4, npz and json under one key); pack the dataset again")
         return build_sample(record, raw["mp4"], raw["npz"], self.num_frames, self.stride, self.resolution,
                             self.seed, self.epoch, self.identity_dim)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -10,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from interanimate.data.annotations import AnnotationFormatError, read_npz_arrays
-from interanimate.data.manifest import check_dataset_root, read_manifest
+from interanimate.data.io import atomic_write_bytes
+from interanimate.data.manifest import DatasetFormatError, check_dataset_root, clip_file, read_manifest
 from interanimate.taxonomy import PATTERN_NAMES, get_pattern
 
 
@@ -61,9 +63,9 @@ def compute_stats(root: Path) -> DatasetStats:
         stats.clip_lengths.append(r.num_frames)
         stats.num_frames += r.num_frames
         try:
-            arrays = read_npz_arrays(root / r.files["annotations"]["path"])
+            arrays = read_npz_arrays(clip_file(root, r, "annotations"))
             contact = arrays["contact"].any(axis=1)
-        except (AnnotationFormatError, KeyError, FileNotFoundError):
+        except (AnnotationFormatError, KeyError, FileNotFoundError, DatasetFormatError):
             stats.unreadable.append(r.clip_id)
             continue
         contact_frames[pattern] += int(contact.sum())
@@ -142,8 +144,17 @@ def plot_stats(stats: DatasetStats, path: Path) -> Path:
     ax.set_ylabel("clips")
     fig.suptitle(f"{stats.num_clips} clips, {stats.num_subjects} subjects, {stats.contact_fraction:.0%} contact frames")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    path = chart_path(path)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
     plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())
     return path
+
+
+def chart_path(path: Path) -> Path:
+    """Where a chart asked for at ``path`` goes: ``path/stats.png`` for a folder, else ``path`` with ``.png``."""
+    path = Path(path)
+    if path.is_dir():
+        return path / "stats.png"
+    return path if path.suffix.lower() == ".png" else path.with_name(path.name + ".png")

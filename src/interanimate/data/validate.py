@@ -27,10 +27,14 @@ from interanimate.data.io import VideoReadError, decode_video, probe_video, sha2
 from interanimate.data.manifest import (
     CARD_NAME,
     CLIPS_DIR,
+    RECORD_NAME,
     SPLITS,
     ClipRecord,
     DatasetFormatError,
+    UnsafePathError,
+    check_clip_id,
     check_dataset_root,
+    contained_path,
     read_card,
     read_manifest,
 )
@@ -243,6 +247,10 @@ def validate_clip(root: Path, record: ClipRecord, deep: bool = False) -> list[Vi
     clip = record.clip_id
     out: list[Violation] = []
     try:
+        check_clip_id(clip)
+    except UnsafePathError as err:
+        return [Violation(str(clip), "clip_id", str(err))]
+    try:
         if record.pattern is not None:
             get_pattern(record.pattern)
     except UnknownNameError as err:
@@ -262,7 +270,11 @@ def validate_clip(root: Path, record: ClipRecord, deep: bool = False) -> list[Vi
             out.append(Violation(clip, f"files.{role}", "not listed in the manifest"))
     paths: dict[str, Path] = {}
     for role, info in record.files.items():
-        path = root / info.get("path", "")
+        try:
+            path = contained_path(root, info.get("path") if isinstance(info, dict) else None, "path")
+        except UnsafePathError as err:
+            out.append(Violation(clip, f"files.{role}", str(err)))
+            continue
         if not path.is_file():
             out.append(Violation(clip, f"files.{role}", f"missing file {info.get('path')}"))
             continue
@@ -293,7 +305,29 @@ def validate_clip(root: Path, record: ClipRecord, deep: bool = False) -> list[Vi
         out.extend(structural)
         if not structural:
             out.extend(_check_values(clip, arrays, record))
+    out.extend(_check_record_file(root, record))
     return out
+
+
+def _check_record_file(root: Path, record: ClipRecord) -> list[Violation]:
+    """The clip folder's ``record.json`` must say what the manifest says (split aside): an edited record is seen."""
+    path = root / CLIPS_DIR / record.clip_id / RECORD_NAME
+    if not path.is_file():
+        return []  # datasets assembled without record files are allowed
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        return [Violation(record.clip_id, RECORD_NAME, f"unreadable ({err})")]
+    listed = dataclasses.asdict(record)
+    if not isinstance(stored, dict):
+        return [Violation(record.clip_id, RECORD_NAME, "not a JSON object")]
+    stored.pop("split", None)
+    listed.pop("split", None)
+    changed = sorted(k for k in set(stored) | set(listed) if stored.get(k) != listed.get(k))
+    if changed:
+        return [Violation(record.clip_id, RECORD_NAME, f"differs from the manifest in {', '.join(changed)} "
+                          "(edited after the clip was written); restore it or rewrite the clip")]
+    return []
 
 
 def _validate_chunk(args: tuple[str, list[dict], bool]) -> list[Violation]:

@@ -11,6 +11,7 @@ called once, by the coordinating process.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -19,7 +20,7 @@ import numpy as np
 
 from interanimate.data import schema
 from interanimate.data.annotations import ClipAnnotations
-from interanimate.data.io import atomic_directory, atomic_write_json, encode_video, sha256_bytes
+from interanimate.data.io import atomic_directory, atomic_write_json, encode_video, make_folder, sha256_bytes
 from interanimate.data.manifest import (
     ANNOTATIONS_NAME,
     CARD_NAME,
@@ -27,10 +28,14 @@ from interanimate.data.manifest import (
     CLIPS_DIR,
     RECORD_NAME,
     VIDEO_NAME,
+    MANIFEST_NAME,
     ClipRecord,
+    DatasetFormatError,
     assign_splits,
+    check_clip_id,
     clip_dir,
     make_card,
+    read_manifest,
     write_manifest,
 )
 from interanimate.taxonomy import PATTERN_IDS, get_pattern
@@ -86,10 +91,43 @@ def scan_clip_records(root: Path) -> list[ClipRecord]:
         return []
     records = []
     for folder in sorted(base.iterdir()):
-        if folder.name.startswith(".") or not (folder / RECORD_NAME).is_file():
+        path = folder / RECORD_NAME
+        if folder.name.startswith(".") or not path.is_file():
             continue
-        records.append(ClipRecord.from_dict(json.loads((folder / RECORD_NAME).read_text(encoding="utf-8"))))
+        try:
+            record = ClipRecord.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (json.JSONDecodeError, UnicodeDecodeError, TypeError, DatasetFormatError) as err:
+            raise DatasetFormatError(f"{path}: unreadable clip record ({err}); delete the clip folder to rewrite "
+                                     "the clip") from None
+        check_clip_id(record.clip_id, f"{path}: clip_id")
+        if record.clip_id != folder.name:
+            raise DatasetFormatError(f"{path}: clip_id {record.clip_id!r} does not match its folder {folder.name!r}; "
+                                     "delete the clip folder to rewrite the clip")
+        records.append(record)
     return records
+
+
+def check_records_unchanged(root: Path, records: list[ClipRecord]) -> None:
+    """Refuse clip records that differ from the manifest already written (split aside).
+
+    A ``record.json`` edited after its clip was written (another subject, pattern or checksum) would otherwise be
+    taken into the next manifest silently, moving a clip between splits.
+    """
+    root = Path(root)
+    if not (root / MANIFEST_NAME).is_file():
+        return
+    listed = {r.clip_id: r for r in read_manifest(root)}
+    for record in records:
+        old = listed.get(record.clip_id)
+        if old is None:
+            continue
+        a, b = dataclasses.asdict(old), dataclasses.asdict(record)
+        a.pop("split"), b.pop("split")
+        if a != b:
+            changed = ", ".join(sorted(k for k in a if a[k] != b.get(k)))
+            raise DatasetFormatError(f"{clip_dir(root, record.clip_id) / RECORD_NAME}: differs from {MANIFEST_NAME} "
+                                     f"in {changed} (edited after the clip was written); restore it, or delete the "
+                                     "clip folder to rewrite the clip")
 
 
 def sweep_staging(root: Path) -> int:
@@ -108,6 +146,7 @@ def finalize_dataset(root: Path, producer: str, producer_version: str, test_frac
     """Assign subject-disjoint splits and write ``manifest.jsonl`` and ``dataset_card.json`` atomically."""
     root = Path(root)
     records = scan_clip_records(root)
+    check_records_unchanged(root, records)
     splits = assign_splits({r.subject_id for r in records}, test_fraction, split_seed)
     for r in records:
         r.split = splits[r.subject_id]
@@ -149,9 +188,11 @@ class DatasetWriter:
         self.split_seed = split_seed
         self.config = config or {}
         self.lossless = lossless
-        (self.root / CLIPS_DIR).mkdir(parents=True, exist_ok=True)
+        make_folder(self.root / CLIPS_DIR)
         self.swept = sweep_staging(self.root)
-        self._existing = {r.clip_id for r in scan_clip_records(self.root)}
+        existing = scan_clip_records(self.root)
+        check_records_unchanged(self.root, existing)
+        self._existing = {r.clip_id for r in existing}
         self.written = 0
 
     def has_clip(self, clip_id: str) -> bool:

@@ -260,8 +260,11 @@ def sample(model, reference_pixel_values: torch.Tensor, conditions: torch.Tensor
     batch_size, _, num_frames, height, width = conditions.shape
     if len(seeds) != batch_size:
         raise ValueError(f"need one seed per sample: {batch_size} samples, {len(seeds)} seeds")
-    if num_inference_steps < 1:
-        raise ValueError(f"num_inference_steps must be at least 1, got {num_inference_steps}")
+    if not 1 <= num_inference_steps <= schedule.num_train_timesteps:
+        raise ValueError(f"num_inference_steps must be between 1 and the schedule's {schedule.num_train_timesteps} "
+                         f"timesteps, got {num_inference_steps}")
+    if not math.isfinite(guidance_scale):
+        raise ValueError(f"guidance_scale must be a finite number, got {guidance_scale}")
     factor = model.latent_scale_factor
     shape = (model.unet.config.in_channels, num_frames, height // factor, width // factor)
     generators = [torch.Generator().manual_seed(int(s)) for s in seeds]

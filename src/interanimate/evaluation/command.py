@@ -44,7 +44,10 @@ def run(args: argparse.Namespace) -> int:
 
         redetector = AnnotatorRedetector()
     result = evaluate(args.generated, args.reference, config, redetector=redetector, progress=not args.quiet)
-    json_path, html_path = write_report(result, args.out)
+    from interanimate.data.io import output_errors
+
+    with output_errors(args.out):
+        json_path, html_path = write_report(result, args.out)
     width = max((len(k) for k in [*result.summary, *result.unmeasured]), default=10)
     for name, value in result.summary.items():
         print(f"{name:<{width}}  {value:.4g}")

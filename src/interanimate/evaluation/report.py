@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from interanimate.data.io import atomic_write_text, decode_video
+from interanimate.data.manifest import clip_file
 from interanimate.evaluation.identity import DLIB_SAME_PERSON_DISTANCE
 from interanimate.evaluation.runner import EvaluationResult, match_clips
 
@@ -184,8 +185,8 @@ def write_report(result: EvaluationResult, out: Path, num_strips: int = 3) -> tu
                      "generated clip above its ground truth.</p>")
         for label, clip in chosen:
             pair = pairs[clip]
-            gen = decode_video(pair.generated_root / pair.generated.files["video"]["path"])
-            ref = decode_video(pair.reference_root / pair.reference.files["video"]["path"])
+            gen = decode_video(clip_file(pair.generated_root, pair.generated, "video"))
+            ref = decode_video(clip_file(pair.reference_root, pair.reference, "video"))
             parts.append(f"<h3>{label}: {html.escape(clip)} ({html.escape(str(pair.generated.pattern))})</h3>" +
                          _img(_strip(gen, ref), clip))
     parts.append("<h2>Configuration and versions</h2><pre>" + html.escape(

@@ -48,7 +48,7 @@ import numpy as np
 from interanimate import __version__
 from interanimate.data.annotations import ClipAnnotations, load_annotations
 from interanimate.data.io import decode_video
-from interanimate.data.manifest import MANIFEST_NAME, ClipRecord, check_dataset_root, read_manifest
+from interanimate.data.manifest import MANIFEST_NAME, ClipRecord, check_dataset_root, clip_file, read_manifest
 from interanimate.taxonomy import PATTERN_NAMES, get_pattern
 from interanimate.errors import UserError
 
@@ -114,10 +114,10 @@ class ClipPair:
 
     def load(self) -> tuple[np.ndarray, ClipAnnotations, np.ndarray, ClipAnnotations]:
         g, r = self.generated, self.reference
-        gen_frames = decode_video(self.generated_root / g.files["video"]["path"])
-        ref_frames = decode_video(self.reference_root / r.files["video"]["path"])
-        gen_ann = load_annotations(self.generated_root / g.files["annotations"]["path"], g.height, g.width)
-        ref_ann = load_annotations(self.reference_root / r.files["annotations"]["path"], r.height, r.width)
+        gen_frames = decode_video(clip_file(self.generated_root, g, "video"))
+        ref_frames = decode_video(clip_file(self.reference_root, r, "video"))
+        gen_ann = load_annotations(clip_file(self.generated_root, g, "annotations"), g.height, g.width)
+        ref_ann = load_annotations(clip_file(self.reference_root, r, "annotations"), r.height, r.width)
         return gen_frames, gen_ann, ref_frames, ref_ann
 
 

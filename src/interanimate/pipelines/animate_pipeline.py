@@ -17,6 +17,8 @@ video stage's clip length), decode, add the provenance watermark, and label.
 
 from __future__ import annotations
 
+import math
+
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,6 +119,11 @@ def _json_safe(value):
     return value
 
 
+def _clip_name(request: AnimateRequest, reference_name: str, source_clip_id: str | None) -> str:
+    motion_name = source_clip_id or request.pattern or Path(str(request.driving)).stem
+    return _safe_name(request.name or f"{reference_name}-{motion_name}-s{request.seed}")
+
+
 def _safe_name(text: str) -> str:
     cleaned = re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-_")
     return (cleaned or "clip")[:100]
@@ -144,8 +151,12 @@ class AnimatePipeline:
         self.sampler = sampler
         self.num_inference_steps = int(num_inference_steps or config.sampler.num_inference_steps)
         self.guidance_scale = float(config.sampler.guidance_scale if guidance_scale is None else guidance_scale)
-        if self.num_inference_steps < 1:
-            raise AnimateError(f"num_inference_steps must be at least 1, got {self.num_inference_steps}")
+        timesteps = int(config.scheduler.num_train_timesteps)
+        if not 1 <= self.num_inference_steps <= timesteps:
+            raise AnimateError(f"--num-inference-steps must be between 1 and the schedule's {timesteps} timesteps, "
+                               f"got {self.num_inference_steps}")
+        if not math.isfinite(self.guidance_scale):
+            raise AnimateError(f"--guidance-scale must be a finite number, got {self.guidance_scale}")
         self.use_identity = use_identity
         self.progress = progress
         self._references: dict[tuple, ReferenceFace] = {}
@@ -213,6 +224,12 @@ class AnimatePipeline:
         pixels = ((video[0].float().clamp(-1, 1) + 1) * 127.5).round().byte()  # (3, f, S, S)
         return pixels.permute(1, 2, 3, 0).cpu().numpy()
 
+    def planned_name(self, request: AnimateRequest) -> str | None:
+        """The clip's name before any sampling (``None`` when it depends on a driving clip's own id)."""
+        if request.name or request.driving is None:
+            return _clip_name(request, self.reference(request.reference, request.reference_name).name, None)
+        return None
+
     def __call__(self, request: AnimateRequest) -> AnimateResult:
         request.check()
         reference = self.reference(request.reference, request.reference_name)
@@ -227,10 +244,7 @@ class AnimatePipeline:
             annotations.identity_embedding, annotations.identity_kind = identity, "dlib128"
         frames = self.generate_frames(reference, conditions, motion.pattern, request.seed, identity)
         frames = provenance.embed_watermark(frames)
-        motion_name = request.pattern or Path(str(request.driving)).stem
-        if motion.info.get("source_clip_id"):
-            motion_name = motion.info["source_clip_id"]
-        name = _safe_name(request.name or f"{reference.name}-{motion_name}-s{request.seed}")
+        name = _clip_name(request, reference.name, motion.info.get("source_clip_id"))
         metadata = provenance.provenance_tags(checkpoint_sha256=self.checkpoint.sha256, seed=request.seed,
                                               pattern=motion.pattern, extra={"reference": reference.name})
         info = {

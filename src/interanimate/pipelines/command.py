@@ -27,20 +27,10 @@ import json
 import time
 from pathlib import Path
 
-from interanimate.cli_types import positive_int
+from interanimate.cli_types import float_in, fps_float, int_in, positive_int, seed_int
 from interanimate.pipelines.errors import AnimateError
 
 EXIT_OK, EXIT_FAILED = 0, 1
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,10 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--as-dataset", type=Path, metavar="DIR", help="also write an InterHF dataset here")
     parser.add_argument("--hand", choices=("left", "right"), help="acting hand for patterns (subject's side)")
     parser.add_argument("--frames", type=positive_int, help="frames per clip (pattern default 16; driving: all)")
-    parser.add_argument("--fps", type=_positive_float, help="frame rate (pattern default 25; driving: the video's)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the first clip (clip i uses seed + i)")
-    parser.add_argument("--num-inference-steps", type=positive_int, help="default: the checkpoint's config")
-    parser.add_argument("--guidance-scale", type=float, help="classifier-free guidance; default: the checkpoint's")
+    parser.add_argument("--fps", type=fps_float, help="frame rate (pattern default 25; driving: the video's)")
+    parser.add_argument("--seed", type=seed_int, default=0, help="seed of the first clip (clip i uses seed + i)")
+    parser.add_argument("--num-inference-steps", type=int_in(1, 1000), help="default: the checkpoint's config")
+    parser.add_argument("--guidance-scale", type=float_in(0.0, 100.0), help="classifier-free guidance; default: the checkpoint's")
     parser.add_argument("--sampler", choices=("ddim", "dpmpp"), default="ddim",
                         help="DDIM or DPM-Solver++(2M) (default ddim)")
     parser.add_argument("--gif", action="store_true", help="also write an animated GIF")
@@ -104,10 +94,17 @@ def read_batch_manifest(path: Path) -> list[dict]:
             items.append(item)
     if not items:
         raise AnimateError(f"batch manifest {path} lists no clips")
-    for item in items:
+    from interanimate.data.manifest import UnsafePathError, contained_path
+
+    for number, item in enumerate(items, 1):
         for key in ("reference", "driving"):
+            # Relative paths are relative to the manifest and must stay inside its folder (the one containment
+            # rule for paths read from files); absolute paths are the writer's explicit choice.
             if item.get(key) and not Path(str(item[key])).is_absolute():
-                item[key] = str(path.parent / str(item[key]))
+                try:
+                    item[key] = str(contained_path(path.parent, str(item[key]), f"{path}: item {number}: {key}"))
+                except UnsafePathError as exc:
+                    raise AnimateError(str(exc)) from None
     return items
 
 
@@ -151,6 +148,12 @@ def _requests(args: argparse.Namespace) -> tuple[list, list[dict]]:
     return requests, []
 
 
+def _finished(args: argparse.Namespace, name: str, single: bool) -> bool:
+    """True when the clip's ``--out`` video, if any, is already written."""
+    path = _output_path(args, name, single)
+    return path is None or path.is_file()
+
+
 def _output_path(args: argparse.Namespace, name: str, single: bool) -> Path | None:
     if args.out is None:
         return None
@@ -160,13 +163,20 @@ def _output_path(args: argparse.Namespace, name: str, single: bool) -> Path | No
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.out is None and args.as_dataset is None:
+        raise AnimateError("nothing to write: give --out PATH and/or --as-dataset DIR")
+    from interanimate.data.io import output_errors
+
+    with output_errors(args.out or args.as_dataset):  # a read-only or full output: one line naming it
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from interanimate import __version__
     from interanimate.pipelines.animate_pipeline import PRODUCER, AnimatePipeline, write_summary
 
-    if args.out is None and args.as_dataset is None:
-        raise AnimateError("nothing to write: give --out PATH and/or --as-dataset DIR")
     requests, items = _requests(args)
     batch = args.batch is not None
     if not batch:  # check every reference before any generation, so bad input fails fast
@@ -202,6 +212,13 @@ def run(args: argparse.Namespace) -> int:
                 continue
             try:
                 clip_start = time.perf_counter()
+                planned = pipe.planned_name(request) if writer is not None else None
+                if planned is not None and writer.has_clip(planned) and _finished(args, planned, single):
+                    # resuming: a clip already in the dataset (and at --out) is not sampled again
+                    rows.append({"clip": planned, "status": "ok", "pattern": request.pattern, "seed": request.seed,
+                                 "frames": 0, "contact_frames": 0, "seconds": 0.0,
+                                 "files": {"dataset": f"{planned} (already in the dataset)"}})
+                    continue
                 result = pipe(request)
                 files = {}
                 path = _output_path(args, result.name, single)

@@ -98,6 +98,8 @@ def check_run_config(run_dir: Path, config: Config) -> bool:
     except ConfigError as exc:
         raise IncompatibleRunError(f"{path} is not a config this version can read ({exc}); use a new --out folder") from None
     differences = config_differences(saved, current=config)
+    if differences and not list_checkpoints(run_dir):
+        return False  # a run that failed before its first checkpoint holds nothing to keep: start it afresh
     if differences:
         shown = "; ".join(differences[:4]) + (f"; and {len(differences) - 4} more" if len(differences) > 4 else "")
         raise IncompatibleRunError(f"{run_dir} holds a run with a different config ({shown}); re-run the same "
@@ -130,6 +132,47 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
 def latest_checkpoint(run_dir: Path) -> Path | None:
     found = list_checkpoints(run_dir)
     return found[-1] if found else None
+
+
+def checkpoint_problem(folder: Path) -> str | None:
+    """Why a checkpoint folder cannot be resumed from (unreadable state, truncated or damaged weights), or None."""
+    from safetensors import safe_open
+
+    try:
+        state = json.loads((Path(folder) / "state.json").read_text(encoding="utf-8"))
+        if not isinstance(state, dict) or not isinstance(state.get("global_step"), int):
+            return "state.json holds no step"
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        return f"state.json unreadable ({err})"
+    for path in sorted(Path(folder).rglob("*.safetensors")):
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                handle.keys()
+        except Exception as err:  # safetensors raises its own error types for damaged headers and lengths
+            return f"{path.relative_to(folder)} is damaged ({str(err).splitlines()[0]})"
+    return None
+
+
+def usable_checkpoint(run_dir: Path) -> tuple[Path | None, list[tuple[Path, str]]]:
+    """The newest checkpoint that can be resumed from, and the newer ones skipped with the reason."""
+    skipped = []
+    for folder in reversed(list_checkpoints(run_dir)):
+        problem = checkpoint_problem(folder)
+        if problem is None:
+            return folder, skipped
+        skipped.append((folder, problem))
+    return None, skipped
+
+
+def set_aside(folder: Path) -> Path:
+    """Rename a damaged checkpoint out of the way (kept for inspection; ``list_checkpoints`` ignores it)."""
+    target = folder.with_name(f"{folder.name}.damaged")
+    index = 1
+    while target.exists():
+        index += 1
+        target = folder.with_name(f"{folder.name}.damaged-{index}")
+    os.replace(folder, target)
+    return target
 
 
 def optimizer_states(optimizer: torch.optim.Optimizer, names: dict[torch.nn.Parameter, str]) -> dict[str, dict]:

@@ -14,6 +14,7 @@ Ablation switches (PRODUCT.md §6, each a single override):
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -260,6 +261,8 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
     if annotation is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}: expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{key}: expected a finite number, got {value!r}")
         return float(value)
     if annotation is str:
         if not isinstance(value, str):
@@ -295,7 +298,11 @@ def parse_override(text: str) -> dict[str, Any]:
     key, raw = text.split("=", 1)
     if not key or any(not part for part in key.split(".")):
         raise ConfigError(f"override {text!r} has an empty key")
-    value = yaml.safe_load(raw) if raw.strip() else None
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        raise ConfigError(f"override {text!r}: the value is not plain YAML (a number, string, true/false or "
+                          "[list]); quote it") from None
     # YAML reads "1e-4" as a string; accept scientific notation for numbers.
     if isinstance(value, str):
         try:
@@ -331,7 +338,16 @@ def load_config(preset: str | Path | None = None, overrides: list[str] | tuple[s
     config = Config()
     if preset is not None:
         path = resolve_preset(preset)
-        data = yaml.safe_load(path.read_text()) or {}
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:  # broken YAML, or a !!python tag that safe_load refuses
+            where = getattr(exc, "problem_mark", None)
+            line = f" (line {where.line + 1})" if where is not None else ""
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise ConfigError(f"{path}: not a plain YAML config{line}: {problem}; only plain mappings, lists, "
+                              "numbers and strings are read") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from None
         try:
             config = _merge(config, data)
         except ConfigError as exc:
@@ -388,6 +404,26 @@ def validate_config(config: Config) -> None:
     for name, p in dataclasses.asdict(config.dropout).items():
         if not 0.0 <= p <= 1.0:
             raise ConfigError(f"dropout.{name} must be in [0, 1], got {p}")
+    _validate_data(config)
+
+
+def _validate_data(config: Config) -> None:
+    """Clip sizes the models can take, checked at load time rather than when a later stage first builds them."""
+    data = config.data
+    for name in ("num_frames", "stride", "resolution", "num_validation_clips"):
+        if getattr(data, name) < 1:
+            raise ConfigError(f"data.{name} must be at least 1, got {getattr(data, name)}")
+    if data.num_workers < 0 or data.shuffle_buffer < 0:
+        raise ConfigError("data.num_workers and data.shuffle_buffer must be >= 0")
+    limit = config.model.unet.motion_max_seq_length
+    if data.num_frames > limit:
+        raise ConfigError(f"data.num_frames={data.num_frames} exceeds the motion modules' {limit} positions "
+                          f"(model.unet.motion_max_seq_length); use at most {limit} frames or raise that limit")
+    if config.model.pretrained.sd_path is None:
+        factor = 2 ** (len(config.model.vae.block_out_channels) - 1) * 2 ** (len(config.model.unet.block_out_channels) - 1)
+        if data.resolution < factor or data.resolution % factor:
+            raise ConfigError(f"data.resolution={data.resolution} must be a multiple of {factor} (the VAE and UNet "
+                              f"downsample by that much), e.g. {max(factor, data.resolution // factor * factor)}")
 
 
 def to_dict(config: Config) -> dict[str, Any]:

@@ -231,9 +231,13 @@ class Trainer:
         self.objective = None  # the stage's training objective, sharded in place under FSDP
         accelerator.wait_for_everyone()  # every process reads the folder before the main one writes to it
         ckpt.check_run_config(self.run_dir, config)
-        self.resume_from = ckpt.latest_checkpoint(self.run_dir)
+        self.resume_from, damaged = ckpt.usable_checkpoint(self.run_dir)
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
+            for folder, problem in damaged:  # e.g. a disk that filled while the newest checkpoint was written
+                moved = ckpt.set_aside(folder)
+                print(f"note: {folder.name} cannot be resumed from ({problem}); moved to {moved.name}, "
+                      f"resuming from {self.resume_from.name if self.resume_from else 'the start'}")
             ckpt.write_run_config(self.run_dir, config)
 
         self.state = {"global_step": 0, "stage_index": 0, "step_in_stage": 0, "data": None}

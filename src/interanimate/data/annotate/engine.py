@@ -22,7 +22,7 @@ from interanimate import __version__
 from interanimate.data.annotate.identity import cluster_subjects, load_sidecar, sidecar_subject
 from interanimate.data.annotate.pipeline import PRODUCER, AnnotateConfig, VideoResult, annotate_video, read_log
 from interanimate.data.annotate.video import AnnotateError, VideoInput, discover_inputs
-from interanimate.data.io import atomic_write_json, atomic_write_text
+from interanimate.data.io import atomic_write_json, atomic_write_text, make_folder
 from interanimate.data.manifest import CLIPS_DIR, RECORD_NAME, ClipRecord
 from interanimate.data.writer import finalize_dataset, sweep_staging
 
@@ -142,6 +142,21 @@ def assign_subjects(out: Path, results: list[VideoResult]) -> dict[str, str]:
     return mapping
 
 
+def _without_own_output(items: list, out: Path) -> list:
+    """Inputs minus videos inside ``out`` (its own clips) and minus repeats of the same content (same key)."""
+    base = out.resolve()
+    kept, keys = [], set()
+    for item in items:
+        resolved = Path(item.path).resolve()
+        if resolved == base or base in resolved.parents:
+            continue
+        if item.key in keys:  # the same video under another name: annotate it once
+            continue
+        keys.add(item.key)
+        kept.append(item)
+    return kept
+
+
 def run_annotate(inputs: list[Path | str], out: Path, config: AnnotateConfig | None = None, engine: str = "local",
                  workers: int = 1, address: str | None = None, subjects: Path | None = None,
                  progress: bool = True) -> RunSummary:
@@ -151,13 +166,14 @@ def run_annotate(inputs: list[Path | str], out: Path, config: AnnotateConfig | N
     config = config or AnnotateConfig()
     if engine not in ("local", "ray"):
         raise AnnotateError(f"unknown engine {engine!r}; choose local or ray")
-    items = discover_inputs(inputs)
-    if not items:
-        raise AnnotateError("no input videos found (pass video files, folders of videos, or a list file)")
     out = Path(out)
+    items = _without_own_output(discover_inputs(inputs), out)
+    if not items:
+        raise AnnotateError("no input videos found (pass video files, folders of videos, or a list file; videos "
+                            f"inside --out {out} are the dataset's own clips and are not inputs)")
     if out.exists() and not out.is_dir():
         raise AnnotateError(f"{out}: exists and is not a folder")
-    (out / CLIPS_DIR).mkdir(parents=True, exist_ok=True)
+    make_folder(out / CLIPS_DIR)
     sweep_staging(out)
     sidecar = load_sidecar(subjects) if subjects else {}
     summary = RunSummary()

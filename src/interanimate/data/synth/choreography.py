@@ -520,12 +520,18 @@ def plan_interaction(pattern: Pattern, head: HeadModel, hand: HandModel, num_fra
                            squeeze, pull, press, slide, params)
 
 
+MIN_FPS = 1.0  # slowest frame rate the choreography accepts (the command line's --fps range starts here)
+
+
 def head_motion(num_frames: int, fps: float, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Small natural head motion (yaw/pitch/roll radians, translation metres) and eye opening per frame.
 
     Motion is a sum of a few slow sinusoids (people sway and turn slightly while touching their face);
     blinks are brief lid closures about every 2-5 s, each lasting ~150-250 ms.
     """
+    if not (np.isfinite(fps) and fps >= MIN_FPS):
+        # The blink loop below runs once per ~3.5 s of clip: a tiny fps would make it run for ever.
+        raise ValueError(f"fps must be a finite number of at least {MIN_FPS}, got {fps}")
     t = np.arange(num_frames) / fps
     out = {}
     for name, amp in (("yaw", 0.06), ("pitch", 0.04), ("roll", 0.02)):

@@ -501,6 +501,7 @@ def generate_dataset(out: str | Path, num_subjects: int, clips_per_pattern: int,
         check_spec(spec)
     config = {"seed": seed, "subjects": num_subjects, "clips_per_pattern": clips_per_pattern, "frames": num_frames,
               "size": size, "fps": fps, "patterns": [p.name for p in patterns], "motion_blur": motion_blur}
+    _check_same_settings(Path(out), config)
     writer = DatasetWriter(Path(out), PRODUCER, __version__, test_fraction=test_fraction, split_seed=seed, config=config)
     todo = [s for s in specs if not writer.has_clip(s.clip_id)]
     skipped = len(specs) - len(todo)
@@ -524,7 +525,8 @@ def generate_dataset(out: str | Path, num_subjects: int, clips_per_pattern: int,
         else:
             # Spawned, not forked: a fork taken while OpenCV/x264 helper threads hold locks can deadlock.
             context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init, mp_context=context) as pool:
+            with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init, initargs=(os.getpid(),),
+                                     mp_context=context) as pool:
                 pending = set()
                 queue = list(todo)
                 while queue or pending:
@@ -553,7 +555,38 @@ def generate_dataset(out: str | Path, num_subjects: int, clips_per_pattern: int,
     }
 
 
-def _worker_init() -> None:
+def _check_same_settings(out: Path, config: dict) -> None:
+    """Refuse to extend a dataset rendered with another seed or clip settings: its card could describe only one."""
+    from interanimate.data.manifest import CARD_NAME, read_card
+    from interanimate.errors import UserError
+
+    if not (out / CARD_NAME).is_file():
+        return
+    old = read_card(out).get("config", {})
+    differ = [key for key in ("seed", "frames", "size", "fps", "motion_blur") if key in old and old[key] != config[key]]
+    if differ:
+        shown = ", ".join(f"{key} {old[key]!r} (now {config[key]!r})" for key in differ)
+        raise UserError(f"--out {out} holds a synthetic dataset made with {shown}; use the same settings to extend "
+                        "or resume it, or choose another --out")
+
+
+def _die_with_parent(parent: int) -> None:
+    """Make this worker end when the process that started it dies, even by ``kill -9`` (Linux ``prctl``)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover - every Linux libc has prctl
+            pass
+    if os.getppid() != parent:  # the parent died before the request above took effect
+        os._exit(1)
+
+
+def _worker_init(parent: int | None = None) -> None:
+    if parent is not None:
+        _die_with_parent(parent)
     # One thread per worker process: workers are the unit of parallelism.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:

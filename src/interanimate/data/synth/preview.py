@@ -9,7 +9,7 @@ import numpy as np
 
 from interanimate.data.annotations import load_annotations
 from interanimate.data.io import atomic_write_bytes, decode_video
-from interanimate.data.manifest import read_manifest
+from interanimate.data.manifest import clip_file, read_manifest
 from interanimate.taxonomy import FACE_REGIONS, PATTERN_NAMES
 
 LABEL_WIDTH = 190
@@ -59,8 +59,8 @@ def dataset_preview(root: Path, out: Path | None = None, columns: int = 8, tile:
         if name not in first:
             continue
         r = first[name]
-        frames = decode_video(root / r.files["video"]["path"])
-        ann = load_annotations(root / r.files["annotations"]["path"], r.height, r.width)
+        frames = decode_video(clip_file(root, r, "video"))
+        ann = load_annotations(clip_file(root, r, "annotations"), r.height, r.width)
         contact = ann.contact.any(1)
         regions = ann.contact_region.max(1)
         clips.append((name, frames, contact, regions))
