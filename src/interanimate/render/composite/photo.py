@@ -105,7 +105,13 @@ def load_photo(source: str | Path | np.ndarray, size: int, framing: str = "face"
     else:
         label = name or Path(source).stem
         photo = read_colour_photo(source)
-    reference = load_reference(photo, size, label, framing="photo")
+    try:
+        reference = load_reference(photo, size, label, framing="photo")
+    except AnimateError as exc:
+        if isinstance(source, np.ndarray):
+            raise
+        # The checks ran on the decoded pixels; name the file the user gave.
+        raise AnimateError(str(exc).replace(f"reference image {label!r}", f"reference photo {source}")) from None
     if not isinstance(source, np.ndarray):
         reference = dataclasses.replace(reference, source=str(source))
     return _reframe(reference, size) if framing == "face" else reference
