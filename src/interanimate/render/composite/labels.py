@@ -13,7 +13,7 @@ from interanimate.render.composite.hand_render import HandLayer
 from interanimate.render.composite.warp import HeadPose, WarpedFace
 
 OCCLUDED_CONFIDENCE = 0.5  # a keypoint hidden by the hand itself or by the face
-SELF_OCCLUSION_M = 0.012  # nearer hand surface than this in front of a joint hides it
+SELF_OCCLUSION_M = 0.018  # nearer hand surface than this in front of a joint hides it (palm half-thickness + skin)
 
 
 def displaced(points: np.ndarray, kernels: np.ndarray) -> np.ndarray:
@@ -46,8 +46,6 @@ def fill_frame(ann: ClipAnnotations, f: int, face: PhotoFace, pose: HeadPose, ke
     ix = np.clip(lm[:, 0].astype(int), 0, w - 1)
     iy = np.clip(lm[:, 1].astype(int), 0, h - 1)
     ann.face_confidence[f] = float(np.clip(1.0 - 0.6 * hand_visible[iy, ix].mean(), 0.05, 1.0))
-    face_mask = warped.face_mask & ~hand_visible
-    ann.masks[f, 0] = face_mask
     ys, xs = np.nonzero(warped.face_mask)
     if len(ys):
         ann.face_box[f] = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
@@ -57,6 +55,9 @@ def fill_frame(ann: ClipAnnotations, f: int, face: PhotoFace, pose: HeadPose, ke
     mask = np.zeros((h, w), bool)
     cover(hand_vertices, hand_only_faces, camera.fx, camera.fy, camera.cx, camera.cy, mask, 0.05)
     present = bool(inside.any() and mask.any())
+    # Face skin the hand itself hides is the hand's; under the forearm the face mask stays (the contract's masks
+    # have no forearm channel, and the landmarks there must stay inside one of them).
+    ann.masks[f, 0] = warped.face_mask & ~(mask & hand_visible) if present else warped.face_mask
     if present:
         front = layer.front_depth(px)
         fx = np.clip(px[:, 0].astype(int), 0, w - 1)
