@@ -1,12 +1,14 @@
 """Contact sheets of every pattern on the offline portraits, and the composite dataset the quality bars are measured on.
 
     PYTHONPATH=src python tools/composite_gallery.py --out composite_gallery [--size 512] [--frames 16]
+    PYTHONPATH=src python tools/composite_gallery.py --out composite_gallery --compare src/interanimate/checkpoints/small-synth64
 
 Writes ``OUT/refs/`` (the portraits: scikit-image's astronaut, matplotlib's Grace Hopper), ``OUT/dataset/`` (all 18
 patterns × every portrait, through ``interanimate animate --as-dataset``, so ``interanimate data validate`` and
 ``interanimate evaluate --generated OUT/dataset --reference OUT/dataset --metrics anatomy`` run on it) and
-``OUT/sheet_<person>.png`` (one row per pattern: the reference, then evenly spaced frames with contact frames
-outlined in red).
+``OUT/sheet_<person>.jpg`` (one row per pattern: the reference, then evenly spaced frames with contact frames
+outlined in red). ``--compare CHECKPOINT`` instead renders one request (the astronaut × poke_cheek_left, seed 0)
+through both renderers and writes ``OUT/compare.png`` (top: composite, bottom: diffusion, same frames).
 """
 
 from __future__ import annotations
@@ -59,6 +61,28 @@ def sheet(dataset: Path, person: str, columns: int, thumb: int) -> np.ndarray:
     return np.concatenate(rows, axis=0)
 
 
+def compare(out: Path, checkpoint: Path, frames: int, columns: int, thumb: int) -> Path:
+    from interanimate.data.io import decode_video
+    from interanimate.pipelines.command import main as animate
+
+    ref = portraits(out / "refs")[0]
+    rows = []
+    for renderer in ("composite", "diffusion"):
+        video = out / f"compare_{renderer}.mp4"
+        extra = ["--checkpoint", str(checkpoint)] if renderer == "diffusion" else ["--size", "256"]
+        code = animate(["--reference", str(ref), "--pattern", "poke_cheek_left", "--frames", str(frames),
+                        "--renderer", renderer, *extra, "--out", str(video), "--quiet"])
+        if code != 0:
+            raise SystemExit(code)
+        clip = decode_video(video)
+        picks = np.linspace(0, len(clip) - 1, columns).round().astype(int)
+        rows.append(np.concatenate([cv2.resize(clip[f], (thumb, thumb), interpolation=cv2.INTER_AREA)
+                                    for f in picks], axis=1))
+    path = out / "compare.png"
+    cv2.imwrite(str(path), np.concatenate(rows, axis=0)[..., ::-1])
+    return path
+
+
 def main() -> None:
     from interanimate.pipelines.command import main as animate
 
@@ -68,7 +92,11 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--columns", type=int, default=8)
     parser.add_argument("--thumb", type=int, default=128)
+    parser.add_argument("--compare", type=Path, metavar="CHECKPOINT", help="composite vs diffusion on one request")
     args = parser.parse_args()
+    if args.compare is not None:
+        print(f"wrote {compare(args.out, args.compare, args.frames, args.columns, args.thumb)}")
+        return
     refs = portraits(args.out / "refs")
     code = animate(["--reference", *map(str, refs), "--pattern", "all", "--frames", str(args.frames), "--size",
                     str(args.size), "--as-dataset", str(args.out / "dataset"), "--quiet"])
@@ -76,8 +104,9 @@ def main() -> None:
         raise SystemExit(code)
     for ref in refs:
         image = sheet(args.out / "dataset", ref.stem, args.columns, args.thumb)
-        cv2.imwrite(str(args.out / f"sheet_{ref.stem}.png"), image[..., ::-1])
-        print(f"wrote {args.out / f'sheet_{ref.stem}.png'}")
+        path = args.out / f"sheet_{ref.stem}.jpg"
+        cv2.imwrite(str(path), image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 88])
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":
