@@ -1,7 +1,8 @@
 """Contact sheets of every pattern on the offline portraits, and the composite dataset the quality bars are measured on.
 
     PYTHONPATH=src python tools/composite_gallery.py --out composite_gallery [--size 512] [--frames 16]
-    PYTHONPATH=src python tools/composite_gallery.py --out composite_gallery --compare src/interanimate/checkpoints/small-synth64
+    PYTHONPATH=src python tools/composite_gallery.py --out composite_gallery \
+        --compare src/interanimate/checkpoints/small-synth64 --thumb 128
 
 Writes ``OUT/refs/`` (the portraits: scikit-image's astronaut, matplotlib's Grace Hopper), ``OUT/dataset/`` (all 18
 patterns × every portrait, through ``interanimate animate --as-dataset``, so ``interanimate data validate`` and

@@ -114,7 +114,8 @@ class Retargeter:
             rel = plan.target[f] - surf
             height = float(rel @ normal)
             tangential = rel - height * normal
-            pixel = mls_affine(self.mapped_landmarks_px, self.photo_landmarks_px, face.project(self._map(surf)[None])[0])
+            mapped_px = face.project(self._map(surf)[None])[0]
+            pixel = mls_affine(self.mapped_landmarks_px, self.photo_landmarks_px, mapped_px)
             skin = sample_map(face.points, pixel)
             skin_normal = sample_map(face.normals, pixel)
             skin_normal = skin_normal / (np.linalg.norm(skin_normal) + 1e-12)
