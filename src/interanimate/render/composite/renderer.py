@@ -3,7 +3,7 @@
 Per clip: lift the photo's face (``face``), act the pattern with the synthetic generator's choreography and carry it
 onto this face (``placement``), and fix the appearance (skin tone, lighting, noise) from the photo. Per frame:
 resolve the contact on the photo's skin (``contact``), warp the photo by head motion and deformation (``warp``), cast
-the hand's shadow (``shadow``), draw the hand in the photo's light with motion blur on fast passes (``hand_render``),
+the hand's shadow (``shadow``), draw the hand in the photo's light, smeared along its motion on fast passes (``hand_render``),
 add the photo's sensor noise to it, and read every label off the same geometry (``labels``).
 """
 
@@ -36,9 +36,7 @@ from interanimate.taxonomy import get_pattern
 ORIGIN = "interanimate-composite"
 HEAD_MOTION_SCALE = 0.5  # of the generator's natural head motion: a photo warp stays convincing for small turns
 SHUTTER = 0.25  # exposure as a fraction of the frame interval
-BLUR_PX = 1.5  # hand travel during the exposure (px) above which a frame gets motion-blur sub-frames
-BLUR_STEP_PX = 1.5  # at most this far between two sub-frames
-MAX_SUBFRAMES = 8
+BLUR_PX = 1.5  # hand travel during the exposure (px) above which a frame is motion-blurred
 SHADOW_TINT = np.array([0.8, 1.0, 1.15])
 SHADOW_REACH_M = 0.12  # skin this far (in the image plane) from the hand's spheres is tested for its shadow
 HAND_SOFTEN_PX = 0.45  # optical softness given to the drawn hand, like the photo's own lens and resampling
@@ -72,6 +70,18 @@ def _appearance(face: PhotoFace, num_vertices: int, rng: np.random.Generator) ->
     albedo = np.clip(face.skin_linear / 0.8, 0.02, 1.0)
     return HandAppearance(sh=face.sh, skin_albedo=albedo, sleeve_albedo=SLEEVES[rng.integers(len(SLEEVES))],
                           mottle=rng.uniform(-1.0, 1.0, num_vertices))
+
+
+def _streak(travel: np.ndarray) -> np.ndarray:
+    """Normalised line kernel over the image path the hand covered while the shutter was open."""
+    reach = int(np.ceil(np.abs(travel).max()))
+    size = 2 * reach + 1
+    kernel = np.zeros((size, size), np.float32)
+    scale = 16  # sub-pixel line ends (cv2's shift)
+    # filter2D correlates: the pixel at x collects the hand drawn at x + t·travel, t in [0, 1].
+    end = np.round((np.array([reach, reach]) + travel) * scale).astype(int)
+    cv2.line(kernel, (reach * scale, reach * scale), (int(end[0]), int(end[1])), 1.0, 1, cv2.LINE_AA, shift=4)
+    return kernel / max(float(kernel.sum()), 1e-6)
 
 
 def _box_around(points_px: np.ndarray, pad: float, height: int, width: int) -> tuple[int, int, int, int]:
@@ -147,19 +157,14 @@ def render_composite(reference: ReferenceFace, pattern: str, num_frames: int, fp
         clock.lap("shadow")
         layer = render_hand(vertices, hand_model.faces, placed.attributes, placed.materials, face.camera, face_depth,
                             look)
-        speed = 0.0 if previous is None else float(np.abs(face.project(joints) - face.project(previous[1])).max())
-        if speed * SHUTTER > BLUR_PX and previous is not None:
-            # The shutter is open for the last SHUTTER of the frame interval: average sub-frames over it, close
-            # enough together that they blend into a streak instead of ghosts.
-            steps = int(min(MAX_SUBFRAMES, np.ceil(speed * SHUTTER / BLUR_STEP_PX)))
-            colour, alpha = layer.colour.copy(), layer.alpha.copy()
-            for k in range(1, steps):
-                u = 1.0 - SHUTTER * k / steps
-                sub = render_hand(previous[0] + (vertices - previous[0]) * u, hand_model.faces, placed.attributes,
-                                  placed.materials, face.camera, face_depth, look)
-                colour += sub.colour
-                alpha += sub.alpha
-            layer.colour, layer.alpha = colour / steps, alpha / steps
+        if previous is not None:
+            # The shutter is open for the last SHUTTER of the frame interval: smear the layer along the hand's
+            # image motion over that time (a line kernel; the hand's motion within a frame is nearly a translation).
+            travel = (face.project(joints) - face.project(previous[1])).mean(0) * SHUTTER
+            if float(np.linalg.norm(travel)) > BLUR_PX:
+                kernel = _streak(travel)
+                layer.colour = cv2.filter2D(layer.colour, -1, kernel, borderType=cv2.BORDER_CONSTANT)
+                layer.alpha = cv2.filter2D(layer.alpha, -1, kernel, borderType=cv2.BORDER_CONSTANT)
         previous = (vertices, joints)
         colour = cv2.GaussianBlur(layer.colour, (0, 0), HAND_SOFTEN_PX)
         alpha = cv2.GaussianBlur(layer.alpha, (0, 0), HAND_SOFTEN_PX)[..., None]
