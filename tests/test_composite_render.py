@@ -58,7 +58,7 @@ def test_hand_pixels_differ_from_the_photo_where_the_hand_mask_says(astronaut, p
     assert len(frames) >= FRAMES // 2
     for f in frames:
         hand = ann.masks[f, 1] | ann.masks[f, 2]
-        if hand.sum() < 30:
+        if hand.sum() < 0.01 * SIZE * SIZE:  # a hand leaving the frame, smeared by motion blur
             continue
         diff = np.abs(poke.frames[f].astype(np.float32) - reference).mean(-1)
         far = ~(hand | ann.masks[f, 0])  # neither hand nor face: background, hair, clothes
