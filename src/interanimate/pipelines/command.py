@@ -2,10 +2,14 @@
 
 ```
 interanimate animate --reference PHOTO [PHOTO ...] (--pattern NAME [NAME ...] | --driving VIDEO | --batch MANIFEST)
-                     --checkpoint DIR [--out PATH] [--as-dataset DIR] [--hand left|right] [--frames N] [--fps F]
+                     [--renderer composite|diffusion] [--checkpoint DIR] [--size N] [--framing face|photo] [--out PATH] [--as-dataset DIR] [--hand left|right] [--frames N] [--fps F]
                      [--seed S] [--num-inference-steps N] [--guidance-scale G] [--sampler ddim|dpmpp]
                      [--gif] [--side-by-side] [--no-identity] [--quiet]
 ```
+
+The renderer is ``composite`` (the photo itself, warped and touched by a posed 3-D hand; no model needed) unless
+``--checkpoint`` is given, which selects ``diffusion`` (the trained model). ``--size`` and ``--framing`` apply to the
+composite renderer; the diffusion renderer works at its checkpoint's resolution.
 
 Every reference × every pattern (or the driving video) is one clip; with several clips, clip ``i`` (in that order)
 uses seed ``S + i``. ``--pattern`` also takes family names (``poke`` = its 5 patterns) and ``all``.
@@ -42,8 +46,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     motion.add_argument("--driving", type=Path, metavar="VIDEO",
                         help="driving video (or a clip folder / video of an InterHF dataset)")
     motion.add_argument("--batch", type=Path, metavar="MANIFEST", help="JSON-lines or CSV list of clips")
-    parser.add_argument("--checkpoint", type=Path, required=True,
-                        help="run folder, its final/ or checkpoints/step-N/, or a model folder")
+    parser.add_argument("--renderer", choices=("composite", "diffusion"),
+                        help="composite (default without --checkpoint) or diffusion (default with one)")
+    parser.add_argument("--checkpoint", type=Path,
+                        help="run folder, its final/ or checkpoints/step-N/, or a model folder (diffusion renderer)")
+    parser.add_argument("--size", type=positive_int, default=512,
+                        help="composite: longest output side in pixels (default 512; never enlarged past the photo)")
+    parser.add_argument("--framing", choices=("face", "photo"), default="face",
+                        help="composite: the training framing around the face (default) or the whole photo")
     parser.add_argument("--out", type=Path, help="an .mp4 file (one clip) or a folder")
     parser.add_argument("--as-dataset", type=Path, metavar="DIR", help="also write an InterHF dataset here")
     parser.add_argument("--hand", choices=("left", "right"), help="acting hand for patterns (subject's side)")
@@ -177,18 +187,29 @@ def _run(args: argparse.Namespace) -> int:
     from interanimate import __version__
     from interanimate.pipelines.animate_pipeline import PRODUCER, AnimatePipeline, write_summary
 
+    renderer = args.renderer or ("diffusion" if args.checkpoint is not None else "composite")
+    if renderer == "diffusion" and args.checkpoint is None:
+        raise AnimateError("--renderer diffusion needs --checkpoint DIR (a run folder or model folder)")
     requests, items = _requests(args)
     batch = args.batch is not None
     if not batch:  # check every reference before any generation, so bad input fails fast
         for path in {r.reference for r in requests}:
-            from interanimate.pipelines.reference_face import read_photo
+            if renderer == "composite":
+                from interanimate.render.composite.photo import read_colour_photo as read_photo
+            else:
+                from interanimate.pipelines.reference_face import read_photo
 
             read_photo(path)
         if args.driving is not None and not Path(args.driving).exists():
             raise AnimateError(f"driving video {args.driving} does not exist")
-    pipe = AnimatePipeline.from_checkpoint(args.checkpoint, sampler=args.sampler,
-                                           num_inference_steps=args.num_inference_steps,
-                                           guidance_scale=args.guidance_scale, use_identity=not args.no_identity)
+    if renderer == "composite":
+        from interanimate.render.composite import CompositePipeline
+
+        pipe = CompositePipeline(size=args.size, framing=args.framing, use_identity=not args.no_identity)
+    else:
+        pipe = AnimatePipeline.from_checkpoint(args.checkpoint, sampler=args.sampler,
+                                               num_inference_steps=args.num_inference_steps,
+                                               guidance_scale=args.guidance_scale, use_identity=not args.no_identity)
     if not batch:
         for request in requests:  # face checks too (cached: generation reuses them)
             pipe.reference(request.reference)
@@ -196,10 +217,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.as_dataset is not None:
         from interanimate.data.writer import DatasetWriter
 
-        writer = DatasetWriter(args.as_dataset, PRODUCER, __version__,
-                               config={"checkpoint_sha256": pipe.checkpoint.sha256, "sampler": args.sampler,
-                                       "num_inference_steps": pipe.num_inference_steps,
-                                       "guidance_scale": pipe.guidance_scale})
+        config = pipe.dataset_config() if renderer == "composite" else {
+            "checkpoint_sha256": pipe.checkpoint.sha256, "sampler": args.sampler,
+            "num_inference_steps": pipe.num_inference_steps, "guidance_scale": pipe.guidance_scale}
+        writer = DatasetWriter(args.as_dataset, PRODUCER, __version__, config=config)
     rows: list[dict] = []
     started = time.perf_counter()
     single = len(requests) == 1
@@ -268,6 +289,9 @@ def _print_table(rows: list[dict], seconds: float, pipe) -> None:
             print(f"{r['clip']:<{width}}  FAILED  {'':>6}  {'':>7}  {r['reason']}")
     frames = sum(r["frames"] for r in ok)
     rate = f", {seconds / frames:.2f} s/frame" if frames else ""
+    if pipe.checkpoint is None:
+        print(f"{len(ok)} of {len(rows)} clips generated in {seconds:.1f} s{rate} ({pipe.summary()})")
+        return
     print(f"{len(ok)} of {len(rows)} clips generated in {seconds:.1f} s{rate} "
           f"(checkpoint {pipe.checkpoint.sha256[:12]}, {pipe.sampler}, {pipe.num_inference_steps} steps)")
     for note in pipe.checkpoint.notes:

@@ -53,6 +53,16 @@ class ReferenceFace:
     photo_face_box: np.ndarray
     photo: np.ndarray
     digest: str
+    photo_mesh: np.ndarray | None = None
+    matrix: np.ndarray | None = None
+
+    @property
+    def mesh(self) -> np.ndarray | None:
+        """``(478, 3)`` dense face mesh in the framed image's pixels (z scaled like x), when known."""
+        if self.photo_mesh is None or self.matrix is None:
+            return None
+        xy = apply_affine(self.matrix, self.photo_mesh[:, :2].astype(np.float64))
+        return np.concatenate([xy, self.photo_mesh[:, 2:3] * self.matrix[0, 0]], axis=1)
 
     @property
     def size(self) -> int:
@@ -103,12 +113,27 @@ def frame_reference(image: np.ndarray, landmarks: np.ndarray, size: int) -> tupl
     return framed, matrix
 
 
+def frame_photo(image: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The whole photo, shrunk (never enlarged) so its longer side is at most ``size``; even sides for H.264."""
+    height, width = image.shape[:2]
+    scale = min(1.0, size / max(height, width))
+    out_w, out_h = max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
+    sx, sy = out_w / width, out_h / height
+    framed = cv2.resize(image, (out_w, out_h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    return framed, np.array([[sx, 0.0, 0.0], [0.0, sy, 0.0]])
+
+
 def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     return points @ matrix[:, :2].T + matrix[:, 2]
 
 
-def load_reference(source: str | Path | np.ndarray, size: int, name: str | None = None) -> ReferenceFace:
-    """Read (a path) or take (an ``(H, W, 3) uint8`` array) a photo, check its face and frame it at ``size``."""
+def load_reference(source: str | Path | np.ndarray, size: int, name: str | None = None,
+                   framing: str = "face") -> ReferenceFace:
+    """Read (a path) or take (an ``(H, W, 3) uint8`` array) a photo, check its face and frame it at ``size``.
+
+    ``framing="face"`` crops the training framing (``frame_reference``); ``"photo"`` keeps the whole photo
+    (``frame_photo``).
+    """
     import hashlib
 
     from interanimate.data.annotate.ibug68 import ibug68_from_mesh
@@ -135,14 +160,17 @@ def load_reference(source: str | Path | np.ndarray, size: int, name: str | None 
     mesh = faces[0]
     photo_landmarks = ibug68_from_mesh(mesh)[:, :2].astype(np.float64)
     lo, hi = mesh[:, :2].min(axis=0), mesh[:, :2].max(axis=0)
-    framed, matrix = frame_reference(photo, photo_landmarks, size)
+    if framing == "photo":
+        framed, matrix = frame_photo(photo, size)
+    else:
+        framed, matrix = frame_reference(photo, photo_landmarks, size)
     landmarks = apply_affine(matrix, photo_landmarks)
     box = np.concatenate([apply_affine(matrix, lo[None])[0], apply_affine(matrix, hi[None])[0]])
     digest = hashlib.sha256(np.ascontiguousarray(photo).tobytes()).hexdigest()
     return ReferenceFace(name=label, source=str(source) if not isinstance(source, np.ndarray) else label,
-                         image=framed, landmarks=landmarks, face_box=np.clip(box, 0, size),
+                         image=framed, landmarks=landmarks, face_box=np.clip(box, 0, max(framed.shape[:2])),
                          photo_landmarks=photo_landmarks, photo_face_box=np.concatenate([lo, hi]).astype(np.float64),
-                         photo=photo, digest=digest)
+                         photo=photo, digest=digest, photo_mesh=np.asarray(mesh, np.float64), matrix=matrix)
 
 
 def identity_embedding(reference: ReferenceFace) -> np.ndarray | None:

@@ -1,0 +1,1 @@
+"""Renderers that turn a reference photo and a motion into frames."""

@@ -1,0 +1,10 @@
+"""The composite renderer: the reference photo itself, warped by head motion and contact, with a posed 3-D hand.
+
+``render_composite`` renders one clip (frames + exact labels); ``CompositePipeline`` is the ``animate`` pipeline
+around it (same requests, results and files as the model's ``AnimatePipeline``).
+"""
+
+from interanimate.render.composite.pipeline import CompositePipeline
+from interanimate.render.composite.renderer import ORIGIN, CompositeClip, render_composite
+
+__all__ = ["ORIGIN", "CompositeClip", "CompositePipeline", "render_composite"]

@@ -1,0 +1,139 @@
+"""``CompositePipeline``: the ``animate`` pipeline with the composite renderer (no model, runs on a CPU).
+
+```python
+from interanimate.pipelines import AnimateRequest
+from interanimate.render.composite import CompositePipeline
+pipe = CompositePipeline(size=512, framing="face")
+result = pipe(AnimateRequest(reference="me.jpg", pattern="poke_cheek_left", seed=3))
+result.frames        # (F, H, W, 3) uint8, watermarked: the photo itself, touched
+result.annotations   # exact labels in the dataset contract, synthetic arrays included
+pipe.write(result, "out/me-poke.mp4", gif=True, side_by_side=True)
+```
+
+Same requests, results, files and dataset records as ``AnimatePipeline``; ``source.origin`` names this renderer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from interanimate import __version__, provenance
+from interanimate.data.conditions import render_condition_maps
+from interanimate.pipelines.animate_pipeline import (
+    DEFAULT_FPS, DEFAULT_FRAMES, AnimatePipeline, AnimateRequest, AnimateResult, _json_safe, _safe_name,
+)
+from interanimate.pipelines.errors import AnimateError
+from interanimate.pipelines.motion import Motion, contact_summary
+from interanimate.pipelines.reference_face import ReferenceFace, identity_embedding
+from interanimate.render.composite.face import PhotoFace, build_face
+from interanimate.render.composite.photo import load_photo
+from interanimate.render.composite.renderer import ORIGIN, render_composite
+
+DEFAULT_SIZE = 512
+
+
+class CompositePipeline:
+    """Generates clips by compositing a posed 3-D hand into the warped reference photo.
+
+    Args:
+        size: longest output side in pixels (never more than the photo holds at the chosen framing).
+        framing: ``"face"`` (the training data's square framing around the eyes) or ``"photo"`` (the whole photo).
+        use_identity: record the reference's dlib identity embedding in the labels.
+    """
+
+    sampler = "composite"
+    num_inference_steps = 0
+    guidance_scale = 0.0
+    checkpoint = None
+    write = AnimatePipeline.write  # same files as the model's pipeline
+
+    def __init__(self, size: int = DEFAULT_SIZE, framing: str = "face", use_identity: bool = True):
+        if size < 64:
+            raise AnimateError(f"size must be at least 64 pixels, got {size}")
+        self.size, self.framing, self.use_identity = int(size), framing, use_identity
+        self._references: dict[tuple, ReferenceFace] = {}
+        self._faces: dict[str, PhotoFace] = {}
+        self._identities: dict[str, np.ndarray | None] = {}
+        self.timings: dict[str, float] = {}
+
+    def reference(self, source, name: str | None = None) -> ReferenceFace:
+        # Arrays are keyed by content: an id() can be reused by a new array after the old one is freed.
+        key = ((str(source), name) if not isinstance(source, np.ndarray)
+               else (hashlib.sha256(np.ascontiguousarray(source).tobytes()).hexdigest(), source.shape, name))
+        if key not in self._references:
+            self._references[key] = load_photo(source, self.size, self.framing, name)
+        return self._references[key]
+
+    def _face(self, reference: ReferenceFace) -> PhotoFace:
+        key = f"{reference.digest}-{reference.image.shape}"
+        if key not in self._faces:
+            self._faces[key] = build_face(reference.image, reference.mesh)
+        return self._faces[key]
+
+    def planned_name(self, request: AnimateRequest) -> str:
+        """The clip's name before any rendering (lets a resumed ``--as-dataset`` run skip finished clips)."""
+        reference = self.reference(request.reference, request.reference_name)
+        return _safe_name(request.name or f"{reference.name}-{request.pattern}-s{request.seed}")
+
+    def __call__(self, request: AnimateRequest) -> AnimateResult:
+        request.check()
+        if request.pattern is None:
+            raise AnimateError("the composite renderer animates patterns; for a driving video use --renderer "
+                               "diffusion --checkpoint DIR")
+        reference = self.reference(request.reference, request.reference_name)
+        num_frames, fps = request.num_frames or DEFAULT_FRAMES, request.fps or DEFAULT_FPS
+        clip = render_composite(reference, request.pattern, num_frames, fps, request.seed, request.hand,
+                                face=self._face(reference))
+        for stage, seconds in clip.timings.items():
+            self.timings[stage] = self.timings.get(stage, 0.0) + seconds
+        ann = clip.annotations
+        if self.use_identity:
+            if reference.digest not in self._identities:
+                self._identities[reference.digest] = identity_embedding(reference)
+            identity = self._identities[reference.digest]
+            if identity is not None:
+                ann.identity_embedding, ann.identity_kind = identity, "dlib128"
+        height, width = ann.height, ann.width
+        motion = Motion(size=width, fps=fps, face_keypoints=ann.face_keypoints, face_confidence=ann.face_confidence,
+                        hand_keypoints=ann.hand_keypoints, hand_present=ann.hand_present, contact=ann.contact,
+                        contact_point=ann.contact_point, contact_region=ann.contact_region, pattern=request.pattern,
+                        acting_hand=clip.info["acting_hand"], penetration=ann.penetration,
+                        info={"kind": "pattern", **clip.info})
+        conditions = render_condition_maps(ann.face_keypoints, ann.face_present, ann.hand_keypoints, ann.hand_present,
+                                           ann.masks, height, width)
+        frames = provenance.embed_watermark(clip.frames)
+        name = self.planned_name(request)
+        metadata = provenance.provenance_tags(checkpoint_sha256="none (composite renderer)", seed=request.seed,
+                                              pattern=request.pattern,
+                                              extra={"reference": reference.name, "renderer": ORIGIN})
+        info = {"reference": {"name": reference.name, "source": reference.source, "sha256": reference.digest},
+                "motion": motion.info, "pattern": request.pattern, "acting_hand": motion.acting_hand,
+                "seed": request.seed, "renderer": ORIGIN, "framing": self.framing,
+                "identity": ann.identity_kind or None, "contact": contact_summary(motion), "generator": ORIGIN,
+                "generator_version": __version__}
+        return AnimateResult(name=name, frames=frames, conditions=conditions, annotations=ann, motion=motion,
+                             reference=reference, seed=request.seed, metadata=metadata, info=info)
+
+    def record(self, result: AnimateResult, clip_id: str | None = None):
+        """The dataset record for ``result``."""
+        from interanimate.data.manifest import ClipRecord
+
+        num, height, width = result.frames.shape[:3]
+        extra = {"reference": result.info["reference"], "pattern": result.pattern, "seed": result.seed,
+                 "renderer": ORIGIN, "framing": self.framing, "acting_hand": result.motion.acting_hand,
+                 "motion": {k: v for k, v in result.motion.info.items() if k not in ("planned_contact",)},
+                 "generator": ORIGIN, "generator_version": __version__}
+        return ClipRecord(clip_id=clip_id or result.name,
+                          subject_id=f"ref-{_safe_name(result.reference.name)[:40]}-{result.reference.digest[:10]}",
+                          pattern=result.pattern, fps=float(result.motion.fps), num_frames=int(num),
+                          width=int(width), height=int(height), source={"kind": "generated", "origin": ORIGIN},
+                          quality_flags=[], extra=_json_safe(extra))
+
+    def dataset_config(self) -> dict:
+        return {"renderer": ORIGIN, "size": self.size, "framing": self.framing}
+
+    def summary(self) -> str:
+        stages = ", ".join(f"{k} {v:.1f} s" for k, v in self.timings.items())
+        return f"composite renderer, framing {self.framing}, size ≤ {self.size} ({stages})"

@@ -1,0 +1,189 @@
+"""``render_composite``: the reference photo itself, moved, touched and deformed, with the 3-D hand composited in.
+
+Per clip: lift the photo's face (``face``), act the pattern with the synthetic generator's choreography and carry it
+onto this face (``placement``), and fix the appearance (skin tone, lighting, noise) from the photo. Per frame:
+resolve the contact on the photo's skin (``contact``), warp the photo by head motion and deformation (``warp``), cast
+the hand's shadow (``shadow``), draw the hand in the photo's light, smeared along its motion on fast passes (``hand_render``),
+add the photo's sensor noise to it, and read every label off the same geometry (``labels``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from interanimate.data.annotations import ClipAnnotations
+from interanimate.data.synth.choreography import head_motion
+from interanimate.data.synth.generator import _subject_models
+from interanimate.data.synth.raster import MAT_HAND
+from interanimate.data.synth.render import rotation_xyz
+from interanimate.pipelines.errors import AnimateError
+from interanimate.pipelines.reference_face import ReferenceFace
+from interanimate.render.composite.contact import SkinSurface, solve_contact
+from interanimate.render.composite.face import PhotoFace, build_face, linear_to_srgb
+from interanimate.render.composite.hand_render import HandAppearance, render_hand
+from interanimate.render.composite.labels import fill_frame
+from interanimate.render.composite.lighting import dominant_direction
+from interanimate.render.composite.placement import Retargeter
+from interanimate.render.composite.shadow import hand_shadow
+from interanimate.render.composite.warp import FaceWarper, HeadPose
+from interanimate.taxonomy import get_pattern
+
+ORIGIN = "interanimate-composite"
+HEAD_MOTION_SCALE = 0.5  # of the generator's natural head motion: a photo warp stays convincing for small turns
+SHUTTER = 0.25  # exposure as a fraction of the frame interval
+BLUR_PX = 1.5  # hand travel during the exposure (px) above which a frame is motion-blurred
+SHADOW_TINT = np.array([0.8, 1.0, 1.15])
+SHADOW_REACH_M = 0.12  # skin this far (in the image plane) from the hand's spheres is tested for its shadow
+HAND_SOFTEN_PX = 0.45  # optical softness given to the drawn hand, like the photo's own lens and resampling
+SLEEVES = np.array([[0.05, 0.06, 0.09], [0.12, 0.12, 0.13], [0.20, 0.05, 0.05], [0.03, 0.10, 0.06],
+                    [0.30, 0.28, 0.25]])
+
+
+@dataclass
+class CompositeClip:
+    """Frames ``(F, H, W, 3) uint8`` (no watermark yet), the labels, and what made them."""
+
+    frames: np.ndarray
+    annotations: ClipAnnotations
+    info: dict
+    timings: dict = field(default_factory=dict)
+
+
+class _Clock:
+    def __init__(self):
+        self.seconds = defaultdict(float)
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] += now - self._last
+        self._last = now
+
+
+def _appearance(face: PhotoFace, num_vertices: int, rng: np.random.Generator) -> HandAppearance:
+    # The SH fit is albedo × irradiance; a typical face receives about 0.8 of its peak irradiance on average.
+    albedo = np.clip(face.skin_linear / 0.8, 0.02, 1.0)
+    return HandAppearance(sh=face.sh, skin_albedo=albedo, sleeve_albedo=SLEEVES[rng.integers(len(SLEEVES))],
+                          mottle=rng.uniform(-1.0, 1.0, num_vertices))
+
+
+def _streak(travel: np.ndarray) -> np.ndarray:
+    """Normalised line kernel over the image path the hand covered while the shutter was open."""
+    reach = int(np.ceil(np.abs(travel).max()))
+    size = 2 * reach + 1
+    kernel = np.zeros((size, size), np.float32)
+    scale = 16  # sub-pixel line ends (cv2's shift)
+    # filter2D correlates: the pixel at x collects the hand drawn at x + t·travel, t in [0, 1].
+    end = np.round((np.array([reach, reach]) + travel) * scale).astype(int)
+    cv2.line(kernel, (reach * scale, reach * scale), (int(end[0]), int(end[1])), 1.0, 1, cv2.LINE_AA, shift=4)
+    return kernel / max(float(kernel.sum()), 1e-6)
+
+
+def _box_around(points_px: np.ndarray, pad: float, height: int, width: int) -> tuple[int, int, int, int]:
+    lo = np.floor(points_px.min(0) - pad).astype(int)
+    hi = np.ceil(points_px.max(0) + pad).astype(int)
+    return max(lo[1], 0), min(hi[1], height), max(lo[0], 0), min(hi[0], width)
+
+
+def render_composite(reference: ReferenceFace, pattern: str, num_frames: int, fps: float, seed: int,
+                     hand: str | None = None, face: PhotoFace | None = None) -> CompositeClip:
+    """Render ``pattern`` on ``reference`` (framed, with its mesh); see the module docstring."""
+    from interanimate.pipelines.motion import SYNTH_ACTOR_SIZE, synthesize_performance
+
+    if reference.mesh is None:
+        raise AnimateError(f"reference {reference.name!r} carries no face mesh; load it with load_reference")
+    clock = _Clock()
+    face = face or build_face(reference.image, reference.mesh)
+    clock.lap("face")
+    info_pattern = get_pattern(pattern)
+    actor = synthesize_performance(pattern, num_frames, fps, seed, hand)
+    plan = actor.plan
+    subject, head, hands = _subject_models(seed, 0, SYNTH_ACTOR_SIZE)
+    hand_model = hands[plan.hand_side]
+    retarget = Retargeter(face, head, hand_model, plan, long_sleeves=False)
+    surface = SkinSurface(face)
+    warper = FaceWarper(face)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, info_pattern.id, 13]))
+    motion = head_motion(num_frames, fps, rng)
+    look = _appearance(face, hand_model.num_vertices, rng)
+    noise_rng = np.random.default_rng(np.random.SeedSequence([seed, info_pattern.id, 14]))
+    light = dominant_direction(face.sh)
+    grey = face.sh.mean(1)
+    direct = float(np.clip(1.2 * np.linalg.norm(grey[1:4]) / max(grey[0], 1e-4), 0.2, 0.5))
+    hand_index = 0 if plan.hand_side == "left" else 1
+    hand_only = hand_model.faces[(retarget.frame(0).materials[hand_model.faces] == MAT_HAND).all(1)]
+    clock.lap("plan")
+
+    height, width = face.height, face.width
+    ann = ClipAnnotations.empty(num_frames, height, width)
+    ann.pattern_id = info_pattern.id
+    ann.depth = np.zeros((num_frames, height, width), np.float32)
+    ann.deformation = np.zeros((num_frames, height, width), np.float32)
+    ann.penetration = np.zeros(num_frames, np.float32)
+    ann.joints_3d = np.full((num_frames, 2, 21, 3), np.nan, np.float32)
+    ann.face_dense = np.zeros((num_frames, 478, 3), np.float32)
+    frames = np.zeros((num_frames, height, width, 3), np.uint8)
+    previous = None
+    max_shift, max_pushback = 0.0, 0.0
+    for f in range(num_frames):
+        placed = retarget.frame(f)
+        contact = solve_contact(placed, plan, f, surface, retarget.scale, retarget.to_photo_vector(f, plan.slide[f]))
+        max_pushback = max(max_pushback, contact.pushback_m)
+        clock.lap("contact")
+        pose = HeadPose(rotation_xyz(*(HEAD_MOTION_SCALE * motion[k][f] for k in ("yaw", "pitch", "roll"))),
+                        HEAD_MOTION_SCALE * motion["translation"][f])
+        warped = warper(pose, contact.kernels)
+        max_shift = max(max_shift, warped.max_shift_px)
+        clock.lap("warp")
+        vertices = pose.apply(contact.hand.vertices, face.pivot)
+        joints = pose.apply(contact.hand.joints, face.pivot)
+        spheres = contact.hand.spheres.copy()
+        spheres[:, :3] = pose.apply(spheres[:, :3], face.pivot)
+        face_depth = np.where(warped.face_mask, warped.points[..., 2], np.inf)
+        # Shadow and occlusion on the skin near the hand.
+        finger_px = face.project(spheres[spheres[:, 4] < 6, :3])
+        box = _box_around(finger_px, SHADOW_REACH_M * face.px_per_m, height, width)
+        linear = warped.linear
+        if box[0] < box[1] and box[2] < box[3]:
+            shade = hand_shadow(warped.points, warped.normals, warped.face_mask, spheres[spheres[:, 4] < 6], light,
+                                direct, box)
+            # Skin scatters red light into its own shadows: the shadow deepens least in red.
+            linear = linear * (shade[..., None] ** SHADOW_TINT).astype(np.float32)
+        clock.lap("shadow")
+        layer = render_hand(vertices, hand_model.faces, placed.attributes, placed.materials, face.camera, face_depth,
+                            look)
+        if previous is not None:
+            # The shutter is open for the last SHUTTER of the frame interval: smear the layer along the hand's
+            # image motion over that time (a line kernel; the hand's motion within a frame is nearly a translation).
+            travel = (face.project(joints) - face.project(previous[1])).mean(0) * SHUTTER
+            if float(np.linalg.norm(travel)) > BLUR_PX:
+                kernel = _streak(travel)
+                layer.colour = cv2.filter2D(layer.colour, -1, kernel, borderType=cv2.BORDER_CONSTANT)
+                layer.alpha = cv2.filter2D(layer.alpha, -1, kernel, borderType=cv2.BORDER_CONSTANT)
+        previous = (vertices, joints)
+        colour = cv2.GaussianBlur(layer.colour, (0, 0), HAND_SOFTEN_PX)
+        alpha = cv2.GaussianBlur(layer.alpha, (0, 0), HAND_SOFTEN_PX)[..., None]
+        out = linear * (1.0 - alpha) + colour
+        srgb = linear_to_srgb(out) * 255.0
+        if face.noise_sigma > 0:
+            srgb = srgb + noise_rng.normal(0.0, face.noise_sigma, srgb.shape[:2])[..., None] * alpha
+        frames[f] = np.clip(np.round(srgb), 0, 255).astype(np.uint8)
+        clock.lap("hand")
+        fill_frame(ann, f, face, pose, contact.kernels, warped, layer, vertices, hand_only, joints, hand_index,
+                   contact.contact_point, contact.region, contact.penetration_mm)
+        clock.lap("labels")
+    from interanimate.data.annotate.contact import _runs
+
+    ann.contact_segments = np.array(_runs(ann.contact.any(axis=1)), np.int32).reshape(-1, 2)
+    extra = actor.record.extra
+    info = {"renderer": ORIGIN, "synthetic_clip_id": actor.record.clip_id, "acting_hand": plan.hand_side,
+            "choreography": extra["choreography"], "planned_contact": extra["planned_contact"],
+            "target_region_share": extra.get("target_region_share"), "retarget_scale": round(retarget.scale, 4),
+            "max_deformation_shift_px": round(max_shift, 2), "max_hand_pushback_mm": round(max_pushback * 1e3, 2),
+            "px_per_mm": round(face.px_per_m / 1000, 3), "noise_sigma": round(face.noise_sigma, 2)}
+    return CompositeClip(frames=frames, annotations=ann, info=info, timings=dict(clock.seconds))

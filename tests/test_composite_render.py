@@ -1,0 +1,114 @@
+"""The composite renderer: labels read off the geometry agree with the pixels, contact is physical, runs repeat."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+skimage_data = pytest.importorskip("skimage.data")
+
+SIZE, FRAMES = 160, 10
+
+
+@pytest.fixture(scope="module")
+def astronaut():
+    from interanimate.render.composite.photo import load_photo
+
+    return load_photo(skimage_data.astronaut(), SIZE, "face", name="astronaut")
+
+
+@pytest.fixture(scope="module")
+def poke(astronaut):
+    from interanimate.render.composite import render_composite
+
+    return render_composite(astronaut, "poke_cheek_left", FRAMES, 25.0, seed=3)
+
+
+@pytest.fixture(scope="module")
+def pinch(astronaut):
+    from interanimate.render.composite import render_composite
+
+    return render_composite(astronaut, "pinch_chin", FRAMES, 25.0, seed=1)
+
+
+def test_frames_and_labels_have_the_photo_size(astronaut, poke):
+    assert poke.frames.shape == (FRAMES, SIZE, SIZE, 3) and poke.frames.dtype == np.uint8
+    ann = poke.annotations
+    assert ann.masks.shape == (FRAMES, 4, SIZE, SIZE)
+    assert ann.face_present.all() and np.isfinite(ann.face_keypoints).all()
+
+
+def test_framing_never_enlarges_the_photo():
+    from interanimate.render.composite.photo import load_photo
+    from interanimate.pipelines.reference_face import FRAMING_IOD
+
+    ref = load_photo(skimage_data.astronaut(), 4096, "face")
+    lm = ref.photo_landmarks
+    iod = np.linalg.norm(lm[42:48].mean(0) - lm[36:42].mean(0))
+    assert ref.image.shape[0] <= iod / FRAMING_IOD + 2  # scale <= 1
+    assert ref.image.shape[0] < 4096
+    whole = load_photo(skimage_data.astronaut(), 4096, "photo")
+    assert whole.image.shape[:2] == (512, 512)
+
+
+def test_hand_pixels_differ_from_the_photo_where_the_hand_mask_says(astronaut, poke):
+    ann = poke.annotations
+    reference = astronaut.image.astype(np.float32)
+    frames = np.flatnonzero(ann.hand_present.any(1))
+    assert len(frames) >= FRAMES // 2
+    for f in frames:
+        hand = ann.masks[f, 1] | ann.masks[f, 2]
+        if hand.sum() < 0.01 * SIZE * SIZE:  # a hand leaving the frame, smeared by motion blur
+            continue
+        diff = np.abs(poke.frames[f].astype(np.float32) - reference).mean(-1)
+        far = ~(hand | ann.masks[f, 0])  # neither hand nor face: background, hair, clothes
+        assert diff[hand].mean() > 4 * diff[far].mean() + 5
+
+
+def test_contact_is_where_the_fingertip_meets_the_skin(poke):
+    ann = poke.annotations
+    side = int(np.flatnonzero(ann.hand_present.any(0))[0])
+    touching = np.flatnonzero(ann.contact[:, side])
+    assert len(touching) >= 2
+    iod = np.linalg.norm(ann.face_keypoints[:, 42:48].mean(1) - ann.face_keypoints[:, 36:42].mean(1), axis=1)
+    tip = ann.hand_keypoints[touching, side, 8, :2]
+    gap = np.linalg.norm(ann.contact_point[touching, side] - tip, axis=1)
+    assert (gap < 0.25 * iod[touching]).all()
+    # Before the approach ends the fingertip is off the skin and nothing is deformed.
+    assert not ann.contact[0].any() and ann.deformation[0].max() == 0
+    assert all(ann.deformation[f].max() > 0.2 for f in touching)
+    from interanimate.taxonomy import region_id
+
+    assert (ann.contact_region[touching, side] == region_id("cheek_left")).mean() >= 0.5
+
+
+def test_contact_is_collision_free_and_deforms_the_photo(astronaut, poke, pinch):
+    for clip in (poke, pinch):
+        ann = clip.annotations
+        assert ann.penetration.max() <= 1.0  # mm, the quality bar
+        assert clip.info["max_deformation_shift_px"] > 0.3
+        assert ann.contact.any()
+
+
+def test_same_seed_same_clip_other_seed_other_clip(astronaut, poke):
+    from interanimate.render.composite import render_composite
+
+    again = render_composite(astronaut, "poke_cheek_left", FRAMES, 25.0, seed=3)
+    assert np.array_equal(again.frames, poke.frames)
+    assert np.array_equal(again.annotations.hand_keypoints, poke.annotations.hand_keypoints, equal_nan=True)
+    other = render_composite(astronaut, "poke_cheek_left", FRAMES, 25.0, seed=4)
+    assert not np.array_equal(other.frames, poke.frames)
+
+
+def test_hand_takes_the_face_skin_tone(astronaut, poke):
+    from interanimate.render.composite.face import build_face
+
+    face = build_face(astronaut.image, astronaut.mesh)
+    ann = poke.annotations
+    f = int(np.argmax((ann.masks[:, 1] | ann.masks[:, 2]).sum((1, 2))))
+    hand = ann.masks[f, 1] | ann.masks[f, 2]
+    hand_rgb = np.median(poke.frames[f][hand].astype(np.float32), axis=0)
+    skin = np.median(astronaut.image[face.face_mask].astype(np.float32), axis=0)
+    # Same hue family: red over green over blue, and within a wide brightness band of the face.
+    assert hand_rgb[0] > hand_rgb[1] > hand_rgb[2]
+    assert 0.5 < hand_rgb.mean() / skin.mean() < 1.5
