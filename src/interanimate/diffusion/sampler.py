@@ -127,6 +127,7 @@ class GuidedDenoiser:
         deep_cache_interval: ``n > 1`` runs the whole UNet every ``n``-th step and only its shallow path on the
             deep features of the last whole step in between (DeepCache); 1 runs the whole UNet every step.
         autocast_dtype: run the model under ``torch.autocast`` with this dtype (``torch.bfloat16``); ``None``: no.
+        batch_windows: predict all windows of a step in one model call (``False``: one call per window).
         num_train_timesteps: ``T``.
     """
 
@@ -136,7 +137,7 @@ class GuidedDenoiser:
                  guidance_interval: tuple[float, float] | None = None, use_motion_modules: bool = True,
                  window_frames: int | None = None, window_overlap: int | None = None, cache_conditions: bool = True,
                  deep_cache_interval: int = 1, autocast_dtype: torch.dtype | None = None,
-                 num_train_timesteps: int = 1000):
+                 batch_windows: bool = True, num_train_timesteps: int = 1000):
         if deep_cache_interval < 1:
             raise ValueError(f"deep_cache_interval must be at least 1, got {deep_cache_interval}")
         self.model = model
@@ -145,13 +146,14 @@ class GuidedDenoiser:
         self.use_motion_modules = use_motion_modules
         self.deep_cache_interval = deep_cache_interval
         self.autocast_dtype = autocast_dtype
+        self.batch_windows = batch_windows
         self.num_train_timesteps = num_train_timesteps
         self.batch_size, _, num_frames = conditions.shape[:3]
         device = conditions.device
         self.device = device
         self.windows = temporal_windows(num_frames, window_frames, window_overlap)
         self.weights = [w.to(device) for w in blend_weights(self.windows, num_frames)]
-        self._deep: dict[bool, dict] = {}
+        self._deep: dict[tuple, dict] = {}
 
         with self._autocast():
             reference_latents = model.encode(reference_pixel_values, sample=False)
@@ -199,12 +201,15 @@ class GuidedDenoiser:
         level = float(t) / (self.num_train_timesteps - 1)
         return low <= level <= high
 
-    def _call(self, latents: torch.Tensor, t, guided: bool, feature_cache: dict | None) -> torch.Tensor:
-        """One model call over all windows at once: windows are stacked in the batch, ``(w b, c, f_w, h, w)``."""
-        count = len(self.windows)
-        model_input = torch.cat([latents[:, :, a:b] for a, b in self.windows])
+    def _call(self, latents: torch.Tensor, t, guided: bool, windows: list[tuple[int, int]],
+              feature_cache: dict | None) -> torch.Tensor:
+        """One model call over ``windows`` stacked in the batch: ``(w b, c, f_w, h, w)``, or ``(2 w b, ...)`` guided
+        (all unconditional rows first, then all conditional ones)."""
+        count = len(windows)
+        num_frames = self.conditions.shape[2]
+        whole = windows == [(0, num_frames)]
+        model_input = torch.cat([latents[:, :, a:b] for a, b in windows])
         if guided:
-            # (w b, ...) -> (2 w b, ...): all unconditional rows first, then all conditional ones.
             model_input = torch.cat([model_input, model_input])
             features, keep, inputs, conditioning = (self.guided_features, self.uncond_keep, self.guided_inputs,
                                                     self.guided_conditioning)
@@ -212,33 +217,26 @@ class GuidedDenoiser:
         else:
             features, keep, inputs, conditioning = self.reference_features, None, self.inputs, self.conditioning
             conditions = self.conditions
+        halves = 2 if guided else 1
 
-        def per_window(x):
-            if x is None:
-                return None
-            if count == 1:
+        def per_window(x):  # per-sample inputs, (halves b, ...) -> (halves w b, ...)
+            if x is None or count == 1:
                 return x
-            half = x.shape[0] // 2 if guided else x.shape[0]
-            parts = [x[:half], x[half:]] if guided else [x]
-            return torch.cat([torch.cat([p] * count) for p in parts])
+            return torch.cat([torch.cat([part] * count) for part in x.chunk(halves)])
 
-        def window_frames(x):
-            if count == 1:
+        def window_frames(x):  # per-frame inputs, (halves b, C, f, ...) -> (halves w b, C, f_w, ...)
+            if whole:
                 return x
-            halves = x.chunk(2) if guided else (x,)
-            return torch.cat([torch.cat([h[:, :, a:b] for a, b in self.windows]) for h in halves])
+            return torch.cat([torch.cat([part[:, :, a:b] for a, b in windows]) for part in x.chunk(halves)])
 
         kwargs = {}
         if conditioning is not None:
-            if count == 1:
-                window_conditioning = conditioning
+            if whole:
+                kwargs["conditioning"] = conditioning
             else:
-                parts = ([conditioning.select(slice(0, conditioning.pose_embedding.shape[0] // 2)),
-                          conditioning.select(slice(conditioning.pose_embedding.shape[0] // 2, None))]
-                         if guided else [conditioning])
-                window_conditioning = _concat_conditionings(
-                    [p.frames(a, b) for p in parts for a, b in self.windows])
-            kwargs["conditioning"] = window_conditioning
+                size = conditioning.pose_embedding.shape[0] // halves
+                parts = [conditioning.select(slice(i * size, (i + 1) * size)) for i in range(halves)]
+                kwargs["conditioning"] = _concat_conditionings([p.frames(a, b) for p in parts for a, b in windows])
         else:
             kwargs.update({k: per_window(v) for k, v in inputs.items()})
         if feature_cache is not None:
@@ -254,22 +252,24 @@ class GuidedDenoiser:
     def predict(self, latents: torch.Tensor, t, step_index: int = 0) -> torch.Tensor:
         """The guided, window-blended model output (ε or v) for ``latents (b, c, f, h, w)`` at timestep ``t``."""
         guided = self.guided_at(int(t))
-        feature_cache = None
-        if self.deep_cache_interval > 1:
-            cache = self._deep.get(guided)
-            if step_index % self.deep_cache_interval == 0 or cache is None:
-                cache = self._deep[guided] = {}  # a whole step: store fresh deep features
-            feature_cache = cache
-        prediction = self._call(latents, t, guided, feature_cache)
         b = self.batch_size
-        count = len(self.windows)
-        if guided:
-            uncond, cond = prediction.chunk(2)
-            prediction = uncond + self.guidance_scale * (cond - uncond)
         blended = torch.zeros_like(latents, dtype=torch.float32)
-        for i, ((start, end), weight) in enumerate(zip(self.windows, self.weights)):
-            part = prediction[i * b:(i + 1) * b] if count > 1 else prediction
-            blended[:, :, start:end] += part * weight.view(1, 1, -1, 1, 1)
+        groups = [list(range(len(self.windows)))] if self.batch_windows else [[i] for i in range(len(self.windows))]
+        for group_index, group in enumerate(groups):
+            feature_cache = None
+            if self.deep_cache_interval > 1:
+                key = (guided, group_index)
+                feature_cache = self._deep.get(key)
+                if step_index % self.deep_cache_interval == 0 or feature_cache is None:
+                    feature_cache = self._deep[key] = {}  # a whole step: store fresh deep features
+            prediction = self._call(latents, t, guided, [self.windows[i] for i in group], feature_cache)
+            if guided:
+                uncond, cond = prediction.chunk(2)
+                prediction = uncond + self.guidance_scale * (cond - uncond)
+            for j, i in enumerate(group):
+                start, end = self.windows[i]
+                weight = self.weights[i].view(1, 1, -1, 1, 1)
+                blended[:, :, start:end] += prediction[j * b:(j + 1) * b] * weight
         return blended
 
 
@@ -339,7 +339,7 @@ def sample(model, reference_pixel_values: torch.Tensor, conditions: torch.Tensor
            window_frames: int | None = None, window_overlap: int | None = None, decode: bool = True,
            progress: bool = False, guidance_interval: tuple[float, float] | None = None,
            cache_conditions: bool = True, deep_cache_interval: int = 1,
-           autocast_dtype: torch.dtype | None = None) -> torch.Tensor:
+           autocast_dtype: torch.dtype | None = None, batch_windows: bool = True) -> torch.Tensor:
     """Generate clips for ``reference_pixel_values (b, 3, H, W)`` under ``conditions (b, C, f, H, W)``.
 
     ``sampler`` is ``"ddim"``, ``"dpmpp"`` (DPM-Solver++(2M); ``eta`` applies to DDIM only), both built from
@@ -374,7 +374,7 @@ def sample(model, reference_pixel_values: torch.Tensor, conditions: torch.Tensor
                               use_motion_modules=use_motion_modules, window_frames=window_frames,
                               window_overlap=window_overlap, cache_conditions=cache_conditions,
                               deep_cache_interval=deep_cache_interval, autocast_dtype=autocast_dtype,
-                              num_train_timesteps=int(config.num_train_timesteps))
+                              batch_windows=batch_windows, num_train_timesteps=int(config.num_train_timesteps))
     latents = denoise(denoiser, latents, scheduler, num_inference_steps, generators, eta=eta, progress=progress)
     return model.decode(latents) if decode else latents
 

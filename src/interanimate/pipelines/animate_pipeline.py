@@ -132,10 +132,12 @@ class AnimatePipeline:
         num_inference_steps, guidance_scale: default to the checkpoint's sampling settings.
         use_identity: feed the reference's dlib identity embedding to the ID preserver (and record it in the labels).
         progress: tqdm bar over the denoising steps.
+        speed: ``SamplingSpeed`` (default: the measured defaults; ``PLAIN_SPEED`` for the loop without savings).
     """
 
     def __init__(self, checkpoint: LoadedCheckpoint, sampler="ddim", num_inference_steps: int | None = None,
-                 guidance_scale: float | None = None, use_identity: bool = True, progress: bool = False):
+                 guidance_scale: float | None = None, use_identity: bool = True, progress: bool = False,
+                 speed=None):
         from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
         from interanimate.diffusion.sampler import SAMPLERS
@@ -152,6 +154,9 @@ class AnimatePipeline:
             raise AnimateError(f"num_inference_steps must be at least 1, got {self.num_inference_steps}")
         self.use_identity = use_identity
         self.progress = progress
+        from interanimate.pipelines.interanimate_pipeline import SamplingSpeed
+
+        self.speed = speed or SamplingSpeed()
         self._references: dict[tuple, ReferenceFace] = {}
         self._identities: dict[str, np.ndarray | None] = {}
 
@@ -212,7 +217,7 @@ class AnimatePipeline:
                      pattern_id=pattern_id.to(device),
                      identity_embedding=None if identity_tensor is None else identity_tensor.to(device),
                      num_inference_steps=self.num_inference_steps, guidance_scale=self.guidance_scale,
-                     eta=float(pipe.config.eta) if self.sampler == "ddim" else 0.0, window_frames=ckpt.window_frames,
+                     eta=float(pipe.config.eta) if self.sampler == "ddim" else 0.0, speed=self.speed,
                      progress=self.progress)
         pixels = ((video[0].float().clamp(-1, 1) + 1) * 127.5).round().byte()  # (3, f, S, S)
         return pixels.permute(1, 2, 3, 0).cpu().numpy()
@@ -241,7 +246,9 @@ class AnimatePipeline:
             "reference": {"name": reference.name, "source": reference.source, "sha256": reference.digest},
             "motion": motion.info, "pattern": motion.pattern, "acting_hand": motion.acting_hand, "seed": request.seed,
             "sampler": {"name": self.sampler_name, "num_inference_steps": self.num_inference_steps,
-                        "guidance_scale": self.guidance_scale, "window_frames": self.checkpoint.window_frames},
+                        "guidance_scale": self.guidance_scale,
+                        "window_frames": self.checkpoint.pipeline.window_for(len(frames), self.speed.window_policy),
+                        "speed": dict(vars(self.speed))},
             "checkpoint": self.checkpoint.describe(), "identity": "dlib128" if identity is not None else None,
             "contact": contact_summary(motion), "generator": PRODUCER, "generator_version": __version__,
         }

@@ -18,6 +18,7 @@ spacing). Every part is a ``ModelMixin`` in its own subfolder — the same subfo
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -38,6 +39,55 @@ PIPELINE_FILE = "model_index.json"
 # Window policies: "fit" = one window whenever the clip fits the motion modules' positions; "trained" = windows of
 # the trained clip length, overlapping by half (the model sees exactly the frame count it was trained on).
 WINDOW_POLICIES = ("fit", "trained")
+
+
+def bf16_is_fast(device: torch.device | str) -> bool:
+    """Whether bf16 matrix products are native here: a CUDA GPU with bf16, or a CPU with AMX tiles."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    is_amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    return device.type == "cpu" and is_amx is not None and bool(is_amx())
+
+
+@dataclass(frozen=True)
+class SamplingSpeed:
+    """How a clip is sampled, beyond the math: the savings that leave the result (nearly) unchanged.
+
+    Args:
+        window_policy: ``"fit"`` — one window when the clip fits the motion modules' positions; ``"trained"`` —
+            windows of the trained clip length overlapping by half (``WINDOW_POLICIES``).
+        batch_windows: all windows of a step in one model call.
+        cache_conditions: pose guider, interaction latents, masks and identity tokens once per clip.
+        guidance_interval: guidance only at noise levels ``t / (T − 1)`` in ``[low, high]`` (``None``: every step).
+        deep_cache_interval: whole UNet every ``n``-th step, its shallow path on reused deep features between.
+        autocast: ``"bfloat16"`` runs the model under bf16 autocast where bf16 is native (``bf16_is_fast``),
+            ``"always"`` anywhere, ``None`` never.
+
+    The defaults are the measured ones (``benchmarks/bench_animate.py``, docs/benchmarks.md); ``PLAIN_SPEED`` is
+    the loop without any of them.
+    """
+
+    window_policy: str = "fit"
+    batch_windows: bool = True
+    cache_conditions: bool = True
+    guidance_interval: tuple[float, float] | None = (0.0, 0.75)
+    deep_cache_interval: int = 2
+    autocast: str | None = "bfloat16"
+
+    def sampler_options(self, pipe: "InterAnimatePipeline", num_frames: int) -> dict:
+        """The keyword arguments of ``diffusion.sampler.sample`` for a clip of ``num_frames`` frames."""
+        if self.autocast not in (None, "bfloat16", "always"):
+            raise ValueError(f"autocast must be None, 'bfloat16' or 'always', got {self.autocast!r}")
+        device = pipe.unet.device
+        use_bf16 = self.autocast == "always" or (self.autocast == "bfloat16" and bf16_is_fast(device))
+        return dict(window_frames=pipe.window_for(num_frames, self.window_policy), batch_windows=self.batch_windows,
+                    cache_conditions=self.cache_conditions, guidance_interval=self.guidance_interval,
+                    deep_cache_interval=self.deep_cache_interval, autocast_dtype=torch.bfloat16 if use_bf16 else None)
+
+
+PLAIN_SPEED = SamplingSpeed(window_policy="trained", batch_windows=False, cache_conditions=False,
+                            guidance_interval=None, deep_cache_interval=1, autocast=None)
 
 
 class InterAnimatePipeline(DiffusionPipeline):
@@ -162,30 +212,29 @@ class InterAnimatePipeline(DiffusionPipeline):
                  pattern_id: torch.Tensor | None = None, identity_embedding: torch.Tensor | None = None,
                  identity_present: torch.Tensor | None = None, num_inference_steps: int | None = None,
                  guidance_scale: float | None = None, eta: float | None = None,
-                 sampler: str | SchedulerMixin | None = None, window_policy: str = "trained",
+                 sampler: str | SchedulerMixin | None = None, speed: SamplingSpeed | None = None,
                  window_frames: int | None = None, window_overlap: int | None = None,
-                 output_type: str = "pt", progress: bool = False, **speed) -> torch.Tensor:
+                 output_type: str = "pt", progress: bool = False) -> torch.Tensor:
         """Sample clips: ``reference_pixel_values (b, 3, H, W)``, ``conditions (b, C, f, H, W)``, one seed each.
 
-        Settings left ``None`` come from the pipeline config; ``window_frames`` overrides the window policy;
-        ``speed`` takes the sampler's switches (``guidance_interval``, ``cache_conditions``,
-        ``deep_cache_interval``, ``autocast_dtype``). ``output_type="latent"`` skips decoding.
-        Returns ``(b, 3, f, H, W)`` in [-1, 1] (or latents).
+        Settings left ``None`` come from the pipeline config; ``speed`` defaults to ``SamplingSpeed()``
+        (``PLAIN_SPEED``: the loop without savings); ``window_frames`` overrides its window policy.
+        ``output_type="latent"`` skips decoding. Returns ``(b, 3, f, H, W)`` in [-1, 1] (or latents).
         """
         if output_type not in ("pt", "latent"):
             raise ValueError(f"output_type must be 'pt' or 'latent', got {output_type!r}")
         config = self.config
         scheduler = self.scheduler_for(sampler)
-        num_frames = conditions.shape[2]
-        window = window_frames if window_frames is not None else self.window_for(num_frames, window_policy)
+        options = (speed or SamplingSpeed()).sampler_options(self, conditions.shape[2])
+        if window_frames is not None:
+            options["window_frames"] = window_frames
         steps = int(num_inference_steps or config.num_inference_steps)
         return sample(self.model, reference_pixel_values, conditions, list(seeds), sampler=scheduler,
                       pattern_id=pattern_id, identity_embedding=identity_embedding,
                       identity_present=identity_present, num_inference_steps=steps,
                       guidance_scale=float(config.guidance_scale if guidance_scale is None else guidance_scale),
                       eta=float(config.eta if eta is None else eta), use_motion_modules=config.use_motion_modules,
-                      window_frames=window, window_overlap=window_overlap, decode=output_type == "pt",
-                      progress=progress, **speed)
+                      window_overlap=window_overlap, decode=output_type == "pt", progress=progress, **options)
 
 
 def write_container_file(pipe: InterAnimatePipeline, directory: Path) -> None:
@@ -208,4 +257,4 @@ def is_pipeline_folder(path: str | Path) -> bool:
     return (Path(path) / PIPELINE_FILE).is_file() and (Path(path) / "scheduler").is_dir()
 
 
-__all__ = ["InterAnimatePipeline", "PIPELINE_FILE", "WINDOW_POLICIES", "is_pipeline_folder", "write_pipeline_files"]
+__all__ = ["InterAnimatePipeline", "PIPELINE_FILE", "PLAIN_SPEED", "SamplingSpeed", "bf16_is_fast", "WINDOW_POLICIES", "is_pipeline_folder", "write_pipeline_files"]
