@@ -62,7 +62,8 @@ class SamplingSpeed:
         guidance_interval: guidance only at noise levels ``t / (T − 1)`` in ``[low, high]`` (``None``: every step).
         deep_cache_interval: whole UNet every ``n``-th step, its shallow path on reused deep features between.
         autocast: ``"bfloat16"`` runs the model under bf16 autocast where bf16 is native (``bf16_is_fast``),
-            ``"always"`` anywhere, ``None`` never.
+            ``"always"`` anywhere, ``None`` never. At the ``small`` preset's widths (32–64 channels) on an AMX CPU it
+            saves memory rather than time (docs/benchmarks.md); wider models are where it pays.
 
     The defaults are the measured ones (``benchmarks/bench_animate.py``, docs/benchmarks.md); ``PLAIN_SPEED`` is
     the loop without any of them.
