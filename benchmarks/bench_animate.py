@@ -6,8 +6,9 @@
     python benchmarks/bench_animate.py --quality --out /tmp/guard   # the quality guard on the demo's held-out clips
 
 The clip is the astronaut photo × ``poke_cheek_left`` (16 frames, 20 DDIM steps, guidance as the checkpoint says).
-Timed per setting (the best of ``--repeats``, the settings interleaved): the clip's constant inputs (reference encoding and ReferenceNet, and
-— when cached — pose guider, interaction latents, masks, identity tokens), the denoising loop, and VAE decoding.
+Timed per setting (the best of ``--repeats``, the settings interleaved): the clip's constant inputs (reference encoding
+and ReferenceNet, and — when cached — pose guider, interaction latents, masks, identity tokens), the denoising loop,
+and VAE decoding.
 The **plain** loop is how sampling used to run: windows of the trained clip length overlapping by half, one model
 call per window, the pose guider and interaction conditioning recomputed in every call, guidance at every step,
 float32. The **default** is ``SamplingSpeed()`` (see ``interanimate.pipelines.interanimate_pipeline``).
@@ -206,7 +207,8 @@ def main() -> None:
         steps_ = [("+ conditioning once per clip", dict(cache_conditions=True)),
                   ("+ windows in one batch", dict(batch_windows=True)),
                   ("+ one window (fits the motion modules)", dict(window_policy="fit")),
-                  (f"+ guidance interval {default.guidance_interval}", dict(guidance_interval=default.guidance_interval)),
+                  (f"+ guidance interval {default.guidance_interval}",
+                   dict(guidance_interval=default.guidance_interval)),
                   (f"+ deep-feature reuse every {default.deep_cache_interval} steps",
                    dict(deep_cache_interval=default.deep_cache_interval)),
                   ("+ bf16 autocast (where native)", dict(autocast=default.autocast))]

@@ -12,8 +12,10 @@
 A pipeline folder's own files give the noise schedule, the prediction type, the sampler defaults, the trained
 resolution and window length. For a model folder they come from the resolved training config (``config.yaml`` beside
 the model); a bare model folder falls back to the defaults and to the resolution in its UNet config. Either way the
-result carries an ``InterAnimatePipeline`` over the loaded parts. The checkpoint's identity, recorded in every output, is the sha256 over the
-sorted relative paths and sha256 of every weight and config file of the model folder.
+result carries an ``InterAnimatePipeline`` over the loaded parts.
+
+The checkpoint's identity, recorded in every output, is the sha256 over the sorted relative paths and sha256 of
+every weight and config file of the model folder.
 """
 
 from __future__ import annotations

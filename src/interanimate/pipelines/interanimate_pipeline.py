@@ -258,4 +258,5 @@ def is_pipeline_folder(path: str | Path) -> bool:
     return (Path(path) / PIPELINE_FILE).is_file() and (Path(path) / "scheduler").is_dir()
 
 
-__all__ = ["InterAnimatePipeline", "PIPELINE_FILE", "PLAIN_SPEED", "SamplingSpeed", "bf16_is_fast", "WINDOW_POLICIES", "is_pipeline_folder", "write_pipeline_files"]
+__all__ = ["InterAnimatePipeline", "PIPELINE_FILE", "PLAIN_SPEED", "SamplingSpeed", "WINDOW_POLICIES", "bf16_is_fast",
+           "is_pipeline_folder", "write_pipeline_files"]
