@@ -1,134 +1,238 @@
-"""Generation speed of `animate`: seconds per generated frame, and what caching the reference features saves.
+"""Sampling speed of `animate`: the plain loop against the default settings, in one run, on one clip.
 
-    OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 python benchmarks/bench_animate.py --checkpoint /work/runs_data/small_run
-    python benchmarks/bench_animate.py --preset small            # randomly initialised small model (timing only)
-    python benchmarks/bench_animate.py --preset sd15 --device cuda model.pretrained.sd_path=DIR --frames 16
+    OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 python benchmarks/bench_animate.py               # shipped small checkpoint
+    python benchmarks/bench_animate.py --ablation        # also each switch on its own, added one at a time
+    python benchmarks/bench_animate.py --checkpoint RUN --frames 16 --steps 20 --device cuda
+    python benchmarks/bench_animate.py --quality --out /tmp/guard   # the quality guard on the demo's held-out clips
 
-Three measurements in one process, on the same clip (the astronaut photo × poke_cheek_left):
-
-1. **end to end** (``AnimatePipeline``: face detection, motion synthesis and retargeting, condition maps, sampling,
-   decoding, watermark): seconds per generated frame;
-2. **sampling only** with the ReferenceNet run once per clip (what the sampler does);
-3. **sampling only** with the ReferenceNet run at every denoising step (a wrapper recomputes the features inside
-   each model call, as a sampler without caching would), giving the speed-up ratio of 2 over 3.
-
-Peak memory is the process's peak RSS on CPU and the CUDA allocator's peak on GPU.
+The clip is the astronaut photo × ``poke_cheek_left`` (16 frames, 20 DDIM steps, guidance as the checkpoint says).
+Timed per setting (the best of ``--repeats``, the settings interleaved): the clip's constant inputs (reference encoding
+and ReferenceNet, and — when cached — pose guider, interaction latents, masks, identity tokens), the denoising loop,
+and VAE decoding.
+The **plain** loop is how sampling used to run: windows of the trained clip length overlapping by half, one model
+call per window, the pose guider and interaction conditioning recomputed in every call, guidance at every step,
+float32. The **default** is ``SamplingSpeed()`` (see ``interanimate.pipelines.interanimate_pipeline``).
+Peak memory is the growth of the process's peak RSS while one setting samples (each runs in a forked child), or
+the CUDA allocator's peak on GPU.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import multiprocessing
 import resource
 import time
+from pathlib import Path
 
 import torch
 
 
-class RecomputingReference(torch.nn.Module):
-    """The model with reference caching defeated: every call recomputes the ReferenceNet features."""
-
-    def __init__(self, model, reference_latents: torch.Tensor, guided: bool):
-        super().__init__()
-        self.inner = model
-        self.reference_latents = reference_latents
-        self.guided = guided
-
-    def __getattr__(self, name):
-        try:
-            return super().__getattr__(name)
-        except AttributeError:
-            return getattr(self.inner, name)
-
-    def forward(self, *args, reference_features=None, **kwargs):
-        features = self.inner.compute_reference_features(self.reference_latents)
-        if self.guided:
-            features = {k: torch.cat([v, v]) for k, v in features.items()}
-        return self.inner(*args, reference_features=features, **kwargs)
+def _rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
 
 
-def _peak_memory_mib(device: torch.device) -> float:
+def _time_setting(pipe, inputs: dict, speed, steps: int, repeats: int, device: torch.device) -> dict:
+    """Best-of-``repeats`` stage times of one setting."""
+    from interanimate.diffusion.sampler import GuidedDenoiser, _initial_noise, denoise
+
+    model = pipe.model
+    conditions = inputs["conditions"]
+    num_frames = conditions.shape[2]
+    options = speed.sampler_options(pipe, num_frames)
+    factor = model.latent_scale_factor
+    shape = (model.unet.config.in_channels, num_frames, conditions.shape[-2] // factor, conditions.shape[-1] // factor)
+
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    best: dict[str, float] = {}
+    for _ in range(repeats):
+        times = {}
+        with torch.no_grad():
+            start = time.perf_counter()
+            generators = [torch.Generator().manual_seed(0)]
+            latents = _initial_noise(shape, generators, device)
+            denoiser = GuidedDenoiser(model, inputs["reference"], conditions, pattern_id=inputs["pattern_id"],
+                                      identity_embedding=inputs["identity"], guidance_scale=pipe.config.guidance_scale,
+                                      use_motion_modules=pipe.config.use_motion_modules,
+                                      num_train_timesteps=pipe.scheduler.config.num_train_timesteps, **options)
+            sync()
+            times["clip inputs"] = time.perf_counter() - start
+            start = time.perf_counter()
+            latents = denoise(denoiser, latents, pipe.scheduler_for("ddim"), steps, generators)
+            sync()
+            times["denoising"] = time.perf_counter() - start
+            start = time.perf_counter()
+            model.decode(latents)
+            sync()
+            times["decode"] = time.perf_counter() - start
+        times["total"] = sum(times.values())
+        if not best or times["total"] < best["total"]:
+            best = times
+    best["windows"] = len(denoiser.windows)
+    return best
+
+
+def _child(pipe, inputs, speed, steps, repeats, device, queue) -> None:
+    base = _rss_mib()
     if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        torch.cuda.reset_peak_memory_stats(device)
+    result = _time_setting(pipe, inputs, speed, steps, repeats, device)
+    if device.type == "cuda":
+        result["peak MiB"] = torch.cuda.max_memory_allocated(device) / 2**20
+    else:
+        result["peak MiB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
+    queue.put(result)
+
+
+def run_setting(pipe, inputs, speed, steps, repeats, device) -> dict:
+    if device.type == "cuda":  # CUDA does not survive fork
+        torch.cuda.reset_peak_memory_stats(device)
+        result = _time_setting(pipe, inputs, speed, steps, repeats, device)
+        result["peak MiB"] = torch.cuda.max_memory_allocated(device) / 2**20
+        return result
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    process = context.Process(target=_child, args=(pipe, inputs, speed, steps, repeats, device, queue))
+    process.start()
+    result = queue.get()
+    process.join()
+    return result
+
+
+GUARD_METRICS = ("SSIM (frame)", "PSNR dB (frame)", "identity similarity", "hand detection rate", "hand PCK")
+
+
+def quality_guard(ckpt, settings: list[tuple[str, object]], out: Path, num_clips: int, steps: int) -> None:
+    """``make demo``'s held-out clips (its dataset, seed 0) re-generated from their first frame and labels under each
+    setting, scored against the ground truth by ``evaluate``; prints one row per setting."""
+    from interanimate.data.manifest import read_manifest
+    from interanimate.data.synth import generate_dataset
+    from interanimate.data.writer import DatasetWriter
+    from interanimate.demo import _first_frame
+    from interanimate.evaluation.redetect import AnnotatorRedetector
+    from interanimate.evaluation.runner import EvaluateConfig, evaluate
+    from interanimate.pipelines import AnimatePipeline, AnimateRequest
+    from interanimate.pipelines.animate_pipeline import PRODUCER
+
+    dataset = out / "dataset"
+    if not (dataset / "manifest.jsonl").is_file():
+        generate_dataset(dataset, num_subjects=4, clips_per_pattern=1, num_frames=16, size=64, seed=0, progress=True)
+    clips = [r for r in read_manifest(dataset) if r.split == "test"][:num_clips]
+    rows = {}
+    for name, speed in settings:
+        pipe = AnimatePipeline(ckpt, num_inference_steps=steps, speed=speed)
+        generated = out / name.replace(" ", "-")
+        writer = DatasetWriter(generated, PRODUCER, "bench")
+        try:
+            for i, record in enumerate(clips):
+                if writer.has_clip(f"gen-{record.clip_id}"):
+                    continue
+                result = pipe(AnimateRequest(reference=_first_frame(dataset, record), reference_name=record.clip_id,
+                                             driving=dataset / "clips" / record.clip_id, seed=100 + i))
+                writer.write_clip(pipe.record(result, clip_id=f"gen-{record.clip_id}"), result.frames,
+                                  result.annotations, video_metadata=result.metadata)
+        finally:
+            writer.finalize()
+        evaluation = evaluate(generated, dataset, EvaluateConfig(cache_dir=str(out / "cache")),
+                              redetector=AnnotatorRedetector(), progress=False)
+        rows[name] = evaluation.summary
+    print(f"\nquality guard: {len(clips)} held-out clips of the demo dataset, {steps} DDIM steps")
+    print("| setting | " + " | ".join(GUARD_METRICS) + " |")
+    print("|---|" + "---|" * len(GUARD_METRICS))
+    first = next(iter(rows.values()))
+    for name, summary in rows.items():
+        cells = []
+        for metric in GUARD_METRICS:
+            value, base = summary.get(metric), first.get(metric)
+            cell = "n/a" if value is None else f"{value:.4f}"
+            if value is not None and base is not None and summary is not first:
+                cell += f" ({value - base:+.4f})"
+            cells.append(cell)
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", help="trained model (run folder, final/, step-N/ or model folder)")
-    parser.add_argument("--preset", default="small", help="random model of this preset when no checkpoint is given")
+    parser.add_argument("--checkpoint", help="model (pipeline, run, final/, step-N/ or model folder); "
+                                             "default: the shipped small-synth64")
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--steps", type=int, default=20, help="denoising steps")
-    parser.add_argument("--sampler", default="ddim", choices=["ddim", "dpmpp"])
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("overrides", nargs="*")
+    parser.add_argument("--ablation", action="store_true", help="also time the switches added one at a time")
+    parser.add_argument("--quality", action="store_true", help="run the quality guard instead of the timing")
+    parser.add_argument("--clips", type=int, default=4, help="held-out clips for --quality")
+    parser.add_argument("--out", default="bench_animate_out", help="working folder for --quality")
     args = parser.parse_args()
 
     from skimage import data
 
-    from interanimate.diffusion.sampler import sample
-    from interanimate.diffusion.schedule import NoiseSchedule
     from interanimate.pipelines import AnimatePipeline, AnimateRequest
-    from interanimate.pipelines.checkpoint_loader import LoadedCheckpoint, load_checkpoint
+    from interanimate.pipelines.checkpoint_loader import load_checkpoint
+    from interanimate.pipelines.interanimate_pipeline import PLAIN_SPEED, SamplingSpeed
+    from interanimate.taxonomy import PATTERN_IDS
 
     device = torch.device(args.device)
-    if args.checkpoint:
-        checkpoint = load_checkpoint(args.checkpoint, device)
-        what = f"checkpoint {checkpoint.path} (stage {checkpoint.stage})"
-    else:
-        from interanimate.models import InterAnimateModel
-        from interanimate.training.config import load_config
-
-        config = load_config(args.preset, args.overrides)
-        torch.manual_seed(0)
-        model = InterAnimateModel.from_config(config.model, sample_size=config.data.resolution).eval().to(device)
-        checkpoint = LoadedCheckpoint(model=model, path=None, sha256="random-init", config=config, config_found=True,
-                                      resolution=config.data.resolution, window_frames=config.data.num_frames,
-                                      stage=2)
-        what = f"randomly initialised {args.preset} model (timing only)"
-    pipe = AnimatePipeline(checkpoint, sampler=args.sampler, num_inference_steps=args.steps)
-    print(f"{what}; {checkpoint.resolution}x{checkpoint.resolution}, {args.frames} frames, {args.steps} "
-          f"{args.sampler} steps, guidance {pipe.guidance_scale}, window {checkpoint.window_frames}, "
-          f"torch threads {torch.get_num_threads()}, device {device}")
-
+    checkpoint = Path(args.checkpoint) if args.checkpoint else \
+        Path(__file__).resolve().parents[1] / "src" / "interanimate" / "checkpoints" / "small-synth64"
+    ckpt = load_checkpoint(checkpoint, device)
+    pipe = ckpt.pipeline
+    if args.quality:
+        quality_guard(ckpt, [("plain", PLAIN_SPEED), ("default", SamplingSpeed())], Path(args.out), args.clips,
+                      args.steps)
+        return
+    animate = AnimatePipeline(ckpt, num_inference_steps=args.steps)
     request = AnimateRequest(reference=data.astronaut(), reference_name="astronaut", pattern="poke_cheek_left",
                              num_frames=args.frames, seed=0)
-    pipe(request)  # warm-up: loads MediaPipe, dlib, numba kernels
-    end_to_end = []
+    reference = animate.reference(request.reference, request.reference_name)
+    result = animate(request)  # the clip's condition maps and identity (also warms MediaPipe, dlib, kernels)
+    identity = result.annotations.identity_embedding
+    inputs = {
+        "reference": torch.from_numpy(reference.image).permute(2, 0, 1)[None].float().div(127.5).sub(1).to(device),
+        "conditions": torch.from_numpy(result.conditions).permute(1, 0, 2, 3)[None].to(device),
+        "pattern_id": torch.tensor([PATTERN_IDS[request.pattern]], device=device),
+        "identity": None if identity is None else torch.from_numpy(identity)[None].to(device),
+    }
+    print(f"{ckpt.path}: {ckpt.resolution}x{ckpt.resolution}, {args.frames} frames, {args.steps} DDIM steps, guidance "
+          f"{pipe.config.guidance_scale}, trained window {ckpt.window_frames}, motion positions "
+          f"{pipe.motion_positions}, torch threads {torch.get_num_threads()}, device {device}")
+
+    default = SamplingSpeed()
+    settings = [("plain", PLAIN_SPEED)]
+    if args.ablation:
+        steps_ = [("+ conditioning once per clip", dict(cache_conditions=True)),
+                  ("+ windows in one batch", dict(batch_windows=True)),
+                  ("+ one window (fits the motion modules)", dict(window_policy="fit")),
+                  (f"+ guidance interval {default.guidance_interval}",
+                   dict(guidance_interval=default.guidance_interval)),
+                  (f"+ deep-feature reuse every {default.deep_cache_interval} steps",
+                   dict(deep_cache_interval=default.deep_cache_interval)),
+                  ("+ bf16 autocast (where native)", dict(autocast=default.autocast))]
+        current = PLAIN_SPEED
+        for name, change in steps_:
+            current = dataclasses.replace(current, **change)
+            settings.append((name, current))
+    settings.append(("default", default))
+    # Interleaved: every repeat runs each setting once, so a busy moment of a shared machine hits all of them.
+    best: dict[str, dict] = {}
     for _ in range(args.repeats):
-        start = time.perf_counter()
-        result = pipe(request)
-        end_to_end.append(time.perf_counter() - start)
-    e2e = min(end_to_end)
-    print(f"end to end: {e2e:.2f} s per clip, {e2e / args.frames:.3f} s per generated frame")
-
-    model = checkpoint.model
-    reference = torch.from_numpy(result.reference.image).permute(2, 0, 1)[None].float().div(127.5).sub(1).to(device)
-    conditions = torch.from_numpy(result.conditions).permute(1, 0, 2, 3)[None].to(device)
-    common = dict(schedule=NoiseSchedule.from_config(checkpoint.config.scheduler), sampler=args.sampler,
-                  num_inference_steps=args.steps, guidance_scale=pipe.guidance_scale,
-                  prediction_type=checkpoint.config.loss.prediction_type, window_frames=checkpoint.window_frames,
-                  use_motion_modules=checkpoint.stage != 1, decode=False)
-    with torch.no_grad():
-        reference_latents = model.encode(reference, sample=False)
-    recomputing = RecomputingReference(model, reference_latents, guided=pipe.guidance_scale != 1.0)
-
-    def timed(which) -> float:
-        times = []
-        for _ in range(args.repeats):
-            start = time.perf_counter()
-            with torch.no_grad():
-                sample(which, reference, conditions, [0], **common)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            times.append(time.perf_counter() - start)
-        return min(times)
-
-    cached, every_step = timed(model), timed(recomputing)
-    print(f"sampling, reference features once per clip: {cached:.2f} s ({cached / args.frames:.3f} s/frame)")
-    print(f"sampling, reference features every step:    {every_step:.2f} s ({every_step / args.frames:.3f} s/frame)")
-    print(f"speed-up from caching: {every_step / cached:.2f}x")
-    print(f"peak memory: {_peak_memory_mib(device):.0f} MiB")
+        for name, speed in settings:
+            result = run_setting(pipe, inputs, speed, args.steps, 1, device)
+            if name not in best or result["total"] < best[name]["total"]:
+                best[name] = result
+    rows = [(name, speed, best[name]) for name, speed in settings]
+    plain = rows[0][2]["total"]
+    stages = ("clip inputs", "denoising", "decode")
+    print(f"\n| setting | windows | {' | '.join(stages)} | total s | speed-up | peak MiB |")
+    print("|---|---|" + "---|" * (len(stages) + 3))
+    for name, _, r in rows:
+        print(f"| {name} | {r['windows']} | " + " | ".join(f"{r[s]:.2f}" for s in stages) +
+              f" | {r['total']:.2f} | {plain / r['total']:.2f}x | {r['peak MiB']:.0f} |")
+    print(f"\ndefault vs plain: {plain / rows[-1][2]['total']:.2f}x faster ({default})")
 
 
 if __name__ == "__main__":

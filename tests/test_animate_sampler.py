@@ -69,14 +69,22 @@ def test_samples_depend_on_their_seed_not_on_the_batch(model, sampler):
 def test_reference_features_once_per_clip_with_windows(model):
     batch = random_batch(1, 6, 32, seed=0)
     calls = {"reference_net": 0, "unet": 0}
+    batches = []
+
+    def unet_call(module, args):
+        calls["unet"] += 1
+        batches.append(args[0].shape[:3])
+
     hooks = [model.reference_net.register_forward_hook(lambda *a: calls.__setitem__("reference_net", calls["reference_net"] + 1)),
-             model.unet.register_forward_hook(lambda *a: calls.__setitem__("unet", calls["unet"] + 1))]
+             model.unet.register_forward_pre_hook(unet_call)]
     try:
         _sample(model, batch, [0], sampler="dpmpp", window_frames=4, window_overlap=2)
     finally:
         for hook in hooks:
             hook.remove()
-    assert calls == {"reference_net": 1, "unet": 3 * 2}  # 3 steps × 2 windows, guidance batched
+    # 3 steps, each one call holding 2 windows of 4 frames × (unconditional, conditional)
+    assert calls == {"reference_net": 1, "unet": 3}
+    assert batches == [(2 * 2, 4, 4)] * 3
 
 
 def test_one_step_dpmpp_equals_ddim(model):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from interanimate.diffusion import NoiseSchedule, compute_loss, orthogonality_loss, prediction_target, region_weights
-from interanimate.diffusion.sampler import _to_eps_x0
+from interanimate.diffusion.sampler import make_scheduler
 from interanimate.models import InterAnimateModel
 from interanimate.training.batch import random_batch
 from interanimate.training.config import Config
@@ -46,14 +46,21 @@ def test_region_weights_follow_the_formula():
 
 @pytest.mark.parametrize("prediction_type", ["epsilon", "v_prediction"])
 def test_targets_invert_to_noise_and_clean_latents(prediction_type):
+    # The sampler's scheduler reads the training target back as (x̂₀, ε̂): x̂₀ is its pred_original_sample, ε̂ comes
+    # out of a deterministic DDIM step to t − 1 (x_{t−1} = √ᾱ_{t−1}·x̂₀ + √(1−ᾱ_{t−1})·ε̂).
     schedule = NoiseSchedule()
+    scheduler = make_scheduler("ddim", schedule, prediction_type)
+    scheduler.set_timesteps(schedule.num_train_timesteps)
     g = torch.Generator().manual_seed(0)
     latents, noise = torch.randn(3, 4, 2, 8, 8, generator=g), torch.randn(3, 4, 2, 8, 8, generator=g)
-    for t in (0, 400, 999):
+    for t in (1, 400, 999):
         timesteps = torch.full((3,), t)
         noisy = schedule.add_noise(latents, noise, timesteps)
         target = prediction_target(schedule, latents, noise, timesteps, prediction_type)
-        eps, x0 = _to_eps_x0(target, noisy, float(schedule.alphas_cumprod[t]), prediction_type)
+        out = scheduler.step(target, t, noisy, eta=0.0)
+        x0 = out.pred_original_sample
+        prev = float(scheduler.alphas_cumprod[t - 1])
+        eps = (out.prev_sample - prev**0.5 * x0) / (1 - prev) ** 0.5
         torch.testing.assert_close(eps, noise, atol=2e-3, rtol=1e-3)
         if t < 999:  # x0 from ε is ill-conditioned at the last step
             torch.testing.assert_close(x0, latents, atol=2e-3, rtol=1e-3)

@@ -3,7 +3,15 @@
 from interanimate.diffusion.dropout import sample_keep_masks
 from interanimate.diffusion.losses import orthogonality_loss, prediction_target, region_weights, weighted_mse
 from interanimate.diffusion.objective import compute_loss
-from interanimate.diffusion.sampler import SAMPLERS, ddim_timesteps, sample, sample_ddim, sample_dpmpp
+from interanimate.diffusion.sampler import (
+    SAMPLERS,
+    ddim_timesteps,
+    make_scheduler,
+    sample,
+    sample_ddim,
+    sample_dpmpp,
+    schedule_from_scheduler,
+)
 from interanimate.diffusion.schedule import NoiseSchedule
 
 __all__ = [
@@ -11,6 +19,7 @@ __all__ = [
     "SAMPLERS",
     "compute_loss",
     "ddim_timesteps",
+    "make_scheduler",
     "orthogonality_loss",
     "prediction_target",
     "region_weights",
@@ -18,5 +27,6 @@ __all__ = [
     "sample_ddim",
     "sample_dpmpp",
     "sample_keep_masks",
+    "schedule_from_scheduler",
     "weighted_mse",
 ]

@@ -1,15 +1,18 @@
-"""Samplers: DDIM and DPM-Solver++(2M), classifier-free guidance, long clips by overlapping temporal windows.
+"""Sampling: diffusers schedulers over one guided, window-blended model wrapper.
 
-Both samplers are loops over one model wrapper, ``GuidedDenoiser``, that turns the latents at timestep ``t`` into
-``(ε̂, x̂₀)``. It owns everything the samplers must not special-case:
+The per-step math is a diffusers scheduler's (``DDIMScheduler`` and ``DPMSolverMultistepScheduler`` by default,
+built from the training noise schedule by ``make_scheduler``; any other diffusers scheduler can be passed). The
+loop only asks the model for its output at the scheduler's timesteps; ``GuidedDenoiser`` owns everything the
+schedulers must not special-case:
 
 - the guided prediction ``ε̂ = ε_u + s·(ε_c − ε_u)`` (Ho & Salimans 2022), whose unconditional branch drops the
-  reference and the identity and keeps the pose;
-- ε- or v-prediction, adapted to ``(ε̂, x̂₀)`` in one place;
-- ReferenceNet features, computed once per clip before the loop and reused at every step and in every window;
-- clips longer than the motion modules were trained on: the frames are covered by overlapping windows, each window
-  is predicted on its own, and the predictions are blended in latent space with weights that ramp linearly across
-  each overlap (1 outside overlaps), so neighbouring windows agree smoothly where they meet.
+  reference and the identity and keeps the pose; optionally only inside an interval of noise levels
+  (Kynkäänniemi et al. 2024, arXiv 2404.07724), the conditional prediction alone elsewhere;
+- what does not change across steps, computed once per clip: the ReferenceNet features, and the pose-guider
+  embedding, interaction latents, region mask and identity tokens (``InterAnimateModel.prepare_conditioning``);
+- clips longer than one temporal window: the frames are covered by overlapping windows, predicted together in one
+  batch, and blended in latent space with weights that ramp linearly across each overlap (1 outside overlaps);
+- optional reuse of the UNet's deep features between adjacent steps (DeepCache, Ma et al. 2023) and bf16 autocast.
 
 Initial noise (and DDIM's η-noise) is drawn per sample from a generator seeded by that sample's seed, for the whole
 clip at once, so a sample's result does not depend on the batch it is in or on the window layout.
@@ -17,9 +20,12 @@ clip at once, so a sample's result does not depend on the batch it is in or on t
 
 from __future__ import annotations
 
-import math
+import contextlib
+import inspect
 
 import torch
+from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
+from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
 from interanimate.diffusion.schedule import NoiseSchedule
 
@@ -27,21 +33,35 @@ SAMPLERS = ("ddim", "dpmpp")
 
 
 def ddim_timesteps(num_train_timesteps: int, num_inference_steps: int) -> list[int]:
-    """Evenly spaced, ending at ``T − 1`` ("trailing" spacing, arXiv 2305.08891 §3.3)."""
+    """Evenly spaced, ending at ``T − 1`` ("trailing" spacing, arXiv 2305.08891 §3.3); the schedulers' timesteps."""
     step = num_train_timesteps / num_inference_steps
     return [round(num_train_timesteps - i * step) - 1 for i in range(num_inference_steps)]
 
 
-def _to_eps_x0(prediction: torch.Tensor, x: torch.Tensor, alpha_bar: float, prediction_type: str):
-    """Adapt the model output to (ε̂, x̂₀) so the updates below are the same for ε- and v-prediction."""
-    a, s = alpha_bar**0.5, (1 - alpha_bar) ** 0.5
-    if prediction_type == "epsilon":
-        eps = prediction
-        x0 = (x - s * eps) / a
-    else:  # v = a·ε − s·x₀
-        x0 = a * x - s * prediction
-        eps = s * x + a * prediction
-    return eps, x0
+def scheduler_settings(schedule: NoiseSchedule, prediction_type: str) -> dict:
+    """The diffusers scheduler settings shared by every sampler for a training noise schedule."""
+    return dict(num_train_timesteps=schedule.num_train_timesteps, beta_start=schedule.beta_start,
+                beta_end=schedule.beta_end, beta_schedule=schedule.beta_schedule, prediction_type=prediction_type,
+                rescale_betas_zero_snr=schedule.zero_terminal_snr, timestep_spacing="trailing")
+
+
+def make_scheduler(sampler: str, schedule: NoiseSchedule, prediction_type: str = "epsilon") -> SchedulerMixin:
+    """``"ddim"`` → ``DDIMScheduler`` (η from the call); ``"dpmpp"`` → DPM-Solver++(2M) (Lu et al. 2022,
+    arXiv 2211.01095), first order at the last step, which goes to σ = 0."""
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)} (or a diffusers scheduler), got {sampler!r}")
+    settings = scheduler_settings(schedule, prediction_type)
+    if sampler == "ddim":
+        return DDIMScheduler(**settings, clip_sample=False, set_alpha_to_one=True, steps_offset=0)
+    return DPMSolverMultistepScheduler(**settings, algorithm_type="dpmsolver++", solver_order=2,
+                                       final_sigmas_type="zero", lower_order_final=True)
+
+
+def schedule_from_scheduler(scheduler: SchedulerMixin) -> NoiseSchedule:
+    """The training noise schedule a diffusers scheduler's config describes."""
+    c = scheduler.config
+    return NoiseSchedule(c.num_train_timesteps, c.beta_start, c.beta_end, c.beta_schedule,
+                         zero_terminal_snr=bool(c.get("rescale_betas_zero_snr", False)))
 
 
 def temporal_windows(num_frames: int, window: int | None, overlap: int | None = None) -> list[tuple[int, int]]:
@@ -85,89 +105,193 @@ def blend_weights(windows: list[tuple[int, int]], num_frames: int) -> list[torch
     return [(weight / total[start:end]).float() for (start, end), weight in zip(windows, raw)]
 
 
+def _double(x):
+    return None if x is None else torch.cat([x, x])
+
+
 class GuidedDenoiser:
-    """The model as the samplers see it: ``denoiser(latents, t) → (ε̂, x̂₀)`` for the whole clip.
+    """The model as the schedulers see it: ``denoiser.predict(latents, t, step) → ε or v`` for the whole clip.
 
     Args:
         model: an ``InterAnimateModel``.
         reference_pixel_values: ``(b, 3, H, W)`` in [-1, 1]; encoded and run through the ReferenceNet once.
         conditions: ``(b, C, f, H, W)`` condition maps.
         pattern_id, identity_embedding, identity_present: per-sample conditioning (see the model's forward).
-        guidance_scale: ``s``; 1 disables guidance (one model call per window and step instead of a doubled batch).
-        prediction_type: ``"epsilon"`` or ``"v_prediction"``, as trained.
-        schedule: the noise schedule (ᾱ_t).
+        guidance_scale: ``s``; 1 disables guidance (one model call per step instead of a doubled batch).
+        guidance_interval: ``(low, high)`` noise levels ``t / (T − 1)`` between which guidance is applied; outside
+            it the conditional prediction alone is used (half the batch). ``None``: every step.
         use_motion_modules: ``False`` for image-stage models.
         window_frames, window_overlap: temporal windows for long clips (see ``temporal_windows``).
+        cache_conditions: compute the pose guider, interaction latents, masks and identity tokens once per clip
+            (``False`` recomputes them in every model call; the results are the same).
+        deep_cache_interval: ``n > 1`` runs the whole UNet every ``n``-th step and only its shallow path on the
+            deep features of the last whole step in between (DeepCache); 1 runs the whole UNet every step.
+        autocast_dtype: run the model under ``torch.autocast`` with this dtype (``torch.bfloat16``); ``None``: no.
+        batch_windows: predict all windows of a step in one model call (``False``: one call per window).
+        num_train_timesteps: ``T``.
     """
 
     def __init__(self, model, reference_pixel_values: torch.Tensor, conditions: torch.Tensor, *,
-                 schedule: NoiseSchedule, pattern_id: torch.Tensor | None = None,
-                 identity_embedding: torch.Tensor | None = None, identity_present: torch.Tensor | None = None,
-                 guidance_scale: float = 2.0, prediction_type: str = "epsilon", use_motion_modules: bool = True,
-                 window_frames: int | None = None, window_overlap: int | None = None):
+                 pattern_id: torch.Tensor | None = None, identity_embedding: torch.Tensor | None = None,
+                 identity_present: torch.Tensor | None = None, guidance_scale: float = 2.0,
+                 guidance_interval: tuple[float, float] | None = None, use_motion_modules: bool = True,
+                 window_frames: int | None = None, window_overlap: int | None = None, cache_conditions: bool = True,
+                 deep_cache_interval: int = 1, autocast_dtype: torch.dtype | None = None,
+                 batch_windows: bool = True, num_train_timesteps: int = 1000):
+        if deep_cache_interval < 1:
+            raise ValueError(f"deep_cache_interval must be at least 1, got {deep_cache_interval}")
         self.model = model
-        self.schedule = schedule
         self.guidance_scale = guidance_scale
-        self.prediction_type = prediction_type
+        self.guidance_interval = guidance_interval
         self.use_motion_modules = use_motion_modules
-        batch_size, _, num_frames = conditions.shape[:3]
+        self.deep_cache_interval = deep_cache_interval
+        self.autocast_dtype = autocast_dtype
+        self.batch_windows = batch_windows
+        self.num_train_timesteps = num_train_timesteps
+        self.batch_size, _, num_frames = conditions.shape[:3]
         device = conditions.device
-        if prediction_type == "epsilon" and float(schedule.alphas_cumprod[-1]) == 0.0:
-            raise ValueError("a zero-terminal-SNR schedule needs a v-prediction model: an ε-prediction says nothing "
-                             "about the image at ᾱ = 0 (pass prediction_type='v_prediction')")
+        self.device = device
         self.windows = temporal_windows(num_frames, window_frames, window_overlap)
         self.weights = [w.to(device) for w in blend_weights(self.windows, num_frames)]
+        self._deep: dict[tuple, dict] = {}
 
-        reference_latents = model.encode(reference_pixel_values, sample=False)
-        reference_features = model.compute_reference_features(reference_latents)  # once per clip
+        with self._autocast():
+            reference_latents = model.encode(reference_pixel_values, sample=False)
+            reference_features = model.compute_reference_features(reference_latents)  # once per clip
         if identity_present is None and identity_embedding is not None:
-            identity_present = torch.ones(batch_size, dtype=torch.bool, device=device)
+            identity_present = torch.ones(self.batch_size, dtype=torch.bool, device=device)
         self.guided = guidance_scale != 1.0
-
-        def double(x):
-            return None if x is None else torch.cat([x, x])
-
+        self.conditions = conditions
+        self.reference_features = reference_features
+        self.inputs = dict(pattern_id=pattern_id, identity_embedding=identity_embedding,
+                           identity_present=identity_present)
+        self.conditioning = None
+        if cache_conditions:
+            factor = model.latent_scale_factor
+            latent_size = (conditions.shape[-2] // factor, conditions.shape[-1] // factor)
+            with self._autocast():
+                self.conditioning = model.prepare_conditioning(conditions, latent_size, **self.inputs)
+        # Batch for a guided step = [unconditional; conditional]: the first half without reference and identity.
+        self.uncond_keep = torch.cat([torch.zeros(self.batch_size, dtype=torch.bool),
+                                      torch.ones(self.batch_size, dtype=torch.bool)]).to(device)
         if self.guided:
-            # Batch = [unconditional; conditional]: same latents, the first half without reference and identity.
-            self.reference_features = {k: double(v) for k, v in reference_features.items()}
-            keep = torch.cat([torch.zeros(batch_size, dtype=torch.bool), torch.ones(batch_size, dtype=torch.bool)])
             present = None if identity_present is None else torch.cat([torch.zeros_like(identity_present),
                                                                        identity_present])
-            self.conditions = double(conditions)
-            self.inputs = dict(pattern_id=double(pattern_id), identity_embedding=double(identity_embedding),
-                               identity_present=present, reference_keep=keep.to(device))
-        else:
-            self.reference_features = reference_features
-            self.conditions = conditions
-            self.inputs = dict(pattern_id=pattern_id, identity_embedding=identity_embedding,
-                               identity_present=identity_present, reference_keep=None)
+            self.guided_inputs = dict(pattern_id=_double(pattern_id), identity_embedding=_double(identity_embedding),
+                                      identity_present=present)
+            self.guided_features = {k: _double(v) for k, v in reference_features.items()}
+            self.guided_conditioning = None
+            if cache_conditions:
+                with self._autocast():
+                    self.guided_conditioning = model.prepare_conditioning(
+                        _double(conditions), latent_size, **self.guided_inputs)
 
-    def predict(self, latents: torch.Tensor, t: int) -> torch.Tensor:
+    def _autocast(self):
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
+    def guided_at(self, t: int) -> bool:
+        """Whether the step at timestep ``t`` applies guidance."""
+        if not self.guided:
+            return False
+        if self.guidance_interval is None:
+            return True
+        low, high = self.guidance_interval
+        level = float(t) / (self.num_train_timesteps - 1)
+        return low <= level <= high
+
+    def _call(self, latents: torch.Tensor, t, guided: bool, windows: list[tuple[int, int]],
+              feature_cache: dict | None) -> torch.Tensor:
+        """One model call over ``windows`` stacked in the batch: ``(w b, c, f_w, h, w)``, or ``(2 w b, ...)`` guided
+        (all unconditional rows first, then all conditional ones)."""
+        count = len(windows)
+        num_frames = self.conditions.shape[2]
+        whole = windows == [(0, num_frames)]
+        model_input = torch.cat([latents[:, :, a:b] for a, b in windows])
+        if guided:
+            model_input = torch.cat([model_input, model_input])
+            features, keep, inputs, conditioning = (self.guided_features, self.uncond_keep, self.guided_inputs,
+                                                    self.guided_conditioning)
+            conditions = _double(self.conditions)
+        else:
+            features, keep, inputs, conditioning = self.reference_features, None, self.inputs, self.conditioning
+            conditions = self.conditions
+        halves = 2 if guided else 1
+
+        def per_window(x):  # per-sample inputs, (halves b, ...) -> (halves w b, ...)
+            if x is None or count == 1:
+                return x
+            return torch.cat([torch.cat([part] * count) for part in x.chunk(halves)])
+
+        def window_frames(x):  # per-frame inputs, (halves b, C, f, ...) -> (halves w b, C, f_w, ...)
+            if whole:
+                return x
+            return torch.cat([torch.cat([part[:, :, a:b] for a, b in windows]) for part in x.chunk(halves)])
+
+        kwargs = {}
+        if conditioning is not None:
+            if whole:
+                kwargs["conditioning"] = conditioning
+            else:
+                size = conditioning.pose_embedding.shape[0] // halves
+                parts = [conditioning.select(slice(i * size, (i + 1) * size)) for i in range(halves)]
+                kwargs["conditioning"] = _concat_conditionings([p.frames(a, b) for p in parts for a, b in windows])
+        else:
+            kwargs.update({k: per_window(v) for k, v in inputs.items()})
+        if feature_cache is not None:
+            kwargs["feature_cache"] = feature_cache
+        timesteps = torch.full((model_input.shape[0],), int(t), device=latents.device, dtype=torch.long)
+        with self._autocast():
+            prediction = self.model(model_input, timesteps, window_frames(conditions),
+                                    reference_features={k: per_window(v) for k, v in features.items()},
+                                    reference_keep=per_window(keep), use_motion_modules=self.use_motion_modules,
+                                    **kwargs)
+        return prediction.float()
+
+    def predict(self, latents: torch.Tensor, t, step_index: int = 0) -> torch.Tensor:
         """The guided, window-blended model output (ε or v) for ``latents (b, c, f, h, w)`` at timestep ``t``."""
+        guided = self.guided_at(int(t))
+        b = self.batch_size
         blended = torch.zeros_like(latents, dtype=torch.float32)
-        for (start, end), weight in zip(self.windows, self.weights):
-            window = latents[:, :, start:end]
-            model_input = torch.cat([window, window]) if self.guided else window
-            timesteps = torch.full((model_input.shape[0],), t, device=latents.device, dtype=torch.long)
-            prediction = self.model(model_input, timesteps, self.conditions[:, :, start:end],
-                                    reference_features=self.reference_features,
-                                    use_motion_modules=self.use_motion_modules, **self.inputs).float()
-            if self.guided:
+        groups = [list(range(len(self.windows)))] if self.batch_windows else [[i] for i in range(len(self.windows))]
+        for group_index, group in enumerate(groups):
+            feature_cache = None
+            if self.deep_cache_interval > 1:
+                key = (guided, group_index)
+                feature_cache = self._deep.get(key)
+                if step_index % self.deep_cache_interval == 0 or feature_cache is None:
+                    feature_cache = self._deep[key] = {}  # a whole step: store fresh deep features
+            prediction = self._call(latents, t, guided, [self.windows[i] for i in group], feature_cache)
+            if guided:
                 uncond, cond = prediction.chunk(2)
                 prediction = uncond + self.guidance_scale * (cond - uncond)
-            blended[:, :, start:end] += prediction * weight.view(1, 1, -1, 1, 1)
+            for j, i in enumerate(group):
+                start, end = self.windows[i]
+                weight = self.weights[i].view(1, 1, -1, 1, 1)
+                blended[:, :, start:end] += prediction[j * b:(j + 1) * b] * weight
         return blended
 
-    def __call__(self, latents: torch.Tensor, t: int) -> tuple[torch.Tensor, torch.Tensor]:
-        alpha_bar = float(self.schedule.alphas_cumprod[t])
-        return _to_eps_x0(self.predict(latents, t), latents.float(), alpha_bar, self.prediction_type)
+
+def _concat_conditionings(parts):
+    """Stack ``ClipConditioning`` parts along the batch."""
+    first = parts[0]
+
+    def cat(name):
+        values = [getattr(p, name) for p in parts]
+        return None if values[0] is None else torch.cat(values)
+
+    return type(first)(pose_embedding=cat("pose_embedding"), spatial_latents=cat("spatial_latents"),
+                       temporal_latents=cat("temporal_latents"), region_mask=cat("region_mask"),
+                       identity_tokens=cat("identity_tokens"), identity_weight=cat("identity_weight"),
+                       mask_blur_radius=first.mask_blur_radius)
 
 
 def _initial_noise(shape: tuple[int, ...], generators: list[torch.Generator], device) -> torch.Tensor:
     return torch.stack([torch.randn(shape, generator=g) for g in generators]).to(device)
 
 
-def _progress(steps: list[int], progress: bool):
+def _progress(steps, progress: bool):
     if not progress:
         return steps
     from tqdm.auto import tqdm
@@ -175,88 +299,66 @@ def _progress(steps: list[int], progress: bool):
     return tqdm(steps, desc="sampling", leave=False)
 
 
-def ddim_loop(denoiser: GuidedDenoiser, latents: torch.Tensor, steps: list[int], generators: list[torch.Generator],
-              eta: float = 0.0, progress: bool = False) -> torch.Tensor:
-    """DDIM (Song et al. 2021, arXiv 2010.02502, eq. 12):
-    ``x_{t'} = √ᾱ_{t'}·x̂₀ + √(1 − ᾱ_{t'} − σ²)·ε̂ + σ·z``, ``σ = η·√((1−ᾱ_{t'})/(1−ᾱ_t))·√(1 − ᾱ_t/ᾱ_{t'})``."""
-    alphas = denoiser.schedule.alphas_cumprod
+def denoise(denoiser: GuidedDenoiser, latents: torch.Tensor, scheduler: SchedulerMixin, num_inference_steps: int,
+            generators: list[torch.Generator], eta: float = 0.0, progress: bool = False) -> torch.Tensor:
+    """The scheduler's loop from pure noise ``latents`` (unit variance) to clean latents.
+
+    Stochastic schedulers get per-sample noise: DDIM's η-noise is drawn from each sample's generator for the whole
+    clip (``variance_noise``); schedulers whose ``step`` takes a ``generator`` get the list of per-sample ones.
+    """
+    scheduler.set_timesteps(num_inference_steps, device=latents.device)
+    accepts = inspect.signature(scheduler.step).parameters
     shape = tuple(latents.shape[1:])
     dtype = latents.dtype
-    for i, t in enumerate(_progress(steps, progress)):
-        eps, x0 = denoiser(latents, t)
-        alpha_bar = float(alphas[t])
-        alpha_bar_prev = float(alphas[steps[i + 1]]) if i + 1 < len(steps) else 1.0
-        sigma = eta * ((1 - alpha_bar_prev) / (1 - alpha_bar)) ** 0.5 * (1 - alpha_bar / alpha_bar_prev) ** 0.5
-        latents = alpha_bar_prev**0.5 * x0 + max(1 - alpha_bar_prev - sigma**2, 0.0) ** 0.5 * eps
-        if sigma > 0:
-            latents = latents + sigma * _initial_noise(shape, generators, latents.device)
-        latents = latents.to(dtype)
-    return latents
-
-
-def dpmpp_2m_loop(denoiser: GuidedDenoiser, latents: torch.Tensor, steps: list[int],
-                  progress: bool = False) -> torch.Tensor:
-    """DPM-Solver++(2M), the multistep second-order data-prediction solver (Lu et al. 2022, arXiv 2211.01095).
-
-    With ``α_t = √ᾱ_t``, ``σ_t = √(1−ᾱ_t)``, ``λ_t = log(α_t/σ_t)`` and ``h_i = λ_{t_i} − λ_{t_{i−1}}``
-    (Algorithm 2 / eq. 10 of the paper):
-
-        D_i = (1 + 1/(2r_i))·x̂₀(t_{i−1}) − 1/(2r_i)·x̂₀(t_{i−2}),  r_i = h_{i−1}/h_i
-        x_{t_i} = (σ_{t_i}/σ_{t_{i−1}})·x_{t_{i−1}} − α_{t_i}·(e^{−h_i} − 1)·D_i
-
-    The first step has no history and uses ``D = x̂₀`` (DPM-Solver++(1), which equals DDIM with η = 0). The last step
-    goes to ``σ = 0`` (``λ = ∞``, ``r → 0``), where the second-order term is undefined; it is taken first-order, which
-    there reduces to ``x = x̂₀``.
-    """
-    alphas = denoiser.schedule.alphas_cumprod
-    dtype = latents.dtype
-
-    def coefficients(t: int | None) -> tuple[float, float, float]:
-        alpha_bar = 1.0 if t is None else float(alphas[t])
-        alpha, sigma = alpha_bar**0.5, (1 - alpha_bar) ** 0.5
-        if sigma == 0:
-            return alpha, sigma, math.inf
-        # A zero-terminal-SNR schedule starts at ᾱ = 0, λ = −∞: then h = ∞, e^{−h} = 0 and the step is exactly
-        # DDIM's; the next step gets r = ∞, so it is first order too (the limit of the formulas, taken exactly).
-        return alpha, sigma, (math.log(alpha / sigma) if alpha > 0 else -math.inf)
-
-    previous_x0, previous_h = None, None
-    x = latents.float()
-    for i, t in enumerate(_progress(steps, progress)):
-        _, x0 = denoiser(x.to(dtype), t)
-        _, sigma_s, lambda_s = coefficients(t)
-        target = steps[i + 1] if i + 1 < len(steps) else None
-        alpha_t, sigma_t, lambda_t = coefficients(target)
-        if target is None:
-            x = x0  # σ_t = 0: the first-order update is exactly x̂₀
-            break
-        h = lambda_t - lambda_s
-        if previous_x0 is None:
-            d = x0
-        else:
-            r = previous_h / h
-            d = (1 + 1 / (2 * r)) * x0 - (1 / (2 * r)) * previous_x0
-        x = (sigma_t / sigma_s) * x - alpha_t * math.expm1(-h) * d
-        previous_x0, previous_h = x0, h
-    return x.to(dtype)
+    latents = latents.float() * scheduler.init_noise_sigma
+    for i, t in enumerate(_progress(scheduler.timesteps, progress)):
+        model_input = scheduler.scale_model_input(latents, t)
+        output = denoiser.predict(model_input.to(dtype), t, i)
+        kwargs = {}
+        if "eta" in accepts:
+            kwargs["eta"] = eta
+            if eta > 0:
+                kwargs["variance_noise"] = _initial_noise(shape, generators, latents.device)
+        elif "generator" in accepts:
+            kwargs["generator"] = generators if len(generators) > 1 else generators[0]
+        result = scheduler.step(output, t, latents, **kwargs, return_dict=True)
+        latents = result.prev_sample.float()
+        if i == len(scheduler.timesteps) - 1 and isinstance(scheduler, DDIMScheduler):
+            # DDIM steps to t − T // n, which for trailing spacing with n not dividing T stops at t = 0 instead of
+            # the clean sample; the last DDIM step goes to ᾱ = 1, where (σ = 0) the update is exactly x̂₀.
+            latents = result.pred_original_sample.float()
+    return latents.to(dtype)
 
 
 @torch.no_grad()
 def sample(model, reference_pixel_values: torch.Tensor, conditions: torch.Tensor, seeds: list[int], *,
-           schedule: NoiseSchedule, sampler: str = "ddim", pattern_id: torch.Tensor | None = None,
-           identity_embedding: torch.Tensor | None = None, identity_present: torch.Tensor | None = None,
-           num_inference_steps: int = 20, guidance_scale: float = 2.0, eta: float = 0.0,
-           prediction_type: str = "epsilon", use_motion_modules: bool = True, window_frames: int | None = None,
-           window_overlap: int | None = None, decode: bool = True, progress: bool = False) -> torch.Tensor:
+           schedule: NoiseSchedule | None = None, sampler: str | SchedulerMixin = "ddim",
+           pattern_id: torch.Tensor | None = None, identity_embedding: torch.Tensor | None = None,
+           identity_present: torch.Tensor | None = None, num_inference_steps: int = 20, guidance_scale: float = 2.0,
+           eta: float = 0.0, prediction_type: str = "epsilon", use_motion_modules: bool = True,
+           window_frames: int | None = None, window_overlap: int | None = None, decode: bool = True,
+           progress: bool = False, guidance_interval: tuple[float, float] | None = None,
+           cache_conditions: bool = True, deep_cache_interval: int = 1,
+           autocast_dtype: torch.dtype | None = None, batch_windows: bool = True) -> torch.Tensor:
     """Generate clips for ``reference_pixel_values (b, 3, H, W)`` under ``conditions (b, C, f, H, W)``.
 
-    ``sampler`` is ``"ddim"`` or ``"dpmpp"`` (DPM-Solver++(2M); ``eta`` applies to DDIM only). ``seeds`` holds one
-    seed per sample: a sample's result does not depend on what else is in the batch. ``window_frames`` splits long
-    clips into overlapping windows (``window_overlap`` frames shared, default half a window) blended in latent space.
+    ``sampler`` is ``"ddim"``, ``"dpmpp"`` (DPM-Solver++(2M); ``eta`` applies to DDIM only), both built from
+    ``schedule`` and ``prediction_type`` — or a diffusers scheduler, whose own config then says the schedule and the
+    prediction type. ``seeds`` holds one seed per sample: a sample's result does not depend on what else is in the
+    batch. ``window_frames`` splits long clips into overlapping windows (``window_overlap`` frames shared, default
+    half a window) blended in latent space. The speed switches are ``GuidedDenoiser``'s.
     Returns pixels ``(b, 3, f, H, W)`` in [-1, 1] (or latents with ``decode=False``).
     """
-    if sampler not in SAMPLERS:
-        raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
+    if isinstance(sampler, str):
+        scheduler = make_scheduler(sampler, schedule or NoiseSchedule(), prediction_type)
+    elif isinstance(sampler, SchedulerMixin):
+        scheduler = sampler
+    else:
+        raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)} or a diffusers scheduler, got {sampler!r}")
+    config = scheduler.config
+    if config.get("prediction_type", "epsilon") == "epsilon" and config.get("rescale_betas_zero_snr", False):
+        raise ValueError("a zero-terminal-SNR schedule needs a v-prediction model: an ε-prediction says nothing "
+                         "about the image at ᾱ = 0 (pass prediction_type='v_prediction')")
     batch_size, _, num_frames, height, width = conditions.shape
     if len(seeds) != batch_size:
         raise ValueError(f"need one seed per sample: {batch_size} samples, {len(seeds)} seeds")
@@ -269,16 +371,14 @@ def sample(model, reference_pixel_values: torch.Tensor, conditions: torch.Tensor
     shape = (model.unet.config.in_channels, num_frames, height // factor, width // factor)
     generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
     latents = _initial_noise(shape, generators, conditions.device).to(conditions.dtype)
-    denoiser = GuidedDenoiser(model, reference_pixel_values, conditions, schedule=schedule, pattern_id=pattern_id,
+    denoiser = GuidedDenoiser(model, reference_pixel_values, conditions, pattern_id=pattern_id,
                               identity_embedding=identity_embedding, identity_present=identity_present,
-                              guidance_scale=guidance_scale, prediction_type=prediction_type,
+                              guidance_scale=guidance_scale, guidance_interval=guidance_interval,
                               use_motion_modules=use_motion_modules, window_frames=window_frames,
-                              window_overlap=window_overlap)
-    steps = ddim_timesteps(schedule.num_train_timesteps, num_inference_steps)
-    if sampler == "ddim":
-        latents = ddim_loop(denoiser, latents, steps, generators, eta=eta, progress=progress)
-    else:
-        latents = dpmpp_2m_loop(denoiser, latents, steps, progress=progress)
+                              window_overlap=window_overlap, cache_conditions=cache_conditions,
+                              deep_cache_interval=deep_cache_interval, autocast_dtype=autocast_dtype,
+                              batch_windows=batch_windows, num_train_timesteps=int(config.num_train_timesteps))
+    latents = denoise(denoiser, latents, scheduler, num_inference_steps, generators, eta=eta, progress=progress)
     return model.decode(latents) if decode else latents
 
 

@@ -34,6 +34,8 @@ class NoiseSchedule:
             first, last = root[0].clone(), root[-1].clone()
             alphas_cumprod = ((root - last) * (first / (first - last))) ** 2
         self.num_train_timesteps = num_train_timesteps
+        self.beta_start, self.beta_end, self.beta_schedule = beta_start, beta_end, beta_schedule
+        self.zero_terminal_snr = zero_terminal_snr
         self.alphas_cumprod = alphas_cumprod
 
     @classmethod

@@ -8,6 +8,7 @@ subfolder (``vae/``, ``reference_net/``, ``unet/``, ``pose_guider/``, ``interact
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -46,6 +47,63 @@ def _settings(part) -> dict:
     """A part's config without diffusers' private keys (``_use_default_values`` would make ``from_config`` replace
     settings given positionally by their defaults)."""
     return {k: v for k, v in part.config.items() if not k.startswith("_")}
+
+
+@dataclass
+class ClipConditioning:
+    """What one clip's conditions give every denoising call (see ``InterAnimateModel.prepare_conditioning``).
+
+    ``pose_embedding (b, c, f, h, w)``; ``spatial_latents (b, f, n, d)``; ``temporal_latents (b, f, m, d)``;
+    ``region_mask`` and ``identity_weight (b, f, h, w)``; ``identity_tokens (b, T, c)``. Absent parts are ``None``.
+    """
+
+    pose_embedding: torch.Tensor
+    spatial_latents: torch.Tensor | None = None
+    temporal_latents: torch.Tensor | None = None
+    region_mask: torch.Tensor | None = None
+    identity_tokens: torch.Tensor | None = None
+    identity_weight: torch.Tensor | None = None
+    mask_blur_radius: int = 1
+
+    def _map(self, fn_frames, fn_clip) -> "ClipConditioning":
+        def per_frame(x):
+            return None if x is None else fn_frames(x)
+
+        return ClipConditioning(
+            pose_embedding=fn_frames(self.pose_embedding.transpose(1, 2)).transpose(1, 2),
+            spatial_latents=per_frame(self.spatial_latents), temporal_latents=per_frame(self.temporal_latents),
+            region_mask=per_frame(self.region_mask), identity_weight=per_frame(self.identity_weight),
+            identity_tokens=None if self.identity_tokens is None else fn_clip(self.identity_tokens),
+            mask_blur_radius=self.mask_blur_radius)
+
+    def frames(self, start: int, end: int) -> "ClipConditioning":
+        """The frames ``[start, end)`` of every part (a temporal window)."""
+        return self._map(lambda x: x[:, start:end], lambda x: x)
+
+    def select(self, index: torch.Tensor | slice) -> "ClipConditioning":
+        """The samples ``index`` of every part."""
+        return self._map(lambda x: x[index], lambda x: x[index])
+
+    def repeat(self, times: int) -> "ClipConditioning":
+        """The batch repeated ``times`` times (``[c; c]`` for guidance)."""
+        return self._map(lambda x: torch.cat([x] * times), lambda x: torch.cat([x] * times))
+
+    def attention_context(self, reference_features, reference_keep, model) -> AttentionContext:
+        """A fresh ``AttentionContext`` for one UNet call on these frames."""
+        batch_size, _, num_frames, height, width = self.pose_embedding.shape
+        ctx = AttentionContext(batch_size=batch_size, num_frames=num_frames, latent_size=(height, width),
+                               reference_features=reference_features, reference_keep=reference_keep,
+                               mask_blur_radius=self.mask_blur_radius)
+        if self.spatial_latents is not None:
+            ctx.interaction = model.interaction
+            ctx.spatial_latents = rearrange(self.spatial_latents, "b f n d -> (b f) n d")
+            ctx.temporal_latents = rearrange(self.temporal_latents, "b f m d -> b (f m) d")
+            ctx.region_mask = self.region_mask
+        if self.identity_tokens is not None:
+            ctx.id_preserver = model.id_preserver
+            ctx.identity_tokens = self.identity_tokens
+            ctx.identity_weight = self.identity_weight
+        return ctx
 
 
 def masks_from_conditions(conditions: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -295,6 +353,8 @@ class InterAnimateModel(nn.Module):
         face_mask: torch.Tensor | None = None,
         contact_mask: torch.Tensor | None = None,
         use_motion_modules: bool = True,
+        conditioning: ClipConditioning | None = None,
+        **unet_kwargs,
     ) -> torch.Tensor:
         """One denoising prediction for a clip.
 
@@ -309,12 +369,39 @@ class InterAnimateModel(nn.Module):
             reference_keep / pose_keep: ``(b,)`` bool condition-dropout masks (``False`` = dropped).
             hand_mask, face_mask, contact_mask: ``(b, 1, f, H, W)``; default: the region channels of ``conditions``.
             use_motion_modules: ``False`` for the image stage.
+            conditioning: from ``prepare_conditioning`` for these conditions (then ``conditions``, ``pattern_id``,
+                the identity inputs, ``pose_keep`` and the masks are not read again).
+            unet_kwargs: passed to the UNet (``feature_cache``).
 
         Returns:
             the UNet prediction ``(b, c, f, h, w)`` (ε or v, per the training objective).
         """
         batch_size, _, num_frames, height, width = noisy_latents.shape
         device, dtype = noisy_latents.device, noisy_latents.dtype
+        if conditioning is None:
+            conditioning = self.prepare_conditioning(
+                conditions, (height, width), pattern_id=pattern_id, identity_embedding=identity_embedding,
+                identity_present=identity_present, pose_keep=pose_keep, hand_mask=hand_mask, face_mask=face_mask,
+                contact_mask=contact_mask, dtype=dtype)
+        ctx = conditioning.attention_context(reference_features, reference_keep, self)
+        context = self.context_tokens(batch_size, device, dtype)
+        return self.unet(noisy_latents, timesteps, context, pose_embedding=conditioning.pose_embedding.to(dtype),
+                         attention_context=ctx, use_motion_modules=use_motion_modules, **unet_kwargs)
+
+    def prepare_conditioning(self, conditions: torch.Tensor, latent_size: tuple[int, int], *,
+                             pattern_id: torch.Tensor | None = None, identity_embedding: torch.Tensor | None = None,
+                             identity_present: torch.Tensor | None = None, pose_keep: torch.Tensor | None = None,
+                             hand_mask: torch.Tensor | None = None, face_mask: torch.Tensor | None = None,
+                             contact_mask: torch.Tensor | None = None,
+                             dtype: torch.dtype = torch.float32) -> ClipConditioning:
+        """Everything a denoising call derives from the conditions and not from the noisy latents: the pose-guider
+        embedding, the dynamic interaction latents, the region mask, the identity tokens and their face weighting.
+
+        None of it depends on the timestep, so a sampler computes it once per clip (``forward(conditioning=...)``);
+        every part is per frame, so ``ClipConditioning.frames`` cuts it to a temporal window exactly.
+        """
+        batch_size = conditions.shape[0]
+        device = conditions.device
         derived = masks_from_conditions(conditions)
         hand_mask = derived["hand_mask"] if hand_mask is None else hand_mask
         face_mask = derived["face_mask"] if face_mask is None else face_mask
@@ -326,27 +413,22 @@ class InterAnimateModel(nn.Module):
             keep = pose_keep.to(pose_embedding.dtype)
             pose_embedding = pose_embedding * keep[:, None, None, None, None]
             pose_features = pose_features * keep[:, None, None]
-
-        ctx = AttentionContext(batch_size=batch_size, num_frames=num_frames, latent_size=(height, width),
-                               reference_features=reference_features, reference_keep=reference_keep,
-                               mask_blur_radius=self.mask_blur_radius)
+        out = ClipConditioning(pose_embedding=pose_embedding, mask_blur_radius=self.mask_blur_radius)
         if self.interaction is not None:
             if pattern_id is None:
                 pattern_id = torch.full((batch_size,), -1, dtype=torch.long, device=device)
-            ctx.interaction = self.interaction
-            ctx.spatial_latents, ctx.temporal_latents = self.interaction(pattern_id, pose_features.to(dtype))
+            num_frames = conditions.shape[2]
+            spatial, temporal = self.interaction(pattern_id, pose_features.to(dtype))
+            out.spatial_latents = rearrange(spatial, "(b f) n d -> b f n d", f=num_frames)
+            out.temporal_latents = rearrange(temporal, "b (f m) d -> b f m d", f=num_frames)
             if self.region_masking:
                 # Interaction priors act where the hand is and where it touches the face (hand ∪ contact).
                 region = torch.maximum(hand_mask, contact_mask)
-                ctx.region_mask = to_latent_resolution(region, (height, width)).to(dtype)
+                out.region_mask = to_latent_resolution(region, latent_size).to(dtype)
         if self.id_preserver is not None and identity_embedding is not None:
-            ctx.id_preserver = self.id_preserver
-            ctx.identity_tokens = self.id_preserver(identity_embedding).to(dtype)
-            weight = to_latent_resolution(face_mask, (height, width)).to(dtype)  # (b, f, h, w)
+            out.identity_tokens = self.id_preserver(identity_embedding).to(dtype)
+            weight = to_latent_resolution(face_mask, latent_size).to(dtype)  # (b, f, h, w)
             if identity_present is not None:
                 weight = weight * identity_present.to(dtype)[:, None, None, None]
-            ctx.identity_weight = weight
-
-        context = self.context_tokens(batch_size, device, dtype)
-        return self.unet(noisy_latents, timesteps, context, pose_embedding=pose_embedding.to(dtype),
-                         attention_context=ctx, use_motion_modules=use_motion_modules)
+            out.identity_weight = weight
+        return out

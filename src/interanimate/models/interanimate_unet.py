@@ -84,6 +84,7 @@ class InterAnimateUNet(UNetMotionModel):
         pose_embedding: torch.Tensor | None = None,
         attention_context: AttentionContext | None = None,
         use_motion_modules: bool = True,
+        feature_cache: dict | None = None,
     ) -> torch.Tensor:
         """Predict the noise (or v) for a clip.
 
@@ -94,6 +95,10 @@ class InterAnimateUNet(UNetMotionModel):
             pose_embedding: PoseGuider output ``(b, block_out_channels[0], f, h, w)``.
             attention_context: per-call inputs of the attention processors.
             use_motion_modules: ``False`` skips the temporal layers (image stage).
+            feature_cache: deep-feature reuse between sampling steps (DeepCache, Ma et al. 2023, arXiv 2312.00858):
+                an empty dict runs the whole UNet and stores, under ``"deep"``, the features that enter the last up
+                block; a dict holding them runs only the shallow path (``conv_in``, the first down block's layers and
+                the last up block) on the stored deep features. ``None``: the whole UNet, nothing stored.
 
         Returns:
             ``(b, out_channels, f, h, w)``.
@@ -112,6 +117,16 @@ class InterAnimateUNet(UNetMotionModel):
             hidden_states = hidden_states + rearrange(pose_embedding, "b c f h w -> (b f) c h w")
 
         skips = [hidden_states]
+        if feature_cache is not None and "deep" in feature_cache:
+            block = self.down_blocks[0]
+            attentions = getattr(block, "attentions", None)
+            for i, resnet in enumerate(block.resnets):
+                hidden_states = self._run_layer(
+                    resnet, attentions[i] if attentions is not None else None, block.motion_modules[i],
+                    hidden_states, emb, encoder_hidden_states, num_frames, kwargs, use_motion_modules)
+                skips.append(hidden_states)
+            return self._last_up_block(feature_cache["deep"], skips, emb, encoder_hidden_states, num_frames, kwargs,
+                                       use_motion_modules)
         for block in self.down_blocks:
             attentions = getattr(block, "attentions", None)
             for i, resnet in enumerate(block.resnets):
@@ -134,20 +149,32 @@ class InterAnimateUNet(UNetMotionModel):
                 hidden_states = motion(hidden_states, num_frames=num_frames, cross_attention_kwargs=kwargs)
             hidden_states = resnet(hidden_states, emb)
 
-        for block in self.up_blocks:
-            attentions = getattr(block, "attentions", None)
-            for i, resnet in enumerate(block.resnets):
-                skip = skips.pop()
-                hidden_states = torch.cat([hidden_states, skip], dim=1)
-                hidden_states = self._run_layer(
-                    resnet, attentions[i] if attentions is not None else None, block.motion_modules[i],
-                    hidden_states, emb, encoder_hidden_states, num_frames, kwargs, use_motion_modules)
-            if block.upsamplers is not None:
-                # Upsample to the skip's size so odd latent sizes work.
-                size = skips[-1].shape[-2:] if skips else None
-                for upsampler in block.upsamplers:
-                    hidden_states = upsampler(hidden_states, output_size=size)
+        for block in self.up_blocks[:-1]:
+            hidden_states = self._up_block(block, hidden_states, skips, emb, encoder_hidden_states, num_frames,
+                                           kwargs, use_motion_modules)
+        if feature_cache is not None:
+            feature_cache["deep"] = hidden_states
+        return self._last_up_block(hidden_states, skips, emb, encoder_hidden_states, num_frames, kwargs,
+                                   use_motion_modules)
 
+    def _up_block(self, block, hidden_states, skips, emb, encoder_hidden_states, num_frames, kwargs, use_motion):
+        attentions = getattr(block, "attentions", None)
+        for i, resnet in enumerate(block.resnets):
+            skip = skips.pop()
+            hidden_states = torch.cat([hidden_states, skip], dim=1)
+            hidden_states = self._run_layer(
+                resnet, attentions[i] if attentions is not None else None, block.motion_modules[i],
+                hidden_states, emb, encoder_hidden_states, num_frames, kwargs, use_motion)
+        if block.upsamplers is not None:
+            # Upsample to the skip's size so odd latent sizes work.
+            size = skips[-1].shape[-2:] if skips else None
+            for upsampler in block.upsamplers:
+                hidden_states = upsampler(hidden_states, output_size=size)
+        return hidden_states
+
+    def _last_up_block(self, hidden_states, skips, emb, encoder_hidden_states, num_frames, kwargs, use_motion):
+        hidden_states = self._up_block(self.up_blocks[-1], hidden_states, skips, emb, encoder_hidden_states,
+                                       num_frames, kwargs, use_motion)
         if self.conv_norm_out is not None:
             hidden_states = self.conv_act(self.conv_norm_out(hidden_states))
         hidden_states = self.conv_out(hidden_states)

@@ -10,15 +10,15 @@ pipe.write(result, "out/me-poke.mp4", gif=True, side_by_side=True)
 ```
 
 Steps: frame the reference (``reference_face``), build the motion on it (``motion``), render the condition maps with
-the one renderer (``data.conditions.render_condition_maps``), sample (``diffusion.sampler.sample``: DDIM or
-DPM-Solver++, guidance, one seed per clip, ReferenceNet once per clip, overlapping windows for clips longer than the
-video stage's clip length), decode, add the provenance watermark, and label.
+the one renderer (``data.conditions.render_condition_maps``), sample with the checkpoint's ``InterAnimatePipeline``
+(a diffusers scheduler — DDIM, DPM-Solver++ or any other — guidance, one seed per clip, ReferenceNet once per clip,
+temporal windows for clips longer than one window), decode, add the provenance watermark, and label.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
-
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,24 +134,29 @@ class AnimatePipeline:
 
     Args:
         checkpoint: a ``LoadedCheckpoint`` (``from_checkpoint`` loads one).
-        sampler: ``"ddim"`` or ``"dpmpp"`` (DPM-Solver++(2M)).
-        num_inference_steps, guidance_scale: default to the checkpoint config's ``sampler`` settings.
+        sampler: ``"ddim"``, ``"dpmpp"`` (DPM-Solver++(2M)) or a diffusers scheduler.
+        num_inference_steps, guidance_scale: default to the checkpoint's sampling settings.
         use_identity: feed the reference's dlib identity embedding to the ID preserver (and record it in the labels).
         progress: tqdm bar over the denoising steps.
+        speed: ``SamplingSpeed`` (default: the measured defaults; ``PLAIN_SPEED`` for the loop without savings).
     """
 
-    def __init__(self, checkpoint: LoadedCheckpoint, sampler: str = "ddim", num_inference_steps: int | None = None,
-                 guidance_scale: float | None = None, use_identity: bool = True, progress: bool = False):
+    def __init__(self, checkpoint: LoadedCheckpoint, sampler="ddim", num_inference_steps: int | None = None,
+                 guidance_scale: float | None = None, use_identity: bool = True, progress: bool = False,
+                 speed=None):
+        from diffusers.schedulers.scheduling_utils import SchedulerMixin
+
         from interanimate.diffusion.sampler import SAMPLERS
 
-        if sampler not in SAMPLERS:
+        if not isinstance(sampler, SchedulerMixin) and sampler not in SAMPLERS:
             raise AnimateError(f"unknown sampler {sampler!r}; choose from {', '.join(SAMPLERS)}")
-        config = checkpoint.config
+        settings = checkpoint.pipeline.config
         self.checkpoint = checkpoint
         self.sampler = sampler
-        self.num_inference_steps = int(num_inference_steps or config.sampler.num_inference_steps)
-        self.guidance_scale = float(config.sampler.guidance_scale if guidance_scale is None else guidance_scale)
-        timesteps = int(config.scheduler.num_train_timesteps)
+        self.scheduler = checkpoint.pipeline.scheduler_for(sampler)
+        self.num_inference_steps = int(num_inference_steps or settings.num_inference_steps)
+        self.guidance_scale = float(settings.guidance_scale if guidance_scale is None else guidance_scale)
+        timesteps = int(self.scheduler.config.num_train_timesteps)
         if not 1 <= self.num_inference_steps <= timesteps:
             raise AnimateError(f"--num-inference-steps must be between 1 and the schedule's {timesteps} timesteps, "
                                f"got {self.num_inference_steps}")
@@ -159,6 +164,9 @@ class AnimatePipeline:
             raise AnimateError(f"--guidance-scale must be a finite number, got {self.guidance_scale}")
         self.use_identity = use_identity
         self.progress = progress
+        from interanimate.pipelines.interanimate_pipeline import SamplingSpeed
+
+        self.speed = speed or SamplingSpeed()
         self._references: dict[tuple, ReferenceFace] = {}
         self._identities: dict[str, np.ndarray | None] = {}
 
@@ -172,9 +180,15 @@ class AnimatePipeline:
 
     # ------------------------------------------------------------------------------------------- inputs
 
+    @property
+    def sampler_name(self) -> str:
+        """``"ddim"``, ``"dpmpp"`` or the scheduler's class name."""
+        return self.sampler if isinstance(self.sampler, str) else type(self.sampler).__name__
+
     def reference(self, source, name: str | None = None) -> ReferenceFace:
-        """Load and frame a reference (cached per path, so several patterns reuse one detection)."""
-        key = (str(source), name) if not isinstance(source, np.ndarray) else (id(source), name)
+        """Load and frame a reference (cached per path, or per content for arrays, so several patterns reuse one
+        detection)."""
+        key = (str(source), name) if not isinstance(source, np.ndarray) else (array_digest(source), name)
         if key not in self._references:
             self._references[key] = load_reference(source, self.size, name)
         return self._references[key]
@@ -202,25 +216,19 @@ class AnimatePipeline:
     def generate_frames(self, reference: ReferenceFace, conditions: np.ndarray, pattern: str | None, seed: int,
                         identity: np.ndarray | None) -> np.ndarray:
         """``(F, S, S, 3) uint8`` frames (no watermark yet) for condition maps ``(F, 9, S, S)``."""
-        from interanimate.diffusion.sampler import sample
-        from interanimate.diffusion.schedule import NoiseSchedule
-
         ckpt = self.checkpoint
-        model = ckpt.model
-        device = next(model.parameters()).device
+        pipe = ckpt.pipeline
+        device = next(ckpt.model.parameters()).device
         reference_pixels = torch.from_numpy(reference.image).permute(2, 0, 1)[None].float().div(127.5).sub(1)
         cond = torch.from_numpy(conditions).permute(1, 0, 2, 3)[None]  # (1, 9, f, S, S)
         pattern_id = torch.tensor([PATTERN_IDS[pattern] if pattern else -1], dtype=torch.long)
         identity_tensor = None if identity is None else torch.from_numpy(identity)[None]
-        video = sample(model, reference_pixels.to(device), cond.to(device), [seed],
-                       schedule=NoiseSchedule.from_config(ckpt.config.scheduler), sampler=self.sampler,
-                       pattern_id=pattern_id.to(device),
-                       identity_embedding=None if identity_tensor is None else identity_tensor.to(device),
-                       num_inference_steps=self.num_inference_steps, guidance_scale=self.guidance_scale,
-                       eta=float(ckpt.config.sampler.eta) if self.sampler == "ddim" else 0.0,
-                       prediction_type=ckpt.config.loss.prediction_type,
-                       use_motion_modules=ckpt.stage != 1, window_frames=ckpt.window_frames,
-                       progress=self.progress)
+        video = pipe(reference_pixels.to(device), cond.to(device), [seed], sampler=self.scheduler,
+                     pattern_id=pattern_id.to(device),
+                     identity_embedding=None if identity_tensor is None else identity_tensor.to(device),
+                     num_inference_steps=self.num_inference_steps, guidance_scale=self.guidance_scale,
+                     eta=float(pipe.config.eta) if self.sampler == "ddim" else 0.0, speed=self.speed,
+                     progress=self.progress)
         pixels = ((video[0].float().clamp(-1, 1) + 1) * 127.5).round().byte()  # (3, f, S, S)
         return pixels.permute(1, 2, 3, 0).cpu().numpy()
 
@@ -250,8 +258,10 @@ class AnimatePipeline:
         info = {
             "reference": {"name": reference.name, "source": reference.source, "sha256": reference.digest},
             "motion": motion.info, "pattern": motion.pattern, "acting_hand": motion.acting_hand, "seed": request.seed,
-            "sampler": {"name": self.sampler, "num_inference_steps": self.num_inference_steps,
-                        "guidance_scale": self.guidance_scale, "window_frames": self.checkpoint.window_frames},
+            "sampler": {"name": self.sampler_name, "num_inference_steps": self.num_inference_steps,
+                        "guidance_scale": self.guidance_scale,
+                        "window_frames": self.checkpoint.pipeline.window_for(len(frames), self.speed.window_policy),
+                        "speed": dict(vars(self.speed))},
             "checkpoint": self.checkpoint.describe(), "identity": "dlib128" if identity is not None else None,
             "contact": contact_summary(motion), "generator": PRODUCER, "generator_version": __version__,
         }
@@ -314,6 +324,14 @@ class AnimatePipeline:
                           num_frames=int(num), width=int(size), height=int(size),
                           source={"kind": "generated", "origin": PRODUCER}, quality_flags=[],
                           extra=_json_safe(extra))
+
+
+def array_digest(array: np.ndarray) -> str:
+    """sha256 of an array's shape, dtype and bytes: a cache key that a new array never shares with an old one."""
+    array = np.ascontiguousarray(array)
+    digest = hashlib.sha256(f"{array.shape}|{array.dtype}|".encode())
+    digest.update(array.tobytes())
+    return digest.hexdigest()
 
 
 def side_by_side_frames(result: AnimateResult) -> np.ndarray:

@@ -2,15 +2,20 @@
 
 ``--checkpoint`` may name any of:
 
+- a pipeline folder (``InterAnimatePipeline.save_pretrained``: ``model_index.json`` + ``scheduler/`` + one subfolder
+  per part), which says by itself how to sample it;
 - a model folder (``InterAnimateModel.save_pretrained``: ``interanimate.json`` + one subfolder per component);
 - a training checkpoint ``RUN/checkpoints/step-N/`` (its ``model/`` holds the raw weights; the stage's EMA shadows
   in ``ema.safetensors`` replace them, as the trainer's validation does);
 - a run folder: its ``final/`` (EMA weights of the completed plan) or, while training runs, its newest checkpoint.
 
-The resolved training config (``config.yaml`` beside the model) supplies the noise schedule, the prediction type,
-the sampler defaults, the trained resolution and window length; a bare model folder falls back to the defaults and
-to the resolution in its UNet config. The checkpoint's identity, recorded in every output, is the sha256 over the
-sorted relative paths and sha256 of every weight and config file of the model folder.
+A pipeline folder's own files give the noise schedule, the prediction type, the sampler defaults, the trained
+resolution and window length. For a model folder they come from the resolved training config (``config.yaml`` beside
+the model); a bare model folder falls back to the defaults and to the resolution in its UNet config. Either way the
+result carries an ``InterAnimatePipeline`` over the loaded parts.
+
+The checkpoint's identity, recorded in every output, is the sha256 over the sorted relative paths and sha256 of
+every weight and config file of the model folder.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ class LoadedCheckpoint:
         stage: training stage the weights come from, when known (2 = video stage reached).
         ema: whether EMA shadows were applied.
         notes: facts worth reporting (e.g. "image-stage weights: motion modules untrained").
+        pipeline: the ``InterAnimatePipeline`` over ``model``'s parts (scheduler and sampling settings).
     """
 
     model: torch.nn.Module
@@ -57,6 +63,12 @@ class LoadedCheckpoint:
     stage: int | None = None
     ema: bool = False
     notes: list[str] = field(default_factory=list)
+    pipeline: object = None
+
+    def __post_init__(self):
+        if self.pipeline is None:
+            self.pipeline = pipeline_from_config(self.model, self.config, self.config_found, self.resolution,
+                                                 self.window_frames, self.stage)
 
     @property
     def identity_dim(self) -> int | None:
@@ -138,16 +150,40 @@ def _apply_ema(model: torch.nn.Module, ema_file: Path) -> int:
     return len(shadows)
 
 
+def pipeline_from_config(model, config, config_found: bool, resolution: int, window_frames: int,
+                         stage: int | None):
+    """The ``InterAnimatePipeline`` a training config describes for ``model`` (for folders without their own)."""
+    from interanimate.diffusion.sampler import make_scheduler
+    from interanimate.diffusion.schedule import NoiseSchedule
+    from interanimate.pipelines.interanimate_pipeline import InterAnimatePipeline
+
+    scheduler = make_scheduler("ddim", NoiseSchedule.from_config(config.scheduler), config.loss.prediction_type)
+    return InterAnimatePipeline.from_model(
+        model, scheduler, resolution=resolution, window_frames=window_frames,
+        condition_channels=int(model.pose_guider.config.conditioning_channels), use_motion_modules=stage != 1,
+        num_inference_steps=int(config.sampler.num_inference_steps),
+        guidance_scale=float(config.sampler.guidance_scale), eta=float(config.sampler.eta), stage=stage)
+
+
+def _load_parts(model_dir: Path):
+    """``(model, pipeline or None)``: a pipeline folder loads as a pipeline, a model folder as a model."""
+    from interanimate.models import InterAnimateModel
+    from interanimate.pipelines.interanimate_pipeline import InterAnimatePipeline, is_pipeline_folder
+
+    if is_pipeline_folder(model_dir):
+        pipe = InterAnimatePipeline.from_pretrained(model_dir)
+        return pipe.model, pipe
+    return InterAnimateModel.from_pretrained(model_dir), None
+
+
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> LoadedCheckpoint:
     """Resolve, check and load ``path`` (see the module docstring); raise ``AnimateError`` with one clear line."""
-    from interanimate.models import InterAnimateModel
-
     model_dir, checkpoint_dir = resolve_model_folder(Path(path))
     candidates = [model_dir / "config.yaml"] + ([checkpoint_dir / "config.yaml"] if checkpoint_dir else []) + \
         [model_dir.parent / "config.yaml"]
     config, found = _read_config(candidates)
     try:
-        model = InterAnimateModel.from_pretrained(model_dir)
+        model, pipe = _load_parts(model_dir)
     except AnimateError:
         raise
     except (OSError, ValueError, KeyError, RuntimeError, json.JSONDecodeError, TypeError) as exc:
@@ -183,10 +219,16 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Loa
     if stage == 1:
         notes.append("image-stage weights: motion modules are untrained, frames are generated independently")
     model.eval().to(device)
-    factor = model.latent_scale_factor
-    resolution = int(config.data.resolution) if found else int(model.unet.config.sample_size) * factor
-    window = int(config.data.num_frames) if found else 16
+    if pipe is not None:
+        resolution, window = int(pipe.config.resolution), int(pipe.config.window_frames)
+        stage = pipe.config.stage if stage is None else stage
+        if stage == 1 and pipe.config.use_motion_modules:
+            pipe.register_to_config(use_motion_modules=False)
+    else:
+        factor = model.latent_scale_factor
+        resolution = int(config.data.resolution) if found else int(model.unet.config.sample_size) * factor
+        window = int(config.data.num_frames) if found else 16
     window = max(2, min(window, int(getattr(model.unet.config, "motion_max_seq_length", 32) or 32)))
     return LoadedCheckpoint(model=model, path=model_dir, sha256=checkpoint_sha256(model_dir, extra_files),
                             config=config, config_found=found, resolution=resolution, window_frames=window,
-                            stage=stage, ema=ema, notes=notes)
+                            stage=stage, ema=ema, notes=notes, pipeline=pipe)
