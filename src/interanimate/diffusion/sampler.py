@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import math
 
 import torch
 from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
@@ -362,8 +363,9 @@ def sample(model, reference_pixel_values: torch.Tensor, conditions: torch.Tensor
     batch_size, _, num_frames, height, width = conditions.shape
     if len(seeds) != batch_size:
         raise ValueError(f"need one seed per sample: {batch_size} samples, {len(seeds)} seeds")
-    if not 1 <= num_inference_steps <= schedule.num_train_timesteps:
-        raise ValueError(f"num_inference_steps must be between 1 and the schedule's {schedule.num_train_timesteps} "
+    num_train_timesteps = int(config.num_train_timesteps)
+    if not 1 <= num_inference_steps <= num_train_timesteps:
+        raise ValueError(f"num_inference_steps must be between 1 and the schedule's {num_train_timesteps} "
                          f"timesteps, got {num_inference_steps}")
     if not math.isfinite(guidance_scale):
         raise ValueError(f"guidance_scale must be a finite number, got {guidance_scale}")
