@@ -511,3 +511,45 @@ def test_provenance_check_holds_a_few_frames_not_the_whole_video(tmp_path):
     tracemalloc.stop()
     assert report.frames == 16 and report.watermark_detected
     assert peak < whole / 3, (peak, whole)
+
+
+def test_annotating_more_videos_matches_subjects_already_in_the_dataset(tmp_path):
+    import dataclasses
+
+    import numpy as np
+
+    from interanimate.data.annotate.engine import _logged_results, assign_subjects
+    from interanimate.data.annotate.pipeline import VideoResult, log_path
+    from interanimate.data.writer import finalize_dataset
+
+    out = tmp_path / "interhf"
+    person = np.random.default_rng(0).normal(size=128).astype(np.float32)
+    person /= np.linalg.norm(person)
+    other = np.random.default_rng(1).normal(size=128).astype(np.float32)
+    other /= np.linalg.norm(other)
+
+    def video(key: str, embedding: np.ndarray) -> VideoResult:
+        clip_id = f"{key}-c0"
+        record = ClipRecord(clip_id=clip_id, subject_id=f"provisional-{key}", pattern=None, fps=25.0, num_frames=8,
+                            width=32, height=32, source={"kind": "real", "origin": key})
+        (out / "clips" / clip_id).mkdir(parents=True)
+        (out / "clips" / clip_id / "record.json").write_text(record.to_json() + "\n")
+        result = VideoResult(key=key, path=f"{key}.mp4", status="accepted", clips=[{"clip_id": clip_id}],
+                             embedding=embedding.tolist())
+        log_path(out, key).parent.mkdir(parents=True, exist_ok=True)
+        log_path(out, key).write_text(json.dumps(dataclasses.asdict(result)))
+        return result
+
+    # First run: two people.
+    first = [video("a", person), video("b", other)]
+    rewritten: set[str] = set()
+    assign_subjects(out, first, rewritten)
+    finalize_dataset(out, "test", "0", test_fraction=0.5, rewritten=rewritten)
+    # Second run: only the new video of the first person is passed on the command line.
+    new = video("c", person + 0.01)
+    earlier = [r for r in _logged_results(out) if r.key != "c"]
+    rewritten = set()
+    assign_subjects(out, [new] + earlier, rewritten)
+    records = {r.clip_id: r for r in finalize_dataset(out, "test", "0", test_fraction=0.5, rewritten=rewritten)}
+    assert records["c-c0"].subject_id == records["a-c0"].subject_id != records["b-c0"].subject_id
+    assert records["c-c0"].split == records["a-c0"].split
