@@ -553,3 +553,26 @@ def test_annotating_more_videos_matches_subjects_already_in_the_dataset(tmp_path
     records = {r.clip_id: r for r in finalize_dataset(out, "test", "0", test_fraction=0.5, rewritten=rewritten)}
     assert records["c-c0"].subject_id == records["a-c0"].subject_id != records["b-c0"].subject_id
     assert records["c-c0"].split == records["a-c0"].split
+
+
+def test_two_writers_of_one_clip_folder_the_second_is_refused_and_the_first_kept(tmp_path, monkeypatch):
+    from interanimate.data import io as data_io
+    from interanimate.data.io import atomic_directory
+
+    final = tmp_path / "clips" / "c0"
+    with pytest.raises(FileExistsError):
+        with atomic_directory(final) as loser:
+            (loser / "video.mp4").write_bytes(b"loser")
+            with atomic_directory(final) as winner:
+                (winner / "video.mp4").write_bytes(b"winner")
+    assert (final / "video.mp4").read_bytes() == b"winner"
+
+    def renamed_first(src, dst):  # the other writer renamed between the check and this rename
+        raise OSError(errno.ENOTEMPTY, os.strerror(errno.ENOTEMPTY))
+
+    monkeypatch.setattr(data_io.os, "replace", renamed_first)
+    with pytest.raises(FileExistsError):
+        with atomic_directory(tmp_path / "clips" / "c1") as late:
+            (late / "video.mp4").write_bytes(b"late")
+    assert (final / "video.mp4").read_bytes() == b"winner"
+    assert not [p for p in final.parent.iterdir() if p.name.startswith(".tmp-")]
