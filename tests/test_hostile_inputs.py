@@ -428,6 +428,8 @@ def test_killing_synth_ends_its_workers(tmp_path):
         time.sleep(0.5)
     alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()
              and "zombie" not in Path(f"/proc/{pid}/status").read_text()]
+    for pid in alive:  # do not leave them running when the test fails
+        os.kill(pid, signal.SIGKILL)
     assert not alive
     shutil.rmtree(tmp_path / "s", ignore_errors=True)
 
