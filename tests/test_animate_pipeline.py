@@ -301,3 +301,20 @@ def test_driving_video_through_perception(pipe, astronaut_png, tmp_path):
         pytest.skip(f"perception found no usable hand in this render: {exc}")
     assert result.frames.shape[0] == 24 and result.annotations.hand_present.any()
     assert result.info["motion"]["labels"] == "annotator contact and pattern stages"
+
+
+def test_rerun_into_a_dataset_does_not_sample_finished_clips(tiny32, astronaut_png, tmp_path, capsys, monkeypatch):
+    dataset = tmp_path / "ds"
+    argv = ["--reference", astronaut_png, "--pattern", "poke_chin", "poke_nose", "--frames", 8, "--checkpoint", tiny32,
+            "--as-dataset", dataset, "--num-inference-steps", 1, "--quiet"]
+    assert _run(argv, capsys)[0] == 0
+    before = sorted(p.name for p in (dataset / "clips").iterdir())
+    assert len(before) == 2
+
+    def no_sampling(self, request):
+        raise AssertionError("a finished clip was sampled again")
+
+    monkeypatch.setattr(AnimatePipeline, "__call__", no_sampling)
+    code, err = _run(argv, capsys)
+    assert code == 0, err
+    assert sorted(p.name for p in (dataset / "clips").iterdir()) == before

@@ -428,6 +428,8 @@ def test_killing_synth_ends_its_workers(tmp_path):
         time.sleep(0.5)
     alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()
              and "zombie" not in Path(f"/proc/{pid}/status").read_text()]
+    for pid in alive:  # do not leave them running when the test fails
+        os.kill(pid, signal.SIGKILL)
     assert not alive
     shutil.rmtree(tmp_path / "s", ignore_errors=True)
 
@@ -511,3 +513,68 @@ def test_provenance_check_holds_a_few_frames_not_the_whole_video(tmp_path):
     tracemalloc.stop()
     assert report.frames == 16 and report.watermark_detected
     assert peak < whole / 3, (peak, whole)
+
+
+def test_annotating_more_videos_matches_subjects_already_in_the_dataset(tmp_path):
+    import dataclasses
+
+    import numpy as np
+
+    from interanimate.data.annotate.engine import _logged_results, assign_subjects
+    from interanimate.data.annotate.pipeline import VideoResult, log_path
+    from interanimate.data.writer import finalize_dataset
+
+    out = tmp_path / "interhf"
+    person = np.random.default_rng(0).normal(size=128).astype(np.float32)
+    person /= np.linalg.norm(person)
+    other = np.random.default_rng(1).normal(size=128).astype(np.float32)
+    other /= np.linalg.norm(other)
+
+    def video(key: str, embedding: np.ndarray) -> VideoResult:
+        clip_id = f"{key}-c0"
+        record = ClipRecord(clip_id=clip_id, subject_id=f"provisional-{key}", pattern=None, fps=25.0, num_frames=8,
+                            width=32, height=32, source={"kind": "real", "origin": key})
+        (out / "clips" / clip_id).mkdir(parents=True)
+        (out / "clips" / clip_id / "record.json").write_text(record.to_json() + "\n")
+        result = VideoResult(key=key, path=f"{key}.mp4", status="accepted", clips=[{"clip_id": clip_id}],
+                             embedding=embedding.tolist())
+        log_path(out, key).parent.mkdir(parents=True, exist_ok=True)
+        log_path(out, key).write_text(json.dumps(dataclasses.asdict(result)))
+        return result
+
+    # First run: two people.
+    first = [video("a", person), video("b", other)]
+    rewritten: set[str] = set()
+    assign_subjects(out, first, rewritten)
+    finalize_dataset(out, "test", "0", test_fraction=0.5, rewritten=rewritten)
+    # Second run: only the new video of the first person is passed on the command line.
+    new = video("c", person + 0.01)
+    earlier = [r for r in _logged_results(out) if r.key != "c"]
+    rewritten = set()
+    assign_subjects(out, [new] + earlier, rewritten)
+    records = {r.clip_id: r for r in finalize_dataset(out, "test", "0", test_fraction=0.5, rewritten=rewritten)}
+    assert records["c-c0"].subject_id == records["a-c0"].subject_id != records["b-c0"].subject_id
+    assert records["c-c0"].split == records["a-c0"].split
+
+
+def test_two_writers_of_one_clip_folder_the_second_is_refused_and_the_first_kept(tmp_path, monkeypatch):
+    from interanimate.data import io as data_io
+    from interanimate.data.io import atomic_directory
+
+    final = tmp_path / "clips" / "c0"
+    with pytest.raises(FileExistsError):
+        with atomic_directory(final) as loser:
+            (loser / "video.mp4").write_bytes(b"loser")
+            with atomic_directory(final) as winner:
+                (winner / "video.mp4").write_bytes(b"winner")
+    assert (final / "video.mp4").read_bytes() == b"winner"
+
+    def renamed_first(src, dst):  # the other writer renamed between the check and this rename
+        raise OSError(errno.ENOTEMPTY, os.strerror(errno.ENOTEMPTY))
+
+    monkeypatch.setattr(data_io.os, "replace", renamed_first)
+    with pytest.raises(FileExistsError):
+        with atomic_directory(tmp_path / "clips" / "c1") as late:
+            (late / "video.mp4").write_bytes(b"late")
+    assert (final / "video.mp4").read_bytes() == b"winner"
+    assert not [p for p in final.parent.iterdir() if p.name.startswith(".tmp-")]

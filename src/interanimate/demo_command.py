@@ -17,10 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from interanimate.data.io import make_folder, output_errors
+    from interanimate.data.io import output_errors
     from interanimate.demo import run_demo
 
-    make_folder(args.out)
     with output_errors(args.out):
         summary = run_demo(args.out, seed=args.seed, quick=args.quick, checkpoint=args.checkpoint)
     print(summary)

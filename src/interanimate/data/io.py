@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
@@ -170,6 +171,8 @@ def atomic_directory(final: Path) -> Iterator[Path]:
             child.unlink(missing_ok=True)
         if staging.exists():
             staging.rmdir()
+        if isinstance(err, OSError) and err.errno in (errno.ENOTEMPTY, errno.EEXIST):
+            raise FileExistsError(f"{final} already exists") from None  # another writer renamed first
         if isinstance(err, OSError) and not isinstance(err, (OutputError, FileExistsError, FileNotFoundError)):
             raise output_failure(final, err) from None
         raise

@@ -183,8 +183,8 @@ def read_manifest(root: Path) -> list[ClipRecord]:
     try:
         lines = path.read_text(encoding="utf-8").split("\n")
     except UnicodeDecodeError as err:
-        raise DatasetFormatError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start}); "
-                                 "the manifest is damaged: rewrite it with the producer that made the dataset") from None
+        raise DatasetFormatError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start}); the manifest is "
+                                 "damaged: rewrite it with the producer that made the dataset") from None
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue

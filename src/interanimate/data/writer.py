@@ -107,7 +107,7 @@ def scan_clip_records(root: Path) -> list[ClipRecord]:
     return records
 
 
-def check_records_unchanged(root: Path, records: list[ClipRecord]) -> None:
+def check_records_unchanged(root: Path, records: list[ClipRecord], rewritten: set[str] = frozenset()) -> None:
     """Refuse clip records that differ from the manifest already written (split aside).
 
     A ``record.json`` edited after its clip was written (another subject, pattern or checksum) would otherwise be
@@ -119,7 +119,7 @@ def check_records_unchanged(root: Path, records: list[ClipRecord]) -> None:
     listed = {r.clip_id: r for r in read_manifest(root)}
     for record in records:
         old = listed.get(record.clip_id)
-        if old is None:
+        if old is None or record.clip_id in rewritten:  # new, or rewritten by the producer itself
             continue
         a, b = dataclasses.asdict(old), dataclasses.asdict(record)
         a.pop("split"), b.pop("split")
@@ -142,11 +142,16 @@ def sweep_staging(root: Path) -> int:
 
 
 def finalize_dataset(root: Path, producer: str, producer_version: str, test_fraction: float = 0.1,
-                     split_seed: int = 0, config: dict | None = None) -> list[ClipRecord]:
-    """Assign subject-disjoint splits and write ``manifest.jsonl`` and ``dataset_card.json`` atomically."""
+                     split_seed: int = 0, config: dict | None = None,
+                     rewritten: set[str] = frozenset()) -> list[ClipRecord]:
+    """Assign subject-disjoint splits and write ``manifest.jsonl`` and ``dataset_card.json`` atomically.
+
+    Records that differ from the manifest already written are refused (edited by hand), except the clips in
+    ``rewritten``, whose records the producer itself updated in this run (e.g. subjects matched again).
+    """
     root = Path(root)
     records = scan_clip_records(root)
-    check_records_unchanged(root, records)
+    check_records_unchanged(root, records, rewritten)
     splits = assign_splits({r.subject_id for r in records}, test_fraction, split_seed)
     for r in records:
         r.split = splits[r.subject_id]

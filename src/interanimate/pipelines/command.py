@@ -61,7 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fps", type=fps_float, help="frame rate (pattern default 25; driving: the video's)")
     parser.add_argument("--seed", type=seed_int, default=0, help="seed of the first clip (clip i uses seed + i)")
     parser.add_argument("--num-inference-steps", type=int_in(1, 1000), help="default: the checkpoint's config")
-    parser.add_argument("--guidance-scale", type=float_in(0.0, 100.0), help="classifier-free guidance; default: the checkpoint's")
+    parser.add_argument("--guidance-scale", type=float_in(0.0, 100.0),
+                        help="classifier-free guidance, 0-100; default: the checkpoint's")
     parser.add_argument("--sampler", choices=("ddim", "dpmpp"), default="ddim",
                         help="DDIM or DPM-Solver++(2M) (default ddim)")
     parser.add_argument("--gif", action="store_true", help="also write an animated GIF")

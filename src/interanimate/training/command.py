@@ -47,10 +47,9 @@ def run(args: argparse.Namespace) -> int:
         plan = ", ".join(f"stage {s}: {n} steps" for s, n in config.stage.plan())
         print(f"# plan: {plan}; run folder: {args.out}")
         return 0
-    from interanimate.data.io import make_folder, output_errors
+    from interanimate.data.io import output_errors
     from interanimate.training.trainer import train
 
-    make_folder(args.out)
     with output_errors(args.out):  # a full or read-only run folder: one line, the last complete checkpoint kept
         summary = train(config, args.out, max_steps=args.max_steps, progress=not args.no_progress)
     if summary.is_main_process:

@@ -420,7 +420,8 @@ def _validate_data(config: Config) -> None:
         raise ConfigError(f"data.num_frames={data.num_frames} exceeds the motion modules' {limit} positions "
                           f"(model.unet.motion_max_seq_length); use at most {limit} frames or raise that limit")
     if config.model.pretrained.sd_path is None:
-        factor = 2 ** (len(config.model.vae.block_out_channels) - 1) * 2 ** (len(config.model.unet.block_out_channels) - 1)
+        vae_levels, unet_levels = len(config.model.vae.block_out_channels), len(config.model.unet.block_out_channels)
+        factor = 2 ** (vae_levels - 1) * 2 ** (unet_levels - 1)
         if data.resolution < factor or data.resolution % factor:
             raise ConfigError(f"data.resolution={data.resolution} must be a multiple of {factor} (the VAE and UNet "
                               f"downsample by that much), e.g. {max(factor, data.resolution // factor * factor)}")

@@ -22,8 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--subjects", type=Path, metavar="SIDECAR",
                         help="JSON {video: subject} or CSV video,subject; otherwise subjects are clustered by face")
     parser.add_argument("--preview", action="store_true", help="write a frame strip per clip under OUT/previews/")
-    parser.add_argument("--padding", type=float_in(0.0, 60.0), default=0.5, help="seconds kept around each interaction (0.5)")
-    parser.add_argument("--max-clip-seconds", type=float_in(0.0, 3600.0, low_open=True), default=8.0, help="longest clip (8)")
+    parser.add_argument("--padding", type=float_in(0.0, 60.0), default=0.5,
+                        help="seconds kept around each interaction, 0-60 (0.5)")
+    parser.add_argument("--max-clip-seconds", type=float_in(0.0, 3600.0, low_open=True), default=8.0,
+                        help="longest clip, up to 3600 (8)")
     parser.add_argument("--max-side", type=positive_int, default=960, help="long side of the output resolution (960)")
     parser.add_argument("--mirrored", action="store_true", help="input is mirrored (front-camera preview)")
     parser.add_argument("--interactions-only", action="store_true",

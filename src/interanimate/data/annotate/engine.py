@@ -20,7 +20,14 @@ import numpy as np
 
 from interanimate import __version__
 from interanimate.data.annotate.identity import cluster_subjects, load_sidecar, sidecar_subject
-from interanimate.data.annotate.pipeline import PRODUCER, AnnotateConfig, VideoResult, annotate_video, read_log
+from interanimate.data.annotate.pipeline import (
+    LOG_DIR,
+    PRODUCER,
+    AnnotateConfig,
+    VideoResult,
+    annotate_video,
+    read_log,
+)
 from interanimate.data.annotate.video import AnnotateError, VideoInput, discover_inputs
 from interanimate.data.io import atomic_write_json, atomic_write_text, make_folder
 from interanimate.data.manifest import CLIPS_DIR, RECORD_NAME, ClipRecord
@@ -123,8 +130,9 @@ def _run_ray(jobs: list[tuple], workers: int, address: str | None, progress) -> 
             ray.shutdown()
 
 
-def assign_subjects(out: Path, results: list[VideoResult]) -> dict[str, str]:
-    """Final subject id per video key; rewrites clip records whose provisional id differs."""
+def assign_subjects(out: Path, results: list[VideoResult], rewritten: set[str] | None = None) -> dict[str, str]:
+    """Final subject id per video key; rewrites clip records whose provisional id differs (their ids are added to
+    ``rewritten``). Pass every video of the dataset, earlier runs' too, so a person keeps one subject id."""
     fixed = {r.key: r.subject_id for r in results if r.subject_id}
     embeddings = {r.key: np.asarray(r.embedding, np.float32) for r in results
                   if r.clips and not r.subject_id and r.embedding}
@@ -139,7 +147,20 @@ def assign_subjects(out: Path, results: list[VideoResult]) -> dict[str, str]:
             if data["subject_id"] != subject:
                 data["subject_id"] = subject
                 atomic_write_text(path, ClipRecord.from_dict(data).to_json() + "\n")
+                if rewritten is not None:
+                    rewritten.add(clip["clip_id"])
     return mapping
+
+
+def _logged_results(out: Path) -> list[VideoResult]:
+    """Every video result logged in ``out`` (by this run or earlier ones)."""
+    folder = Path(out) / LOG_DIR
+    found = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        result = read_log(out, path.stem)
+        if result is not None:
+            found.append(result)
+    return found
 
 
 def _without_own_output(items: list, out: Path) -> list:
@@ -201,8 +222,12 @@ def run_annotate(inputs: list[Path | str], out: Path, config: AnnotateConfig | N
     for data in raw:
         done[data["key"]] = VideoResult(**data)
     summary.results = [done[item.key] for item in items if item.key in done]
-    assign_subjects(out, summary.results)
-    finalize_dataset(out, PRODUCER, __version__, config={"annotate": dataclasses.asdict(config)})
+    # Videos annotated into this folder by earlier runs take part in subject matching, so a person already in the
+    # dataset keeps their subject id (and split) instead of becoming a new subject on the other side.
+    earlier = [r for r in _logged_results(out) if r.key not in done]
+    rewritten: set[str] = set()
+    assign_subjects(out, summary.results + earlier, rewritten)
+    finalize_dataset(out, PRODUCER, __version__, config={"annotate": dataclasses.asdict(config)}, rewritten=rewritten)
     atomic_write_json(out / SUMMARY_NAME, {"videos": [r.to_dict() for r in summary.results],
                                            "clips": summary.num_clips})
     return summary

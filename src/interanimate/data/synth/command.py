@@ -25,13 +25,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clips-per-pattern", type=int, default=1, help="clips per subject and pattern (default 1)")
     parser.add_argument("--frames", type=int, default=48, help="frames per clip, at least 8 (default 48)")
     parser.add_argument("--size", type=int, default=128, help="frame width and height in pixels, 64-512 (default 128)")
-    parser.add_argument("--seed", type=seed_int, default=0, help="dataset seed; the same seed gives identical annotations")
+    parser.add_argument("--seed", type=seed_int, default=0,
+                        help="dataset seed, 0-4294967295; the same seed gives identical annotations")
     parser.add_argument("--patterns", nargs="+", metavar="NAME",
                         help=f"patterns or families to render (default: all 18); families: {', '.join(FAMILIES)}")
     parser.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
     parser.add_argument("--fps", type=fps_float, default=25.0, help="frames per second, 1-240 (default 25)")
     parser.add_argument("--motion-blur", action="store_true", help="blur fast motion (renders two sub-frames per frame)")
-    parser.add_argument("--test-fraction", type=float_in(0.0, 1.0, high_open=True), default=0.1, help="share of subjects in the test split (default 0.1)")
+    parser.add_argument("--test-fraction", type=float_in(0.0, 1.0, high_open=True), default=0.1,
+                        help="share of subjects in the test split, [0, 1) (default 0.1)")
     parser.add_argument("--preview", action="store_true", help="also write OUT/preview.png, a frame strip per pattern")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
