@@ -5,7 +5,7 @@ bytes), ``<key>.npz`` (annotations) and ``<key>.json`` (the manifest record). ``
 the shards lists them with their clip counts and sha256, the source dataset card, and any clips that
 were refused (missing files or checksum mismatches), so nothing is dropped silently.
 
-``ShardDataset`` streams shards with a seeded per-epoch shuffle of shard order and a seeded shuffle
+``ShardDataset`` (in ``shard_dataset``, re-exported here) streams shards with a seeded per-epoch shuffle of shard order and a seeded shuffle
 buffer, splits shards across distributed ranks and data-loader workers, and builds samples with the
 same ``build_sample`` as the folder dataset, so both give identical samples for a clip, seed and epoch.
 """
@@ -14,21 +14,15 @@ from __future__ import annotations
 
 import io
 import json
-import random
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
 import webdataset as wds
-from torch.utils.data import IterableDataset, get_worker_info
 
-from interanimate.data.dataset import build_sample
 from interanimate.data.io import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
 from interanimate.data.manifest import ClipRecord, check_dataset_root, read_card, read_manifest
-from interanimate.errors import MissingInputError
+from interanimate.data.shard_dataset import INDEX_NAME, ShardDataset, read_shard_index  # noqa: F401 (re-exported)
 
-INDEX_NAME = "index.json"
 _TAR_MTIME = 0.0  # fixed member times: the same dataset always packs to the same bytes
 
 
@@ -123,82 +117,11 @@ def pack_dataset(root: Path, out: Path, clips_per_shard: int = 256, split: str |
     return report
 
 
-def read_shard_index(path: Path) -> dict:
-    path = Path(path)
-    index_path = path / INDEX_NAME if path.is_dir() else path
-    if not index_path.is_file():
-        raise MissingInputError(f"{path}: no {INDEX_NAME}; pack a dataset with `interanimate data pack DIR --out {path}`")
-    return json.loads(index_path.read_text(encoding="utf-8"))
-
-
 def verify_shards(path: Path) -> list[str]:
     """Names of shards whose sha256 does not match the index (empty when all are intact)."""
     index = read_shard_index(path)
     base = Path(path)
     return [s["path"] for s in index["shards"] if sha256_file(base / s["path"]) != s["sha256"]]
-
-
-class ShardDataset(IterableDataset):
-    """Stream samples from packed shards; worker- and rank-safe, seeded per epoch.
-
-    Args:
-        path: the folder written by ``pack_dataset``.
-        num_frames, stride, resolution, seed, identity_dim: as in ``InterHFDataset``.
-        split: use only shards of this split (``None``: all).
-        shuffle_buffer: samples held for shuffling (0 keeps shard order; used for exact comparisons).
-        rank, world_size: distributed position; defaults read ``torch.distributed`` when initialised.
-    """
-
-    def __init__(self, path: Path, num_frames: int = 8, stride: int = 1, resolution: tuple[int, int] | None = None,
-                 split: str | None = None, seed: int = 0, shuffle_buffer: int = 64, identity_dim: int = 128,
-                 rank: int | None = None, world_size: int | None = None):
-        self.base = Path(path)
-        index = read_shard_index(self.base)
-        self.shards = [s for s in index["shards"] if split is None or s["split"] == split]
-        self.num_clips = sum(s["clips"] for s in self.shards)
-        self.num_frames, self.stride, self.resolution = num_frames, stride, resolution
-        self.seed, self.shuffle_buffer, self.identity_dim = seed, shuffle_buffer, identity_dim
-        self.epoch = 0
-        if rank is None and torch.distributed.is_available() and torch.distributed.is_initialized():
-            rank, world_size = torch.distributed.get_rank(), torch.distributed.get_world_size()
-        self.rank, self.world_size = rank or 0, world_size or 1
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.num_clips
-
-    def _my_shards(self) -> list[str]:
-        names = [s["path"] for s in self.shards]
-        random.Random(f"{self.seed}:{self.epoch}:shards").shuffle(names)
-        info = get_worker_info()
-        worker, num_workers = (info.id, info.num_workers) if info else (0, 1)
-        slot, slots = self.rank * num_workers + worker, self.world_size * num_workers
-        return names[slot::slots]
-
-    def _raw(self, names: list[str]) -> Iterator[dict]:
-        urls = [{"url": str(self.base / name)} for name in names]
-        yield from wds.tarfile_to_samples()(iter(urls))
-
-    def __iter__(self) -> Iterator[dict]:
-        info = get_worker_info()
-        rng = random.Random(f"{self.seed}:{self.epoch}:{self.rank}:{info.id if info else 0}:buffer")
-        buffer: list[dict] = []
-        for raw in self._raw(self._my_shards()):
-            if self.shuffle_buffer <= 0:
-                yield self._build(raw)
-                continue
-            buffer.append(raw)
-            if len(buffer) >= self.shuffle_buffer:
-                yield self._build(buffer.pop(rng.randrange(len(buffer))))
-        while buffer:
-            yield self._build(buffer.pop(rng.randrange(len(buffer))))
-
-    def _build(self, raw: dict) -> dict:
-        record = ClipRecord.from_dict(json.loads(raw["json"]))
-        return build_sample(record, raw["mp4"], raw["npz"], self.num_frames, self.stride, self.resolution,
-                            self.seed, self.epoch, self.identity_dim)
 
 
 __all__ = ["PackReport", "ShardDataset", "pack_dataset", "read_shard_index", "verify_shards"]
