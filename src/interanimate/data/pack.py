@@ -13,7 +13,6 @@ same ``build_sample`` as the folder dataset, so both give identical samples for 
 from __future__ import annotations
 
 import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
