@@ -15,10 +15,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from interanimate.configs import ACCELERATE_DIR
 from interanimate.models import InterAnimateModel
 from interanimate.training.sharding import ShardingSetupError, sharding_settings
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "accelerate"
+CONFIGS = ACCELERATE_DIR
 
 WORKER = textwrap.dedent('''
     import os, sys

@@ -28,14 +28,18 @@ import torch.nn.functional as F
 from diffusers.models.attention_processor import Attention
 from einops import rearrange
 
+from interanimate.models.attention_layers import (  # noqa: F401 (re-exported: the processors' layer names)
+    attention_names,
+    cross_attention_names,
+    is_temporal,
+    layer_key,
+    spatial_self_attention_names,
+    temporal_self_attention_names,
+)
+
 if TYPE_CHECKING:
     from interanimate.models.id_preserver import IDPreserver
     from interanimate.models.interaction_system import InteractionSystem
-
-
-def layer_key(name: str) -> str:
-    """A UNet module path (``down_blocks.0.attentions.0.transformer_blocks.0.attn1``) as a ``ModuleDict`` key."""
-    return name.replace(".", "__")
 
 
 def soften_mask(mask: torch.Tensor, size: tuple[int, int], blur_radius: int) -> torch.Tensor:
@@ -287,30 +291,10 @@ class PlainAttnProcessor:
 # ----------------------------------------------------------------------------------------------- installing
 
 
-def _attention_names(model: torch.nn.Module) -> list[str]:
-    return [name for name, module in model.named_modules() if isinstance(module, Attention)]
-
-
-def is_temporal(name: str) -> bool:
-    return ".motion_modules." in name
-
-
-def spatial_self_attention_names(model: torch.nn.Module) -> list[str]:
-    return [n for n in _attention_names(model) if n.endswith(".attn1") and not is_temporal(n)]
-
-
-def temporal_self_attention_names(model: torch.nn.Module) -> list[str]:
-    return [n for n in _attention_names(model) if n.endswith(".attn1") and is_temporal(n)]
-
-
-def cross_attention_names(model: torch.nn.Module) -> list[str]:
-    return [n for n in _attention_names(model) if n.endswith(".attn2") and not is_temporal(n)]
-
-
 def install_reference_processors(reference_net: torch.nn.Module) -> None:
     """ReferenceNet: spatial self-attention records into ``reference_bank``; other layers stay plain."""
     processors = {}
-    for name in _attention_names(reference_net):
+    for name in attention_names(reference_net):
         processors[name + ".processor"] = (
             ReferenceWriteProcessor(name) if name.endswith(".attn1") else PlainAttnProcessor()
         )
@@ -324,7 +308,7 @@ def install_unet_processors(unet: torch.nn.Module) -> None:
     done once, at construction, and the same UNet serves the plain and the full model.
     """
     processors = {}
-    for name in _attention_names(unet):
+    for name in attention_names(unet):
         if name.endswith(".attn1"):
             proc = TemporalSelfAttnProcessor(name) if is_temporal(name) else SpatialSelfAttnProcessor(name)
         elif name.endswith(".attn2") and not is_temporal(name):

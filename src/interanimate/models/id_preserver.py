@@ -15,7 +15,7 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.attention_processor import Attention
 from diffusers.models.modeling_utils import ModelMixin
 
-from interanimate.models.attention_processors import cross_attention_names, layer_key
+from interanimate.models.attention_layers import cross_attention_names, layer_key
 
 
 class IdentityAttention(nn.Module):

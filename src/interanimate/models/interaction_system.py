@@ -16,7 +16,7 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from einops import rearrange
 
-from interanimate.models.attention_processors import (
+from interanimate.models.attention_layers import (
     layer_key,
     spatial_self_attention_names,
     temporal_self_attention_names,

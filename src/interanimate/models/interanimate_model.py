@@ -23,10 +23,10 @@ from interanimate.models.attention_processors import AttentionContext
 from interanimate.models.id_preserver import IDPreserver
 from interanimate.models.interaction_system import InteractionSystem
 from interanimate.models.interanimate_unet import InterAnimateUNet
+from interanimate.models.parts import MODEL_PARTS
 from interanimate.models.pose_guider import PoseGuider
 from interanimate.models.reference_net import ReferenceNet
 from interanimate.models.vae import build_vae, load_vae, vae_scale_factor
-from interanimate.training.config import MODEL_PARTS
 
 CONTAINER_FILE = "interanimate.json"
 HAND_CHANNEL = CONDITION_CHANNELS.index("hand_region")

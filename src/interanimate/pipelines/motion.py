@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from interanimate.data.annotate.contact import _runs
+from interanimate.data.annotate.contact import true_runs
 from interanimate.data.annotate.geometry import face_frame, face_outline
 from interanimate.data.annotate.masks import contact_mask, hand_mask, polygon_mask
 from interanimate.data.annotations import ClipAnnotations
@@ -316,7 +316,7 @@ def build_annotations(motion: Motion, identity: np.ndarray | None = None) -> Cli
                                            face_region, size, size)
     lo, hi = outline.min(axis=1), outline.max(axis=1)
     ann.face_box = np.clip(np.concatenate([lo, hi], axis=1), 0, size).astype(np.float32)
-    segments = _runs(ann.contact.any(axis=1))
+    segments = true_runs(ann.contact.any(axis=1))
     ann.contact_segments = np.array(segments, np.int32).reshape(-1, 2)
     if identity is not None:
         ann.identity_embedding, ann.identity_kind = identity.astype(np.float32), "dlib128"

@@ -23,13 +23,10 @@ from typing import Any
 
 import yaml
 
+from interanimate.configs import CONFIGS_DIR, preset_names
 from interanimate.data.conditions import NUM_CONDITION_CHANNELS
 from interanimate.errors import UserError
-
-
-# The parts of an InterAnimateModel, in saving order; defined here (not in the heavy models package) so that
-# config validation can name them.
-MODEL_PARTS = ("vae", "reference_net", "unet", "pose_guider", "interaction", "id_preserver")
+from interanimate.models.parts import MODEL_PARTS  # noqa: F401 (also importable from here)
 
 
 class ConfigError(UserError, ValueError):
@@ -318,7 +315,7 @@ def parse_override(text: str) -> dict[str, Any]:
     return nested
 
 
-PRESETS_DIR = Path(__file__).resolve().parents[3] / "configs"
+PRESETS_DIR = CONFIGS_DIR
 
 
 def resolve_preset(preset: str | Path) -> Path:
@@ -329,7 +326,7 @@ def resolve_preset(preset: str | Path) -> Path:
     candidate = PRESETS_DIR / f"{preset}.yaml"
     if candidate.is_file():
         return candidate
-    known = sorted(p.stem for p in PRESETS_DIR.glob("*.yaml")) if PRESETS_DIR.is_dir() else []
+    known = preset_names()
     raise ConfigError(f"unknown preset {str(preset)!r}; use one of {', '.join(known) or '(none found)'} or a .yaml path")
 
 

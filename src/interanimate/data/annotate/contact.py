@@ -254,11 +254,14 @@ def contact_features(frame: FaceFrame, face_points: np.ndarray, face_present: np
     return features, best_tip
 
 
-def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
-    """``[start, end)`` runs of True."""
+def true_runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """``[start, end)`` runs of True in a ``(F,)`` bool array."""
     padded = np.concatenate([[False], flags, [False]])
     edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
     return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
+
+
+_runs = true_runs  # the name this package's modules use
 
 
 def decide(probability: np.ndarray, fps: float, model: ContactModel) -> np.ndarray:

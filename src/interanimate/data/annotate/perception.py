@@ -128,8 +128,10 @@ class Perceiver:
         return out
 
     def close(self) -> None:
-        self._face.close()
-        self._hand.close()
+        # Closing a landmarker prints an ``accelerator_registry.cc`` notice per graph.
+        with quiet_native_stderr():
+            self._face.close()
+            self._hand.close()
 
     def __enter__(self) -> "Perceiver":
         return self
