@@ -31,13 +31,14 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("interanimate.data", "interanimate.assets", "interanimate.provenance"),
     ("interanimate.models", "interanimate.diffusion"),
     ("interanimate.training",),
-    ("interanimate.pipelines", "interanimate.evaluation"),
-    ("interanimate.demo", "interanimate.cli"),
+    ("interanimate.pipelines", "interanimate.render", "interanimate.evaluation"),
+    ("interanimate.demo", "interanimate.cli", "interanimate.app"),
 )
 COMMANDS_LAYER = len(LAYERS) - 1
 # Subpackages for the package-level cycle check (the longest prefix wins; top-level modules stand for themselves).
 PACKAGES = ("interanimate.data", "interanimate.data.synth", "interanimate.data.annotate", "interanimate.models",
-            "interanimate.diffusion", "interanimate.training", "interanimate.pipelines", "interanimate.evaluation",
+            "interanimate.diffusion", "interanimate.training", "interanimate.pipelines", "interanimate.render",
+            "interanimate.app", "interanimate.evaluation",
             "interanimate.configs")
 
 
@@ -96,9 +97,13 @@ def _longest_prefix(module: str, prefixes) -> str | None:
     return max(matches, key=len) if matches else None
 
 
-def layer_of(module: str) -> int:
+def is_command(module: str) -> bool:
     last = module.rpartition(".")[2]
-    if last == "command" or last.endswith("_command") or last == "__main__":
+    return last == "command" or last.endswith("_command") or last == "__main__"
+
+
+def layer_of(module: str) -> int:
+    if is_command(module):
         return COMMANDS_LAYER
     prefix = _longest_prefix(module, [p for layer in LAYERS for p in layer])
     assert prefix is not None, f"{module} is in no layer; add it to LAYERS in {__file__}"
@@ -106,6 +111,9 @@ def layer_of(module: str) -> int:
 
 
 def package_of(module: str) -> str:
+    # A command module belongs to the commands layer above every package, not to the package it sits in.
+    if is_command(module):
+        return module
     return _longest_prefix(module, PACKAGES) or module
 
 

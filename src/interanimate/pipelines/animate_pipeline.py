@@ -106,12 +106,12 @@ class AnimateResult:
         return self.motion.pattern
 
 
-def _json_safe(value):
+def json_safe(value):
     """Records are strict JSON: non-finite floats (e.g. an undefined choreography parameter) become ``None``."""
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, (float, np.floating)):
         return float(value) if np.isfinite(value) else None
     if isinstance(value, np.integer):
@@ -121,10 +121,10 @@ def _json_safe(value):
 
 def _clip_name(request: AnimateRequest, reference_name: str, source_clip_id: str | None) -> str:
     motion_name = source_clip_id or request.pattern or Path(str(request.driving)).stem
-    return _safe_name(request.name or f"{reference_name}-{motion_name}-s{request.seed}")
+    return safe_name(request.name or f"{reference_name}-{motion_name}-s{request.seed}")
 
 
-def _safe_name(text: str) -> str:
+def safe_name(text: str) -> str:
     cleaned = re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-_")
     return (cleaned or "clip")[:100]
 
@@ -304,7 +304,7 @@ class AnimatePipeline:
                        "num_frames": int(len(result.frames)), "size": int(result.frames.shape[1]),
                        "provenance": result.metadata, **result.info}
         info_path = stem.with_name(stem.name + ".json")
-        atomic_write_json(info_path, _json_safe(description))
+        atomic_write_json(info_path, json_safe(description))
         written["info"] = info_path
         return written
 
@@ -319,11 +319,11 @@ class AnimatePipeline:
                  "sampler": result.info["sampler"], "generator": PRODUCER, "generator_version": __version__}
         if result.motion.info.get("source_clip_id"):
             extra["source_clip_id"] = result.motion.info["source_clip_id"]
-        return ClipRecord(clip_id=clip_id or result.name, subject_id=f"ref-{_safe_name(result.reference.name)[:40]}-"
+        return ClipRecord(clip_id=clip_id or result.name, subject_id=f"ref-{safe_name(result.reference.name)[:40]}-"
                           f"{result.reference.digest[:10]}", pattern=result.pattern, fps=float(result.motion.fps),
                           num_frames=int(num), width=int(size), height=int(size),
                           source={"kind": "generated", "origin": PRODUCER}, quality_flags=[],
-                          extra=_json_safe(extra))
+                          extra=json_safe(extra))
 
 
 def array_digest(array: np.ndarray) -> str:

@@ -114,7 +114,7 @@ def _mesh_resolution(size: int) -> tuple[int, int]:
 
 
 @functools.lru_cache(maxsize=8)
-def _subject_models(seed: int, subject_index: int, size: int) -> tuple[SubjectParams, HeadModel, dict]:
+def subject_models(seed: int, subject_index: int, size: int) -> tuple[SubjectParams, HeadModel, dict]:
     subject = subject_for(seed, subject_index)
     rows, cols = _mesh_resolution(size)
     head = HeadModel(subject, rows, cols)
@@ -210,7 +210,7 @@ def render_clip(spec: ClipSpec, keep_plan: bool = False) -> RenderedClip:
     """Render one clip with every annotation of the contract (synthetic arrays included)."""
     check_spec(spec)
     pattern: Pattern = get_pattern(spec.pattern)
-    subject, head, hands = _subject_models(spec.seed, spec.subject_index, spec.size)
+    subject, head, hands = subject_models(spec.seed, spec.subject_index, spec.size)
     rng = np.random.default_rng(np.random.SeedSequence([spec.seed, spec.subject_index, pattern.id, spec.clip_index, 1]))
     side = "right" if rng.random() < 0.7 else "left"
     hand = hands[side]

@@ -37,8 +37,8 @@ COMPLIANCE_MM = {"forehead": 2.0, "nose": 2.8, "chin": 2.6, "cheek_left": 7.0, "
                  "jaw": 4.0, "eye_left": 3.0, "eye_right": 3.0, "temple_left": 3.0, "temple_right": 3.0}
 TISSUE_MM = {"forehead": 5.0, "nose": 4.0, "chin": 5.5, "cheek_left": 9.0, "cheek_right": 9.0, "mouth": 6.5,
              "jaw": 7.0, "eye_left": 5.0, "eye_right": 5.0, "temple_left": 6.0, "temple_right": 6.0}
-_COMPLIANCE = np.array([COMPLIANCE_MM[r] for r in FACE_REGIONS] + [1.5]) * 1e-3
-_TISSUE = np.array([TISSUE_MM[r] for r in FACE_REGIONS] + [5.0]) * 1e-3
+COMPLIANCE = np.array([COMPLIANCE_MM[r] for r in FACE_REGIONS] + [1.5]) * 1e-3
+TISSUE = np.array([TISSUE_MM[r] for r in FACE_REGIONS] + [5.0]) * 1e-3
 
 # Kernel layout (one row each).
 K_CX, K_NX, K_TX, K_AMP_N, K_AMP_T, K_KIND, K_LEN, K_RAD, K_RHO, K_REACH = 0, 3, 6, 9, 10, 11, 12, 13, 14, 15
@@ -240,8 +240,8 @@ class ContactSolver:
             dents = []
             for k in np.nonzero(pen > 0)[0]:
                 region = regions[k]
-                delta = min(pen[k], _COMPLIANCE[region])
-                dents.append(dent_kernel(base[k] + drive_disp[k], normal[k], delta, radii[idx][k], _TISSUE[region]))
+                delta = min(pen[k], COMPLIANCE[region])
+                dents.append(dent_kernel(base[k] + drive_disp[k], normal[k], delta, radii[idx][k], TISSUE[region]))
             kernels = np.concatenate([drive, np.array(dents).reshape(-1, K_SIZE)]) if dents else drive
             num_dents = len(dents)
             # Residual penetration against the deformed skin at each footprint.

@@ -306,7 +306,7 @@ def head_albedo(a, y, feat, pal, out):
 
 
 @njit(cache=True)
-def _shadow_and_ao(px, py, pz, nx, ny, nz, spheres, bound, lx, ly, lz):
+def shadow_and_ao(px, py, pz, nx, ny, nz, spheres, bound, lx, ly, lz):
     """Visibility of the key light and ambient occlusion at a head point from the hand's spheres."""
     bx = px - bound[0]
     by = py - bound[1]
@@ -477,7 +477,7 @@ def shade(
                     alb[1] = pal[P_CLOTH + 1] * weave
                     alb[2] = pal[P_CLOTH + 2] * weave
                     spec, shin = 0.02, 8.0
-                vis, occ = _shadow_and_ao(px, py, pz, nx, ny, nz, spheres, bound,
+                vis, occ = shadow_and_ao(px, py, pz, nx, ny, nz, spheres, bound,
                                           lights[0, 0], lights[0, 1], lights[0, 2])
             nn = math.sqrt(nx * nx + ny * ny + nz * nz) + 1e-12
             nx /= nn

@@ -21,7 +21,7 @@ from scipy.spatial import cKDTree
 
 from interanimate.data.synth.choreography import InteractionPlan
 from interanimate.data.synth.physics import (
-    _COMPLIANCE, _TISSUE, CONTACT_EPS, DEFAULT_TOLERANCE_MM, apply_kernels, dent_kernel, make_kernel,
+    COMPLIANCE, TISSUE, CONTACT_EPS, DEFAULT_TOLERANCE_MM, apply_kernels, dent_kernel, make_kernel,
     mesh_penetration,
 )
 from interanimate.render.composite.face import PhotoFace
@@ -147,7 +147,7 @@ def solve_contact(hand: PlacedHand, plan: InteractionPlan, f: int, surface: Skin
             k = np.flatnonzero(arm)[np.argmin(gap[arm])]
             if gap[k] < CLEARANCE_M:
                 push = normal[k] * (CLEARANCE_M - gap[k] + 0.05e-3)
-        excess = np.where(dentable, -gap - _COMPLIANCE[region], -np.inf)
+        excess = np.where(dentable, -gap - COMPLIANCE[region], -np.inf)
         k = int(np.argmax(excess))
         if excess[k] > 0:
             push = push + normal[k] * (excess[k] + 0.05e-3)
@@ -159,7 +159,7 @@ def solve_contact(hand: PlacedHand, plan: InteractionPlan, f: int, surface: Skin
     for _ in range(6):
         placed, gap, foot, normal, region, drive = state(offset)
         depth = np.where(dentable, -gap, 0.0)
-        dents = [dent_kernel(foot[i], normal[i], float(depth[i]), float(radii[i]), float(_TISSUE[region[i]]))
+        dents = [dent_kernel(foot[i], normal[i], float(depth[i]), float(radii[i]), float(TISSUE[region[i]]))
                  for i in np.flatnonzero(depth > CONTACT_EPS)]
         touching = bool(dents)
         deepest = int(np.argmax(depth)) if touching else -1

@@ -22,7 +22,7 @@ import numpy as np
 from interanimate import __version__, provenance
 from interanimate.data.conditions import render_condition_maps
 from interanimate.pipelines.animate_pipeline import (
-    DEFAULT_FPS, DEFAULT_FRAMES, AnimatePipeline, AnimateRequest, AnimateResult, _json_safe, _safe_name,
+    DEFAULT_FPS, DEFAULT_FRAMES, AnimatePipeline, AnimateRequest, AnimateResult, json_safe, safe_name,
 )
 from interanimate.pipelines.errors import AnimateError
 from interanimate.pipelines.motion import Motion, contact_summary
@@ -75,7 +75,7 @@ class CompositePipeline:
     def planned_name(self, request: AnimateRequest) -> str:
         """The clip's name before any rendering (lets a resumed ``--as-dataset`` run skip finished clips)."""
         reference = self.reference(request.reference, request.reference_name)
-        return _safe_name(request.name or f"{reference.name}-{request.pattern}-s{request.seed}")
+        return safe_name(request.name or f"{reference.name}-{request.pattern}-s{request.seed}")
 
     def __call__(self, request: AnimateRequest) -> AnimateResult:
         request.check()
@@ -126,10 +126,10 @@ class CompositePipeline:
                  "motion": {k: v for k, v in result.motion.info.items() if k not in ("planned_contact",)},
                  "generator": ORIGIN, "generator_version": __version__}
         return ClipRecord(clip_id=clip_id or result.name,
-                          subject_id=f"ref-{_safe_name(result.reference.name)[:40]}-{result.reference.digest[:10]}",
+                          subject_id=f"ref-{safe_name(result.reference.name)[:40]}-{result.reference.digest[:10]}",
                           pattern=result.pattern, fps=float(result.motion.fps), num_frames=int(num),
                           width=int(width), height=int(height), source={"kind": "generated", "origin": ORIGIN},
-                          quality_flags=[], extra=_json_safe(extra))
+                          quality_flags=[], extra=json_safe(extra))
 
     def dataset_config(self) -> dict:
         return {"renderer": ORIGIN, "size": self.size, "framing": self.framing}

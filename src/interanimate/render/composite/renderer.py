@@ -18,7 +18,7 @@ import numpy as np
 
 from interanimate.data.annotations import ClipAnnotations
 from interanimate.data.synth.choreography import head_motion
-from interanimate.data.synth.generator import _subject_models
+from interanimate.data.synth.generator import subject_models
 from interanimate.data.synth.raster import MAT_HAND
 from interanimate.data.synth.render import rotation_xyz
 from interanimate.pipelines.errors import AnimateError
@@ -103,7 +103,7 @@ def render_composite(reference: ReferenceFace, pattern: str, num_frames: int, fp
     info_pattern = get_pattern(pattern)
     actor = synthesize_performance(pattern, num_frames, fps, seed, hand)
     plan = actor.plan
-    subject, head, hands = _subject_models(seed, 0, SYNTH_ACTOR_SIZE)
+    subject, head, hands = subject_models(seed, 0, SYNTH_ACTOR_SIZE)
     hand_model = hands[plan.hand_side]
     retarget = Retargeter(face, head, hand_model, plan, long_sleeves=False)
     surface = SkinSurface(face)
@@ -177,9 +177,9 @@ def render_composite(reference: ReferenceFace, pattern: str, num_frames: int, fp
         fill_frame(ann, f, face, pose, contact.kernels, warped, layer, vertices, hand_only, joints, hand_index,
                    contact.contact_point, contact.region, contact.penetration_mm)
         clock.lap("labels")
-    from interanimate.data.annotate.contact import _runs
+    from interanimate.data.annotate.contact import true_runs
 
-    ann.contact_segments = np.array(_runs(ann.contact.any(axis=1)), np.int32).reshape(-1, 2)
+    ann.contact_segments = np.array(true_runs(ann.contact.any(axis=1)), np.int32).reshape(-1, 2)
     extra = actor.record.extra
     info = {"renderer": ORIGIN, "synthetic_clip_id": actor.record.clip_id, "acting_hand": plan.hand_side,
             "choreography": extra["choreography"], "planned_contact": extra["planned_contact"],

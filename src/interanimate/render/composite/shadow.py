@@ -1,6 +1,6 @@
 """Soft shadow and ambient occlusion the hand casts on the face.
 
-The generator's per-point test (``data.synth.raster._shadow_and_ao``: the key light's visibility past the hand's
+The generator's per-point test (``data.synth.raster.shadow_and_ao``: the key light's visibility past the hand's
 collision spheres with a penumbra that widens with distance, and the spheres' occlusion of the sky) evaluated at
 every warped skin pixel near the hand, toward the dominant direction of the photo's own lighting.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from interanimate.data.synth.raster import _shadow_and_ao
+from interanimate.data.synth.raster import shadow_and_ao
 
 AO_STRENGTH = 0.3
 
@@ -21,7 +21,7 @@ def _shade_box(points, normals, mask, spheres, bound, lx, ly, lz, direct, y0, y1
         for j in range(x0, x1):
             if not mask[i, j]:
                 continue
-            vis, occ = _shadow_and_ao(points[i, j, 0], points[i, j, 1], points[i, j, 2], normals[i, j, 0],
+            vis, occ = shadow_and_ao(points[i, j, 0], points[i, j, 1], points[i, j, 2], normals[i, j, 0],
                                       normals[i, j, 1], normals[i, j, 2], spheres, bound, lx, ly, lz)
             out[i, j] = max(0.0, 1.0 - direct * (1.0 - vis) - AO_STRENGTH * occ)
 
