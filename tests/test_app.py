@@ -283,3 +283,18 @@ def test_animate_from_a_driving_video(opencv_media, tmp_path):
     assert decode_video(outcome.clips[0].video).shape[0] == 16 and outcome.clips[0].overlay.is_file()
     with pytest.raises(AppInputError, match="not both"):
         jobs.animate(settings, PipelineCache(None), photo, ["poke_nose"], "diffusion", 16, 0, 1, driving=driving)
+
+
+def test_composite_renderer_is_the_default_and_animates_the_photo(tmp_path):
+    from interanimate.app import jobs
+    from interanimate.app.renderers import PipelineCache, renderer_names
+    from interanimate.data.io import decode_video
+
+    assert renderer_names()[0] == "composite"  # the page's and the endpoint's default
+    settings = AppSettings(root=tmp_path)
+    photo = reference_photo(settings.temp_dir)
+    outcome = jobs.animate(settings, PipelineCache(None), photo, ["poke_nose"], "composite", 8, 0, 1)
+    clip = outcome.clips[0]
+    frames = decode_video(clip.video)
+    assert frames.shape[0] == 8 and min(frames.shape[1:3]) > 64  # the photo's own resolution, not the 64 px model
+    assert clip.pattern == "poke_nose" and clip.contact_frames > 0 and clip.overlay.is_file()

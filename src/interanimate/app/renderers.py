@@ -38,7 +38,15 @@ def _load_diffusion(checkpoint: Path | None):
     return AnimatePipeline.from_checkpoint(checkpoint or default_checkpoint(), progress=True)
 
 
+def _load_composite(checkpoint: Path | None):
+    from interanimate.render.composite import CompositePipeline
+
+    return CompositePipeline()
+
+
 RENDERERS: tuple[Renderer, ...] = (
+    Renderer("composite", "the photo itself, warped by head motion and contact, with a posed 3-D hand lit like the "
+                          "face (no model; patterns only)", _load_composite, uses_steps=False),
     Renderer("diffusion", "the region-aware diffusion model sampling from noise (the shipped small model is "
                           "64 px and blurry)", _load_diffusion),
 )
