@@ -49,4 +49,8 @@ CHECKPOINT="$("$VPY" -c 'from interanimate.demo import default_checkpoint; print
 "$IA" animate --reference astronaut.png --pattern poke_nose --checkpoint "$CHECKPOINT" --frames 8 \
   --num-inference-steps 4 --out "$WORK/animate/poke_nose.mp4" --quiet
 "$IA" provenance check "$WORK/animate/poke_nose.mp4"
+# The default renderer without a checkpoint: the composite of the photo itself.
+"$IA" animate --reference astronaut.png --pattern poke_nose --frames 8 --size 256 \
+  --out "$WORK/animate/poke_nose-composite.mp4" --quiet
+"$IA" provenance check "$WORK/animate/poke_nose-composite.mp4"
 echo "== wheel install: ok ($WORK)"
