@@ -117,23 +117,21 @@ class InterAnimateUNet(UNetMotionModel):
             hidden_states = hidden_states + rearrange(pose_embedding, "b c f h w -> (b f) c h w")
 
         skips = [hidden_states]
-        if feature_cache is not None and "deep" in feature_cache:
-            block = self.down_blocks[0]
+        def run_block_layers(block, hidden_states):  # a down block's resnet/attention/motion layers, skips kept
             attentions = getattr(block, "attentions", None)
             for i, resnet in enumerate(block.resnets):
                 hidden_states = self._run_layer(
                     resnet, attentions[i] if attentions is not None else None, block.motion_modules[i],
                     hidden_states, emb, encoder_hidden_states, num_frames, kwargs, use_motion_modules)
                 skips.append(hidden_states)
+            return hidden_states
+
+        if feature_cache is not None and "deep" in feature_cache:
+            run_block_layers(self.down_blocks[0], hidden_states)
             return self._last_up_block(feature_cache["deep"], skips, emb, encoder_hidden_states, num_frames, kwargs,
                                        use_motion_modules)
         for block in self.down_blocks:
-            attentions = getattr(block, "attentions", None)
-            for i, resnet in enumerate(block.resnets):
-                hidden_states = self._run_layer(
-                    resnet, attentions[i] if attentions is not None else None, block.motion_modules[i],
-                    hidden_states, emb, encoder_hidden_states, num_frames, kwargs, use_motion_modules)
-                skips.append(hidden_states)
+            hidden_states = run_block_layers(block, hidden_states)
             if block.downsamplers is not None:
                 for downsampler in block.downsamplers:
                     hidden_states = downsampler(hidden_states)

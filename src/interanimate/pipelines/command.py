@@ -194,12 +194,11 @@ def _run(args: argparse.Namespace) -> int:
     requests, items = _requests(args)
     batch = args.batch is not None
     if not batch:  # check every reference before any generation, so bad input fails fast
+        if renderer == "composite":
+            from interanimate.render.composite.photo import read_colour_photo as read_photo
+        else:
+            from interanimate.pipelines.reference_face import read_photo
         for path in {r.reference for r in requests}:
-            if renderer == "composite":
-                from interanimate.render.composite.photo import read_colour_photo as read_photo
-            else:
-                from interanimate.pipelines.reference_face import read_photo
-
             read_photo(path)
         if args.driving is not None and not Path(args.driving).exists():
             raise AnimateError(f"driving video {args.driving} does not exist")

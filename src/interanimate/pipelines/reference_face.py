@@ -69,17 +69,22 @@ class ReferenceFace:
         return int(self.image.shape[0])
 
 
-def read_photo(path: str | Path) -> np.ndarray:
-    """``(H, W, 3) uint8`` RGB, or ``AnimateError`` naming the file."""
+def decode_photo_file(path: str | Path, flags: int = cv2.IMREAD_COLOR) -> np.ndarray:
+    """The image in ``path`` as OpenCV decodes it with ``flags`` (BGR order), or ``AnimateError`` naming the file."""
     path = Path(path)
     if not path.is_file():
         raise AnimateError(f"reference photo {path} does not exist")
     if path.stat().st_size == 0:
         raise AnimateError(f"reference photo {path} is an empty file")
-    data = np.frombuffer(path.read_bytes(), np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    image = cv2.imdecode(np.frombuffer(path.read_bytes(), np.uint8), flags)
     if image is None:
         raise AnimateError(f"reference photo {path} is not a readable image (JPEG, PNG, BMP, TIFF or WebP)")
+    return image
+
+
+def read_photo(path: str | Path) -> np.ndarray:
+    """``(H, W, 3) uint8`` RGB, or ``AnimateError`` naming the file."""
+    image = decode_photo_file(path)
     if image.shape[0] * image.shape[1] > MAX_PIXELS:
         raise AnimateError(f"reference photo {path} is {image.shape[1]}x{image.shape[0]}: too large; scale it down")
     return np.ascontiguousarray(image[..., ::-1])

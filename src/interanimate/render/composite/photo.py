@@ -17,7 +17,7 @@ import numpy as np
 
 from interanimate.pipelines.errors import AnimateError
 from interanimate.pipelines.reference_face import (
-    FRAMING_EYES, FRAMING_IOD, MAX_PIXELS, ReferenceFace, apply_affine, load_reference,
+    FRAMING_EYES, FRAMING_IOD, MAX_PIXELS, ReferenceFace, apply_affine, decode_photo_file, load_reference,
 )
 
 MIN_SIZE = 64
@@ -26,14 +26,7 @@ FRAMINGS = ("face", "photo")
 
 def read_colour_photo(path: str | Path) -> np.ndarray:
     """``(H, W, 3) uint8`` RGB of an 8-bit colour photo, or ``AnimateError`` naming the file and the fix."""
-    path = Path(path)
-    if not path.is_file():
-        raise AnimateError(f"reference photo {path} does not exist")
-    if path.stat().st_size == 0:
-        raise AnimateError(f"reference photo {path} is an empty file")
-    header = cv2.imdecode(np.frombuffer(path.read_bytes(), np.uint8), cv2.IMREAD_UNCHANGED)
-    if header is None:
-        raise AnimateError(f"reference photo {path} is not a readable image (JPEG, PNG, BMP, TIFF or WebP)")
+    header = decode_photo_file(path, cv2.IMREAD_UNCHANGED)
     return check_photo_array(header[..., ::-1] if header.ndim == 3 and header.shape[2] >= 3 else header, str(path),
                              bgr_alpha=header.ndim == 3 and header.shape[2] == 4)
 

@@ -15,14 +15,12 @@ Same requests, results, files and dataset records as ``AnimatePipeline``; ``sour
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 
 from interanimate import __version__, provenance
 from interanimate.data.conditions import render_condition_maps
 from interanimate.pipelines.animate_pipeline import (
-    DEFAULT_FPS, DEFAULT_FRAMES, AnimatePipeline, AnimateRequest, AnimateResult, json_safe, safe_name,
+    DEFAULT_FPS, DEFAULT_FRAMES, AnimatePipeline, AnimateRequest, AnimateResult, array_digest, json_safe, safe_name,
 )
 from interanimate.pipelines.errors import AnimateError
 from interanimate.pipelines.motion import Motion, contact_summary
@@ -59,9 +57,7 @@ class CompositePipeline:
         self.timings: dict[str, float] = {}
 
     def reference(self, source, name: str | None = None) -> ReferenceFace:
-        # Arrays are keyed by content: an id() can be reused by a new array after the old one is freed.
-        key = ((str(source), name) if not isinstance(source, np.ndarray)
-               else (hashlib.sha256(np.ascontiguousarray(source).tobytes()).hexdigest(), source.shape, name))
+        key = (str(source), name) if not isinstance(source, np.ndarray) else (array_digest(source), name)
         if key not in self._references:
             self._references[key] = load_photo(source, self.size, self.framing, name)
         return self._references[key]
