@@ -21,7 +21,7 @@ def test_demo_runs_end_to_end(tmp_path):
     assert "validated: OK" in summary and "SYNTHETIC" in summary
     assert validate_dataset(out / "dataset").ok
     assert validate_dataset(out / "generated").ok
-    for picture in ("dataset/preview.png", "stats.png", "animate_strips.png"):
+    for picture in ("dataset/preview.png", "stats.png", "animate_strips.png", "composite_strips.png"):
         image = cv2.imread(str(out / picture))
         assert image is not None and image.std() > 10, picture  # a real picture, not a blank canvas
     report = json.loads((out / "report" / "report.json").read_text())

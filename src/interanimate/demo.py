@@ -3,9 +3,10 @@
 1. render a small labelled dataset of all 18 patterns with the procedural 3-D generator;
 2. validate it against the InterHF contract, chart its statistics, pack it into training shards and
    stream a batch from them exactly as training does;
-3. animate a real photograph (scikit-image's astronaut) with one pattern per family, using the `small`
-   checkpoint that ships with the package (trained on CPU on synthetic data; see docs/training.md),
-   and check the provenance marks of the result;
+3. animate real photographs (scikit-image's astronaut, matplotlib's Grace Hopper) with one pattern per family:
+   with the composite renderer (the photo itself, touched by a posed 3-D hand), and, for the astronaut, with
+   the `small` checkpoint that ships with the package (trained on CPU on synthetic data; see docs/training.md)
+   beside it; check the provenance marks of the results;
 4. re-generate held-out test clips from their first frame and their labels, and evaluate them against
    the ground truth (JSON + HTML report).
 """
@@ -18,6 +19,17 @@ from pathlib import Path
 import numpy as np
 
 DEMO_PATTERNS = ("poke_cheek_left", "pinch_chin", "stroke_forehead", "swipe_mouth_rightward")
+COMPOSITE_SIZE = 256  # the composite renderer's output size in the demo (it runs at the photo's resolution)
+
+
+def _demo_people() -> list[tuple[str, np.ndarray]]:
+    """Licence-clean real portraits that ship with installed packages (both public domain)."""
+    import cv2
+    from matplotlib import cbook
+    from skimage import data as skdata
+
+    hopper = cv2.imread(str(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))[..., ::-1]
+    return [("astronaut", skdata.astronaut()), ("grace_hopper", np.ascontiguousarray(hopper))]
 
 
 def default_checkpoint() -> Path:
@@ -63,6 +75,7 @@ def run_demo(out: Path, seed: int = 0, quick: bool = False, checkpoint: Path | N
     from interanimate.pipelines import AnimatePipeline, AnimateRequest
     from interanimate.pipelines.animate_pipeline import PRODUCER
     from interanimate.provenance import check_file
+    from interanimate.render.composite import CompositePipeline
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -90,11 +103,22 @@ def run_demo(out: Path, seed: int = 0, quick: bool = False, checkpoint: Path | N
     batch = collate_samples([s for s, _ in zip(ShardDataset(shards, num_frames=8, seed=seed, shuffle_buffer=8), range(4))])
 
     checkpoint = Path(checkpoint) if checkpoint else default_checkpoint()
-    print(f"[4/6] animating a real photo with one pattern per family (checkpoint {checkpoint})")
-    pipe = AnimatePipeline.from_checkpoint(checkpoint, num_inference_steps=steps)
+    print(f"[4/6] animating real photos with one pattern per family: composite renderer, and the diffusion "
+          f"renderer ({checkpoint})")
     videos = out / "videos"
     videos.mkdir(exist_ok=True)
     patterns = DEMO_PATTERNS[:2] if quick else DEMO_PATTERNS
+    people = _demo_people()[:1] if quick else _demo_people()
+    composite = CompositePipeline(size=COMPOSITE_SIZE)
+    composite_rows, composite_written = [], []
+    jobs = [(name, photo, i, pattern) for name, photo in people for i, pattern in enumerate(patterns)]
+    for name, photo, i, pattern in tqdm(jobs, desc="composite", unit="clip"):
+        result = composite(AnimateRequest(reference=photo, reference_name=name, pattern=pattern, num_frames=frames,
+                                          seed=seed + i))
+        composite_written.append(composite.write(result, videos / f"{name}-{pattern}-composite.mp4"))
+        composite_rows.append((f"{name} {pattern}: composite", result.frames))
+    composite_strips = _strip(composite_rows, out / "composite_strips.png")
+    pipe = AnimatePipeline.from_checkpoint(checkpoint, num_inference_steps=steps)
     rows, written = [], []
     for i, pattern in enumerate(tqdm(patterns, desc="animate", unit="clip")):
         result = pipe(AnimateRequest(reference=skdata.astronaut(), reference_name="astronaut", pattern=pattern,
@@ -104,6 +128,7 @@ def run_demo(out: Path, seed: int = 0, quick: bool = False, checkpoint: Path | N
         rows.append((f"{pattern}: generated", result.frames))
     strips = _strip(rows, out / "animate_strips.png")
     marks = check_file(written[0]["video"])
+    composite_marks = check_file(composite_written[0]["video"])
 
     print("[5/6] re-generating held-out test clips from their first frame and labels")
     generated = out / "generated"
@@ -135,8 +160,11 @@ def run_demo(out: Path, seed: int = 0, quick: bool = False, checkpoint: Path | N
         f"  preview     {preview}  (a frame strip per pattern; red borders mark contact)",
         f"  stats       {chart}",
         f"  shards      {shards}  ({len(pack.shards)} shards; batch {shapes})",
-        f"  videos      {videos}  ({len(written)} MP4s with side-by-side conditions)",
-        f"  strips      {strips}",
+        f"  videos      {videos}  ({len(composite_written)} composite MP4s of {len(people)} people; "
+        f"{len(written)} diffusion MP4s with side-by-side conditions)",
+        f"  composite   {composite_strips}  (the photos themselves, touched by a posed 3-D hand)",
+        f"  strips      {strips}  (the shipped 64 px diffusion model on the same requests)",
+        f"  provenance  {composite_marks.describe()}",
         f"  provenance  {marks.describe()}",
         f"  evaluation  {html_path}  ({headline})",
     ])
