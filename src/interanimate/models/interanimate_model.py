@@ -18,6 +18,7 @@ from diffusers import AutoencoderKL, MotionAdapter, UNet2DConditionModel
 from einops import rearrange
 
 from interanimate.data.conditions import CONDITION_CHANNELS
+from interanimate.data.io import json_safe
 from interanimate.errors import MissingInputError
 from interanimate.models.attention_processors import AttentionContext
 from interanimate.models.id_preserver import IDPreserver
@@ -36,11 +37,6 @@ PART_CLASSES = {"vae": AutoencoderKL, "reference_net": ReferenceNet, "unet": Int
                 "pose_guider": PoseGuider, "interaction": InteractionSystem, "id_preserver": IDPreserver}
 # Part settings a warm start may change: they describe the data (size) or are copied with the weights (scaling).
 _COPY_IGNORED_SETTINGS = {"sample_size", "scaling_factor"}
-
-
-def _plain(value):
-    """Config values compared as plain data (tuples and lists alike)."""
-    return list(value) if isinstance(value, (tuple, list)) else value
 
 
 def _settings(part) -> dict:
@@ -279,13 +275,13 @@ class InterAnimateModel(nn.Module):
             if mine is None or theirs is None:
                 where = "this model" if mine is None else str(directory)
                 raise ValueError(f"cannot copy {name} from {directory}: {where} has no {name}")
-            # Settings that leave shapes alone (head counts, group norms) change what the weights mean.
-            ours, source_settings = _settings(mine), _settings(theirs)
+            # Settings that leave shapes alone (head counts, group norms) change what the weights mean. They are
+            # compared as plain data: a tuple in one config equals the list in the other.
+            ours, source_settings = json_safe(_settings(mine)), json_safe(_settings(theirs))
             differ = sorted(k for k in set(ours) | set(source_settings) if k not in _COPY_IGNORED_SETTINGS
-                            and _plain(ours.get(k)) != _plain(source_settings.get(k)))
+                            and ours.get(k) != source_settings.get(k))
             if differ:
-                shown = ", ".join(f"{k}: {_plain(source_settings.get(k))!r} there, {_plain(ours.get(k))!r} here"
-                                  for k in differ[:3])
+                shown = ", ".join(f"{k}: {source_settings.get(k)!r} there, {ours.get(k)!r} here" for k in differ[:3])
                 raise ValueError(f"cannot copy {name} from {directory}: the architectures differ ({shown})")
             try:
                 mine.load_state_dict(theirs.state_dict(), strict=True)

@@ -29,7 +29,7 @@ import torch
 from interanimate import __version__, provenance
 from interanimate.data.annotations import ClipAnnotations
 from interanimate.data.conditions import conditions_to_rgb, render_condition_maps
-from interanimate.data.io import atomic_write_bytes, atomic_write_json, encode_video
+from interanimate.data.io import atomic_write_bytes, atomic_write_json, encode_video, json_safe
 from interanimate.pipelines.checkpoint_loader import LoadedCheckpoint, load_checkpoint
 from interanimate.pipelines.errors import AnimateError
 from interanimate.pipelines.motion import Motion, build_annotations, contact_summary, driving_motion, pattern_motion
@@ -104,19 +104,6 @@ class AnimateResult:
     @property
     def pattern(self) -> str | None:
         return self.motion.pattern
-
-
-def json_safe(value):
-    """Records are strict JSON: non-finite floats (e.g. an undefined choreography parameter) become ``None``."""
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        return float(value) if np.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
 
 
 def _clip_name(request: AnimateRequest, reference_name: str, source_clip_id: str | None) -> str:

@@ -25,6 +25,7 @@ import yaml
 
 from interanimate.configs import CONFIGS_DIR, preset_names
 from interanimate.data.conditions import NUM_CONDITION_CHANNELS
+from interanimate.data.io import json_safe
 from interanimate.errors import UserError
 from interanimate.models.parts import MODEL_PARTS  # noqa: F401 (also importable from here)
 
@@ -426,15 +427,7 @@ def _validate_data(config: Config) -> None:
 
 def to_dict(config: Config) -> dict[str, Any]:
     """Plain nested dict (tuples as lists) suitable for YAML/JSON."""
-
-    def plain(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: plain(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [plain(v) for v in value]
-        return value
-
-    return plain(dataclasses.asdict(config))
+    return json_safe(dataclasses.asdict(config))
 
 
 def save_config(config: Config, path: Path) -> None:

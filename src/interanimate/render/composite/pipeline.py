@@ -19,8 +19,9 @@ import numpy as np
 
 from interanimate import __version__, provenance
 from interanimate.data.conditions import render_condition_maps
+from interanimate.data.io import json_safe
 from interanimate.pipelines.animate_pipeline import (
-    DEFAULT_FPS, DEFAULT_FRAMES, AnimatePipeline, AnimateRequest, AnimateResult, array_digest, json_safe, safe_name,
+    DEFAULT_FPS, DEFAULT_FRAMES, AnimatePipeline, AnimateRequest, AnimateResult, array_digest, safe_name,
 )
 from interanimate.pipelines.errors import AnimateError
 from interanimate.pipelines.motion import Motion, contact_summary
