@@ -25,9 +25,9 @@ def portraits(folder: Path) -> list[Path]:
     import matplotlib.cbook
     import skimage.data
 
-    folder.mkdir(parents=True, exist_ok=True)
-    astronaut = folder / "astronaut.png"
-    cv2.imwrite(str(astronaut), skimage.data.astronaut()[..., ::-1])
+    from interanimate.data.images import write_png
+
+    astronaut = write_png(skimage.data.astronaut(), folder / "astronaut.png")
     hopper = folder / "grace_hopper.jpg"
     hopper.write_bytes(Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)).read_bytes())
     return [astronaut, hopper]
@@ -35,6 +35,7 @@ def portraits(folder: Path) -> list[Path]:
 
 def sheet(dataset: Path, person: str, columns: int, thumb: int) -> np.ndarray:
     from interanimate.data.annotations import load_annotations
+    from interanimate.data.images import text_tile, tile_rows
     from interanimate.data.io import decode_video
     from interanimate.data.manifest import clip_dir, read_manifest
     from interanimate.taxonomy import PATTERNS
@@ -55,14 +56,13 @@ def sheet(dataset: Path, person: str, columns: int, thumb: int) -> np.ndarray:
             if ann.contact[f].any():
                 cv2.rectangle(tile, (0, 0), (thumb - 1, thumb - 1), (230, 30, 30), 3)
             tiles.append(tile)
-        label = np.full((thumb, 150, 3), 255, np.uint8)
-        cv2.putText(label, pattern.name.replace("_", " "), (4, thumb // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.38,
-                    (0, 0, 0), 1, cv2.LINE_AA)
-        rows.append(np.concatenate([label] + tiles, axis=1))
-    return np.concatenate(rows, axis=0)
+        rows.append([text_tile(pattern.name.replace("_", " "), thumb, 150, (4, thumb // 2), 0.38, (0, 0, 0), 255),
+                     *tiles])
+    return tile_rows(rows)
 
 
 def compare(out: Path, checkpoint: Path, frames: int, columns: int, thumb: int) -> Path:
+    from interanimate.data.images import tile_rows, write_png
     from interanimate.data.io import decode_video
     from interanimate.pipelines.command import main as animate
 
@@ -77,11 +77,8 @@ def compare(out: Path, checkpoint: Path, frames: int, columns: int, thumb: int) 
             raise SystemExit(code)
         clip = decode_video(video)
         picks = np.linspace(0, len(clip) - 1, columns).round().astype(int)
-        rows.append(np.concatenate([cv2.resize(clip[f], (thumb, thumb), interpolation=cv2.INTER_AREA)
-                                    for f in picks], axis=1))
-    path = out / "compare.png"
-    cv2.imwrite(str(path), np.concatenate(rows, axis=0)[..., ::-1])
-    return path
+        rows.append([cv2.resize(clip[f], (thumb, thumb), interpolation=cv2.INTER_AREA) for f in picks])
+    return write_png(tile_rows(rows), out / "compare.png")
 
 
 def main() -> None:

@@ -41,19 +41,15 @@ def _strip(rows: list[tuple[str, np.ndarray]], path: Path, frames_per_row: int =
     """A PNG of labelled frame rows (each row: ``(label, (F, H, W, 3) uint8)``)."""
     import cv2
 
+    from interanimate.data.images import spread_indices, text_tile, tile_rows, write_png
+
     picture_rows = []
     for label, frames in rows:
-        idx = np.unique(np.linspace(0, len(frames) - 1, min(frames_per_row, len(frames))).round().astype(int))
-        row = np.concatenate(list(frames[idx]), axis=1)
-        scale = max(1, 128 // row.shape[0])
+        row = tile_rows([list(frames[spread_indices(len(frames), frames_per_row)])])
+        scale = max(1, 128 // row.shape[0])  # small clips are enlarged to stay visible
         row = cv2.resize(row, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
-        header = np.zeros((18, row.shape[1], 3), np.uint8)
-        cv2.putText(header, label, (4, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
-        picture_rows.append(np.concatenate([header, row], axis=0))
-    width = max(r.shape[1] for r in picture_rows)
-    sheet = np.concatenate([np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in picture_rows], axis=0)
-    cv2.imwrite(str(path), sheet[..., ::-1])
-    return path
+        picture_rows += [[text_tile(label, 18, row.shape[1], (4, 13), 0.45, (255, 255, 255), 0)], [row]]
+    return write_png(tile_rows(picture_rows), path)
 
 
 def run_demo(out: Path, seed: int = 0, quick: bool = False, checkpoint: Path | None = None) -> str:

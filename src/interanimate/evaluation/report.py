@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from interanimate.data.images import encode_png, spread_indices, tile_rows
 from interanimate.data.io import atomic_write_text, decode_video
 from interanimate.data.manifest import clip_file
 from interanimate.evaluation.identity import DLIB_SAME_PERSON_DISTANCE
@@ -112,17 +113,15 @@ def _identity_plot(result: EvaluationResult) -> str | None:
 
 
 def _strip(generated_frames: np.ndarray, reference_frames: np.ndarray, count: int = 6) -> str:
+    """The generated frames above the ground truth's, as base64 PNG."""
     import cv2
 
-    idx = np.unique(np.linspace(0, len(generated_frames) - 1, min(count, len(generated_frames))).round().astype(int))
-    top = np.concatenate(list(generated_frames[idx]), axis=1)
-    bottom = np.concatenate(list(reference_frames[idx]), axis=1)
-    picture = np.concatenate([top, bottom], axis=0)
+    idx = spread_indices(len(generated_frames), count)
+    picture = tile_rows([list(generated_frames[idx]), list(reference_frames[idx])])
     scale = max(1, 96 // picture.shape[0] * 2) if picture.shape[0] < 96 else 1
     if scale > 1:
         picture = cv2.resize(picture, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
-    ok, encoded = cv2.imencode(".png", picture[..., ::-1])
-    return base64.b64encode(encoded.tobytes()).decode()
+    return base64.b64encode(encode_png(picture)).decode()
 
 
 def _ranked_clips(result: EvaluationResult) -> tuple[str, list[str]]:

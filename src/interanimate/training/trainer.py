@@ -27,6 +27,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from accelerate.utils import gather_object
 
+from interanimate.data.images import write_png
 from interanimate.diffusion import NoiseSchedule, compute_loss
 from interanimate.models import InterAnimateModel
 from interanimate.models.interanimate_model import CONTAINER_FILE
@@ -45,7 +46,7 @@ from interanimate.training.sharding import (
     sharding_settings,
 )
 from interanimate.training.stages import STAGES, apply_stage, uses_motion_modules
-from interanimate.training.validation import validation_image, write_png
+from interanimate.training.validation import validation_image
 from interanimate.errors import MissingInputError, UserError
 
 

@@ -7,11 +7,10 @@ seed per clip, so strips of different steps are comparable). Stage 0: columns ``
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 
+from interanimate.data.images import tile_rows
 from interanimate.diffusion import NoiseSchedule, sample_ddim
 
 GAP = 2  # pixels of white between tiles
@@ -36,41 +35,12 @@ def render_conditions(conditions: torch.Tensor) -> np.ndarray:
     return (image * 255).round().byte().permute(1, 2, 0).cpu().numpy()
 
 
-def _row(tiles: list[np.ndarray]) -> np.ndarray:
-    height = tiles[0].shape[0]
-    gap = np.full((height, GAP, 3), 255, np.uint8)
-    parts = []
-    for tile in tiles:
-        parts += [tile, gap]
-    return np.concatenate(parts[:-1], axis=1)
-
-
-def _stack(rows: list[np.ndarray]) -> np.ndarray:
-    gap = np.full((GAP, rows[0].shape[1], 3), 255, np.uint8)
-    parts = []
-    for row in rows:
-        parts += [row, gap]
-    return np.concatenate(parts[:-1], axis=0)
-
-
 def frame_strip(reference: torch.Tensor, conditions: torch.Tensor, generated: torch.Tensor,
                 ground_truth: torch.Tensor) -> np.ndarray:
     """One clip: ``reference (3, H, W)``, ``conditions (C, f, H, W)``, ``generated``/``ground_truth (3, f, H, W)``."""
     ref = _to_uint8(reference)
-    rows = [_row([ref, render_conditions(conditions[:, i]), _to_uint8(generated[:, i]), _to_uint8(ground_truth[:, i])])
-            for i in range(generated.shape[1])]
-    return _stack(rows)
-
-
-def write_png(image: np.ndarray, path: Path) -> Path:
-    import cv2
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.png")
-    if not cv2.imwrite(str(tmp), image[..., ::-1]):  # OpenCV writes BGR
-        raise OSError(f"could not write {path}")
-    tmp.replace(path)
-    return path
+    return tile_rows([[ref, render_conditions(conditions[:, i]), _to_uint8(generated[:, i]),
+                       _to_uint8(ground_truth[:, i])] for i in range(generated.shape[1])], gap=GAP)
 
 
 @torch.no_grad()
@@ -82,8 +52,8 @@ def validation_image(model, batch: dict, stage: int, config, seed: int) -> np.nd
         if stage == 0:
             video = batch["pixel_values"]
             reconstruction = model.decode(model.encode(video, sample=False))
-            strips = [_stack([_row([_to_uint8(video[b, :, i]), _to_uint8(reconstruction[b, :, i])])
-                              for i in range(video.shape[2])]) for b in range(video.shape[0])]
+            strips = [tile_rows([[_to_uint8(video[b, :, i]), _to_uint8(reconstruction[b, :, i])]
+                                 for i in range(video.shape[2])], gap=GAP) for b in range(video.shape[0])]
         else:
             schedule = NoiseSchedule.from_config(config.scheduler)
             generated = sample_ddim(
@@ -98,7 +68,4 @@ def validation_image(model, batch: dict, stage: int, config, seed: int) -> np.nd
                                   batch["pixel_values"][b]) for b in range(generated.shape[0])]
     finally:
         model.train(was_training)
-    if len(strips) == 1:
-        return strips[0]
-    gap = np.full((4 * GAP, strips[0].shape[1], 3), 255, np.uint8)
-    return np.concatenate([p for s in strips for p in (s, gap)][:-1], axis=0)
+    return tile_rows([[strip] for strip in strips], gap=4 * GAP)  # clips further apart than frames

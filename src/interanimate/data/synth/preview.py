@@ -8,14 +8,15 @@ import cv2
 import numpy as np
 
 from interanimate.data.annotations import load_annotations
-from interanimate.data.io import atomic_write_bytes, decode_video
+from interanimate.data.images import text_tile, tile_rows, write_png
+from interanimate.data.io import decode_video
 from interanimate.data.manifest import clip_file, read_manifest
 from interanimate.taxonomy import FACE_REGIONS, PATTERN_NAMES
 
 LABEL_WIDTH = 190
 
 
-def _strip(frames: np.ndarray, contact: np.ndarray, regions: np.ndarray, columns: int, tile: int) -> np.ndarray:
+def _tiles(frames: np.ndarray, contact: np.ndarray, regions: np.ndarray, columns: int, tile: int) -> list[np.ndarray]:
     """``columns`` frames spread over the clip; frames in contact get a red border and the region name."""
     idx = np.linspace(0, len(frames) - 1, columns).round().astype(int)
     # Make sure at least one shown frame is in contact, when the clip has contact at all.
@@ -32,18 +33,16 @@ def _strip(frames: np.ndarray, contact: np.ndarray, regions: np.ndarray, columns
                 cv2.putText(img, FACE_REGIONS[regions[i]], (4, tile - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (255, 255, 255), 1, cv2.LINE_AA)
         cv2.putText(img, str(int(i)), (4, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (255, 255, 255), 1, cv2.LINE_AA)
         tiles.append(img)
-    return np.concatenate(tiles, 1)
+    return tiles
 
 
 def contact_sheet(clips: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]], columns: int = 8, tile: int = 112) -> np.ndarray:
     """Sheet from ``(pattern, frames, contact (F,), region (F,))`` tuples, one row each, RGB uint8."""
-    rows = []
-    for name, frames, contact, regions in clips:
-        strip = _strip(frames, contact, regions, columns, tile)
-        label = np.full((tile, LABEL_WIDTH, 3), 250, np.uint8)
-        cv2.putText(label, name, (6, tile // 2 + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (20, 20, 20), 1, cv2.LINE_AA)
-        rows.append(np.concatenate([label, strip], 1))
-    return np.concatenate(rows, 0) if rows else np.zeros((tile, LABEL_WIDTH, 3), np.uint8)
+    if not clips:
+        return np.zeros((tile, LABEL_WIDTH, 3), np.uint8)
+    return tile_rows([[text_tile(name, tile, LABEL_WIDTH, (6, tile // 2 + 4), 0.45, (20, 20, 20), 250),
+                       *_tiles(frames, contact, regions, columns, tile)]
+                      for name, frames, contact, regions in clips])
 
 
 def dataset_preview(root: Path, out: Path | None = None, columns: int = 8, tile: int = 112) -> Path:
@@ -64,10 +63,4 @@ def dataset_preview(root: Path, out: Path | None = None, columns: int = 8, tile:
         contact = ann.contact.any(1)
         regions = ann.contact_region.max(1)
         clips.append((name, frames, contact, regions))
-    sheet = contact_sheet(clips, columns, tile)
-    out = Path(out) if out else root / "preview.png"
-    ok, png = cv2.imencode(".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
-    if not ok:  # pragma: no cover - encoding a uint8 RGB image does not fail
-        raise RuntimeError("could not encode the preview PNG")
-    atomic_write_bytes(out, png.tobytes())
-    return out
+    return write_png(contact_sheet(clips, columns, tile), Path(out) if out else root / "preview.png")
