@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from interanimate.data.annotations import ClipAnnotations
+from interanimate.data.images import figure_png
+from interanimate.data.io import atomic_write_bytes
 from interanimate.taxonomy import FACE_REGIONS
 
 DISPLAY_SIDE = 256  # small clips are enlarged to about this for viewing, so labels stay legible
@@ -77,7 +79,5 @@ def plot_contact_timeline(ann: ClipAnnotations, fps: float, path: Path, title: s
     ax.set_title(title or f"contact in {contact_frames} of {num} frames", fontsize=9)
     fig.tight_layout()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    atomic_write_bytes(path, figure_png(fig))
     return path

@@ -7,6 +7,7 @@ wants is applied only when encoding.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -60,6 +61,17 @@ def encode_png(image: np.ndarray) -> bytes:
     if not ok:  # pragma: no cover - encoding a uint8 image does not fail
         raise ValueError("could not encode the image as PNG")
     return data.tobytes()
+
+
+def figure_png(fig, **savefig_options) -> bytes:
+    """A matplotlib figure as PNG bytes (``savefig_options`` such as ``dpi`` go to ``savefig``); the figure is
+    closed, so charts made in a loop do not pile up."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", **savefig_options)
+    plt.close(fig)
+    return buffer.getvalue()
 
 
 def write_png(image: np.ndarray, path: Path) -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -11,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from interanimate.data.annotations import AnnotationFormatError, read_npz_arrays
+from interanimate.data.images import figure_png
 from interanimate.data.io import atomic_write_bytes
 from interanimate.data.manifest import DatasetFormatError, check_dataset_root, clip_file, read_manifest
 from interanimate.taxonomy import PATTERN_NAMES, get_pattern
@@ -145,10 +145,7 @@ def plot_stats(stats: DatasetStats, path: Path) -> Path:
     fig.suptitle(f"{stats.num_clips} clips, {stats.num_subjects} subjects, {stats.contact_fraction:.0%} contact frames")
     fig.tight_layout()
     path = chart_path(path)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_bytes(path, figure_png(fig, dpi=110))
     return path
 
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from interanimate.data.images import encode_png, spread_indices, tile_rows
+from interanimate.data.images import encode_png, figure_png, spread_indices, tile_rows
 from interanimate.data.io import atomic_write_text, decode_video
 from interanimate.data.manifest import clip_file
 from interanimate.evaluation.identity import DLIB_SAME_PERSON_DISTANCE
@@ -36,12 +35,7 @@ def _direction(metric: str) -> str:
 
 
 def _png(fig) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    return base64.b64encode(buffer.getvalue()).decode()
+    return base64.b64encode(figure_png(fig, dpi=100, bbox_inches="tight")).decode()
 
 
 def _img(data: str, alt: str) -> str:

@@ -6,6 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
+from interanimate.data.images import figure_png
+from interanimate.data.io import atomic_write_bytes
+
 
 def read_scalars(run_dir: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``{tag: (steps, values)}`` from every TensorBoard event file under ``run_dir/logs``."""
@@ -70,6 +73,5 @@ def plot_training_curves(run_dir: Path, out: Path | None = None) -> Path | None:
         axes[2].set_xlabel("step")
     fig.tight_layout()
     out = Path(out) if out else Path(run_dir) / "loss.png"
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
+    atomic_write_bytes(out, figure_png(fig, dpi=100))
     return out
