@@ -136,7 +136,7 @@ def render_condition_maps(
         maps[f, 0:3] = hand_canvas.transpose(2, 0, 1) / 255.0
         maps[f, 3:6] = face_canvas.transpose(2, 0, 1) / 255.0
     if masks is not None:
-        region = np.stack([masks[:, 1] | masks[:, 2], masks[:, 0], masks[:, 3]], axis=1)  # (F, 3, H, W)
+        region = region_masks(masks)
         if (out_h, out_w) == (height, width):
             maps[:, 6:9] = region
         else:
@@ -144,6 +144,14 @@ def render_condition_maps(
             resized = np.stack([cv2.resize(m, (out_w, out_h), interpolation=cv2.INTER_AREA) for m in flat])
             maps[:, 6:9] = resized.reshape(num_frames, 3, out_h, out_w)
     return maps
+
+
+def region_masks(masks: np.ndarray) -> np.ndarray:
+    """The region channels' masks, ``(F, 3, H, W)`` bool: both hands, face, contact (``CONDITION_CHANNELS`` 6-8),
+    from ``(F, 4, H, W)`` masks in ``schema.MASK_CHANNELS`` order."""
+    face, left, right, contact = (masks[:, schema.MASK_CHANNELS.index(name)]
+                                  for name in ("face", "hand_left", "hand_right", "contact"))
+    return np.stack([left | right, face, contact], axis=1)
 
 
 def conditions_to_rgb(maps: np.ndarray) -> np.ndarray:

@@ -34,7 +34,7 @@ from torch.utils.data import Dataset
 
 from interanimate.data import schema
 from interanimate.data.annotations import ClipAnnotations, load_annotations
-from interanimate.data.conditions import render_condition_maps
+from interanimate.data.conditions import region_masks, render_condition_maps
 from interanimate.data.io import decode_video
 from interanimate.data.manifest import ClipRecord, check_dataset_root, clip_file, read_manifest
 
@@ -107,8 +107,7 @@ def build_sample(
     masks = ann.masks[window]
     conditions = render_condition_maps(ann.face_keypoints[window], ann.face_present[window], ann.hand_keypoints[window],
                                        ann.hand_present[window], masks, record.height, record.width, (out_h, out_w))
-    region = np.stack([masks[:, 1] | masks[:, 2], masks[:, 0], masks[:, 3]], axis=1)  # hand, face, contact
-    region = _resize_masks(region.reshape(-1, record.height, record.width), (out_h, out_w))
+    region = _resize_masks(region_masks(masks).reshape(-1, record.height, record.width), (out_h, out_w))
     region = region.reshape(num_frames, 3, 1, out_h, out_w).astype(np.float32)
     hands = ann.hand_keypoints[window].copy()
     hands[..., :2] *= scale

@@ -176,9 +176,9 @@ def render_sketch_clip(pattern: Pattern | None, subject_seed: int, clip_seed: in
         if annotations.hand_present[f, hand]:
             rays = (keypoints - size / 2) / focal
             annotations.joints_3d[f, hand] = np.concatenate([rays * _HAND_DEPTH, np.full((21, 1), _HAND_DEPTH)], axis=1)
-        annotations.masks[f, 0] = face_mask & ~hand_mask
-        annotations.masks[f, 1 + hand] = hand_mask
-        annotations.masks[f, 3] = contact_mask
+        annotations.mask("face")[f] = face_mask & ~hand_mask
+        annotations.mask(f"hand_{schema.HAND_SIDES[hand]}")[f] = hand_mask
+        annotations.mask("contact")[f] = contact_mask
         if in_contact:
             annotations.contact[f, hand] = True
             annotations.contact_point[f, hand] = target

@@ -158,7 +158,9 @@ def _check_values(clip: str, a: dict[str, np.ndarray], record: ClipRecord) -> li
     add("hand_present", "hand marked present without any confident keypoint", (present & ~confident.any(axis=-1)).any(axis=1))
 
     masks = schema.unpack_masks(a["masks_packed"], height, width)
-    face_mask, hand_masks, contact_mask = masks[:, 0], masks[:, 1:3], masks[:, 3]
+    channel = schema.MASK_CHANNELS.index
+    face_mask, contact_mask = masks[:, channel("face")], masks[:, channel("contact")]
+    hand_masks = masks[:, [channel(f"hand_{side}") for side in schema.HAND_SIDES]]  # (F, 2, H, W), hand 0 left
     radius = max(2, int(round(0.03 * min(width, height))))
     for h, side in enumerate(schema.HAND_SIDES):
         add(f"masks.hand_{side}", "non-empty mask for an absent hand", ~present[:, h] & hand_masks[:, h].any(axis=(1, 2)))

@@ -6,6 +6,7 @@ import numpy as np
 
 from interanimate.data.annotate.ibug68 import ibug68_from_mesh
 from interanimate.data.annotations import ClipAnnotations
+from interanimate.data.schema import HAND_SIDES
 from interanimate.data.synth.physics import apply_kernels
 from interanimate.data.synth.raster import cover
 from interanimate.render.composite.face import PhotoFace
@@ -57,7 +58,7 @@ def fill_frame(ann: ClipAnnotations, f: int, face: PhotoFace, pose: HeadPose, ke
     present = bool(inside.any() and mask.any())
     # Face skin the hand itself hides is the hand's; under the forearm the face mask stays (the contract's masks
     # have no forearm channel, and the landmarks there must stay inside one of them).
-    ann.masks[f, 0] = warped.face_mask & ~(mask & hand_visible) if present else warped.face_mask
+    ann.mask("face")[f] = warped.face_mask & ~(mask & hand_visible) if present else warped.face_mask
     if present:
         front = layer.front_depth(px)
         fx = np.clip(px[:, 0].astype(int), 0, w - 1)
@@ -67,7 +68,7 @@ def fill_frame(ann: ClipAnnotations, f: int, face: PhotoFace, pose: HeadPose, ke
         ann.hand_present[f, hand_index] = True
         ann.hand_keypoints[f, hand_index, :, :2] = px
         ann.hand_keypoints[f, hand_index, :, 2] = np.where(visible, 1.0, OCCLUDED_CONFIDENCE) * inside
-        ann.masks[f, 1 + hand_index] = mask
+        ann.mask(f"hand_{HAND_SIDES[hand_index]}")[f] = mask
         ann.joints_3d[f, hand_index] = joints
     # Contact: the deepest dent's foot, deformed and moved, in a face region.
     if present and contact_point is not None and region >= 0:
@@ -78,7 +79,7 @@ def fill_frame(ann: ClipAnnotations, f: int, face: PhotoFace, pose: HeadPose, ke
             ann.contact_region[f, hand_index] = region
             contact_mask = (warped.contact_weight > 0.5) & warped.face_mask
             contact_mask[int(point[1]), int(point[0])] = True
-            ann.masks[f, 3] = contact_mask
+            ann.mask("contact")[f] = contact_mask
     # Synthetic arrays: visible depth, visible skin deformation, penetration.
     face_depth = np.where(warped.face_mask, warped.points[..., 2], 0.0)
     ann.depth[f] = np.where(hand_visible & np.isfinite(layer.depth), layer.depth, face_depth)
