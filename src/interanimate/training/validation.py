@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from interanimate.data.conditions import conditions_to_rgb
 from interanimate.data.images import tile_rows
 from interanimate.diffusion import NoiseSchedule, sample_ddim
 
@@ -22,25 +23,13 @@ def _to_uint8(pixels: torch.Tensor) -> np.ndarray:
     return image.permute(1, 2, 0).cpu().numpy()
 
 
-def render_conditions(conditions: torch.Tensor) -> np.ndarray:
-    """Condition maps ``(9, H, W)`` in [0, 1] → an RGB picture ``(H, W, 3)`` uint8.
-
-    Hand skeleton and face contours are drawn over the region masks, tinted blue (hand), green (face) and red
-    (contact), so one tile shows every channel the model is conditioned on.
-    """
-    skeleton = torch.maximum(conditions[0:3], conditions[3:6])
-    hand, face, contact = conditions[6], conditions[7], conditions[8]
-    tint = torch.stack([0.6 * contact, 0.25 * face, 0.35 * hand])
-    image = torch.maximum(skeleton, tint).clamp(0, 1)
-    return (image * 255).round().byte().permute(1, 2, 0).cpu().numpy()
-
-
 def frame_strip(reference: torch.Tensor, conditions: torch.Tensor, generated: torch.Tensor,
                 ground_truth: torch.Tensor) -> np.ndarray:
     """One clip: ``reference (3, H, W)``, ``conditions (C, f, H, W)``, ``generated``/``ground_truth (3, f, H, W)``."""
     ref = _to_uint8(reference)
-    return tile_rows([[ref, render_conditions(conditions[:, i]), _to_uint8(generated[:, i]),
-                       _to_uint8(ground_truth[:, i])] for i in range(generated.shape[1])], gap=GAP)
+    maps = conditions_to_rgb(conditions.float().movedim(1, 0).cpu().numpy())  # (f, H, W, 3)
+    return tile_rows([[ref, maps[i], _to_uint8(generated[:, i]), _to_uint8(ground_truth[:, i])]
+                      for i in range(generated.shape[1])], gap=GAP)
 
 
 @torch.no_grad()
