@@ -19,6 +19,8 @@ same skin when the skin deforms or the head moves.
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 from numba import njit
 
@@ -295,6 +297,18 @@ class HeadModel:
         r = self.radius(a, y).reshape(a.shape)
         return np.stack([r * np.sin(a), y, -r * np.cos(a)], -1)
 
+    @cached_property
+    def _radius_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The look-up table of :meth:`height_above`: its ``a`` and ``y`` grids and ``(r, dr/da, dr/dy)`` on them;
+        built on first use."""
+        f = self.features
+        a_grid = np.linspace(-2.0, 2.0, 193)
+        y_grid = np.linspace(f[F_TOP_Y], f[F_BOTTOM_Y], 129)
+        aa, yy = np.meshgrid(a_grid, y_grid, indexing="ij")
+        r = self.radius(aa.ravel(), yy.ravel()).reshape(aa.shape)
+        r_a, r_y = np.gradient(r, a_grid, y_grid)
+        return a_grid, y_grid, np.stack([r, r_a, r_y], -1)
+
     def height_above(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Approximate signed distance of head-frame points above the undeformed skin, for planning.
 
@@ -305,15 +319,7 @@ class HeadModel:
         Points behind the face or above/below the head are reported far away. Returns the distances and
         the footprints' ``(a, y)``.
         """
-        if not hasattr(self, "_table"):
-            f = self.features
-            a_grid = np.linspace(-2.0, 2.0, 193)
-            y_grid = np.linspace(f[F_TOP_Y], f[F_BOTTOM_Y], 129)
-            aa, yy = np.meshgrid(a_grid, y_grid, indexing="ij")
-            r = self.radius(aa.ravel(), yy.ravel()).reshape(aa.shape)
-            r_a, r_y = np.gradient(r, a_grid, y_grid)
-            self._table = (a_grid, y_grid, np.stack([r, r_a, r_y], -1))
-        a_grid, y_grid, table = self._table
+        a_grid, y_grid, table = self._radius_table
         points = np.asarray(points, np.float64)
 
         def footprint(a, y):
