@@ -44,9 +44,11 @@ def test_the_face_landmarker_finds_a_real_face_offline():
     from mediapipe.tasks.python import BaseOptions, vision
     from skimage import data
 
+    from interanimate.data.annotate.perception import quiet_native_stderr
+
     options = vision.FaceLandmarkerOptions(base_options=BaseOptions(model_asset_path=str(assets.model_path("face_landmarker"))),
                                            num_faces=2)
-    with vision.FaceLandmarker.create_from_options(options) as landmarker:
+    with quiet_native_stderr(), vision.FaceLandmarker.create_from_options(options) as landmarker:
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(data.astronaut()))
         result = landmarker.detect(image)
     assert len(result.face_landmarks) == 1 and len(result.face_landmarks[0]) == 478

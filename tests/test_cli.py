@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -98,3 +99,26 @@ def test_console_script_runs_without_traceback(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.strip() == f"interanimate: error: {tmp_path / 'nope'}: no such folder"
+
+
+def test_a_command_running_mediapipe_leaves_stderr_to_us(tmp_path):
+    """MediaPipe's native notices (graph set-up, first inference, ``DestroyAccelerator`` on close) are silenced,
+    while Python warnings, also those issued after the landmarkers ran, still reach stderr."""
+    import cv2
+    import numpy as np
+    from skimage import data
+
+    from interanimate.data.io import encode_video
+
+    frame = cv2.resize(data.astronaut(), (128, 128), interpolation=cv2.INTER_AREA)
+    (tmp_path / "still.mp4").write_bytes(encode_video(np.stack([frame] * 8), 15.0))
+    script = ("import sys, warnings\nfrom interanimate.cli import main\n"
+              "code = main(sys.argv[1:])\nwarnings.warn('still heard after the landmarkers')\nsys.exit(code)\n")
+    argv = ["annotate", str(tmp_path / "still.mp4"), "--out", str(tmp_path / "dataset"), "--quiet"]
+    env = {k: v for k, v in os.environ.items() if k != "INTERANIMATE_VERBOSE"}  # that one keeps the notices
+    result = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    for notice in ("DestroyAccelerator", "accelerator_registry", "inference_feedback_manager", "W0000",
+                   "TensorFlow Lite", "InitGoogle"):
+        assert notice not in result.stderr, result.stderr
+    assert "UserWarning: still heard after the landmarkers" in result.stderr

@@ -56,13 +56,17 @@ def main() -> None:
     from mediapipe.tasks.python import BaseOptions, vision
 
     from interanimate.assets import model_path
+    from interanimate.data.annotate.perception import quiet_native_stderr
 
     detector = dlib.get_frontal_face_detector()
     predictor = dlib.shape_predictor(models.pose_predictor_model_location())
     options = vision.FaceLandmarkerOptions(base_options=BaseOptions(model_asset_path=str(model_path("face_landmarker"))),
                                            num_faces=1)
     errors = []  # per face: (68, 478) distances / face size
-    with vision.FaceLandmarker.create_from_options(options) as landmarker:
+    with quiet_native_stderr():  # MediaPipe's set-up notices, printed on creation and the first detection
+        landmarker = vision.FaceLandmarker.create_from_options(options)
+        landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.zeros((64, 64, 3), np.uint8)))
+    try:
         for image in faces(args.video):
             boxes = detector(image, 1)
             if not boxes:
@@ -78,6 +82,9 @@ def main() -> None:
             if np.linalg.norm(mesh.mean(0) - ibug.mean(0)) > 0.3 * box.width():
                 continue  # the two detectors found different faces
             errors.append(np.linalg.norm(ibug[:, None] - mesh[None], axis=-1) / max(box.width(), box.height()))
+    finally:
+        with quiet_native_stderr():
+            landmarker.close()
     errors = np.stack(errors)
     mean = errors.mean(axis=0)
     choice = mean.argmin(axis=1)
