@@ -317,3 +317,24 @@ def install_unet_processors(unet: torch.nn.Module) -> None:
             proc = PlainAttnProcessor()
         processors[name + ".processor"] = proc
     unet.set_attn_processor(processors)
+
+
+class InstallsProcessors:
+    """Mixin for a diffusers model class with InterAnimate's processors: ``from_config`` and ``from_pretrained``
+    install them (with the class's ``install_processors``) on every model they build or load."""
+
+    @staticmethod
+    def install_processors(model: torch.nn.Module) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def from_config(cls, config=None, **kwargs):
+        model = super().from_config(config, **kwargs)
+        cls.install_processors(model[0] if isinstance(model, tuple) else model)  # a tuple: return_unused_kwargs
+        return model
+
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):
+        model = super().from_pretrained(*args, **kwargs)
+        cls.install_processors(model)
+        return model

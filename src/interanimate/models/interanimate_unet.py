@@ -18,24 +18,14 @@ from diffusers.utils import logging as diffusers_logging
 from einops import rearrange
 from torch.utils.checkpoint import checkpoint
 
-from interanimate.models.attention_processors import AttentionContext, install_unet_processors
+from interanimate.models.attention_processors import AttentionContext, InstallsProcessors, install_unet_processors
 
 
-class InterAnimateUNet(UNetMotionModel):
+class InterAnimateUNet(InstallsProcessors, UNetMotionModel):
     """Constructor arguments are those of ``UNetMotionModel``; build with ``from_config``, ``from_pretrained`` or
     ``from_unet2d`` (these install InterAnimate's attention processors)."""
 
-    @classmethod
-    def from_config(cls, config=None, **kwargs):
-        unet = super().from_config(config, **kwargs)
-        install_unet_processors(unet[0] if isinstance(unet, tuple) else unet)
-        return unet
-
-    @classmethod
-    def from_pretrained(cls, *args, **kwargs):
-        unet = super().from_pretrained(*args, **kwargs)
-        install_unet_processors(unet)
-        return unet
+    install_processors = staticmethod(install_unet_processors)
 
     @classmethod
     def from_unet2d(cls, unet: UNet2DConditionModel, motion_adapter: MotionAdapter | None = None,

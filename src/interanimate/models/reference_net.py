@@ -11,10 +11,10 @@ from __future__ import annotations
 import torch
 from diffusers import UNet2DConditionModel
 
-from interanimate.models.attention_processors import ReferenceBank, install_reference_processors
+from interanimate.models.attention_processors import InstallsProcessors, ReferenceBank, install_reference_processors
 
 
-class ReferenceNet(UNet2DConditionModel):
+class ReferenceNet(InstallsProcessors, UNet2DConditionModel):
     """``UNet2DConditionModel`` whose self-attention layers record their inputs into a caller-owned bank.
 
     Constructor arguments are those of ``UNet2DConditionModel`` (the config is saved and restored with it). Build
@@ -22,20 +22,7 @@ class ReferenceNet(UNet2DConditionModel):
     install the recording processors.
     """
 
-    @classmethod
-    def from_config(cls, config=None, **kwargs):
-        net = super().from_config(config, **kwargs)
-        if isinstance(net, tuple):  # return_unused_kwargs=True
-            install_reference_processors(net[0])
-        else:
-            install_reference_processors(net)
-        return net
-
-    @classmethod
-    def from_pretrained(cls, *args, **kwargs):
-        net = super().from_pretrained(*args, **kwargs)
-        install_reference_processors(net)
-        return net
+    install_processors = staticmethod(install_reference_processors)
 
     @classmethod
     def from_unet2d(cls, unet: UNet2DConditionModel) -> "ReferenceNet":
