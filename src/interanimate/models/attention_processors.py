@@ -176,11 +176,16 @@ class ReferenceBank:
         self.features: dict[str, torch.Tensor] = {}
 
 
-class ReferenceWriteProcessor:
-    """ReferenceNet self-attention: plain attention that also records its input in the caller's ``reference_bank``."""
+class LayerProcessor:
+    """A processor installed on one named attention layer; the name selects the layer's own parts (its reference
+    features, interaction and identity branches)."""
 
     def __init__(self, name: str):
         self.name = name
+
+
+class ReferenceWriteProcessor(LayerProcessor):
+    """ReferenceNet self-attention: plain attention that also records its input in the caller's ``reference_bank``."""
 
     def __call__(self, attn: Attention, hidden_states: torch.Tensor, encoder_hidden_states=None,
                  attention_mask=None, temb=None, reference_bank: ReferenceBank | None = None):
@@ -190,16 +195,13 @@ class ReferenceWriteProcessor:
         return _project_out(attn, _attend(attn, hidden_states, hidden_states), hidden_states)
 
 
-class SpatialSelfAttnProcessor:
+class SpatialSelfAttnProcessor(LayerProcessor):
     """Denoising-UNet spatial self-attention: reference attention, plus interaction attention over ``L_s``.
 
     Keys/values are ``[x; r]`` where ``r`` is the ReferenceNet's matching-layer input for the clip's reference,
     shared by every frame. The interaction branch is ``gate · M · Attn(x, L̃_s)`` (arXiv 2504.10905 §3.2) with
     ``M`` the softened region mask at this level.
     """
-
-    def __init__(self, name: str):
-        self.name = name
 
     def __call__(self, attn: Attention, hidden_states: torch.Tensor, encoder_hidden_states=None,
                  attention_mask=None, temb=None, attention_context: AttentionContext | None = None):
@@ -226,15 +228,12 @@ class SpatialSelfAttnProcessor:
         return out
 
 
-class TemporalSelfAttnProcessor:
+class TemporalSelfAttnProcessor(LayerProcessor):
     """Motion-module self-attention over frames, plus interaction attention over ``L_t``.
 
     Hidden states are ``(b h w, f, c)``; every spatial position's frame sequence reads the clip's dynamic temporal
     latents ``(b, f m, d)``; the branch is masked per position and frame.
     """
-
-    def __init__(self, name: str):
-        self.name = name
 
     def __call__(self, attn: Attention, hidden_states: torch.Tensor, encoder_hidden_states=None,
                  attention_mask=None, temb=None, attention_context: AttentionContext | None = None):
@@ -251,11 +250,8 @@ class TemporalSelfAttnProcessor:
         return out
 
 
-class IdentityCrossAttnProcessor:
+class IdentityCrossAttnProcessor(LayerProcessor):
     """Cross-attention plus decoupled identity attention: ``Attn(x, c) + gate · W_face · Attn(x, id_tokens)``."""
-
-    def __init__(self, name: str):
-        self.name = name
 
     def __call__(self, attn: Attention, hidden_states: torch.Tensor, encoder_hidden_states=None,
                  attention_mask=None, temb=None, attention_context: AttentionContext | None = None):
