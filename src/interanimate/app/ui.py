@@ -66,14 +66,13 @@ def _gradio_progress(progress: gr.Progress):
 
 def write_sample_photos(settings: AppSettings) -> list[str]:
     """Licence-clean sample references: scikit-image's astronaut (NASA, public domain)."""
-    from PIL import Image
     from skimage import data as skdata
 
-    folder = settings.temp_dir / "samples"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "astronaut.png"
+    from interanimate.data.images import write_png
+
+    path = settings.temp_dir / "samples" / "astronaut.png"
     if not path.is_file():
-        Image.fromarray(skdata.astronaut()).save(path)
+        write_png(skdata.astronaut(), path)
     return [str(path)]
 
 
