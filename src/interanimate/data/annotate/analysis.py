@@ -171,25 +171,7 @@ def analyse(source: str | Path | np.ndarray | VideoReader, fps: float | None = N
     """
     report = {} if report is None else report
     timings = report.setdefault("timings", {})
-    video = None
-    if isinstance(source, np.ndarray):
-        if source.ndim != 4 or source.shape[-1] != 3 or source.dtype != np.uint8 or fps is None:
-            raise ValueError(f"expected (F, H, W, 3) uint8 frames and their fps, got {source.shape} {source.dtype}"
-                             f" at fps {fps}")
-        frames = source if max_frames is None else source[:max_frames]
-        num_frames, height, width = frames.shape[:3]
-        decoded = enumerate(frames)
-
-        def fetch(wanted: set[int]) -> dict[int, np.ndarray]:
-            return {f: frames[f] for f in wanted}
-    else:
-        reader = source if isinstance(source, VideoReader) else VideoReader(Path(source), limits)
-        video = reader.info or reader.open()
-        fps, num_frames, width, height = video.fps, video.num_frames, video.width, video.height
-        decoded = reader.frames()
-
-        def fetch(wanted: set[int]) -> dict[int, np.ndarray]:
-            return dict(reader.frames(wanted))
+    decoded, fetch, video, (num_frames, height, width, fps) = _open(source, fps, limits, max_frames)
     observations, cuts = _perceive(decoded, num_frames, float(fps), mirrored, max_frames, timings)
     report["frames"], report["shot_cuts"] = len(observations), int(cuts.sum())
     started = time.perf_counter()
@@ -201,6 +183,20 @@ def analyse(source: str | Path | np.ndarray | VideoReader, fps: float | None = N
         episodes = recognise_episodes(frame, contact, tracks.hands, float(fps), pattern_model or PatternModel())
     timings["post"] = time.perf_counter() - started
     return Analysis(float(fps), int(width), int(height), tracks, frame, contact, episodes, cuts, video)
+
+
+def _open(source, fps: float | None, limits: ReadLimits | None, max_frames: int | None):
+    """``(frames to decode, fetch(wanted) -> {index: frame}, VideoInfo or None, (F, H, W, fps))`` of ``source``."""
+    if isinstance(source, np.ndarray):
+        if source.ndim != 4 or source.shape[-1] != 3 or source.dtype != np.uint8 or fps is None:
+            raise ValueError(f"expected (F, H, W, 3) uint8 frames and their fps, got {source.shape} {source.dtype}"
+                             f" at fps {fps}")
+        frames = source if max_frames is None else source[:max_frames]
+        return enumerate(frames), lambda wanted: {f: frames[f] for f in wanted}, None, (*frames.shape[:3], fps)
+    reader = source if isinstance(source, VideoReader) else VideoReader(Path(source), limits)
+    video = reader.info or reader.open()
+    return (reader.frames(), lambda wanted: dict(reader.frames(wanted)), video,
+            (video.num_frames, video.height, video.width, video.fps))
 
 
 def contact_episodes(frame: FaceFrame, contact: ContactResult, hands: np.ndarray, fps: float) -> list[EpisodeFeatures]:
