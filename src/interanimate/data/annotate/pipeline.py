@@ -111,6 +111,9 @@ def read_log(out: Path, key: str) -> VideoResult | None:
 
 @dataclass
 class ClipPlan:
+    """One clip to cut: frames ``[start, end)``, its label (``pattern`` ``None`` when unrecognised or without
+    interaction), the acting hand, the contact runs inside it and the top pattern scores."""
+
     start: int
     end: int
     pattern: str | None
