@@ -6,8 +6,8 @@
 1. Speed: frames/s of the whole per-video pipeline (decode + perception + post-processing, without
    clip writing) on one core, on the given real video, and where the time goes.
 2. Accuracy: synthetic clips (``interanimate.data.synth``, exact ground truth) for every pattern and
-   subject are run through the same perception -> tracking -> cleaning -> contact -> pattern stages
-   as real video. Reported: face NME (iBUG-68, by inter-ocular distance), contact precision / recall
+   subject are run through the same analysis as real video (``interanimate.data.annotate.analyse``:
+   perception -> tracking -> cleaning -> contact -> pattern). Reported: face NME (iBUG-68, by inter-ocular distance), contact precision / recall
    / F1 per frame and hand, the false-positive rate on "hand in front of the face" frames (a
    fingertip inside the face outline in the image without touching), 18-way pattern accuracy and
    the confusion matrix. ``--hand-set`` runs the unfitted baseline models instead of the shipped,
@@ -26,11 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
+from interanimate.data.annotate import AnnotateConfig, analyse, face_frame, face_outline, signed_distance
+from interanimate.data.annotate.analysis import recognise_episodes, strongest
 from interanimate.data.annotate.contact import ContactModel, detect_contact
-from interanimate.data.annotate.geometry import face_frame, face_outline, signed_distance
 from interanimate.data.annotate.patterns import PatternModel, RulePatternModel
-from interanimate.data.annotate.pipeline import AnnotateConfig, clean, perceive, plan_clips
-from interanimate.data.annotate.video import VideoReader
+from interanimate.data.annotate.pipeline import plan_clips
 from interanimate.data.io import encode_video
 from interanimate.taxonomy import PATTERN_NAMES
 
@@ -43,27 +43,24 @@ def models() -> tuple[ContactModel, PatternModel | RulePatternModel]:
 
 
 def run_stages(path: Path, config: AnnotateConfig):
-    timings: dict[str, float] = {}
+    """The annotator's analysis of ``path`` (``analyse``) and its clip plans, with the time of each stage."""
+    report: dict = {}
     start = time.perf_counter()
-    reader = VideoReader(path, config.limits())
-    info = reader.open()
-    observations, cuts = perceive(reader, config, timings)
-    t = time.perf_counter()
+    contact_model, pattern_model = models()
+    analysis = analyse(path, mirrored=config.mirrored, limits=config.limits(), contact_model=contact_model,
+                       pattern_model=pattern_model, report=report)
     with np.errstate(all="ignore"):
-        tracks = clean(observations, info.fps, cuts)
-        frame = face_frame(np.nan_to_num(tracks.landmarks.astype(np.float64)))
-        contact = detect_contact(frame, tracks.mesh, tracks.face_present, tracks.hands, tracks.hand_world,
-                                 tracks.hand_present, info.fps, (info.width, info.height), models()[0])
-        plans = plan_clips(tracks, contact, info.fps, info.num_frames, config, models()[1])
-    timings["post"] = time.perf_counter() - t
+        plans = plan_clips(analysis, config)
+    timings = report["timings"]
     timings["total"] = time.perf_counter() - start
-    return info, tracks, contact, plans, timings
+    return analysis, plans, timings
 
 
 def speed(video: Path) -> None:
     config = AnnotateConfig()
     run_stages(video, config)  # warm-up (model loading)
-    info, tracks, contact, plans, timings = run_stages(video, config)
+    analysis, plans, timings = run_stages(video, config)
+    info, tracks, contact = analysis.video, analysis.tracks, analysis.contact
     n = info.num_frames
     print(f"\n## speed: {video.name} ({info.width}x{info.height}, {n} frames, one process)")
     for key in ("decode", "perception", "post", "total"):
@@ -85,8 +82,6 @@ def from_ground_truth(gt, fps: float, size: int, noise: float, rng: np.random.Ge
     """The contact and pattern stages on ground-truth keypoints plus Gaussian noise (``noise`` x IOD):
     isolates them from perception failures. No landmark depth is available this way, so the
     ``depth_gap`` cue is absent (contributes 0)."""
-    from types import SimpleNamespace
-
     from interanimate.data.annotate.calibration import ground_truth_tracks
 
     face, hands = ground_truth_tracks(gt, fps, noise, rng)
@@ -94,9 +89,8 @@ def from_ground_truth(gt, fps: float, size: int, noise: float, rng: np.random.Ge
         frame = face_frame(np.nan_to_num(face))
         contact = detect_contact(frame, face, gt.face_present, hands, None, gt.hand_present, fps, (size, size),
                                  models()[0])
-        tracks = SimpleNamespace(landmarks=face, hands=hands, face_present=gt.face_present)
-        plans = plan_clips(tracks, contact, fps, len(face), AnnotateConfig(keep_unlabelled=False), models()[1])
-    return contact, plans
+        best = strongest(recognise_episodes(frame, contact, hands, fps, models()[1]))
+    return contact, best
 
 
 def accuracy(num_subjects: int, size: int, num_frames: int, seed: int, ground_truth_noise: float | None = None) -> None:
@@ -115,13 +109,14 @@ def accuracy(num_subjects: int, size: int, num_frames: int, seed: int, ground_tr
                                             num_frames=num_frames, size=size))
                 gt = clip.annotations
                 if ground_truth_noise is not None:
-                    contact, plans = from_ground_truth(gt, clip.record.fps, size, ground_truth_noise, rng)
+                    contact, best = from_ground_truth(gt, clip.record.fps, size, ground_truth_noise, rng)
                     tracks = type("T", (), {"face_present": gt.face_present, "hand_found": gt.hand_present,
                                             "landmarks": gt.face_keypoints})
                 else:
                     path = Path(tmp) / "clip.mp4"
                     path.write_bytes(encode_video(clip.frames, clip.record.fps))
-                    info, tracks, contact, plans, _ = run_stages(path, config)
+                    analysis, _, _ = run_stages(path, config)
+                    tracks, contact, best = analysis.tracks, analysis.contact, analysis.strongest
                 perceived_faces += int(tracks.face_present.sum())
                 total_hand_frames += int(gt.hand_present.sum())
                 perceived_hands += int((tracks.hand_found & gt.hand_present).sum())
@@ -144,9 +139,7 @@ def accuracy(num_subjects: int, size: int, num_frames: int, seed: int, ground_tr
                         if (signed_distance(tips, outline[f]) > 0).any():
                             hover_frames += 1
                             hover_fp += int(pred[f, h])
-                labelled = [p for p in plans if p.hand is not None]
-                best = max(labelled, key=lambda p: p.confidence) if labelled else None
-                confusion[(pattern, best.pattern if best and best.pattern else "none")] += 1
+                confusion[(pattern, best.pattern if best else "none")] += 1
     precision = tp / max(1, tp + fp)
     recall = tp / max(1, tp + fn)
     f1 = 2 * precision * recall / max(1e-9, precision + recall)

@@ -7,7 +7,9 @@ the two modules. The rules:
   in particular ``models`` and ``diffusion`` never import ``training``, ``pipelines``, ``evaluation`` or the CLI,
   and ``data`` never imports ``models``;
 - no import cycles, neither between modules nor between subpackages;
-- no ``_private`` name (or module) is imported from another package.
+- no ``_private`` name (or module) is imported from another package;
+- the annotator (``interanimate.data.annotate``) is used through its package's public API only: no module outside
+  it imports one of its modules.
 """
 
 from __future__ import annotations
@@ -228,6 +230,29 @@ def test_no_private_name_imported_from_another_package():
         if (private_module or (imp.name and _private(imp.name))) and target_package != importer_package:
             leaks.append(str(imp))
     assert not leaks, "private names imported across packages (make them public or move them):\n" + "\n".join(leaks)
+
+
+def _inside(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def internal_imports(package: str, imports=None) -> list[str]:
+    """Imports of ``package``'s submodules from modules outside ``package``."""
+    return [str(imp) for imp in (IMPORTS if imports is None else imports)
+            if imp.module.startswith(package + ".") and not _inside(imp.importer, package)]
+
+
+def test_the_annotator_is_used_through_its_public_api():
+    leaks = internal_imports("interanimate.data.annotate")
+    assert not leaks, ("modules outside interanimate.data.annotate import its internal modules (import the names "
+                       "from interanimate.data.annotate, exporting them there if needed):\n" + "\n".join(leaks))
+
+
+def test_the_public_api_check_sees_an_internal_import():
+    made_up = [Import("interanimate.pipelines.motion", "interanimate.data.annotate.pipeline", "clean", 1),
+               Import("interanimate.pipelines.motion", "interanimate.data.annotate", "analyse", 2),
+               Import("interanimate.data.annotate.pipeline", "interanimate.data.annotate.analysis", "analyse", 3)]
+    assert internal_imports("interanimate.data.annotate", made_up) == [str(made_up[0])]
 
 
 def test_the_checker_sees_violations():

@@ -10,7 +10,7 @@ import pytest
 from scipy.ndimage import binary_dilation
 
 from interanimate.data import schema
-from interanimate.data.synth.choreography import from_landmark_frame, to_landmark_frame
+from interanimate.data.face_frame import from_landmark_frame, to_landmark_frame
 from interanimate.data.synth.generator import ClipSpec, render_clip, subject_for
 from interanimate.data.synth.hand import POSE_LIMITS, POSES, HandModel
 from interanimate.data.synth.head import HeadModel

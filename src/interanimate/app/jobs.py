@@ -230,8 +230,7 @@ def annotate(settings: AppSettings, video: str | Path | None, mirrored: bool = F
              progress: Progress = _no_progress) -> AnnotateOutcome:
     """Annotate one uploaded video into an InterHF dataset; the first clip's overlay and timeline; the zip."""
     from interanimate import __version__
-    from interanimate.data.annotate.pipeline import PRODUCER, AnnotateConfig, annotate_video
-    from interanimate.data.annotate.video import VideoInput, content_key
+    from interanimate.data.annotate import PRODUCER, AnnotateConfig, VideoInput, annotate_video, content_key
     from interanimate.data.annotations import load_annotations
     from interanimate.data.io import decode_video
     from interanimate.data.manifest import clip_dir, read_manifest

@@ -40,7 +40,7 @@ def scaled_annotations(ann: ClipAnnotations, factor: int) -> ClipAnnotations:
 
 def overlay_frames(frames: np.ndarray, ann: ClipAnnotations) -> np.ndarray:
     """``(F, H', W', 3) uint8``: every frame with its labels drawn (enlarged for small clips)."""
-    from interanimate.data.annotate.preview import render_frame
+    from interanimate.data.annotate import render_frame
 
     factor = upscale_factor(*frames.shape[1:3])
     big, labels = enlarge(frames, factor), scaled_annotations(ann, factor)

@@ -31,7 +31,7 @@ TITLE = "InterAnimate"
 
 
 def _expected_errors() -> tuple[type[BaseException], ...]:
-    from interanimate.data.annotate.video import AnnotateError
+    from interanimate.data.annotate import AnnotateError
     from interanimate.data.annotations import AnnotationFormatError
     from interanimate.data.io import VideoReadError
     from interanimate.data.manifest import DatasetFormatError

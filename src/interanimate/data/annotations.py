@@ -13,6 +13,13 @@ from interanimate.data import schema
 from interanimate.errors import UserError
 
 
+# Channel indices of ``ClipAnnotations.masks`` (``schema.MASK_CHANNELS`` order), for code that writes one frame's
+# masks; to read a whole channel use ``ClipAnnotations.mask(name)``.
+FACE_CHANNEL = schema.MASK_CHANNELS.index("face")
+HAND_CHANNELS = (schema.MASK_CHANNELS.index("hand_left"), schema.MASK_CHANNELS.index("hand_right"))  # by side
+CONTACT_CHANNEL = schema.MASK_CHANNELS.index("contact")
+
+
 class AnnotationFormatError(UserError, ValueError):
     """An annotation file or array set that does not follow the contract."""
 

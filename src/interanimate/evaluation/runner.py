@@ -166,7 +166,7 @@ def _interaction_region(ann: ClipAnnotations) -> np.ndarray:
     """Requested hands ∪ contact, dilated a little so the skin around the touch counts: ``(F, H, W)``."""
     import cv2
 
-    region = ann.masks[:, 1] | ann.masks[:, 2] | ann.masks[:, 3]
+    region = ann.mask("hand_left") | ann.mask("hand_right") | ann.mask("contact")
     radius = max(1, int(round(0.04 * min(ann.height, ann.width))))
     kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
     return np.stack([cv2.dilate(m.astype(np.uint8), kernel).astype(bool) for m in region])

@@ -12,7 +12,7 @@ Two sources of motion, one result (``Motion``, at the output resolution, already
   clip's labels.
 
 ``build_annotations`` turns a ``Motion`` into contract annotations: keypoints, masks rebuilt from the retargeted
-geometry with the annotator's mask functions (so every keypoint lies in its mask), contact labels.
+geometry with the annotator's ``keypoint_annotations`` (so every keypoint lies in its mask), contact labels.
 """
 
 from __future__ import annotations
@@ -23,19 +23,16 @@ from pathlib import Path
 
 import numpy as np
 
-from interanimate.data.annotate.contact import true_runs
-from interanimate.data.annotate.geometry import face_frame, face_outline
-from interanimate.data.annotate.masks import contact_mask, hand_mask, polygon_mask
+from interanimate.data.annotate import SUBJECT_REJECTIONS, RejectedInput, analyse, counted_hands, keypoint_annotations
 from interanimate.data.annotations import ClipAnnotations
 from interanimate.pipelines.errors import AnimateError
 from interanimate.pipelines.reference_face import ReferenceFace
 from interanimate.pipelines.retarget import anchor_points, fill_missing_frames, transfer_face, transfer_points
-from interanimate.taxonomy import FACE_REGIONS, PATTERN_IDS, get_pattern
+from interanimate.taxonomy import FACE_REGIONS, get_pattern
 
 SYNTH_ACTOR_SIZE = 128  # the synthetic performance is rendered at this size (keypoint precision), then retargeted
 MAX_HAND_SEARCH = 32  # synthetic clips tried to find one acted with the requested hand
 MAX_QUALITY_TRIES = 6  # synthetic clips tried to find one that touches the named region
-CONTACT_RADIUS_PALMS = 0.12  # contact disc radius in palm lengths (as the annotator)
 
 
 @dataclass
@@ -89,12 +86,7 @@ def _retarget(size: int, fps: float, source_landmarks: np.ndarray, source_face_c
         hands[present, h, :, :2] = xy[present]
         hands[present, h, :, 2] = source_hands[present, h, :, 2]
         points[:, h] = cp
-    limit = np.array([size, size], np.float64)
-    inside = np.isfinite(hands[..., :2]).all(-1) & (hands[..., :2] >= 0).all(-1) & (hands[..., :2] <= limit).all(-1)
-    hands[..., 2] = np.where(inside, hands[..., 2], 0.0)
-    hand_present = source_hand_present & (hands[..., 2] > 0).any(axis=-1)
-    hands[~hand_present] = np.nan
-    hands[..., 2][~hand_present] = 0.0
+    hands, hand_present = counted_hands(hands, source_hand_present, hands[..., 2], size, size)
     contact = source_contact & hand_present
     points = np.where(contact[..., None], np.clip(points, 0.0, size - 1e-3), np.nan)
     contact &= np.isfinite(points).all(-1)
@@ -189,40 +181,14 @@ def _dataset_clip(path: Path) -> tuple[Path, dict] | None:
     return None
 
 
-def _perceive_video(path: Path, max_frames: int | None):
-    """Annotator perception + cleaning + contact + pattern on a driving video."""
-    from interanimate.data.annotate.contact import detect_contact
-    from interanimate.data.annotate.patterns import PatternModel, episode_features, group_episodes
-    from interanimate.data.annotate.pipeline import AnnotateConfig, clean, perceive
-    from interanimate.data.annotate.video import RejectedInput, VideoReader
-
-    config = AnnotateConfig()
+def _analyse_video(path: Path, max_frames: int | None):
+    """The annotator's analysis of a driving video (``interanimate.data.annotate.analyse``)."""
     try:
-        reader = VideoReader(path, config.limits())
-        info = reader.open()
-        observations, cuts = perceive(reader, config, {})
+        return analyse(path, max_frames=max_frames)
     except RejectedInput as rejection:
-        raise AnimateError(f"driving video {path}: {rejection}") from None
-    if max_frames is not None:
-        observations, cuts = observations[:max_frames], cuts[:max_frames]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        try:
-            tracks = clean(observations, info.fps, cuts)
-        except RejectedInput as rejection:
-            raise AnimateError(f"driving video {path}: {rejection}; use a video of one person whose hand touches "
-                               "their face") from None
-        frame = face_frame(np.nan_to_num(tracks.landmarks.astype(np.float64)))
-        contact = detect_contact(frame, tracks.mesh, tracks.face_present, tracks.hands, tracks.hand_world,
-                                 tracks.hand_present, info.fps, (info.width, info.height))
-        best = (None, 0.0, None)
-        point_face = frame.to_face(np.nan_to_num(contact.point.astype(np.float64)))
-        for h, segments in group_episodes(contact.contact, info.fps):
-            features = episode_features(h, segments, np.where(contact.contact[:, h, None], point_face[:, h], np.nan),
-                                        contact.region[:, h], tracks.hands[:, h], info.fps)
-            result = PatternModel().recognise(features)
-            if result.pattern is not None and result.confidence > best[1]:
-                best = (result.pattern.name, result.confidence, h)
-    return info, tracks, contact, best
+        hint = ("; use a video of one person whose hand touches their face"
+                if rejection.reason in SUBJECT_REJECTIONS else "")
+        raise AnimateError(f"driving video {path}: {rejection}{hint}") from None
 
 
 def driving_motion(reference: ReferenceFace, driving: str | Path, max_frames: int | None = None) -> Motion:
@@ -248,19 +214,16 @@ def driving_motion(reference: ReferenceFace, driving: str | Path, max_frames: in
         info = {"kind": "driving", "driving": str(path), "source_clip_id": record["clip_id"],
                 "labels": "carried from the dataset clip"}
     else:
-        video, tracks, result, best = _perceive_video(path, max_frames)
-        face_present = tracks.face_present
-        landmarks = tracks.landmarks
-        face_conf = np.where(face_present, np.where(tracks.face_filled, 0.5, 1.0), 0.0)
-        hands = np.concatenate([tracks.hands[..., :2], np.clip(tracks.hand_score, 0.05, 1.0)[..., None, None]
-                                * np.ones_like(tracks.hands[..., :1])], axis=-1)
-        hand_present = tracks.hand_present
-        contact, point, region = result.contact & hand_present, result.point, result.region
-        fps, pattern = float(video.fps), best[0]
-        acting = best[2] if best[2] is not None else (int(np.argmax(hand_present.sum(axis=0)))
-                                                     if hand_present.any() else None)
+        analysis = _analyse_video(path, max_frames)
+        face_present, landmarks = analysis.tracks.face_present, analysis.tracks.landmarks
+        face_conf = analysis.face_confidence
+        hands, hand_present = analysis.hand_keypoints()
+        contact, point, region = analysis.contact.contact, analysis.contact.point, analysis.contact.region
+        best = analysis.strongest
+        fps, pattern = analysis.fps, analysis.pattern
+        acting = best.hand if best else (int(np.argmax(hand_present.sum(axis=0))) if hand_present.any() else None)
         info = {"kind": "driving", "driving": str(path), "labels": "annotator contact and pattern stages",
-                "pattern_confidence": round(float(best[1]), 4)}
+                "pattern_confidence": round(float(best.confidence if best else 0.0), 4)}
     num = len(face_present)
     if num == 0 or face_present.mean() < 0.5:
         raise AnimateError(f"driving video {path}: a face is visible in only {face_present.mean() if num else 0:.0%} "
@@ -283,41 +246,17 @@ def driving_motion(reference: ReferenceFace, driving: str | Path, max_frames: in
 
 
 def build_annotations(motion: Motion, identity: np.ndarray | None = None) -> ClipAnnotations:
-    """Contract annotations for ``motion``: masks drawn from the retargeted keypoints (annotator ``masks``).
+    """Contract annotations for ``motion``: masks drawn from the retargeted keypoints (the annotator's
+    ``keypoint_annotations``), so every keypoint lies in its mask and both producers label alike.
 
     Generated clips (source kind ``"generated"``) carry no renderer measurements, so depth, deformation and 3-D
     joints are absent; the penetration of the synthetic performance that drove the motion is kept, where there was
     one, because it describes the requested interaction.
     """
-    size, num = motion.size, motion.num_frames
-    ann = ClipAnnotations.empty(num, size, size)
-    ann.face_keypoints = motion.face_keypoints.copy()
-    ann.face_present = np.ones(num, bool)
-    ann.face_confidence = motion.face_confidence.copy()
-    ann.hand_keypoints = motion.hand_keypoints.copy()
-    ann.hand_present = motion.hand_present.copy()
-    ann.contact = motion.contact.copy()
-    ann.contact_point = motion.contact_point.copy()
-    ann.contact_region = motion.contact_region.copy()
-    ann.pattern_id = PATTERN_IDS[motion.pattern] if motion.pattern else -1
-    landmarks = motion.face_keypoints.astype(np.float64)
-    outline = face_outline(landmarks, face_frame(landmarks))
-    for f in range(num):
-        hands = [hand_mask(ann.hand_keypoints[f, h, :, :2], ann.hand_keypoints[f, h, :, 2], size, size)
-                 if ann.hand_present[f, h] else np.zeros((size, size), bool) for h in range(2)]
-        face_region = polygon_mask(outline[f], size, size)
-        ann.masks[f, 0] = face_region & ~hands[0] & ~hands[1]
-        ann.masks[f, 1], ann.masks[f, 2] = hands
-        touching = np.flatnonzero(ann.contact[f])
-        if len(touching):
-            kp = ann.hand_keypoints[f, touching[0], :, :2]
-            palm = float(np.linalg.norm(kp[9] - kp[0])) if np.isfinite(kp[[0, 9]]).all() else 0.1 * size
-            ann.masks[f, 3] = contact_mask(ann.contact_point[f][ann.contact[f]], CONTACT_RADIUS_PALMS * palm,
-                                           face_region, size, size)
-    lo, hi = outline.min(axis=1), outline.max(axis=1)
-    ann.face_box = np.clip(np.concatenate([lo, hi], axis=1), 0, size).astype(np.float32)
-    segments = true_runs(ann.contact.any(axis=1))
-    ann.contact_segments = np.array(segments, np.int32).reshape(-1, 2)
+    size = motion.size
+    ann = keypoint_annotations(motion.face_keypoints, np.ones(motion.num_frames, bool), motion.face_confidence,
+                               motion.hand_keypoints, motion.hand_present, motion.contact, motion.contact_point,
+                               motion.contact_region, size, size, pattern=motion.pattern)
     if identity is not None:
         ann.identity_embedding, ann.identity_kind = identity.astype(np.float32), "dlib128"
     if motion.penetration is not None:

@@ -92,7 +92,7 @@ def read_photo(path: str | Path) -> np.ndarray:
 
 def detect_faces(image: np.ndarray) -> list[np.ndarray]:
     """Dense face meshes ``(478, 3)`` found in ``image``, largest first."""
-    from interanimate.data.annotate.perception import Perceiver
+    from interanimate.data.annotate import Perceiver
 
     with Perceiver(max_faces=3, max_hands=1) as perceiver:
         faces = perceiver(np.ascontiguousarray(image), 0).faces
@@ -141,7 +141,7 @@ def load_reference(source: str | Path | np.ndarray, size: int, name: str | None 
     """
     import hashlib
 
-    from interanimate.data.annotate.ibug68 import ibug68_from_mesh
+    from interanimate.data.annotate import ibug68_from_mesh
 
     if isinstance(source, np.ndarray):
         photo = np.ascontiguousarray(source, np.uint8)
@@ -180,7 +180,7 @@ def load_reference(source: str | Path | np.ndarray, size: int, name: str | None 
 
 def identity_embedding(reference: ReferenceFace) -> np.ndarray | None:
     """dlib 128-d descriptor of the reference face (on the full-resolution photo), or ``None`` if dlib fails."""
-    from interanimate.data.annotate.identity import FaceEmbedder
+    from interanimate.data.annotate import FaceEmbedder
 
     try:
         vector = FaceEmbedder()(reference.photo, reference.photo_face_box)

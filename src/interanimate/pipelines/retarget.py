@@ -1,6 +1,6 @@
 """Moving a performance (face motion + hands + contacts) from a source face onto the reference face.
 
-Every source frame ``f`` is read in the source face's own *landmark frame* (``choreography.to_landmark_frame``:
+Every source frame ``f`` is read in the source face's own *landmark frame* (``face_frame.to_landmark_frame``:
 origin between the eyes, axes toward the subject's left eye and toward the mouth, unit = inter-ocular distance), so
 what is transferred is independent of where the source face was in its image and how large it was:
 
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from interanimate.data.synth.choreography import from_landmark_frame, to_landmark_frame
+from interanimate.data.face_frame import from_landmark_frame, to_landmark_frame
 
 # Hand keypoints that make a hand's interaction point, per family (the synthetic choreography's anchors).
 ANCHOR_KEYPOINTS: dict[str, tuple[int, ...]] = {"poke": (8,), "pinch": (4, 8), "stroke": (8, 12), "swipe": (8, 12)}

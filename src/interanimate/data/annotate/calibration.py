@@ -17,9 +17,10 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from interanimate.data.annotate.analysis import analyse, contact_episodes, recognise_episodes, strongest
 from interanimate.data.annotate.contact import FEATURES, ContactModel, contact_features, label_contact
 from interanimate.data.annotate.geometry import face_frame, face_outline, signed_distance
-from interanimate.data.annotate.patterns import PatternModel, episode_features, group_episodes, pattern_vector
+from interanimate.data.annotate.patterns import PatternModel, pattern_vector
 from interanimate.data.annotate.smoothing import one_euro
 from interanimate.taxonomy import FACE_REGIONS, PATTERN_NAMES
 
@@ -90,8 +91,6 @@ def ground_truth_tracks(gt, fps: float, noise: float, rng: np.random.Generator):
 def measure_clip(key: str, spec, hover: bool, noise: float, perceive: bool = True) -> dict:
     """Render one clip and compute the contact cues of its ground truth + noise (``gn_*``) and, with
     ``perceive``, of MediaPipe perception (``mp_*``), beside the exact labels (``gt_*``)."""
-    from interanimate.data.annotate.perception import Perceiver
-    from interanimate.data.annotate.pipeline import clean
     from interanimate.data.synth import render_clip
 
     clip = render_clip(spec)
@@ -110,12 +109,10 @@ def measure_clip(key: str, spec, hover: bool, noise: float, perceive: bool = Tru
     arrays["hover"] = near
     start = time.perf_counter()
     if perceive:
-        with Perceiver() as perceiver:
-            observations = [perceiver(frame, int(round(i * 1000.0 / fps))) for i, frame in enumerate(clip.frames)]
+        analysis = analyse(clip.frames, fps)
+        tracks = analysis.tracks
         with np.errstate(all="ignore"):
-            tracks = clean(observations, fps)
-            frame = face_frame(np.nan_to_num(tracks.landmarks.astype(np.float64)))
-            features, tip = contact_features(frame, tracks.mesh, tracks.face_present, tracks.hands, tracks.hand_world,
+            features, tip = contact_features(analysis.face, tracks.mesh, tracks.face_present, tracks.hands, tracks.hand_world,
                                              tracks.hand_present, fps, (size, size))
         arrays.update(mp_face=tracks.landmarks, mp_face_present=tracks.face_present, mp_hands=tracks.hands,
                       mp_hand_present=tracks.hand_present, mp_hand_found=tracks.hand_found, mp_features=features,
@@ -169,30 +166,20 @@ def run_contact(clip, model: ContactModel):
 def clip_episodes(clip, contact):
     """``(EpisodeFeatures, overlaps ground-truth contact)`` for each contact episode of the clip."""
     frame = face_frame(np.nan_to_num(clip.face))
-    point_face = frame.to_face(np.nan_to_num(contact.point.astype(np.float64)))
     out = []
     with np.errstate(all="ignore"):
-        for hand, segments in group_episodes(contact.contact, clip.fps):
-            e = episode_features(hand, segments, np.where(contact.contact[:, hand, None], point_face[:, hand], np.nan),
-                                 contact.region[:, hand], clip.hands[:, hand], clip.fps)
-            frames = np.concatenate([np.arange(a, b) for a, b in segments])
+        for e in contact_episodes(frame, contact, clip.hands, clip.fps):
+            frames = np.concatenate([np.arange(a, b) for a, b in e.segments])
             out.append((e, bool(clip.gt_contact[frames].any())))
     return out
 
 
 def clip_prediction(clip, contact, pattern_model) -> tuple[str, float]:
     """The clip's label as the annotator would give it: its most confident labelled episode."""
-    from interanimate.data.annotate.pipeline import AnnotateConfig, plan_clips
-
-    tracks = SimpleNamespace(landmarks=clip.face, hands=clip.hands, face_present=clip.face_present)
+    frame = face_frame(np.nan_to_num(clip.face))
     with np.errstate(all="ignore"):
-        plans = plan_clips(tracks, contact, clip.fps, len(clip.face), AnnotateConfig(keep_unlabelled=False),
-                           pattern_model)
-    labelled = [p for p in plans if p.pattern is not None]
-    if not labelled:
-        return NONE, 0.0
-    best = max(labelled, key=lambda p: p.confidence)
-    return best.pattern, best.confidence
+        best = strongest(recognise_episodes(frame, contact, clip.hands, clip.fps, pattern_model))
+    return (NONE, 0.0) if best is None else (best.pattern, best.confidence)
 
 
 # ---- contact fit ------------------------------------------------------------------------------------

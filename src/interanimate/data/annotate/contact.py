@@ -261,9 +261,6 @@ def true_runs(flags: np.ndarray) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
 
 
-_runs = true_runs  # the name this package's modules use
-
-
 def decide(probability: np.ndarray, fps: float, model: ContactModel) -> np.ndarray:
     """Hysteresis + gap closing + minimum duration on one hand's ``(F,)`` probabilities."""
     on = np.zeros(len(probability), bool)
@@ -272,12 +269,12 @@ def decide(probability: np.ndarray, fps: float, model: ContactModel) -> np.ndarr
         state = p >= model.enter if not state else p >= model.leave
         on[f] = state
     max_gap = int(round(model.close_gap_s * fps))
-    runs = _runs(on)
+    runs = true_runs(on)
     for (a0, a1), (b0, _) in zip(runs[:-1], runs[1:]):
         if b0 - a1 <= max_gap:
             on[a1:b0] = True
     min_len = max(1, int(round(model.min_duration_s * fps)))
-    for a, b in _runs(on):
+    for a, b in true_runs(on):
         if b - a < min_len:
             on[a:b] = False
     return on

@@ -1,61 +1,22 @@
 """Face-relative geometry shared by contact detection, region labelling and pattern recognition.
 
-Everything is expressed in a per-frame *face frame* built from the iBUG-68 points: origin between the
-eye centres, ``u`` toward the subject's LEFT eye, ``v`` toward the chin, unit = the inter-ocular
-distance (IOD, ~63 mm in adults). Working in this frame makes rules independent of resolution, face
-size and in-plane head roll, and makes "leftward" mean the subject's left whatever the camera does.
+Everything is expressed in the per-frame image-plane *face frame* of ``interanimate.data.face_frame`` (the
+package's one face-frame module, shared with the synthetic generator): origin between the eye centres, ``u``
+toward the subject's LEFT eye, ``v`` toward the chin, unit = the inter-ocular distance (IOD, ~63 mm in
+adults). The annotator has only image-plane landmarks, so it uses the 2-D construction ``face_frame``; the
+generator's plans use the 3-D ``landmark_frame`` of the same module (its docstring says why there are two).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 
+from interanimate.data.face_frame import FaceFrame, face_frame
 from interanimate.taxonomy import region_id
 
 IOD_METRES = 0.063
 FOREHEAD_HEIGHT_IOD = 0.9  # brow line to hairline, in IODs (about 55 mm)
-
-
-@dataclass
-class FaceFrame:
-    """Per-frame face coordinate frames. Arrays are ``(F, ...)``; NaN where there is no face."""
-
-    origin: np.ndarray  # (F, 2) pixels
-    u: np.ndarray  # (F, 2) unit vector toward the subject's left eye
-    v: np.ndarray  # (F, 2) unit vector toward the chin
-    iod: np.ndarray  # (F,) pixels
-    landmarks: np.ndarray  # (F, 68, 2) pixels
-
-    def to_face(self, points: np.ndarray) -> np.ndarray:
-        """``(F, ..., 2)`` pixel points -> face-frame coordinates ``(F, ..., 2)`` in IODs."""
-        shape = (points.shape[0],) + (1,) * (points.ndim - 2)
-        rel = points - self.origin.reshape(shape + (2,))
-        return np.stack([(rel * self.u.reshape(shape + (2,))).sum(-1),
-                         (rel * self.v.reshape(shape + (2,))).sum(-1)], axis=-1) / self.iod.reshape(shape + (1,))
-
-    def to_pixels(self, coords: np.ndarray) -> np.ndarray:
-        shape = (coords.shape[0],) + (1,) * (coords.ndim - 2)
-        c = coords * self.iod.reshape(shape + (1,))
-        return (self.origin.reshape(shape + (2,)) + c[..., :1] * self.u.reshape(shape + (2,))
-                + c[..., 1:] * self.v.reshape(shape + (2,)))
-
-
-def face_frame(landmarks: np.ndarray) -> FaceFrame:
-    """Build face frames from ``(F, 68, 2)`` iBUG-68 points."""
-    right_eye = landmarks[:, 36:42].mean(axis=1)  # subject's right eye (image left in a frontal view)
-    left_eye = landmarks[:, 42:48].mean(axis=1)
-    origin = (right_eye + left_eye) / 2
-    axis = left_eye - right_eye
-    iod = np.linalg.norm(axis, axis=-1)
-    u = axis / np.maximum(iod, 1e-6)[:, None]
-    v = np.stack([-u[:, 1], u[:, 0]], axis=-1)
-    # Choose v's sign so the nose tip (iBUG 30) lies on its positive side: works for mirrored input too.
-    flip = ((landmarks[:, 30] - origin) * v).sum(-1) < 0
-    v[flip] *= -1
-    return FaceFrame(origin, u, v, iod, landmarks)
 
 
 def face_outline(landmarks: np.ndarray, frame: FaceFrame | None = None) -> np.ndarray:
@@ -110,3 +71,7 @@ def region_of_points(coords: np.ndarray, landmarks_face: np.ndarray) -> np.ndarr
         inside = ((u - centre_u) / 0.3) ** 2 + (v / eye_lid) ** 2 <= 1.0
         out[inside] = region_id(name)
     return out
+
+
+__all__ = ["FOREHEAD_HEIGHT_IOD", "IOD_METRES", "FaceFrame", "face_frame", "face_outline", "region_of_points",
+           "signed_distance"]

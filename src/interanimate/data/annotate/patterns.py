@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from interanimate.data.annotate.contact import true_runs
 from interanimate.taxonomy import FACE_REGIONS, PATTERNS, Pattern
 
 NEIGHBOURS: dict[str, tuple[str, ...]] = {
@@ -263,13 +264,11 @@ def group_episodes(contact: np.ndarray, fps: float, max_break_s: float = 0.8) ->
 
     ``contact``: ``(F, 2)``. Returns ``[(hand, [(start, end), ...]), ...]`` sorted by start frame.
     """
-    from interanimate.data.annotate.contact import _runs
-
     episodes = []
     max_break = int(round(max_break_s * fps))
     for h in range(contact.shape[1]):
         current: list[tuple[int, int]] = []
-        for run in _runs(contact[:, h]):
+        for run in true_runs(contact[:, h]):
             if current and run[0] - current[-1][1] > max_break:
                 episodes.append((h, current))
                 current = []

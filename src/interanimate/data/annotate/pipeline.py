@@ -1,4 +1,4 @@
-"""Annotating one video: read -> perceive -> track -> clean -> contact -> patterns -> clips -> write.
+"""Annotating one video: ``analyse`` (read -> perceive -> track -> clean -> contact -> patterns) -> clips -> write.
 
 ``annotate_video`` is the unit of work of every engine (local processes or Ray tasks). It is a pure
 function of the input file and the config, writes each finished clip atomically through the
@@ -17,15 +17,12 @@ import cv2
 import numpy as np
 
 from interanimate import __version__
-from interanimate.data.annotate.contact import ContactModel, _runs, detect_contact
-from interanimate.data.annotate.geometry import face_frame, face_outline
-from interanimate.data.annotate.ibug68 import FACE_OVAL, ibug68_from_mesh
+from interanimate.data.annotate.analysis import Analysis, analyse
+from interanimate.data.annotate.contact import ContactModel, true_runs
+from interanimate.data.annotate.ibug68 import FACE_OVAL
 from interanimate.data.annotate.identity import IDENTITY_KIND, FaceEmbedder, mean_embedding
-from interanimate.data.annotate.masks import contact_mask, hand_mask, polygon_mask
-from interanimate.data.annotate.patterns import PatternModel, episode_features, group_episodes
-from interanimate.data.annotate.perception import Perceiver
-from interanimate.data.annotate.smoothing import fill_gaps, one_euro
-from interanimate.data.annotate.tracking import build_tracks
+from interanimate.data.annotate.labels import counted_hands, keypoint_annotations, track_confidence
+from interanimate.data.annotate.patterns import PatternModel
 from interanimate.data.annotate.video import ReadLimits, RejectedInput, VideoInput, VideoReader
 from interanimate.data.annotations import ClipAnnotations
 from interanimate.data.io import atomic_write_json
@@ -113,100 +110,10 @@ def read_log(out: Path, key: str) -> VideoResult | None:
 
 
 @dataclass
-class CleanTracks:
-    """Smoothed, gap-filled per-frame annotations of the whole video."""
-
-    mesh: np.ndarray  # (F, 478, 3) pixels
-    face_present: np.ndarray
-    face_filled: np.ndarray
-    other_faces: np.ndarray
-    hands: np.ndarray  # (F, 2, 21, 3) pixels
-    hand_world: np.ndarray
-    hand_score: np.ndarray
-    hand_present: np.ndarray
-    hand_found: np.ndarray
-    landmarks: np.ndarray  # (F, 68, 2)
-
-
-def _thumb_histogram(frame: np.ndarray) -> np.ndarray:
-    small = cv2.resize(frame, (64, 36), interpolation=cv2.INTER_AREA)
-    hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
-    hist = cv2.calcHist([hsv], [0, 1], None, [16, 8], [0, 180, 0, 256]).ravel()
-    return hist / max(hist.sum(), 1.0)
-
-
-def perceive(reader: VideoReader, config: AnnotateConfig, timings: dict) -> tuple[list, np.ndarray]:
-    """Landmarks of every frame and the shot cuts (Bhattacharyya distance of colour histograms)."""
-    info = reader.info
-    observations = []
-    cuts = np.zeros(info.num_frames, bool)
-    previous = None
-    decode_time = 0.0
-    perceive_time = 0.0
-    start = time.perf_counter()
-    with Perceiver(mirrored=config.mirrored) as perceiver:
-        for index, frame in reader.frames():
-            t = time.perf_counter()
-            decode_time += t - start
-            observations.append(perceiver(frame, int(round(index * 1000.0 / info.fps))))
-            hist = _thumb_histogram(frame)
-            if previous is not None and index < len(cuts):
-                cuts[index] = cv2.compareHist(previous, hist, cv2.HISTCMP_BHATTACHARYYA) > 0.2
-            previous = hist
-            start = time.perf_counter()
-            perceive_time += start - t
-    timings["decode"] = timings.get("decode", 0.0) + decode_time
-    timings["perception"] = perceive_time
-    return observations, cuts[: len(observations)]
-
-
-def identifier(reader: VideoReader):
-    """``identify`` callback for the tracker: dlib embeddings of the requested faces (one decode pass)."""
-    def identify(requests: list[tuple[int, np.ndarray]]) -> list[np.ndarray | None]:
-        wanted = {f for f, _ in requests}
-        frames = dict(reader.frames(wanted))
-        embedder = FaceEmbedder()
-        out = []
-        for f, mesh in requests:
-            lo, hi = mesh[:, :2].min(axis=0), mesh[:, :2].max(axis=0)
-            out.append(embedder(frames[f], np.concatenate([lo, hi])) if f in frames else None)
-        return out
-    return identify
-
-
-def clean(observations: list, fps: float, cuts: np.ndarray | None = None, identify=None) -> CleanTracks:
-    tracks = build_tracks(observations, cuts=cuts, identify=identify)
-    config_gap_face = max(1, int(round(0.3 * fps)))
-    config_gap_hand = max(1, int(round(0.2 * fps)))
-    mesh, face_filled = fill_gaps(tracks.face_mesh, tracks.face_found, config_gap_face)
-    face_present = tracks.face_found | face_filled
-    with np.errstate(all="ignore"), __import__("warnings").catch_warnings():
-        __import__("warnings").simplefilter("ignore", RuntimeWarning)
-        box = np.nanmax(mesh[..., :2], axis=1) - np.nanmin(mesh[..., :2], axis=1) if face_present.any() else None
-    face_size = np.nan_to_num(box.max(axis=1), nan=1.0) if box is not None else np.ones(len(face_present))
-    mesh = one_euro(mesh, face_present, fps, min_cutoff=1.0, beta=0.05, scale=face_size)
-    hands = tracks.hands.copy()
-    world = tracks.hand_world.copy()
-    score = tracks.hand_score.copy()
-    present = tracks.hand_found.copy()
-    for h in range(2):
-        filled_h, filled = fill_gaps(hands[:, h], tracks.hand_found[:, h], config_gap_hand)
-        world_h, _ = fill_gaps(world[:, h], tracks.hand_found[:, h], config_gap_hand)
-        score_h, _ = fill_gaps(score[:, h], tracks.hand_found[:, h], config_gap_hand)
-        present[:, h] = tracks.hand_found[:, h] | filled
-        score_h[filled] *= 0.5
-        palm = np.linalg.norm(filled_h[:, 9, :2] - filled_h[:, 0, :2], axis=-1)
-        # Hands move fast: a higher beta keeps pokes and swipes from lagging behind the image.
-        hands[:, h] = one_euro(filled_h, present[:, h], fps, min_cutoff=1.5, beta=0.3,
-                               scale=np.nan_to_num(palm, nan=1.0) * 2)
-        world[:, h], score[:, h] = world_h, score_h
-    landmarks = ibug68_from_mesh(mesh)[..., :2]
-    return CleanTracks(mesh, face_present, face_filled, tracks.other_faces, hands, world, score, present,
-                       tracks.hand_found, landmarks)
-
-
-@dataclass
 class ClipPlan:
+    """One clip to cut: frames ``[start, end)``, its label (``pattern`` ``None`` when unrecognised or without
+    interaction), the acting hand, the contact runs inside it and the top pattern scores."""
+
     start: int
     end: int
     pattern: str | None
@@ -216,19 +123,11 @@ class ClipPlan:
     scores: dict = field(default_factory=dict)
 
 
-def plan_clips(tracks: CleanTracks, contact, fps: float, num_frames: int, config: AnnotateConfig,
-               pattern_model: PatternModel) -> list[ClipPlan]:
-    """Cut clips around interaction episodes (padding, length cap, no overlap)."""
-    frame = face_frame(np.nan_to_num(tracks.landmarks))
-    point_face = frame.to_face(np.nan_to_num(contact.point.astype(np.float64)))
-    plans = []
-    for hand, segments in group_episodes(contact.contact, fps):
-        features = episode_features(hand, segments, np.where(contact.contact[:, hand, None], point_face[:, hand], np.nan),
-                                    contact.region[:, hand], tracks.hands[:, hand], fps)
-        result = pattern_model.recognise(features)
-        plans.append(ClipPlan(features.start, features.end, result.pattern.name if result.pattern else None,
-                              result.confidence, hand, segments,
-                              dict(sorted(result.scores.items(), key=lambda kv: -kv[1])[:3])))
+def plan_clips(analysis: Analysis, config: AnnotateConfig) -> list[ClipPlan]:
+    """Cut clips around the analysis's interaction episodes (padding, length cap, no overlap)."""
+    fps, num_frames = analysis.fps, analysis.num_frames
+    plans = [ClipPlan(e.start, e.end, e.pattern, e.confidence, e.hand, e.segments,
+                      dict(sorted(e.recognition.scores.items(), key=lambda kv: -kv[1])[:3])) for e in analysis.episodes]
     pad = int(round(config.padding_s * fps))
     max_len = max(8, int(round(config.max_clip_s * fps)))
     plans.sort(key=lambda p: p.start)
@@ -253,7 +152,7 @@ def plan_clips(tracks: CleanTracks, contact, fps: float, num_frames: int, config
                             p.scores))
     if not out and config.keep_unlabelled:
         # No interaction: cut the stretches with a face into unlabelled clips of at most max_len frames.
-        for a, b in _runs(tracks.face_present):
+        for a, b in true_runs(analysis.tracks.face_present):
             for s in range(a, b, max_len):
                 if min(b, s + max_len) - s >= config.min_frames:
                     out.append(ClipPlan(s, min(b, s + max_len), None, 0.0, None, []))
@@ -270,54 +169,23 @@ def _sharpness(frame: np.ndarray, box: np.ndarray) -> float:
     return float(cv2.Laplacian(gray, cv2.CV_64F).var())
 
 
-def build_annotations(tracks: CleanTracks, contact, plan: ClipPlan, width: int, height: int,
-                      keep_dense: bool) -> ClipAnnotations:
+def clip_annotations(analysis: Analysis, plan: ClipPlan, keep_dense: bool) -> ClipAnnotations:
+    """The contract annotations of ``plan``'s frames (``labels.keypoint_annotations``, plus the dense mesh)."""
     s, e = plan.start, plan.end
-    num = e - s
-    ann = ClipAnnotations.empty(num, height, width)
+    tracks, width, height = analysis.tracks, analysis.width, analysis.height
     fp = tracks.face_present[s:e]
     limit = np.array([width, height], np.float32)
-    kp = np.clip(tracks.landmarks[s:e], 0, limit)
-    ann.face_keypoints[fp] = kp[fp]
-    ann.face_present = fp.copy()
-    ann.face_confidence = np.where(fp, np.where(tracks.face_filled[s:e], 0.5, 1.0), 0.0).astype(np.float32)
     mesh = tracks.mesh[s:e]
     lo = np.clip(np.nanmin(mesh[..., :2], axis=1), 0, limit) if fp.any() else None
     hi = np.clip(np.nanmax(mesh[..., :2], axis=1), 0, limit) if fp.any() else None
-    if lo is not None:
-        ann.face_box[fp] = np.concatenate([lo, hi], axis=1)[fp]
-    hands = tracks.hands[s:e].copy()
-    present = tracks.hand_present[s:e].copy()
-    inside = ((hands[..., 0] >= 0) & (hands[..., 0] <= width) & (hands[..., 1] >= 0) & (hands[..., 1] <= height))
-    conf = np.where(present[..., None] & inside, np.clip(tracks.hand_score[s:e], 0.05, 1.0)[..., None], 0.0)
-    present &= (conf > 0).any(axis=-1)
-    conf[~present] = 0.0
-    ann.hand_keypoints[..., :2] = np.where(present[..., None, None], hands[..., :2], np.nan)
-    ann.hand_keypoints[..., 2] = conf
-    ann.hand_present = present
-    c = contact.contact[s:e] & present & fp[:, None]
-    ann.contact = c
-    ann.contact_point = np.where(c[..., None], contact.point[s:e], np.nan).astype(np.float32)
-    ann.contact_region = np.where(c, contact.region[s:e], -1).astype(np.int8)
-    frame = face_frame(np.nan_to_num(kp.astype(np.float64)))
-    outline = face_outline(kp.astype(np.float64), frame)
-    for f in range(num):
-        hand_masks = [hand_mask(ann.hand_keypoints[f, h, :, :2], ann.hand_keypoints[f, h, :, 2], height, width)
-                      if present[f, h] else np.zeros((height, width), bool) for h in range(2)]
-        face_region = np.zeros((height, width), bool)
-        if fp[f]:
-            oval = mesh[f, list(FACE_OVAL), :2]
-            face_region = polygon_mask(outline[f], height, width) | polygon_mask(oval, height, width)
-        ann.masks[f, 0] = face_region & ~hand_masks[0] & ~hand_masks[1]
-        ann.masks[f, 1], ann.masks[f, 2] = hand_masks
-        if c[f].any():
-            radius = 0.12 * float(np.linalg.norm(hands[f, c[f].argmax(), 9, :2] - hands[f, c[f].argmax(), 0, :2]))
-            ann.masks[f, 3] = contact_mask(ann.contact_point[f][c[f]], radius, face_region, height, width)
-    if plan.pattern is not None:
-        from interanimate.taxonomy import PATTERN_IDS
-
-        ann.pattern_id = PATTERN_IDS[plan.pattern]
-    ann.contact_segments = np.array([(a - s, b - s) for a, b in plan.segments], np.int32).reshape(-1, 2)
+    hands, present = counted_hands(tracks.hands[s:e], tracks.hand_present[s:e],
+                                   track_confidence(tracks.hand_score[s:e]), width, height)
+    contact = analysis.contact
+    ann = keypoint_annotations(
+        np.clip(tracks.landmarks[s:e], 0, limit), fp, analysis.face_confidence[s:e], hands, present,
+        contact.contact[s:e], contact.point[s:e], contact.region[s:e], height, width,
+        face_box=None if lo is None else np.concatenate([lo, hi], axis=1), face_ovals=mesh[:, list(FACE_OVAL), :2],
+        pattern=plan.pattern, contact_segments=[(a - s, b - s) for a, b in plan.segments])
     if keep_dense:
         dense = np.array(mesh, np.float32)
         face_width = np.where(fp, (hi[:, 0] - lo[:, 0]) if lo is not None else 1.0, 1.0)
@@ -342,20 +210,21 @@ def annotate_video(item: VideoInput, out: Path, config: AnnotateConfig, subject_
         result.info = {"fps": info.fps, "frames": info.num_frames, "width": info.width, "height": info.height,
                        "source_size": [info.source_width, info.source_height], "rotation": info.rotation,
                        "codec": info.codec, "variable_frame_rate": info.variable_frame_rate}
-        observations, cuts = perceive(reader, config, timings)
-        result.frames = len(observations)
-        result.info["shot_cuts"] = int(cuts.sum())
+        report: dict = {"timings": timings}
+        try:
+            analysis = analyse(reader, mirrored=config.mirrored, contact_model=contact_model,
+                               pattern_model=pattern_model, report=report)
+        finally:
+            result.frames = report.get("frames", 0)
+            if "shot_cuts" in report:
+                result.info["shot_cuts"] = report["shot_cuts"]
         t = time.perf_counter()
         with np.errstate(invalid="ignore", divide="ignore"):
-            tracks = clean(observations, info.fps, cuts, identifier(reader))
-            frame = face_frame(np.nan_to_num(tracks.landmarks.astype(np.float64)))
-            contact = detect_contact(frame, tracks.mesh, tracks.face_present, tracks.hands, tracks.hand_world,
-                                     tracks.hand_present, info.fps, (info.width, info.height), contact_model)
-            plans = plan_clips(tracks, contact, info.fps, info.num_frames, config, pattern_model or PatternModel())
-        timings["post"] = time.perf_counter() - t
+            plans = plan_clips(analysis, config)
+        timings["post"] += time.perf_counter() - t
         t = time.perf_counter()
         with np.errstate(invalid="ignore", divide="ignore"):
-            _write_clips(item, reader, tracks, contact, plans, out, config, subject_id, result)
+            _write_clips(item, reader, analysis, plans, out, config, subject_id, result)
         timings["write"] = time.perf_counter() - t
         result.status = "accepted" if result.clips else "empty"
         if not result.clips:
@@ -370,8 +239,8 @@ def annotate_video(item: VideoInput, out: Path, config: AnnotateConfig, subject_
     return result
 
 
-def _write_clips(item, reader, tracks, contact, plans, out, config, subject_id, result) -> None:
-    info = reader.info
+def _write_clips(item, reader, analysis, plans, out, config, subject_id, result) -> None:
+    info, tracks = reader.info, analysis.tracks
     fps = info.fps
     quality: list[tuple[ClipPlan, list[str], str | None]] = []
     for plan in plans:
@@ -417,7 +286,7 @@ def _write_clips(item, reader, tracks, contact, plans, out, config, subject_id, 
                 frames = np.stack(buffers.pop(i))
                 del todo[i]
                 clip_id = f"{item.key}-{i:03d}"
-                ann = build_annotations(tracks, contact, plan, info.width, info.height, config.keep_dense)
+                ann = clip_annotations(analysis, plan, config.keep_dense)
                 sharp = [_sharpness(frames[f], ann.face_box[f]) for f in np.flatnonzero(ann.face_present)[::max(1, len(frames) // 5)]]
                 sharpness = float(np.median(sharp)) if sharp else 0.0
                 if sharpness < config.blur_reject:

@@ -9,17 +9,17 @@ import numpy as np
 
 from interanimate.data.annotations import ClipAnnotations
 from interanimate.data.io import atomic_write_bytes
-from interanimate.data.schema import HAND_BONES
+from interanimate.data.schema import HAND_BONES, MASK_CHANNELS
 from interanimate.taxonomy import FACE_REGIONS
 
-_TINTS = ((255, 220, 120), (80, 160, 255), (255, 120, 80), (255, 0, 255))  # face, left hand, right hand, contact
+_TINTS = {"face": (255, 220, 120), "hand_left": (80, 160, 255), "hand_right": (255, 120, 80), "contact": (255, 0, 255)}
 
 
 def render_frame(frame: np.ndarray, ann: ClipAnnotations, f: int) -> np.ndarray:
     image = frame.astype(np.float32)
-    for channel, tint in enumerate(_TINTS):
-        mask = ann.masks[f, channel]
-        alpha = 0.6 if channel == 3 else 0.3
+    for name, tint in _TINTS.items():
+        mask = ann.masks[f, MASK_CHANNELS.index(name)]
+        alpha = 0.6 if name == "contact" else 0.3
         image[mask] = (1 - alpha) * image[mask] + alpha * np.asarray(tint, np.float32)
     image = image.clip(0, 255).astype(np.uint8)
     scale = max(1, int(round(max(frame.shape[:2]) / 400)))

@@ -18,6 +18,8 @@ from interanimate.data.annotate.perception import FrameObservation
 from interanimate.data.annotate.video import RejectedInput
 
 NUM_MESH = 478
+# The rejection reasons of the tracker: the video shows no single subject (the other reasons are the reader's).
+SUBJECT_REJECTIONS = ("no_face", "several_faces")
 
 
 @dataclass

@@ -6,8 +6,11 @@ and middle fingertip pads for strokes and swipes) should be relative to the skin
 configured, how the hand is oriented and what the gesture does to the skin (squeeze, pull, slide).
 Positions are in the head frame and are built from material coordinates on the face (a target
 jittered inside the named region) and its surface normal, so the same plan follows the head when it
-moves. ``to_landmark_frame`` re-expresses any head-frame points relative to the iBUG-68 landmarks,
-which is how another face (e.g. a reference photo's landmarks) can reuse a plan.
+moves. ``interanimate.data.face_frame.to_landmark_frame`` re-expresses any head-frame points relative to
+the iBUG-68 landmarks, which is how another face (e.g. a reference photo's landmarks) can reuse a plan; it
+is the package's one face-frame module, shared with the annotator (its docstring says why the 3-D
+landmark frame used here and the annotator's image-plane frame are two constructions on one origin, axis
+and unit).
 
 Timing, speed, path, press depth, finger configuration, number of presses and the hand used vary
 per clip, all drawn from the clip's own random generator.
@@ -556,35 +559,4 @@ def head_motion(num_frames: int, fps: float, rng: np.random.Generator) -> dict[s
     return out
 
 
-def landmark_frame(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """Origin, axes (rows: subject-left, down, into-face) and scale (inter-ocular distance) of a face.
-
-    Works for 3-D landmarks ``(68, 3)``; 2-D ``(68, 2)`` landmarks get a zero depth axis component.
-    """
-    lm = np.asarray(landmarks, np.float64)
-    if lm.shape[1] == 2:
-        lm = np.concatenate([lm, np.zeros((len(lm), 1))], 1)
-    right_eye = lm[36:42].mean(0)
-    left_eye = lm[42:48].mean(0)
-    origin = (right_eye + left_eye) / 2
-    x = _unit(left_eye - right_eye)
-    down = lm[57] - origin
-    y = _unit(down - (down @ x) * x)
-    z = np.cross(x, y)
-    return origin, np.stack([x, y, z]), float(np.linalg.norm(left_eye - right_eye))
-
-
-def to_landmark_frame(points: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """Express points (e.g. planned joints) in the face's landmark frame, in inter-ocular units."""
-    origin, axes, scale = landmark_frame(landmarks)
-    return (np.asarray(points) - origin) @ axes.T / scale
-
-
-def from_landmark_frame(points: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """Inverse of ``to_landmark_frame`` for another face's landmarks: retargets a plan to that face."""
-    origin, axes, scale = landmark_frame(landmarks)
-    return np.asarray(points) * scale @ axes + origin
-
-
-__all__ = ["ANCHORS", "PHASES", "InteractionPlan", "anchor_point", "frame_align", "from_landmark_frame",
-           "head_motion", "landmark_frame", "plan_interaction", "to_landmark_frame"]
+__all__ = ["ANCHORS", "PHASES", "InteractionPlan", "anchor_point", "frame_align", "head_motion", "plan_interaction"]

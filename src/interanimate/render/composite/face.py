@@ -16,8 +16,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from interanimate.data.annotate.geometry import IOD_METRES, face_frame, face_outline, region_of_points
-from interanimate.data.annotate.ibug68 import ibug68_from_mesh
+from interanimate.data.annotate import IOD_METRES, face_frame, face_outline, ibug68_from_mesh, region_of_points
 from interanimate.data.synth.mesh import vertex_normals
 from interanimate.data.synth.raster import rasterize
 from interanimate.data.synth.render import Camera
@@ -91,7 +90,7 @@ class PhotoFace:
 
     def regions(self, pixels: np.ndarray, landmarks: np.ndarray | None = None) -> np.ndarray:
         """Face region ids (``taxonomy.FACE_REGIONS``) of ``(K, 2)`` pixel points; -1 outside the face's skin."""
-        from interanimate.data.annotate.geometry import signed_distance
+        from interanimate.data.annotate import signed_distance
 
         lm = (self.landmarks if landmarks is None else landmarks)[None].astype(np.float64)
         frame = face_frame(lm)

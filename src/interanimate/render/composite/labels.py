@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from interanimate.data.annotate.ibug68 import ibug68_from_mesh
+from interanimate.data.annotate import ibug68_from_mesh
 from interanimate.data.annotations import ClipAnnotations
 from interanimate.data.schema import HAND_SIDES
 from interanimate.data.synth.physics import apply_kernels

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from interanimate.data.annotate.ibug68 import ibug68_from_mesh
+from interanimate.data.annotate import ibug68_from_mesh
 from interanimate.data.synth.choreography import InteractionPlan, anchor_point
 from interanimate.data.synth.hand import HandModel
 from interanimate.data.synth.head import HeadModel

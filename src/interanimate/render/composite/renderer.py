@@ -177,7 +177,7 @@ def render_composite(reference: ReferenceFace, pattern: str, num_frames: int, fp
         fill_frame(ann, f, face, pose, contact.kernels, warped, layer, vertices, hand_only, joints, hand_index,
                    contact.contact_point, contact.region, contact.penetration_mm)
         clock.lap("labels")
-    from interanimate.data.annotate.contact import true_runs
+    from interanimate.data.annotate import true_runs
 
     ann.contact_segments = np.array(true_runs(ann.contact.any(axis=1)), np.int32).reshape(-1, 2)
     extra = actor.record.extra
