@@ -47,7 +47,7 @@ import numpy as np
 
 from interanimate import __version__
 from interanimate.data.annotations import ClipAnnotations, load_annotations
-from interanimate.data.io import decode_video
+from interanimate.data.io import decode_video, json_safe
 from interanimate.data.manifest import MANIFEST_NAME, ClipRecord, check_dataset_root, clip_file, read_manifest
 from interanimate.taxonomy import PATTERN_NAMES, get_pattern
 from interanimate.errors import UserError
@@ -147,20 +147,6 @@ def match_clips(generated: Path, reference: Path, max_clips: int | None = None) 
 
 
 # --- per-clip metric groups ---------------------------------------------------------------------------
-
-def _nan_to_none(value):
-    if isinstance(value, dict):
-        return {k: _nan_to_none(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_nan_to_none(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        return None if not np.isfinite(value) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.ndarray):
-        return _nan_to_none(value.tolist())
-    return value
-
 
 def _interaction_region(ann: ClipAnnotations) -> np.ndarray:
     """Requested hands ∪ contact, dilated a little so the skin around the touch counts: ``(F, H, W)``."""
@@ -411,7 +397,7 @@ class EvaluationResult:
     unmeasured: dict[str, str] = field(default_factory=dict)  # summary label -> why it has no value
 
     def to_json(self) -> str:
-        return json.dumps(_nan_to_none(asdict(self)), indent=2, sort_keys=True)
+        return json.dumps(json_safe(asdict(self)), indent=2, sort_keys=True)
 
 
 def _mean_of(values: list[float | None]) -> float | None:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from interanimate import __version__
-from interanimate.data.annotations import ClipAnnotations
+from interanimate.data.annotations import CONTACT_CHANNEL, FACE_CHANNEL, HAND_CHANNELS, ClipAnnotations
 from interanimate.data.manifest import ClipRecord
 from interanimate.data.synth.choreography import InteractionPlan, anchor_point, head_motion, plan_interaction
 from interanimate.data.synth.hand import HandModel
@@ -376,12 +376,12 @@ def render_clip(spec: ClipSpec, keep_plan: bool = False) -> RenderedClip:
         # ---- annotations ----
         ann.depth[f] = renderer.depth
         ann.deformation[f] = renderer.deformation
-        ann.masks[f, 0] = renderer.face_mask
+        ann.masks[f, FACE_CHANNEL] = renderer.face_mask
         _fill_frame_annotations(ann, f, camera, renderer, landmarks_cam, joints_cam, hand_index, result, head,
                                 head_rot, head_t, offset)
 
     for f in range(F):
-        face = ann.masks[f, 0]
+        face = ann.masks[f, FACE_CHANNEL]
         if face.any():
             ys, xs = np.nonzero(face)
             ann.face_box[f] = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
@@ -451,7 +451,7 @@ def _fill_frame_annotations(ann, f, camera, renderer, landmarks_cam, joints_cam,
         visible = owner[iy, ix] == OWNER_HAND
         conf = np.where(visible, 1.0, 0.5) * inside
         ann.hand_keypoints[f, hand_index, :, 2] = conf
-        ann.masks[f, 1 + hand_index] = hand_mask
+        ann.masks[f, HAND_CHANNELS[hand_index]] = hand_mask
     # Contact: only touches of face skin count (the solver reports none for hair, ears or neck).
     if present and result.touching.any() and result.contact_centre is not None:
         centre_head = result.contact_centre
@@ -468,7 +468,7 @@ def _fill_frame_annotations(ann, f, camera, renderer, landmarks_cam, joints_cam,
             # The contact point is the centre of the deepest dent, so its pixel is in contact even when a
             # small dent covers no mesh vertex at this resolution.
             contact_mask[int(cp[1]), int(cp[0])] = True
-            ann.masks[f, 3] = contact_mask
+            ann.masks[f, CONTACT_CHANNEL] = contact_mask
 
 
 # ---- datasets ------------------------------------------------------------------------------------
