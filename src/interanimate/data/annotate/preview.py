@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from interanimate.data.annotations import ClipAnnotations
-from interanimate.data.io import atomic_write_bytes
+from interanimate.data.images import tile_rows, write_png
 from interanimate.data.schema import HAND_BONES, MASK_CHANNELS
 from interanimate.taxonomy import FACE_REGIONS
 
@@ -54,7 +54,4 @@ def write_preview(path: Path, frames: np.ndarray, ann: ClipAnnotations, num: int
         tile = render_frame(frames[f], ann, int(f))
         width = int(tile.shape[1] * height / tile.shape[0])
         tiles.append(cv2.resize(tile, (width, height), interpolation=cv2.INTER_AREA))
-    strip = np.concatenate(tiles, axis=1)
-    ok, data = cv2.imencode(".png", cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))
-    atomic_write_bytes(Path(path), data.tobytes())
-    return Path(path)
+    return write_png(tile_rows([tiles]), path)
