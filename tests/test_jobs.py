@@ -172,3 +172,26 @@ def test_animate_as_dataset_on_ray_writes_the_dataset_local_writes(astronaut_png
     pytest.importorskip("ray", reason="the Ray engine needs the 'ray' extra")
     _animate(astronaut_png, tmp_path / "ray", "--engine", "ray", "--workers", "2")
     assert _fingerprint(tmp_path / "ray") == _fingerprint(animate_reference)
+
+
+def test_animate_batch_rejects_are_reported_and_the_rest_is_written(astronaut_png, tmp_path, capsys):
+    from interanimate.pipelines.command import REPORT_NAME, main
+
+    (tmp_path / "blank.png").write_bytes(cv2.imencode(".png", 0 * cv2.imread(str(astronaut_png)))[1].tobytes())
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text("\n".join(json.dumps(line) for line in [
+        {"reference": str(astronaut_png), "pattern": "poke_nose"},
+        {"reference": "blank.png", "pattern": "poke_nose"},
+        {"reference": str(astronaut_png), "pattern": "poke_nsoe"}]) + "\n")
+    dataset = tmp_path / "ds"
+    argv = ["--batch", str(batch), "--size", "64", "--frames", "8", "--as-dataset", str(dataset), "--quiet"]
+    assert main(argv) == 1  # some clips failed
+    report = json.loads((dataset / REPORT_NAME).read_text())
+    assert report["counts"] == {"items": 3, "done": 1, "resumed": 0, "rejected": 2}
+    messages = [r["message"] for r in report["rejects"]]
+    assert "greyscale" in messages[0] and "did you mean 'poke_nose'" in messages[1]
+    assert len(read_manifest(dataset)) == 1
+    assert "3 items: 1 done, 0 already done, 2 rejected" in capsys.readouterr().out
+    assert main(argv) == 1  # re-run: the finished clip is skipped, the rejects are tried again
+    assert json.loads((dataset / REPORT_NAME).read_text())["counts"] == {"items": 3, "done": 0, "resumed": 1,
+                                                                         "rejected": 2}

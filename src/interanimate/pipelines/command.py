@@ -222,7 +222,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from interanimate import __version__
-    from interanimate.data.jobs import check_engine, run_jobs
+    from interanimate.data.jobs import Reject, check_engine, run_jobs
     from interanimate.pipelines.animate_pipeline import PRODUCER, AnimatePipeline, write_summary
 
     renderer = args.renderer or ("diffusion" if args.checkpoint is not None else "composite")
@@ -277,6 +277,9 @@ def _run(args: argparse.Namespace) -> int:
         if writer is not None:
             writer.finalize()
     rows = _rows(requests, items, failed, report)
+    # Requests refused before any work (a bad manifest line, an unreadable photo) are rejects of the run too.
+    report.total += len(failed)
+    report.rejects += [Reject(label, "AnimateError", reason) for label, reason in failed.values()]
     summary_dir = args.out if args.out is not None and args.out.suffix.lower() != ".mp4" else args.as_dataset
     if summary_dir is not None and (batch or len(rows) > 1):
         write_summary(Path(summary_dir) / "animate_summary.json", rows)
