@@ -195,3 +195,20 @@ def test_animate_batch_rejects_are_reported_and_the_rest_is_written(astronaut_pn
     assert main(argv) == 1  # re-run: the finished clip is skipped, the rejects are tried again
     assert json.loads((dataset / REPORT_NAME).read_text())["counts"] == {"items": 3, "done": 0, "resumed": 1,
                                                                          "rejected": 2}
+
+
+@pytest.mark.slow
+def test_animate_diffusion_as_dataset_two_workers_write_the_labels_one_worker_writes(astronaut_png, tmp_path):
+    import torch
+
+    from interanimate.models import InterAnimateModel
+    from interanimate.training.config import load_config
+
+    torch.manual_seed(0)
+    model = tmp_path / "model"
+    InterAnimateModel.from_config(load_config("tiny").model, sample_size=32).save_pretrained(model)
+    for workers in ("1", "2"):
+        _animate(astronaut_png, tmp_path / workers, "--checkpoint", str(model), "--num-inference-steps", "1",
+                 "--workers", workers)
+    one, two = _fingerprint(tmp_path / "1"), _fingerprint(tmp_path / "2")
+    assert len(one[0]) == 3 and one == two
