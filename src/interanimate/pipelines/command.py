@@ -168,7 +168,7 @@ def _requests(args: argparse.Namespace) -> tuple[list, list[dict]]:
     return requests, []
 
 
-def _job_items(pipe, requests: list, items: list[dict], batch: bool) -> tuple[list, dict[int, str]]:
+def _job_items(pipe, requests: list, items: list[dict], batch: bool) -> tuple[list, dict[int, tuple[str, str]]]:
     """Engine items (id: the clip's planned name, so a resumed run skips it) and failures known before any work."""
     from interanimate.data.jobs import JobItem
 
@@ -266,17 +266,21 @@ def _run(args: argparse.Namespace) -> int:
     outputs = ClipOutputs(out=None if args.out is None else str(args.out), single=single, gif=args.gif,
                           side_by_side=args.side_by_side,
                           dataset=None if args.as_dataset is None else str(args.as_dataset))
+
+    def done(item) -> bool:  # resuming: in the dataset, and at --out when given
+        return writer is not None and writer.has_clip(item.id) and outputs.finished(item.id)
+
     try:
-        items, failed = _job_items(pipe, requests, items, batch)
-        report = run_jobs(items, AnimateJob(factory, outputs).attach(pipe),
-                          done=lambda item: writer is not None and writer.has_clip(item.id) and outputs.finished(item.id),
-                          engine=args.engine, workers=args.workers, address=args.address,
-                          expected=(AnimateError,) if batch else (), num_gpus="auto" if renderer == "diffusion" else 0,
-                          progress=not (args.quiet or single), desc="animate", unit="clip")
+        jobs, failed = _job_items(pipe, requests, items, batch)
+        # Outside batch mode inputs were checked up front, so a failing clip ends the run (one line, status 2).
+        report = run_jobs(jobs, AnimateJob(factory, outputs).attach(pipe), done=done, engine=args.engine,
+                          workers=args.workers, address=args.address, expected=(AnimateError,) if batch else (),
+                          num_gpus="auto" if renderer == "diffusion" else 0, progress=not (args.quiet or single),
+                          desc="animate", unit="clip")
     finally:
         if writer is not None:
             writer.finalize()
-    rows = _rows(requests, items, failed, report)
+    rows = _rows(requests, jobs, failed, report)
     # Requests refused before any work (a bad manifest line, an unreadable photo) are rejects of the run too.
     report.total += len(failed)
     report.rejects += [Reject(label, "AnimateError", reason) for label, reason in failed.values()]

@@ -508,8 +508,9 @@ def generate_dataset(out: str | Path, num_subjects: int, clips_per_pattern: int,
               "size": size, "fps": fps, "patterns": [p.name for p in patterns], "motion_blur": motion_blur}
     _check_same_settings(Path(out), config)
     writer = DatasetWriter(Path(out), PRODUCER, __version__, test_fraction=test_fraction, split_seed=seed, config=config)
+    work = functools.partial(_render_and_write, str(writer.root))
     try:
-        report = run_jobs([JobItem(s.clip_id, s) for s in specs], functools.partial(_render_and_write, str(writer.root)),
+        report = run_jobs([JobItem(s.clip_id, s) for s in specs], work,
                           done=lambda item: writer.has_clip(item.id), engine=engine, workers=workers,
                           address=address, progress=progress, desc="synth", unit="clip")
     finally:
