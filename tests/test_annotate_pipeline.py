@@ -76,6 +76,18 @@ def test_megamind_annotates_into_a_valid_dataset(megamind_dataset):
     assert len(list((out / "previews").glob("*.png"))) == len(records)
 
 
+def test_rejected_videos_are_listed_with_their_reason_in_the_run_report(megamind_dataset):
+    from interanimate.data.annotate.engine import REPORT_NAME
+
+    out, summary = megamind_dataset
+    report = json.loads((out / REPORT_NAME).read_text())
+    keys = {Path(r.path).name: r.key for r in summary.results}
+    assert {(r["id"], r["reason"]) for r in report["rejects"]} == {(keys["messi5.jpg"], "too_short"),
+                                                                    (keys["junk.mp4"], "not_a_video")}
+    assert report["counts"] == {"items": 3, "done": 1, "resumed": 0, "rejected": 2}
+    assert "3 items: 1 done, 0 already done, 2 rejected" in summary.table()
+
+
 def test_rerun_resumes_without_duplicates(megamind_dataset, opencv_media):
     out, first = megamind_dataset
     before = _annotation_digests(out)

@@ -5,6 +5,7 @@ interanimate animate --reference PHOTO [PHOTO ...] (--pattern NAME [NAME ...] | 
                      [--renderer composite|diffusion] [--checkpoint DIR] [--size N] [--framing face|photo] [--out PATH] [--as-dataset DIR] [--hand left|right] [--frames N] [--fps F]
                      [--seed S] [--num-inference-steps N] [--guidance-scale G] [--sampler ddim|dpmpp]
                      [--gif] [--side-by-side] [--no-identity] [--quiet]
+                     [--engine local|ray] [--workers N] [--address ADDR]
 ```
 
 The renderer is ``composite`` (the photo itself, warped and touched by a posed 3-D hand; no model needed) unless
@@ -20,21 +21,26 @@ printed table) and the rest proceed; the exit status is 1 when any clip failed. 
 any generation and bad input ends the run with one line and status 2.
 
 ``--out`` is a ``.mp4`` file for a single clip, otherwise a folder. ``--as-dataset DIR`` writes (also) an InterHF
-dataset; re-running resumes it (clips already there are skipped).
+dataset; re-running resumes it (clips already there are skipped). Clips run on the job engine
+(``interanimate.data.jobs``): ``--workers N`` local processes, or ``--engine ray`` (``--address`` to join a
+cluster); each worker builds its pipeline once.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import time
 from pathlib import Path
 
 from interanimate.cli_types import float_in, fps_float, int_in, positive_int, seed_int
+from interanimate.pipelines.clip_job import AnimateJob, ClipOutputs
 from interanimate.pipelines.errors import AnimateError
 
 EXIT_OK, EXIT_FAILED = 0, 1
+REPORT_NAME = "animate_report.json"  # the job engine's counts and rejects of the last run
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,6 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="composite: the training framing around the face (default) or the whole photo")
     parser.add_argument("--out", type=Path, help="an .mp4 file (one clip) or a folder")
     parser.add_argument("--as-dataset", type=Path, metavar="DIR", help="also write an InterHF dataset here")
+    from interanimate.data.jobs import add_engine_arguments
+
+    add_engine_arguments(parser, noun="clips")
     parser.add_argument("--hand", choices=("left", "right"), help="acting hand for patterns (subject's side)")
     parser.add_argument("--frames", type=positive_int, help="frames per clip (pattern default 16; driving: all)")
     parser.add_argument("--fps", type=fps_float, help="frame rate (pattern default 25; driving: the video's)")
@@ -159,18 +168,47 @@ def _requests(args: argparse.Namespace) -> tuple[list, list[dict]]:
     return requests, []
 
 
-def _finished(args: argparse.Namespace, name: str, single: bool) -> bool:
-    """True when the clip's ``--out`` video, if any, is already written."""
-    path = _output_path(args, name, single)
-    return path is None or path.is_file()
+def _job_items(pipe, requests: list, items: list[dict], batch: bool) -> tuple[list, dict[int, tuple[str, str]]]:
+    """Engine items (id: the clip's planned name, so a resumed run skips it) and failures known before any work."""
+    from interanimate.data.jobs import JobItem
+
+    jobs, failed = [], {}
+    for i, request in enumerate(requests):
+        label = _describe(request, items[i] if batch else None)
+        if isinstance(request, Exception):
+            failed[i] = (label, str(request))
+            continue
+        try:
+            name = pipe.planned_name(request)
+        except AnimateError as exc:  # an unreadable photo in batch mode (checked up front otherwise)
+            failed[i] = (label, str(exc))
+            continue
+        jobs.append(JobItem(name or f"item-{i:05d}", request))
+    return jobs, failed
 
 
-def _output_path(args: argparse.Namespace, name: str, single: bool) -> Path | None:
-    if args.out is None:
-        return None
-    if single and args.out.suffix.lower() == ".mp4":
-        return args.out
-    return args.out / f"{name}.mp4"
+def _rows(requests: list, jobs: list, failed: dict[int, tuple[str, str]], report) -> list[dict]:
+    """One summary row per request, in request order."""
+    jobs_left = iter(jobs)
+    rejects = {r.id: r for r in report.rejects if r.reason != "duplicate_id"}
+    skipped, seen, rows = set(report.skipped), set(), []
+    for i, request in enumerate(requests):
+        if i in failed:
+            rows.append({"clip": failed[i][0], "status": "failed", "reason": failed[i][1]})
+            continue
+        item = next(jobs_left)
+        if item.id in seen:
+            rows.append({"clip": item.id, "status": "failed", "reason": "another clip of this run has the same name"})
+        elif item.id in report.results:
+            rows.append(report.results[item.id])
+        elif item.id in rejects:
+            rows.append({"clip": _describe(request, None), "status": "failed", "reason": rejects[item.id].message})
+        elif item.id in skipped:  # resuming: a clip already in the dataset (and at --out) is not sampled again
+            rows.append({"clip": item.id, "status": "ok", "pattern": request.pattern, "seed": request.seed,
+                         "frames": 0, "contact_frames": 0, "seconds": 0.0,
+                         "files": {"dataset": f"{item.id} (already in the dataset)"}})
+        seen.add(item.id)
+    return rows
 
 
 def run(args: argparse.Namespace) -> int:
@@ -183,14 +221,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tqdm.auto import tqdm
-
     from interanimate import __version__
+    from interanimate.data.jobs import Reject, check_engine, run_jobs
     from interanimate.pipelines.animate_pipeline import PRODUCER, AnimatePipeline, write_summary
 
     renderer = args.renderer or ("diffusion" if args.checkpoint is not None else "composite")
     if renderer == "diffusion" and args.checkpoint is None:
         raise AnimateError("--renderer diffusion needs --checkpoint DIR (a run folder or model folder)")
+    check_engine(args.engine, args.workers, args.address)
     requests, items = _requests(args)
     batch = args.batch is not None
     if not batch:  # check every reference before any generation, so bad input fails fast
@@ -205,11 +243,13 @@ def _run(args: argparse.Namespace) -> int:
     if renderer == "composite":
         from interanimate.render.composite import CompositePipeline
 
-        pipe = CompositePipeline(size=args.size, framing=args.framing, use_identity=not args.no_identity)
+        factory = functools.partial(CompositePipeline, size=args.size, framing=args.framing,
+                                    use_identity=not args.no_identity)
     else:
-        pipe = AnimatePipeline.from_checkpoint(args.checkpoint, sampler=args.sampler,
-                                               num_inference_steps=args.num_inference_steps,
-                                               guidance_scale=args.guidance_scale, use_identity=not args.no_identity)
+        factory = functools.partial(AnimatePipeline.from_checkpoint, args.checkpoint, sampler=args.sampler,
+                                    num_inference_steps=args.num_inference_steps,
+                                    guidance_scale=args.guidance_scale, use_identity=not args.no_identity)
+    pipe = factory()
     if not batch:
         for request in requests:  # face checks too (cached: generation reuses them)
             pipe.reference(request.reference)
@@ -221,53 +261,36 @@ def _run(args: argparse.Namespace) -> int:
             "checkpoint_sha256": pipe.checkpoint.sha256, "sampler": args.sampler,
             "num_inference_steps": pipe.num_inference_steps, "guidance_scale": pipe.guidance_scale}
         writer = DatasetWriter(args.as_dataset, PRODUCER, __version__, config=config)
-    rows: list[dict] = []
     started = time.perf_counter()
     single = len(requests) == 1
+    outputs = ClipOutputs(out=None if args.out is None else str(args.out), single=single, gif=args.gif,
+                          side_by_side=args.side_by_side,
+                          dataset=None if args.as_dataset is None else str(args.as_dataset))
+
+    def done(item) -> bool:  # resuming: in the dataset, and at --out when given
+        return writer is not None and writer.has_clip(item.id) and outputs.finished(item.id)
+
     try:
-        bar = tqdm(requests, desc="animate", unit="clip", disable=args.quiet or single)
-        for i, request in enumerate(bar):
-            label = _describe(request, items[i] if batch else None)
-            if isinstance(request, Exception):
-                rows.append({"clip": label, "status": "failed", "reason": str(request)})
-                continue
-            try:
-                clip_start = time.perf_counter()
-                planned = pipe.planned_name(request) if writer is not None else None
-                if planned is not None and writer.has_clip(planned) and _finished(args, planned, single):
-                    # resuming: a clip already in the dataset (and at --out) is not sampled again
-                    rows.append({"clip": planned, "status": "ok", "pattern": request.pattern, "seed": request.seed,
-                                 "frames": 0, "contact_frames": 0, "seconds": 0.0,
-                                 "files": {"dataset": f"{planned} (already in the dataset)"}})
-                    continue
-                result = pipe(request)
-                files = {}
-                path = _output_path(args, result.name, single)
-                if path is not None:
-                    files = {k: str(v) for k, v in pipe.write(result, path, gif=args.gif,
-                                                               side_by_side=args.side_by_side).items()}
-                if writer is not None:
-                    record = pipe.record(result)
-                    if writer.has_clip(record.clip_id):
-                        files["dataset"] = f"{record.clip_id} (already in the dataset)"
-                    else:
-                        writer.write_clip(record, result.frames, result.annotations, video_metadata=result.metadata)
-                        files["dataset"] = record.clip_id
-                contact = int(result.annotations.contact.any(axis=1).sum())
-                rows.append({"clip": result.name, "status": "ok", "pattern": result.pattern, "seed": result.seed,
-                             "frames": len(result.frames), "contact_frames": contact,
-                             "seconds": round(time.perf_counter() - clip_start, 2), "files": files})
-            except AnimateError as exc:
-                if not batch:
-                    raise
-                rows.append({"clip": label, "status": "failed", "reason": str(exc)})
+        jobs, failed = _job_items(pipe, requests, items, batch)
+        # Outside batch mode inputs were checked up front, so a failing clip ends the run (one line, status 2).
+        report = run_jobs(jobs, AnimateJob(factory, outputs).attach(pipe), done=done, engine=args.engine,
+                          workers=args.workers, address=args.address, expected=(AnimateError,) if batch else (),
+                          num_gpus="auto" if renderer == "diffusion" else 0, progress=not (args.quiet or single),
+                          desc="animate", unit="clip")
     finally:
         if writer is not None:
             writer.finalize()
+    rows = _rows(requests, jobs, failed, report)
+    # Requests refused before any work (a bad manifest line, an unreadable photo) are rejects of the run too.
+    report.total += len(failed)
+    report.rejects += [Reject(label, "AnimateError", reason) for label, reason in failed.values()]
     summary_dir = args.out if args.out is not None and args.out.suffix.lower() != ".mp4" else args.as_dataset
     if summary_dir is not None and (batch or len(rows) > 1):
         write_summary(Path(summary_dir) / "animate_summary.json", rows)
+        report.write(Path(summary_dir) / REPORT_NAME)
     _print_table(rows, time.perf_counter() - started, pipe)
+    if len(rows) > 1:
+        print(report.table())
     return EXIT_FAILED if any(r["status"] == "failed" for r in rows) else EXIT_OK
 
 

@@ -15,10 +15,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
                         help="video files, folders of videos (searched recursively) or list files (.txt, one path a line)")
     parser.add_argument("--out", type=Path, required=True, help="dataset folder (re-running the same command resumes)")
-    parser.add_argument("--engine", choices=("local", "ray"), default="local",
-                        help="local processes, or Ray Data over the input list (needs the 'ray' extra)")
-    parser.add_argument("--workers", type=positive_int, default=1, help="parallel videos (processes or Ray tasks)")
-    parser.add_argument("--address", help="Ray cluster address (e.g. ray://head:10001 or auto); default: local Ray")
+    from interanimate.data.jobs import add_engine_arguments
+
+    add_engine_arguments(parser, noun="videos")
     parser.add_argument("--subjects", type=Path, metavar="SIDECAR",
                         help="JSON {video: subject} or CSV video,subject; otherwise subjects are clustered by face")
     parser.add_argument("--preview", action="store_true", help="write a frame strip per clip under OUT/previews/")
@@ -37,8 +36,6 @@ def run(args: argparse.Namespace) -> int:
     from interanimate.data.annotate.engine import run_annotate
     from interanimate.data.annotate.pipeline import AnnotateConfig
 
-    if args.engine == "local" and args.address:
-        raise AnnotateError("--address is only used with --engine ray")
     if args.padding < 0 or args.max_clip_seconds <= 0:
         raise AnnotateError("--padding must be >= 0 and --max-clip-seconds > 0")
     config = AnnotateConfig(max_side=args.max_side, padding_s=args.padding, max_clip_s=args.max_clip_seconds,

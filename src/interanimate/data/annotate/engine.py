@@ -1,6 +1,6 @@
-"""Running ``annotate_video`` over many inputs: locally (processes) or on Ray, resumably.
+"""Running ``annotate_video`` over many inputs on the job engine (``interanimate.data.jobs``), resumably.
 
-Both engines do the same thing per video and differ only in who runs it. The driver skips videos
+Local processes and Ray do the same thing per video and differ only in who runs it. The driver skips videos
 whose log entry exists (resume), gathers the results, assigns subject ids (sidecar, else clustering
 of per-video embeddings; clip records are rewritten atomically when an id changes) and finalises the
 manifest and card from the clip folders. The result is independent of the engine, the number of
@@ -10,9 +10,8 @@ workers and the order in which videos finish.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
-import os
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,17 +28,20 @@ from interanimate.data.annotate.pipeline import (
     read_log,
 )
 from interanimate.data.annotate.video import AnnotateError, VideoInput, discover_inputs
+from interanimate.data.jobs import JobItem, JobReport, Reject, check_engine, run_jobs
 from interanimate.data.io import atomic_write_json, atomic_write_text, make_folder
 from interanimate.data.manifest import CLIPS_DIR, RECORD_NAME, ClipRecord
 from interanimate.data.writer import finalize_dataset, sweep_staging
 
 SUMMARY_NAME = "annotate_summary.json"
+REPORT_NAME = "annotate_report.json"  # the job engine's counts and rejects of the last run
 
 
 @dataclass
 class RunSummary:
     results: list[VideoResult] = field(default_factory=list)
     resumed: int = 0
+    report: JobReport | None = None
 
     @property
     def accepted(self) -> list[VideoResult]:
@@ -69,65 +71,15 @@ class RunSummary:
                      f"{counts['rejected']} rejected; {self.num_clips} clips ({self.resumed} videos already done)")
         if reasons:
             lines.append("reject reasons: " + ", ".join(f"{k} x{v}" for k, v in sorted(reasons.items())))
+        if self.report is not None:
+            lines.append(self.report.table())
         return "\n".join(lines)
 
 
-def _work(args: tuple[dict, str, dict, str | None]) -> dict:
-    item, out, config, subject = args
-    result = annotate_video(VideoInput(Path(item["path"]), item["key"], item["error"]), Path(out),
-                            AnnotateConfig(**config), subject)
-    return result.to_dict()
-
-
-def _run_local(jobs: list[tuple], workers: int, progress) -> list[dict]:
-    if workers <= 1 or len(jobs) <= 1:
-        out = []
-        for job in jobs:
-            out.append(_work(job))
-            progress(out[-1])
-        return out
-    import multiprocessing
-
-    results = []
-    # "spawn": MediaPipe's and dlib's native threads do not survive fork safely.
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        pending = {pool.submit(_work, job) for job in jobs}
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                results.append(future.result())
-                progress(results[-1])
-    return results
-
-
-def _run_ray(jobs: list[tuple], workers: int, address: str | None, progress) -> list[dict]:
-    try:
-        import ray
-    except ImportError:
-        raise AnnotateError("--engine ray needs Ray: pip install 'interanimate[ray]' (or \"ray[data]\")") from None
-    started_here = False
-    if not ray.is_initialized():
-        kwargs = {"address": address} if address else {"num_cpus": workers, "include_dashboard": False}
-        ray.init(log_to_driver=False, **kwargs)
-        started_here = True
-    try:
-        import ray.data
-
-        rows = [{"payload": json.dumps(job)} for job in jobs]
-        dataset = ray.data.from_items(rows, override_num_blocks=max(1, len(rows)))
-
-        def run_row(row: dict) -> dict:
-            item, out, config, subject = json.loads(row["payload"])
-            return {"result": json.dumps(_work((item, out, config, subject)))}
-
-        results = []
-        for row in dataset.map(run_row, num_cpus=1, concurrency=max(1, workers)).iter_rows():
-            results.append(json.loads(row["result"]))
-            progress(results[-1])
-        return results
-    finally:
-        if started_here:
-            ray.shutdown()
+def _annotate_one(out: str, config: dict, payload: dict) -> dict:
+    """The unit of work of ``annotate``: one video into clips and a log entry (``annotate_video``)."""
+    item = VideoInput(Path(payload["path"]), payload["key"], payload["error"])
+    return annotate_video(item, Path(out), AnnotateConfig(**config), payload["subject"]).to_dict()
 
 
 def assign_subjects(out: Path, results: list[VideoResult], rewritten: set[str] | None = None) -> dict[str, str]:
@@ -181,12 +133,13 @@ def _without_own_output(items: list, out: Path) -> list:
 def run_annotate(inputs: list[Path | str], out: Path, config: AnnotateConfig | None = None, engine: str = "local",
                  workers: int = 1, address: str | None = None, subjects: Path | None = None,
                  progress: bool = True) -> RunSummary:
-    """Annotate ``inputs`` (files, folders, list files) into the dataset at ``out``; resumable."""
-    from tqdm import tqdm
+    """Annotate ``inputs`` (files, folders, list files) into the dataset at ``out``; resumable.
 
+    Videos run on the job engine (``interanimate.data.jobs``): ``engine`` is ``local`` or ``ray``, ``address`` a
+    Ray cluster to join. Subject ids are assigned afterwards, over every video of the dataset.
+    """
     config = config or AnnotateConfig()
-    if engine not in ("local", "ray"):
-        raise AnnotateError(f"unknown engine {engine!r}; choose local or ray")
+    check_engine(engine, workers, address)
     out = Path(out)
     items = _without_own_output(discover_inputs(inputs), out)
     if not items:
@@ -204,22 +157,14 @@ def run_annotate(inputs: list[Path | str], out: Path, config: AnnotateConfig | N
         previous = read_log(out, item.key)
         if previous is not None:
             done[item.key] = previous
-            summary.resumed += 1
-            continue
-        subject = sidecar_subject(sidecar, item.path) if sidecar else None
-        jobs.append(({"path": str(item.path), "key": item.key, "error": item.error}, str(out),
-                     dataclasses.asdict(config), subject))
-    bar = tqdm(total=len(jobs), desc="annotate", unit="video", disable=not progress)
-
-    def advance(result: dict) -> None:
-        bar.update(1)
-        bar.set_postfix_str(f"{Path(result['path']).name}: {result['status']}")
-
-    try:
-        raw = _run_ray(jobs, workers, address, advance) if engine == "ray" and jobs else _run_local(jobs, workers, advance)
-    finally:
-        bar.close()
-    for data in raw:
+        subject = sidecar_subject(sidecar, item.path) if sidecar and previous is None else None
+        jobs.append(JobItem(item.key, {"path": str(item.path), "key": item.key, "error": item.error,
+                                       "subject": subject}))
+    report = run_jobs(jobs, functools.partial(_annotate_one, str(out), dataclasses.asdict(config)),
+                      done=lambda job: job.id in done, engine=engine, workers=workers, address=address,
+                      progress=progress, desc="annotate", unit="video")
+    summary.resumed, summary.report = len(report.skipped), report
+    for data in report.results.values():
         done[data["key"]] = VideoResult(**data)
     summary.results = [done[item.key] for item in items if item.key in done]
     # Videos annotated into this folder by earlier runs take part in subject matching, so a person already in the
@@ -230,7 +175,11 @@ def run_annotate(inputs: list[Path | str], out: Path, config: AnnotateConfig | N
     finalize_dataset(out, PRODUCER, __version__, config={"annotate": dataclasses.asdict(config)}, rewritten=rewritten)
     atomic_write_json(out / SUMMARY_NAME, {"videos": [r.to_dict() for r in summary.results],
                                            "clips": summary.num_clips})
+    for r in summary.results:  # a rejected video is a reject of the run, though annotate_video returned normally
+        if r.status == "rejected" and report.results.pop(r.key, None) is not None:
+            report.rejects.append(Reject(r.key, r.reason, r.message))
+    report.write(out / REPORT_NAME)
     return summary
 
 
-__all__ = ["RunSummary", "run_annotate", "assign_subjects", "SUMMARY_NAME", "os"]
+__all__ = ["RunSummary", "run_annotate", "assign_subjects", "SUMMARY_NAME", "REPORT_NAME"]

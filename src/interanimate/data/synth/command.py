@@ -29,7 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="dataset seed, 0-4294967295; the same seed gives identical annotations")
     parser.add_argument("--patterns", nargs="+", metavar="NAME",
                         help=f"patterns or families to render (default: all 18); families: {', '.join(FAMILIES)}")
-    parser.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
+    from interanimate.data.jobs import add_engine_arguments
+
+    add_engine_arguments(parser, noun="clips")
     parser.add_argument("--fps", type=fps_float, default=25.0, help="frames per second, 1-240 (default 25)")
     parser.add_argument("--motion-blur", action="store_true", help="blur fast motion (renders two sub-frames per frame)")
     parser.add_argument("--test-fraction", type=float_in(0.0, 1.0, high_open=True), default=0.1,
@@ -59,6 +61,8 @@ def validate_args(args: argparse.Namespace):
         raise _fail(f"--size must be between 64 and 512 pixels, got {args.size}")
     if args.workers <= 0:
         raise _fail(f"--workers must be at least 1, got {args.workers}")
+    if args.address and args.engine != "ray":
+        raise _fail("--address is only used with --engine ray")
     if args.fps <= 0:
         raise _fail(f"--fps must be positive, got {args.fps}")
     if not 0.0 <= args.test_fraction < 1.0:
@@ -85,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     summary = generate_dataset(
         args.out, args.subjects, args.clips_per_pattern, num_frames=args.frames, size=args.size, seed=args.seed,
         patterns=patterns, workers=args.workers, fps=args.fps, motion_blur=args.motion_blur,
-        test_fraction=args.test_fraction, progress=not args.no_progress,
+        test_fraction=args.test_fraction, progress=not args.no_progress, engine=args.engine, address=args.address,
     )
     preview = None
     if args.preview:
@@ -94,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
         preview = dataset_preview(Path(args.out))
     rows = [
         ("dataset", summary["out"]),
-        ("clips", f"{summary['clips_total']} ({summary['clips_written']} written, {summary['clips_skipped']} resumed)"),
+        ("clips", f"{summary['clips_total']} ({summary['clips_written']} written, {summary['clips_skipped']} resumed, "
+                  f"{summary['clips_rejected']} rejected)"),
         ("subjects", f"{summary['subjects']} (train {summary['splits']['train']} clips, test {summary['splits']['test']} clips)"),
         ("patterns", str(len(patterns))),
         ("frames rendered", str(summary["frames_rendered"])),
@@ -105,7 +110,8 @@ def run(args: argparse.Namespace) -> int:
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}}  {value}")
-    return 0
+    print(summary["report"].table())
+    return 1 if summary["clips_rejected"] else 0
 
 
 def main(argv: list[str] | None = None) -> int:

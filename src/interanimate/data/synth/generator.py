@@ -9,11 +9,7 @@ and in which order, never changes its content.
 from __future__ import annotations
 
 import functools
-import multiprocessing
-import os
-import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +32,7 @@ from interanimate.taxonomy import Pattern, get_pattern
 PRODUCER = "interanimate-synth"
 MIN_SIZE, MAX_SIZE, MIN_FRAMES = 64, 512, 8
 SYNTH_ORIGIN = "interanimate-synth"
+REPORT_NAME = "synth_report.json"  # counts and rejects of the last run
 
 
 @dataclass(frozen=True)
@@ -473,13 +470,14 @@ def _fill_frame_annotations(ann, f, camera, renderer, landmarks_cam, joints_cam,
 
 # ---- datasets ------------------------------------------------------------------------------------
 
-def _render_and_write(root: str, spec: ClipSpec) -> tuple[str, int, float, float]:
+def _render_and_write(root: str, spec: ClipSpec) -> dict:
+    """The unit of work of ``synth``: render one clip and publish its folder atomically."""
     start = time.perf_counter()
     clip = render_clip(spec)
     render_s = time.perf_counter() - start
     write_clip_folder(Path(root), clip.record, clip.frames, clip.annotations,
                       video_metadata={"comment": "synthetic: rendered by interanimate-synth", "synthetic": "1"})
-    return spec.clip_id, spec.num_frames, render_s, time.perf_counter() - start
+    return {"frames": spec.num_frames, "render_s": render_s, "seconds": time.perf_counter() - start}
 
 
 def dataset_specs(seed: int, num_subjects: int, clips_per_pattern: int, patterns: tuple[Pattern, ...],
@@ -490,11 +488,18 @@ def dataset_specs(seed: int, num_subjects: int, clips_per_pattern: int, patterns
 
 def generate_dataset(out: str | Path, num_subjects: int, clips_per_pattern: int, num_frames: int = 48, size: int = 128,
                      seed: int = 0, patterns: tuple[Pattern, ...] | None = None, workers: int = 1, fps: float = 25.0,
-                     motion_blur: bool = False, test_fraction: float = 0.1, progress: bool = True) -> dict:
-    """Render a dataset into ``out`` (resumable: finished clips are skipped). Returns a summary dict."""
+                     motion_blur: bool = False, test_fraction: float = 0.1, progress: bool = True,
+                     engine: str = "local", address: str | None = None) -> dict:
+    """Render a dataset into ``out`` (resumable: finished clips are skipped). Returns a summary dict.
+
+    ``engine``, ``workers`` and ``address`` choose where clips render (``interanimate.data.jobs``); the dataset is
+    the same whichever is chosen.
+    """
+    from interanimate.data.jobs import JobItem, check_engine, run_jobs
     from interanimate.data.writer import DatasetWriter
     from interanimate.taxonomy import PATTERNS
 
+    check_engine(engine, workers, address)
     patterns = tuple(patterns) if patterns else PATTERNS
     specs = dataset_specs(seed, num_subjects, clips_per_pattern, patterns, num_frames, size, fps, motion_blur)
     for spec in specs[:1]:
@@ -503,50 +508,20 @@ def generate_dataset(out: str | Path, num_subjects: int, clips_per_pattern: int,
               "size": size, "fps": fps, "patterns": [p.name for p in patterns], "motion_blur": motion_blur}
     _check_same_settings(Path(out), config)
     writer = DatasetWriter(Path(out), PRODUCER, __version__, test_fraction=test_fraction, split_seed=seed, config=config)
-    todo = [s for s in specs if not writer.has_clip(s.clip_id)]
-    skipped = len(specs) - len(todo)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(specs), initial=skipped, unit="clip", desc="synth", dynamic_ncols=True, file=sys.stderr)
-    start = time.perf_counter()
-    rendered_frames = 0
-    render_seconds = 0.0
+    work = functools.partial(_render_and_write, str(writer.root))
     try:
-        if workers <= 1:
-            for spec in todo:
-                _, n, render_s, _ = _render_and_write(str(writer.root), spec)
-                writer.mark_written(spec.clip_id)
-                rendered_frames += n
-                render_seconds += render_s
-                if bar:
-                    bar.update(1)
-        else:
-            # Spawned, not forked: a fork taken while OpenCV/x264 helper threads hold locks can deadlock.
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init, initargs=(os.getpid(),),
-                                     mp_context=context) as pool:
-                pending = set()
-                queue = list(todo)
-                while queue or pending:
-                    while queue and len(pending) < workers * 2:
-                        pending.add(pool.submit(_render_and_write, str(writer.root), queue.pop(0)))
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        clip_id, n, render_s, _ = fut.result()
-                        writer.mark_written(clip_id)
-                        rendered_frames += n
-                        render_seconds += render_s
-                        if bar:
-                            bar.update(1)
+        report = run_jobs([JobItem(s.clip_id, s) for s in specs], work,
+                          done=lambda item: writer.has_clip(item.id), engine=engine, workers=workers,
+                          address=address, progress=progress, desc="synth", unit="clip")
     finally:
-        if bar:
-            bar.close()
         records = finalize_dataset(writer.root, PRODUCER, __version__, test_fraction, seed, config)
-    elapsed = time.perf_counter() - start
+    report.write(writer.root / REPORT_NAME)
+    rendered_frames = sum(r["frames"] for r in report.results.values())
+    render_seconds = sum(r["render_s"] for r in report.results.values())
+    elapsed = report.seconds
     return {
-        "out": str(writer.root), "clips_total": len(records), "clips_written": len(todo), "clips_skipped": skipped,
+        "out": str(writer.root), "clips_total": len(records), "clips_written": len(report.results),
+        "clips_skipped": len(report.skipped), "clips_rejected": len(report.rejects), "report": report,
         "frames_rendered": rendered_frames, "seconds": elapsed,
         "frames_per_second": rendered_frames / elapsed if elapsed > 0 else 0.0,
         "render_frames_per_second": rendered_frames / render_seconds if render_seconds > 0 else 0.0,
@@ -568,31 +543,3 @@ def _check_same_settings(out: Path, config: dict) -> None:
         shown = ", ".join(f"{key} {old[key]!r} (now {config[key]!r})" for key in differ)
         raise UserError(f"--out {out} holds a synthetic dataset made with {shown}; use the same settings to extend "
                         "or resume it, or choose another --out")
-
-
-def _die_with_parent(parent: int) -> None:
-    """Make this worker end when the process that started it dies, even by ``kill -9`` (Linux ``prctl``)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
-
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
-        except (OSError, AttributeError):  # pragma: no cover - every Linux libc has prctl
-            pass
-    if os.getppid() != parent:  # the parent died before the request above took effect
-        os._exit(1)
-
-
-def _worker_init(parent: int | None = None) -> None:
-    if parent is not None:
-        _die_with_parent(parent)
-    # One thread per worker process: workers are the unit of parallelism.
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    try:
-        import cv2
-
-        cv2.setNumThreads(1)
-    except Exception:  # pragma: no cover - OpenCV is a hard dependency, but threads are only a hint
-        pass
-
