@@ -132,3 +132,36 @@ def test_fetch_tool_offline_says_one_line_and_fails(tmp_path):
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "clips missing" in lines[0]
+
+
+def _score_tool():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("score_devset", LABELS.parents[2] / "tools" / "score_devset.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_score_summary_counts_clip_level_errors():
+    tool = _score_tool()
+    touch = DevsetClip("t", "s", "t.mp4", "0" * 64, None, "0" * 64, 30.0, 20, 8, 8, ((5, 14),), "chin", "poke",
+                       "poke_chin", False, False, "test")
+    hover = DevsetClip("h", "s", "h.mp4", "0" * 64, None, "0" * 64, 30.0, 20, 8, 8, (), None, None, None, True,
+                       False, "test")
+    found = tool.Prediction(touch.contact_flags(), "chin", "stroke", "accepted")
+    fooled = tool.Prediction(np.arange(20) < 3, "jaw", None, "accepted")
+    summary = tool.summarise([(touch, found), (hover, fooled)])
+    assert summary["hard_negative_false_positive"] == {"rate": 1.0, "n": 1}
+    assert summary["region_accuracy"] == {"rate": 1.0, "n": 1}
+    assert summary["family_accuracy"] == {"rate": 0.0, "n": 1}
+    assert summary["frames"] == {"tp": 2, "fp": 3, "fn": 0}
+
+
+@pytest.mark.slow
+def test_score_tool_runs_the_annotator_on_a_committed_clip(devset, tmp_path):
+    clip = next(c for c in devset.clips if c.clip_file and c.hard_negative)
+    prediction = _score_tool().predict(clip, devset.media_path(clip), tmp_path)
+    assert prediction.status in ("accepted", "empty")
+    assert prediction.contact.shape == (clip.num_frames,)
