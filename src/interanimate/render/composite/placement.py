@@ -13,14 +13,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from interanimate.data.annotate.ibug68 import ibug68_from_mesh
 from interanimate.data.synth.choreography import InteractionPlan, anchor_point
-from interanimate.data.synth.hand import HandModel
+from interanimate.data.synth.hand import NUM_POSE, HandModel
 from interanimate.data.synth.head import HeadModel
 from interanimate.pipelines.retarget import mls_affine
 from interanimate.render.composite.face import PhotoFace
+from interanimate.render.composite.warp import HeadPose
 
 MAX_TURN_RAD = np.deg2rad(35.0)  # the largest normal correction applied to the hand
 
@@ -151,6 +153,183 @@ class Retargeter:
         spheres[:, 3] *= self.scale
         return PlacedHand(place(verts), attr, vmat, spheres, place(joints))
 
+    def slide(self, f: int) -> np.ndarray:
+        """The plan's contact slide of frame ``f`` on the photo (drives stroke and swipe drag)."""
+        return self.to_photo_vector(f, self.plan.slide[f])
+
     def to_photo_vector(self, f: int, vector: np.ndarray) -> np.ndarray:
         """A head-frame displacement (e.g. the plan's slide) in the photo's camera frame, same scale."""
         return self._offsets[f][2] @ (self.scale * self.rotation @ np.asarray(vector, np.float64))
+
+
+# ------------------------------------------------------------------------------------------ driving video
+
+RIGID_LANDMARKS = np.arange(27, 48)  # nose and eyes: the iBUG-68 points expressions move least
+TIPS = np.array([4, 8, 12, 16, 20])
+MAX_ROLL_RAD = np.deg2rad(20.0)
+HAND_SCALE_RANGE = (0.75, 1.33)  # how far a driving person's hand/face proportion may resize the model's hand
+EXIT_STEP = 0.25  # image heights per frame a hand the video does not show moves out of view
+PALM_SEGMENTS = ((0, 9), (0, 5), (0, 17), (5, 17))  # pose-independent lengths of the palm
+
+
+def head_poses(face: PhotoFace, landmarks: np.ndarray) -> list:
+    """Per-frame head motion ``HeadPose`` of the photo's face following ``landmarks (F, 68, 2)`` on the photo.
+
+    A 2-D similarity of the rigid landmarks (photo → frame) becomes a roll about the optical axis and a translation
+    of the face's pivot, its scale a move in depth.
+    """
+    src = face.landmarks[RIGID_LANDMARKS].astype(np.float32)
+    params = []
+    for lm in landmarks:
+        matrix, _ = cv2.estimateAffinePartial2D(src, lm[RIGID_LANDMARKS].astype(np.float32), method=cv2.LMEDS)
+        matrix = np.eye(2, 3) if matrix is None else matrix
+        scale = float(np.hypot(matrix[0, 0], matrix[1, 0]))
+        params.append((np.arctan2(matrix[1, 0], matrix[0, 0]), scale, matrix))
+    # Landmarks jitter by fractions of a pixel: smooth angle, scale and the pivot's path over three frames.
+    centre = face.project(face.pivot[None])[0]
+    raw = np.array([[a, s, *(m[:, :2] @ centre + m[:, 2])] for a, s, m in params])
+    padded = np.concatenate([raw[:1], raw, raw[-1:]])
+    smooth = 0.25 * padded[:-2] + 0.5 * padded[1:-1] + 0.25 * padded[2:]
+    poses = []
+    cam = face.camera
+    for angle, scale, qx, qy in smooth:
+        angle = float(np.clip(angle, -MAX_ROLL_RAD, MAX_ROLL_RAD))
+        c, s = np.cos(angle), np.sin(angle)
+        rotation = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+        depth = face.pivot[2] / float(np.clip(scale, 0.8, 1.25))
+        moved = np.array([(qx - cam.cx) * depth / cam.fx, (qy - cam.cy) * depth / cam.fy, depth])
+        poses.append(HeadPose(rotation, moved - face.pivot))
+    return poses
+
+
+@dataclass
+class DrivenFit:
+    """Per frame of a driven clip: the IK solution (camera frame, after head motion) or ``None``."""
+
+    fits: list
+    hand_scale: float
+    side: str
+    rms_px: float
+
+
+def _hand_scale(hand: HandModel, face: PhotoFace, keypoints: np.ndarray, present: np.ndarray) -> float:
+    """Model-hand scale that makes the driving hand's palm, at the face's depth, as large as the video shows it."""
+    local = hand.joints_local(np.zeros(NUM_POSE))
+    depth = float(np.median(face.vertices[:, 2]))
+    ratios = []
+    for a, b in PALM_SEGMENTS:
+        model_px = float(np.linalg.norm(local[a] - local[b])) * face.camera.fx / depth
+        seen = np.linalg.norm(keypoints[present, a] - keypoints[present, b], axis=-1)
+        # Foreshortening only shortens a segment: its longer appearances are nearest its true length.
+        ratios.append(np.nanpercentile(seen, 90) / model_px)
+    return float(np.clip(np.nanmedian(ratios), *HAND_SCALE_RANGE))
+
+
+def fit_driving_hand(face: PhotoFace, hands: dict, keypoints: np.ndarray, present: np.ndarray,
+                     contact_points: np.ndarray, poses: list, side: str | None = None) -> DrivenFit:
+    """Inverse kinematics of the driving hand on every frame it is seen (``render.composite.ik``).
+
+    Args:
+        keypoints: ``(F, 21, 3)`` the driving hand's keypoints on the photo (x, y, confidence).
+        present: ``(F,)`` frames with that hand.
+        contact_points: ``(F, 2)`` the video's contact point on the photo (NaN without contact): the fingertip
+            nearest it is held at the skin's depth there.
+        poses: per-frame ``HeadPose`` (the skin is where the moved head puts it).
+        side: the model hand to fit; ``None`` picks the side that fits the first frame better.
+    """
+    from interanimate.render.composite.ik import HandIK
+
+    first = int(np.flatnonzero(present)[0])
+    scale = _hand_scale(hands["right"], face, keypoints[..., :2], present)
+    solvers = {s: HandIK(hands[s], face.camera, scale) for s in ("left", "right")}
+    if side is None:
+        trial = {s: ik.fit(keypoints[first, :, :2], keypoints[first, :, 2]).rms_px for s, ik in solvers.items()}
+        side = min(trial, key=trial.get)
+    ik = solvers[side]
+    radius = float(hands[side].finger_radii[0, 3]) * scale
+    fits, previous = [], None
+    for f in range(len(keypoints)):
+        if not present[f]:
+            fits.append(None)
+            previous = None
+            continue
+        hint = None
+        if np.isfinite(contact_points[f]).all():
+            tip = int(TIPS[np.argmin(np.linalg.norm(keypoints[f, TIPS, :2] - contact_points[f], axis=1))])
+            ref_px = poses[f].image_inverse(face, contact_points[f])
+            skin = poses[f].apply(sample_map(face.points, ref_px)[None].astype(np.float64), face.pivot)[0]
+            hint = (tip, float(skin[2]) - radius)
+        previous = ik.fit(keypoints[f, :, :2], keypoints[f, :, 2], previous, hint)
+        fits.append(previous)
+    rms = float(np.nanmean([fit.rms_px for fit in fits if fit is not None]))
+    return DrivenFit(_fill_gaps(fits, ik, face), scale, side, rms)
+
+
+def _fill_gaps(fits: list, ik, face: PhotoFace) -> list:
+    """Frames the video lost the hand in: interpolated inside the clip, moving out of view (down) at its ends."""
+    from interanimate.render.composite.ik import HandFit, interpolate_fits
+
+    seen = [f for f, fit in enumerate(fits) if fit is not None]
+    out = list(fits)
+    for a, b in zip(seen[:-1], seen[1:]):
+        for f in range(a + 1, b):
+            out[f] = interpolate_fits(fits[a], fits[b], (f - a) / (b - a), ik)
+    height = face.height
+
+    def exited(fit: HandFit, steps: int) -> HandFit:
+        depth = float(fit.wrist[2])
+        drop = min(steps * EXIT_STEP, 1.5) * height * depth / face.camera.fy
+        offset = np.array([0.0, drop, 0.0])
+        return HandFit(fit.pose, fit.rotation, fit.wrist + offset, fit.joints + offset, float("nan"))
+
+    for f in range(seen[0]):
+        out[f] = exited(fits[seen[0]], seen[0] - f)
+    for f in range(seen[-1] + 1, len(fits)):
+        out[f] = exited(fits[seen[-1]], f - seen[-1])
+    return out
+
+
+@dataclass
+class NoPlannedContact:
+    """What ``contact.solve_contact`` reads of a plan, for a hand no choreography drives: no gesture drive field.
+
+    The skin is still dented wherever the fitted hand meets it; contact labels come from that geometry alone.
+    """
+
+    num_frames: int
+
+    @property
+    def expect_contact(self) -> np.ndarray:
+        return np.zeros(self.num_frames, bool)
+
+
+class DrivenHand:
+    """The fitted driving hand as the renderer's hand source: ``frame(f)`` in the photo's reference pose."""
+
+    def __init__(self, face: PhotoFace, hand: HandModel, driven: DrivenFit, poses: list, long_sleeves: bool = False):
+        self.face, self.hand, self.driven, self.poses = face, hand, driven, poses
+        self.long_sleeves = long_sleeves
+        self.plan = NoPlannedContact(len(poses))
+        self.hand_side = driven.side
+        self.scale = 1.0  # drive fields (none here) would be scaled by this
+
+    def slide(self, f: int) -> np.ndarray:
+        return np.zeros(3)
+
+    def frame(self, f: int) -> PlacedHand:
+        fit, pose, k = self.driven.fits[f], self.poses[f], self.driven.hand_scale
+        local = self.hand.joints_local(fit.pose)
+        arm = _unit(_unit(local[0] - local[9]) @ fit.rotation.T + np.array([0.0, 0.8, 0.3]))
+        verts, attr, vmat, spheres = self.hand.surface(local, fit.rotation, np.zeros(3), arm, self.long_sleeves)
+
+        def place(points: np.ndarray) -> np.ndarray:
+            return pose.unapply(points * k + fit.wrist, self.face.pivot)
+
+        spheres = spheres.copy()
+        spheres[:, :3] = place(spheres[:, :3])
+        spheres[:, 3] *= k
+        return PlacedHand(place(verts), attr, vmat, spheres, pose.unapply(fit.joints, self.face.pivot))
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / (np.linalg.norm(v) + 1e-12)

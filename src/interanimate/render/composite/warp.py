@@ -32,6 +32,20 @@ class HeadPose:
     def apply(self, points: np.ndarray, pivot: np.ndarray) -> np.ndarray:
         return (points - pivot) @ self.rotation.T + pivot + self.translation
 
+    def unapply(self, points: np.ndarray, pivot: np.ndarray) -> np.ndarray:
+        """Inverse of ``apply``: moved points back in the reference pose."""
+        return (points - pivot - self.translation) @ self.rotation + pivot
+
+    def image_inverse(self, face: PhotoFace, pixel: np.ndarray, steps: int = 4) -> np.ndarray:
+        """The reference-pose pixel whose skin point this pose moves to ``pixel`` (fixed-point iteration)."""
+        from interanimate.render.composite.placement import sample_map
+
+        source = np.asarray(pixel, np.float64).copy()
+        for _ in range(steps):
+            moved = face.project(self.apply(sample_map(face.points, source)[None].astype(np.float64), face.pivot))[0]
+            source = source - (moved - pixel)
+        return source
+
 
 @dataclass
 class WarpedFace:
