@@ -7,7 +7,8 @@ and angle) and its wrist position in the camera frame (metres); the model's own 
 
 - the reprojection error of the 21 keypoints, each weighted by its confidence;
 - a weak pull toward the relaxed hand (the pose the keypoints leave undetermined stays natural);
-- temporal smoothness: the change from the previous frame's solution (angles, rotation, millimetres of wrist motion);
+- temporal smoothness: the departure from the frame predicted by the previous ones (constant velocity: angles,
+  rotation, millimetres of wrist position), which also settles the mirror ambiguities of a monocular view;
 - optionally a depth hint: one joint at a given camera depth (a fingertip on the skin where the video shows contact).
 
 The joint limits are box bounds on the angles, so the solver never leaves the anatomical range. Monocular depth comes
@@ -27,8 +28,8 @@ from interanimate.data.synth.hand import NUM_POSE, POSE_LIMITS, POSES, HandModel
 from interanimate.data.synth.render import Camera
 
 POSE_PRIOR_PX = 1.5  # pixels of reprojection one radian away from the relaxed pose costs
-SMOOTH_ANGLE_PX = 8.0  # pixels per radian of change from the previous frame (joint angles and global rotation)
-SMOOTH_WRIST_PX = 1.0  # pixels per millimetre of wrist motion from the previous frame
+SMOOTH_ANGLE_PX = 3.0  # pixels per radian of departure from the predicted frame (joint angles and global rotation)
+SMOOTH_WRIST_PX = 0.15  # pixels per millimetre of departure of the wrist from its predicted place
 DEPTH_HINT_PX = 2.0  # pixels per millimetre of depth error of the hinted joint
 _X_SCALE = np.concatenate([np.ones(NUM_POSE + 3), np.full(3, 0.01)])
 
@@ -86,14 +87,23 @@ class HandIK:
             rvec, tvec = np.zeros((3, 1)), np.array([[0.0], [0.0], [0.5]])
         return np.concatenate([self.relaxed, rvec.ravel(), tvec.ravel()])
 
-    def fit(self, keypoints: np.ndarray, confidence: np.ndarray | None = None, previous: HandFit | None = None,
+    def predict(self, history: list[HandFit]) -> np.ndarray | None:
+        """The next frame's parameters from the last one or two solutions (constant velocity), within the limits."""
+        if not history:
+            return None
+        x = history[-1].params
+        if len(history) > 1:
+            x = x + (x - history[-2].params)
+        return np.clip(x, self.lower + 1e-9, self.upper - 1e-9)
+
+    def fit(self, keypoints: np.ndarray, confidence: np.ndarray | None = None, prior: np.ndarray | None = None,
             depth_hint: tuple[int, float] | None = None, max_nfev: int = 60) -> HandFit:
         """Solve one frame; see the module docstring.
 
         Args:
             keypoints: ``(21, 2)`` image positions (pixels); NaN rows are ignored.
             confidence: ``(21,)`` weights in [0, 1] (default all 1).
-            previous: last frame's solution: warm start and smoothness target.
+            prior: the predicted parameters (``predict``): warm start and smoothness target; ``None``: cold start.
             depth_hint: ``(joint index, camera z in metres)`` the joint should have.
         """
         keypoints = np.asarray(keypoints, np.float64)
@@ -103,8 +113,7 @@ class HandIK:
             raise ValueError("inverse kinematics needs at least 6 keypoints")
         target = np.nan_to_num(keypoints)
         sqrt_w = np.sqrt(weight)[:, None]
-        start = previous.params if previous is not None else self._cold_start(target, weight)
-        prior = previous.params if previous is not None else None
+        start = prior if prior is not None else self._cold_start(target, weight)
 
         def residuals(x: np.ndarray) -> np.ndarray:
             joints = self.joints(x)

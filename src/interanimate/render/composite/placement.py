@@ -169,6 +169,8 @@ TIPS = np.array([4, 8, 12, 16, 20])
 MAX_ROLL_RAD = np.deg2rad(20.0)
 HAND_SCALE_RANGE = (0.75, 1.33)  # how far a driving person's hand/face proportion may resize the model's hand
 EXIT_STEP = 0.25  # image heights per frame a hand the video does not show moves out of view
+ARM_BIAS = np.array([0.0, 0.8, -0.4])  # the forearm hangs down and comes toward the camera, never into the head
+PRESS_M = 1.5e-3  # how far behind the skin a touching fingertip is asked to be
 PALM_SEGMENTS = ((0, 9), (0, 5), (0, 17), (5, 17))  # pose-independent lengths of the palm
 
 
@@ -229,11 +231,14 @@ def fit_driving_hand(face: PhotoFace, hands: dict, keypoints: np.ndarray, presen
                      contact_points: np.ndarray, poses: list, side: str | None = None) -> DrivenFit:
     """Inverse kinematics of the driving hand on every frame it is seen (``render.composite.ik``).
 
+    Where the video shows contact, the fingertip nearest its contact point is held at the skin's depth there; the
+    hand's size is first set so that, tracked without that hint, it would already be at that depth (its apparent
+    size then agrees with where it touches).
+
     Args:
         keypoints: ``(F, 21, 3)`` the driving hand's keypoints on the photo (x, y, confidence).
         present: ``(F,)`` frames with that hand.
-        contact_points: ``(F, 2)`` the video's contact point on the photo (NaN without contact): the fingertip
-            nearest it is held at the skin's depth there.
+        contact_points: ``(F, 2)`` the video's contact point on the photo (NaN without contact).
         poses: per-frame ``HeadPose`` (the skin is where the moved head puts it).
         side: the model hand to fit; ``None`` picks the side that fits the first frame better.
     """
@@ -241,28 +246,53 @@ def fit_driving_hand(face: PhotoFace, hands: dict, keypoints: np.ndarray, presen
 
     first = int(np.flatnonzero(present)[0])
     scale = _hand_scale(hands["right"], face, keypoints[..., :2], present)
-    solvers = {s: HandIK(hands[s], face.camera, scale) for s in ("left", "right")}
     if side is None:
-        trial = {s: ik.fit(keypoints[first, :, :2], keypoints[first, :, 2]).rms_px for s, ik in solvers.items()}
+        trial = {s: HandIK(hands[s], face.camera, scale).fit(keypoints[first, :, :2], keypoints[first, :, 2]).rms_px
+                 for s in ("left", "right")}
         side = min(trial, key=trial.get)
-    ik = solvers[side]
-    radius = float(hands[side].finger_radii[0, 3]) * scale
-    fits, previous = [], None
+    hints = _depth_hints(face, keypoints, present, contact_points, poses)
+    touching = np.array([h is not None for h in hints])
+    if touching.any():
+        free = _track(HandIK(hands[side], face.camera, scale), keypoints, touching, [None] * len(hints))
+        ratios = [hints[f][1] / fit.joints[hints[f][0], 2] for f, fit in enumerate(free) if fit is not None]
+        scale = float(np.clip(scale * np.median(ratios), *HAND_SCALE_RANGE))
+    ik = HandIK(hands[side], face.camera, scale)
+    fits = _track(ik, keypoints, present, hints)
+    rms = float(np.nanmean([fit.rms_px for fit in fits if fit is not None]))
+    return DrivenFit(_fill_gaps(fits, ik, face), scale, side, rms)
+
+
+def _depth_hints(face: PhotoFace, keypoints: np.ndarray, present: np.ndarray, contact_points: np.ndarray,
+                 poses: list) -> list:
+    """Per frame ``(fingertip, camera z)`` pressing the tip nearest the video's contact point into the skin, or None.
+
+    A fingertip joint is the tip's surface (``HandModel``), so it is asked ``PRESS_M`` behind the skin: the contact
+    physics then backs the hand out to what the skin allows and the touch is measured, not assumed.
+    """
+    hints = []
+    for f in range(len(keypoints)):
+        if not (present[f] and np.isfinite(contact_points[f]).all()):
+            hints.append(None)
+            continue
+        tip = int(TIPS[np.argmin(np.linalg.norm(keypoints[f, TIPS, :2] - contact_points[f], axis=1))])
+        # The skin under the tip as the video draws it (the contact point itself may lie a little beside it).
+        ref_px = poses[f].image_inverse(face, keypoints[f, tip, :2])
+        skin = poses[f].apply(sample_map(face.points, ref_px)[None].astype(np.float64), face.pivot)[0]
+        hints.append((tip, float(skin[2]) + PRESS_M))
+    return hints
+
+
+def _track(ik, keypoints: np.ndarray, present: np.ndarray, hints: list) -> list:
+    """Frame-by-frame fits, each warm-started from the motion of the previous ones (None where not present)."""
+    fits, history = [], []
     for f in range(len(keypoints)):
         if not present[f]:
             fits.append(None)
-            previous = None
+            history = []
             continue
-        hint = None
-        if np.isfinite(contact_points[f]).all():
-            tip = int(TIPS[np.argmin(np.linalg.norm(keypoints[f, TIPS, :2] - contact_points[f], axis=1))])
-            ref_px = poses[f].image_inverse(face, contact_points[f])
-            skin = poses[f].apply(sample_map(face.points, ref_px)[None].astype(np.float64), face.pivot)[0]
-            hint = (tip, float(skin[2]) - radius)
-        previous = ik.fit(keypoints[f, :, :2], keypoints[f, :, 2], previous, hint)
-        fits.append(previous)
-    rms = float(np.nanmean([fit.rms_px for fit in fits if fit is not None]))
-    return DrivenFit(_fill_gaps(fits, ik, face), scale, side, rms)
+        history = history[-1:] + [ik.fit(keypoints[f, :, :2], keypoints[f, :, 2], ik.predict(history), hints[f])]
+        fits.append(history[-1])
+    return fits
 
 
 def _fill_gaps(fits: list, ik, face: PhotoFace) -> list:
@@ -319,7 +349,7 @@ class DrivenHand:
     def frame(self, f: int) -> PlacedHand:
         fit, pose, k = self.driven.fits[f], self.poses[f], self.driven.hand_scale
         local = self.hand.joints_local(fit.pose)
-        arm = _unit(_unit(local[0] - local[9]) @ fit.rotation.T + np.array([0.0, 0.8, 0.3]))
+        arm = _unit(_unit(local[0] - local[9]) @ fit.rotation.T + ARM_BIAS)
         verts, attr, vmat, spheres = self.hand.surface(local, fit.rotation, np.zeros(3), arm, self.long_sleeves)
 
         def place(points: np.ndarray) -> np.ndarray:
