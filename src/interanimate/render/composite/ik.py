@@ -31,6 +31,7 @@ POSE_PRIOR_PX = 1.5  # pixels of reprojection one radian away from the relaxed p
 SMOOTH_ANGLE_PX = 3.0  # pixels per radian of departure from the predicted frame (joint angles and global rotation)
 SMOOTH_WRIST_PX = 0.15  # pixels per millimetre of departure of the wrist from its predicted place
 DEPTH_HINT_PX = 2.0  # pixels per millimetre of depth error of the hinted joint
+MIN_KEYPOINTS = 6  # fewer leave the 26 unknowns to the priors
 _X_SCALE = np.concatenate([np.ones(NUM_POSE + 3), np.full(3, 0.01)])
 
 
@@ -109,8 +110,8 @@ class HandIK:
         keypoints = np.asarray(keypoints, np.float64)
         weight = np.ones(21) if confidence is None else np.clip(np.asarray(confidence, np.float64), 0.0, 1.0)
         weight = np.where(np.isfinite(keypoints).all(1), weight, 0.0)
-        if (weight > 0).sum() < 6:
-            raise ValueError("inverse kinematics needs at least 6 keypoints")
+        if (weight > 0).sum() < MIN_KEYPOINTS:
+            raise ValueError(f"inverse kinematics needs at least {MIN_KEYPOINTS} keypoints")
         target = np.nan_to_num(keypoints)
         sqrt_w = np.sqrt(weight)[:, None]
         start = prior if prior is not None else self._cold_start(target, weight)

@@ -20,6 +20,7 @@ from interanimate.data.annotate.ibug68 import ibug68_from_mesh
 from interanimate.data.synth.choreography import InteractionPlan, anchor_point
 from interanimate.data.synth.hand import NUM_POSE, HandModel
 from interanimate.data.synth.head import HeadModel
+from interanimate.pipelines.errors import AnimateError
 from interanimate.pipelines.retarget import mls_affine
 from interanimate.render.composite.face import PhotoFace
 from interanimate.render.composite.warp import HeadPose
@@ -242,8 +243,13 @@ def fit_driving_hand(face: PhotoFace, hands: dict, keypoints: np.ndarray, presen
         poses: per-frame ``HeadPose`` (the skin is where the moved head puts it).
         side: the model hand to fit; ``None`` picks the side that fits the first frame better.
     """
-    from interanimate.render.composite.ik import HandIK
+    from interanimate.render.composite.ik import MIN_KEYPOINTS, HandIK
 
+    seen = (np.isfinite(keypoints[..., :2]).all(-1) & (np.nan_to_num(keypoints[..., 2]) > 0)).sum(-1)
+    present = present & (seen >= MIN_KEYPOINTS)  # a hand mostly outside the picture is not fitted, but filled in
+    if not present.any():
+        raise AnimateError("the driving hand is never seen whole enough to pose (at least "
+                           f"{MIN_KEYPOINTS} of its 21 keypoints in the picture)")
     first = int(np.flatnonzero(present)[0])
     scale = _hand_scale(hands["right"], face, keypoints[..., :2], present)
     if side is None:
