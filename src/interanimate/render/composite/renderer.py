@@ -37,6 +37,7 @@ from interanimate.taxonomy import PATTERN_IDS, get_pattern
 ORIGIN = "interanimate-composite"
 HEAD_MOTION_SCALE = 0.5  # of the generator's natural head motion: a photo warp stays convincing for small turns
 DRIVEN_KEY = 1000  # seeds a driven clip's draws apart from every pattern's (pattern ids are below it)
+BLINKS = True  # the lids close on the photo at the synthetic generator's natural blink times
 SHUTTER = 0.25  # exposure as a fraction of the frame interval
 BLUR_PX = 1.5  # hand travel during the exposure (px) above which a frame is motion-blurred
 SHADOW_TINT = np.array([0.8, 1.0, 1.15])
@@ -197,7 +198,8 @@ def _composite(face: PhotoFace, source, poses: list, eye_open: np.ndarray, look:
         max_pushback = max(max_pushback, contact.pushback_m)
         clock.lap("contact")
         pose = poses[f]
-        warped = warper(pose, contact.kernels)
+        blink = float(1.0 - eye_open[f]) if BLINKS else 0.0
+        warped = warper(pose, contact.kernels, blink)
         max_shift = max(max_shift, warped.max_shift_px)
         clock.lap("warp")
         vertices = pose.apply(contact.hand.vertices, face.pivot)
@@ -234,7 +236,7 @@ def _composite(face: PhotoFace, source, poses: list, eye_open: np.ndarray, look:
             srgb = srgb + noise_rng.normal(0.0, face.noise_sigma, srgb.shape[:2])[..., None] * alpha
         frames[f] = np.clip(np.round(srgb), 0, 255).astype(np.uint8)
         clock.lap("hand")
-        fill_frame(ann, f, face, pose, contact.kernels, warped, layer, vertices, hand_only, joints, hand_index,
+        fill_frame(ann, f, warper.eyelids.closed_face(face, blink), pose, contact.kernels, warped, layer, vertices, hand_only, joints, hand_index,
                    contact.contact_point, contact.region, contact.penetration_mm)
         clock.lap("labels")
     from interanimate.data.annotate.contact import true_runs
