@@ -151,3 +151,49 @@ def test_animate_driving_video_with_the_composite_renderer(tmp_path, capsys):
     ann = load_annotations(folder / ANNOTATIONS_NAME, 192, 192)
     assert ann.num_frames == 24 and ann.hand_present.any(axis=1).sum() >= 8
     assert ann.contact.any() and ann.penetration.max() <= 1.0
+
+
+def _aperture(landmarks: np.ndarray) -> float:
+    """Mean vertical lid-to-lid distance of both eyes (iBUG-68: 37/41, 38/40, 43/47, 44/46) in pixels."""
+    pairs = [(37, 41), (38, 40), (43, 47), (44, 46)]
+    return float(np.mean([abs(landmarks[b, 1] - landmarks[a, 1]) for a, b in pairs]))
+
+
+def test_blink_closes_the_photo_eyes_and_the_landmarks_follow(astronaut):
+    from interanimate.data.annotate.ibug68 import ibug68_from_mesh
+    from interanimate.render.composite.face import build_face
+    from interanimate.render.composite.warp import FaceWarper, HeadPose
+
+    face = build_face(astronaut.image, astronaut.mesh)
+    warper = FaceWarper(face)
+    still = HeadPose(np.eye(3), np.zeros(3))
+    none = np.zeros((0, 16))
+    open_eyes, shut = warper(still, none, 0.0), warper(still, none, 1.0)
+    closed_px = face.project(warper.eyelids.closed_face(face, 1.0).vertices)
+    assert _aperture(ibug68_from_mesh(closed_px)) < 0.2 * _aperture(ibug68_from_mesh(face.mesh_px))
+    # The irises (dark) are covered by lid skin (lighter); nothing far from the eyes moves.
+    yy, xx = np.mgrid[0:face.height, 0:face.width] + 0.5
+    for centre in (468, 473):
+        disc = np.hypot(xx - face.mesh_px[centre, 0], yy - face.mesh_px[centre, 1]) < 1.5
+        assert shut.linear[disc].mean() > 1.3 * open_eyes.linear[disc].mean()
+    eyes = np.zeros(face.face_mask.shape, bool)
+    lo, hi = face.mesh_px[[33, 263], :2].min(0), face.mesh_px[[33, 263], :2].max(0)
+    width = hi[0] - lo[0]
+    eyes[int(lo[1] - width):int(hi[1] + width), int(lo[0] - 2):int(hi[0] + 3)] = True
+    assert np.array_equal(shut.linear[~eyes], open_eyes.linear[~eyes])
+
+
+def test_blinks_in_a_clip_are_brief_and_the_labels_close_with_them(astronaut):
+    from interanimate.data.synth.choreography import head_motion
+    from interanimate.render.composite import render_composite
+    from interanimate.render.composite.renderer import _rngs
+    from interanimate.taxonomy import get_pattern
+
+    pattern = get_pattern("poke_nose")
+    seed = next(s for s in range(200) if head_motion(FRAMES, 25.0, _rngs(s, pattern.id)[0])["eye_open"].min() < 0.1)
+    eye_open = head_motion(FRAMES, 25.0, _rngs(seed, pattern.id)[0])["eye_open"]
+    assert (eye_open < 0.5).sum() <= 4  # at most ~160 ms of mostly shut lids at 25 fps
+    clip = render_composite(astronaut, "poke_nose", FRAMES, 25.0, seed=seed)
+    apertures = np.array([_aperture(lm) for lm in clip.annotations.face_keypoints])
+    shut, wide = int(np.argmin(eye_open)), int(np.argmax(eye_open))
+    assert apertures[shut] < 0.35 * apertures[wide], (apertures, eye_open)
