@@ -101,6 +101,18 @@ class PhotoFace:
         return np.where(inside, ids, -1).astype(np.int8)
 
 
+def sample_map(values: np.ndarray, pixel: np.ndarray) -> np.ndarray:
+    """Bilinear sample of ``values (H, W, C)`` at a pixel coordinate (centres at +0.5)."""
+    h, w = values.shape[:2]
+    x = float(np.clip(pixel[0] - 0.5, 0, w - 1.001))
+    y = float(np.clip(pixel[1] - 0.5, 0, h - 1.001))
+    x0, y0 = int(x), int(y)
+    fx, fy = x - x0, y - y0
+    top = values[y0, x0] * (1 - fx) + values[y0, x0 + 1] * fx
+    bottom = values[y0 + 1, x0] * (1 - fx) + values[y0 + 1, x0 + 1] * fx
+    return top * (1 - fy) + bottom * fy
+
+
 def lift(mesh_px: np.ndarray, width: int, height: int) -> tuple[Camera, np.ndarray, float]:
     """Camera, metric vertices ``(478, 3)`` and pixels per metre for a mesh in pixels."""
     lm = ibug68_from_mesh(mesh_px)

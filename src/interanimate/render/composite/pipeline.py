@@ -8,6 +8,7 @@ result = pipe(AnimateRequest(reference="me.jpg", pattern="poke_cheek_left", seed
 result.frames        # (F, H, W, 3) uint8, watermarked: the photo itself, touched
 result.annotations   # exact labels in the dataset contract, synthetic arrays included
 pipe.write(result, "out/me-poke.mp4", gif=True, side_by_side=True)
+driven = pipe(AnimateRequest(reference="me.jpg", driving="me-touching-my-cheek.mp4"))  # hand posed by IK
 ```
 
 Same requests, results, files and dataset records as ``AnimatePipeline``; ``source.origin`` names this renderer.
@@ -36,6 +37,9 @@ DEFAULT_SIZE = 512
 
 class CompositePipeline:
     """Generates clips by compositing a posed 3-D hand into the warped reference photo.
+
+    A pattern request acts the synthetic generator's choreography on the photo; a driving request runs the annotator
+    on the video (``pipelines.motion.driving_motion``) and poses the hand by inverse kinematics on its keypoints.
 
     Args:
         size: longest output side in pixels (never more than the photo holds at the chosen framing).

@@ -7,6 +7,10 @@ by the moving-least-squares deformation of the two landmark sets (``pipelines.re
 the photo's surface, and the anchor is placed at the planned height above it along the photo's normal, with the hand
 turned by the difference between the two faces' normals there. What the hand then does to the skin is
 ``contact.solve_contact``.
+
+A driving video has no plan: ``head_poses`` reads the photo's head motion off the retargeted driving face, and
+``fit_driving_hand`` poses the hand model by inverse kinematics (``ik``) on the retargeted driving hand's keypoints;
+``DrivenHand`` hands those frames to the renderer in the photo's reference pose.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from interanimate.data.synth.hand import NUM_POSE, HandModel
 from interanimate.data.synth.head import HeadModel
 from interanimate.pipelines.errors import AnimateError
 from interanimate.pipelines.retarget import mls_affine
-from interanimate.render.composite.face import PhotoFace
+from interanimate.render.composite.face import PhotoFace, sample_map
 from interanimate.render.composite.warp import HeadPose
 
 MAX_TURN_RAD = np.deg2rad(35.0)  # the largest normal correction applied to the hand
@@ -51,18 +55,6 @@ def _turn(a: np.ndarray, b: np.ndarray, limit: float) -> np.ndarray:
     k = axis / sin
     kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
     return np.eye(3) + np.sin(angle) * kx + (1 - np.cos(angle)) * (kx @ kx)
-
-
-def sample_map(values: np.ndarray, pixel: np.ndarray) -> np.ndarray:
-    """Bilinear sample of ``values (H, W, C)`` at a pixel coordinate (centres at +0.5)."""
-    h, w = values.shape[:2]
-    x = float(np.clip(pixel[0] - 0.5, 0, w - 1.001))
-    y = float(np.clip(pixel[1] - 0.5, 0, h - 1.001))
-    x0, y0 = int(x), int(y)
-    fx, fy = x - x0, y - y0
-    top = values[y0, x0] * (1 - fx) + values[y0, x0 + 1] * fx
-    bottom = values[y0 + 1, x0] * (1 - fx) + values[y0 + 1, x0 + 1] * fx
-    return top * (1 - fy) + bottom * fy
 
 
 @dataclass

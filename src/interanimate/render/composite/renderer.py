@@ -4,7 +4,9 @@ Per clip: lift the photo's face (``face``), act the pattern with the synthetic g
 onto this face (``placement``), and fix the appearance (skin tone, lighting, noise) from the photo. Per frame:
 resolve the contact on the photo's skin (``contact``), warp the photo by head motion and deformation (``warp``), cast
 the hand's shadow (``shadow``), draw the hand in the photo's light, smeared along its motion on fast passes (``hand_render``),
-add the photo's sensor noise to it, and read every label off the same geometry (``labels``).
+add the photo's sensor noise to it, and read every label off the same geometry (``labels``). The photo blinks at
+the generator's natural times (``face.Eyelids``). ``render_driven`` does the same with the hand posed by inverse
+kinematics on a driving video's keypoints (``placement.fit_driving_hand``, ``ik``) and the head following its face.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from interanimate.data.synth.physics import K_CX, K_REACH, apply_kernels
-from interanimate.render.composite.face import Eyelids, PhotoFace
+from interanimate.render.composite.face import Eyelids, PhotoFace, sample_map
 from interanimate.render.composite.lighting import eval_sh
 
 DENT_AO = 0.35  # darkening at 3 mm of indentation: the dent's floor sees less of the sky
@@ -38,8 +38,6 @@ class HeadPose:
 
     def image_inverse(self, face: PhotoFace, pixel: np.ndarray, steps: int = 4) -> np.ndarray:
         """The reference-pose pixel whose skin point this pose moves to ``pixel`` (fixed-point iteration)."""
-        from interanimate.render.composite.placement import sample_map
-
         source = np.asarray(pixel, np.float64).copy()
         for _ in range(steps):
             moved = face.project(self.apply(sample_map(face.points, source)[None].astype(np.float64), face.pivot))[0]
