@@ -98,7 +98,7 @@ class HandIK:
         return np.clip(x, self.lower + 1e-9, self.upper - 1e-9)
 
     def fit(self, keypoints: np.ndarray, confidence: np.ndarray | None = None, prior: np.ndarray | None = None,
-            depth_hint: tuple[int, float] | None = None, max_nfev: int = 60) -> HandFit:
+            depth_hint: tuple[int, float] | None = None, max_nfev: int = 30) -> HandFit:
         """Solve one frame; see the module docstring.
 
         Args:
@@ -129,7 +129,7 @@ class HandIK:
 
         start = np.clip(start, self.lower + 1e-9, self.upper - 1e-9)
         solution = least_squares(residuals, start, bounds=(self.lower, self.upper), x_scale=_X_SCALE,
-                                 method="trf", max_nfev=max_nfev, xtol=1e-8, ftol=1e-8)
+                                 method="trf", max_nfev=max_nfev, xtol=1e-6, ftol=1e-6)
         x = solution.x
         joints = self.joints(x)
         error = np.linalg.norm(self.camera.project(joints) - target, axis=1)
