@@ -63,7 +63,7 @@ def test_ik_tracks_a_moving_hand_frame_to_frame(hands, camera):
     assert max(errors) < 3.0, errors
 
 
-def test_ik_respects_joint_limits_and_depth_hints(hands, camera):
+def test_ik_respects_joint_limits_and_point_hints(hands, camera):
     from interanimate.data.synth.hand import POSE_LIMITS
     from interanimate.render.composite.ik import HandIK
 
@@ -73,9 +73,12 @@ def test_ik_respects_joint_limits_and_depth_hints(hands, camera):
     keypoints[8] += 40.0  # a keypoint no pose within the limits can reach exactly
     fit = ik.fit(keypoints)
     assert (fit.pose >= POSE_LIMITS[:, 0] - 1e-9).all() and (fit.pose <= POSE_LIMITS[:, 1] + 1e-9).all()
-    hinted = ik.fit(camera.project(ik.joints(truth)), depth_hint=(8, float(ik.joints(truth)[8, 2]) + 0.02))
+    tip = ik.joints(truth)[8]
+    behind = tip * (1.0 + 0.02 / tip[2])  # 2 cm further along the same pixel's ray
+    hinted = ik.fit(camera.project(ik.joints(truth)), point_hint=(8, behind))
     free = ik.fit(camera.project(ik.joints(truth)))
     assert hinted.joints[8, 2] > free.joints[8, 2] + 0.01
+    assert np.linalg.norm(camera.project(hinted.joints[8]) - camera.project(tip)) < 3.0
 
 
 @pytest.fixture(scope="module")

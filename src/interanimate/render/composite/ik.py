@@ -9,7 +9,8 @@ and angle) and its wrist position in the camera frame (metres); the model's own 
 - a weak pull toward the relaxed hand (the pose the keypoints leave undetermined stays natural);
 - temporal smoothness: the departure from the frame predicted by the previous ones (constant velocity: angles,
   rotation, millimetres of wrist position), which also settles the mirror ambiguities of a monocular view;
-- optionally a depth hint: one joint at a given camera depth (a fingertip on the skin where the video shows contact).
+- optionally a point hint: one joint at a given camera-frame point (a fingertip on the skin where the video shows
+  contact).
 
 The joint limits are box bounds on the angles, so the solver never leaves the anatomical range. Monocular depth comes
 from the hand's known bone lengths: its apparent size fixes its distance. A cold start (no previous frame) is the
@@ -30,7 +31,7 @@ from interanimate.data.synth.render import Camera
 POSE_PRIOR_PX = 1.5  # pixels of reprojection one radian away from the relaxed pose costs
 SMOOTH_ANGLE_PX = 3.0  # pixels per radian of departure from the predicted frame (joint angles and global rotation)
 SMOOTH_WRIST_PX = 0.15  # pixels per millimetre of departure of the wrist from its predicted place
-DEPTH_HINT_PX = 2.0  # pixels per millimetre of depth error of the hinted joint
+POINT_HINT_PX = 2.0  # pixels per millimetre of distance of the hinted joint from its point
 MIN_KEYPOINTS = 6  # fewer leave the 26 unknowns to the priors
 _X_SCALE = np.concatenate([np.ones(NUM_POSE + 3), np.full(3, 0.01)])
 
@@ -98,14 +99,14 @@ class HandIK:
         return np.clip(x, self.lower + 1e-9, self.upper - 1e-9)
 
     def fit(self, keypoints: np.ndarray, confidence: np.ndarray | None = None, prior: np.ndarray | None = None,
-            depth_hint: tuple[int, float] | None = None, max_nfev: int = 30) -> HandFit:
+            point_hint: tuple[int, np.ndarray] | None = None, max_nfev: int = 30) -> HandFit:
         """Solve one frame; see the module docstring.
 
         Args:
             keypoints: ``(21, 2)`` image positions (pixels); NaN rows are ignored.
             confidence: ``(21,)`` weights in [0, 1] (default all 1).
             prior: the predicted parameters (``predict``): warm start and smoothness target; ``None``: cold start.
-            depth_hint: ``(joint index, camera z in metres)`` the joint should have.
+            point_hint: ``(joint index, (3,) camera-frame point in metres)`` where the joint should be.
         """
         keypoints = np.asarray(keypoints, np.float64)
         weight = np.ones(21) if confidence is None else np.clip(np.asarray(confidence, np.float64), 0.0, 1.0)
@@ -123,8 +124,8 @@ class HandIK:
             if prior is not None:
                 parts.append(SMOOTH_ANGLE_PX * (x[:NUM_POSE + 3] - prior[:NUM_POSE + 3]))
                 parts.append(SMOOTH_WRIST_PX * 1e3 * (x[NUM_POSE + 3:] - prior[NUM_POSE + 3:]))
-            if depth_hint is not None:
-                parts.append([DEPTH_HINT_PX * 1e3 * (joints[depth_hint[0], 2] - depth_hint[1])])
+            if point_hint is not None:
+                parts.append(POINT_HINT_PX * 1e3 * (joints[point_hint[0]] - point_hint[1]))
             return np.concatenate(parts)
 
         start = np.clip(start, self.lower + 1e-9, self.upper - 1e-9)

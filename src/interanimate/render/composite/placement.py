@@ -224,9 +224,9 @@ def fit_driving_hand(face: PhotoFace, hands: dict, keypoints: np.ndarray, presen
                      contact_points: np.ndarray, poses: list, side: str | None = None) -> DrivenFit:
     """Inverse kinematics of the driving hand on every frame it is seen (``render.composite.ik``).
 
-    Where the video shows contact, the fingertip nearest its contact point is held at the skin's depth there; the
-    hand's size is first set so that, tracked without that hint, it would already be at that depth (its apparent
-    size then agrees with where it touches).
+    Where the video shows contact, the fingertip nearest its contact point is held on the skin under it; the hand's
+    size is first set so that, tracked without that hint, it would already be at that depth (its apparent size then
+    agrees with where it touches).
 
     Args:
         keypoints: ``(F, 21, 3)`` the driving hand's keypoints on the photo (x, y, confidence).
@@ -252,7 +252,7 @@ def fit_driving_hand(face: PhotoFace, hands: dict, keypoints: np.ndarray, presen
     touching = np.array([h is not None for h in hints])
     if touching.any():
         free = _track(HandIK(hands[side], face.camera, scale), keypoints, touching, [None] * len(hints))
-        ratios = [hints[f][1] / fit.joints[hints[f][0], 2] for f, fit in enumerate(free) if fit is not None]
+        ratios = [hints[f][1][2] / fit.joints[hints[f][0], 2] for f, fit in enumerate(free) if fit is not None]
         scale = float(np.clip(scale * np.median(ratios), *HAND_SCALE_RANGE))
     ik = HandIK(hands[side], face.camera, scale)
     fits = _track(ik, keypoints, present, hints)
@@ -262,7 +262,8 @@ def fit_driving_hand(face: PhotoFace, hands: dict, keypoints: np.ndarray, presen
 
 def _depth_hints(face: PhotoFace, keypoints: np.ndarray, present: np.ndarray, contact_points: np.ndarray,
                  poses: list) -> list:
-    """Per frame ``(fingertip, camera z)`` pressing the tip nearest the video's contact point into the skin, or None.
+    """Per frame ``(fingertip, camera point)`` pressing the tip nearest the video's contact point into the skin where
+    the video draws that tip, or None.
 
     A fingertip joint is the tip's surface (``HandModel``), so it is asked ``PRESS_M`` behind the skin: the contact
     physics then backs the hand out to what the skin allows and the touch is measured, not assumed.
@@ -276,7 +277,7 @@ def _depth_hints(face: PhotoFace, keypoints: np.ndarray, present: np.ndarray, co
         # The skin under the tip as the video draws it (the contact point itself may lie a little beside it).
         ref_px = poses[f].image_inverse(face, keypoints[f, tip, :2])
         skin = poses[f].apply(sample_map(face.points, ref_px)[None].astype(np.float64), face.pivot)[0]
-        hints.append((tip, float(skin[2]) + PRESS_M))
+        hints.append((tip, skin * (1.0 + PRESS_M / skin[2])))  # along the pixel's ray
     return hints
 
 
