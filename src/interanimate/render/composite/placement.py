@@ -161,7 +161,7 @@ RIGID_LANDMARKS = np.arange(27, 48)  # nose and eyes: the iBUG-68 points express
 TIPS = np.array([4, 8, 12, 16, 20])
 MAX_ROLL_RAD = np.deg2rad(20.0)
 HAND_SCALE_RANGE = (0.75, 1.33)  # how far a driving person's hand/face proportion may resize the model's hand
-EXIT_STEP = 0.25  # image heights per frame a hand the video does not show moves out of view
+EXIT_STEP = 0.25  # image sizes per frame a hand the video does not show moves out of view
 ARM_BIAS = np.array([0.0, 0.8, -0.4])  # the forearm hangs down and comes toward the camera, never into the head
 PRESS_M = 1.5e-3  # how far behind the skin a touching fingertip is asked to be
 PALM_SEGMENTS = ((0, 9), (0, 5), (0, 17), (5, 17))  # pose-independent lengths of the palm
@@ -295,7 +295,8 @@ def _track(ik, keypoints: np.ndarray, present: np.ndarray, hints: list) -> list:
 
 
 def _fill_gaps(fits: list, ik, face: PhotoFace) -> list:
-    """Frames the video lost the hand in: interpolated inside the clip, moving out of view (down) at its ends."""
+    """Frames the video lost the hand in: interpolated inside the clip; before it appears and after it goes, the hand
+    leaves the picture the way it was moving (down when it hardly moved)."""
     from interanimate.render.composite.ik import HandFit, interpolate_fits
 
     seen = [f for f, fit in enumerate(fits) if fit is not None]
@@ -303,18 +304,23 @@ def _fill_gaps(fits: list, ik, face: PhotoFace) -> list:
     for a, b in zip(seen[:-1], seen[1:]):
         for f in range(a + 1, b):
             out[f] = interpolate_fits(fits[a], fits[b], (f - a) / (b - a), ik)
-    height = face.height
 
-    def exited(fit: HandFit, steps: int) -> HandFit:
-        depth = float(fit.wrist[2])
-        drop = min(steps * EXIT_STEP, 1.5) * height * depth / face.camera.fy
-        offset = np.array([0.0, drop, 0.0])
+    def exited(edge: int, inner: int, steps: int) -> HandFit:
+        fit = fits[edge]
+        direction = np.array([0.0, 1.0, 0.0])
+        if inner != edge:
+            away = (fit.wrist - fits[inner].wrist)[:2]
+            if np.linalg.norm(away) > 1e-3:
+                direction = np.array([*(away / np.linalg.norm(away)), 0.0])
+        reach = min(steps * EXIT_STEP, 1.5) * max(face.height, face.width) * float(fit.wrist[2]) / face.camera.fy
+        offset = direction * reach
         return HandFit(fit.pose, fit.rotation, fit.wrist + offset, fit.joints + offset, float("nan"))
 
-    for f in range(seen[0]):
-        out[f] = exited(fits[seen[0]], seen[0] - f)
-    for f in range(seen[-1] + 1, len(fits)):
-        out[f] = exited(fits[seen[-1]], f - seen[-1])
+    first, last = seen[0], seen[-1]
+    for f in range(first):
+        out[f] = exited(first, min(first + 2, last), first - f)
+    for f in range(last + 1, len(fits)):
+        out[f] = exited(last, max(last - 2, first), f - last)
     return out
 
 
