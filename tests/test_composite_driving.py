@@ -200,3 +200,21 @@ def test_blinks_in_a_clip_are_brief_and_the_labels_close_with_them(astronaut):
     apertures = np.array([_aperture(lm) for lm in clip.annotations.face_keypoints])
     shut, wide = int(np.argmin(eye_open)), int(np.argmax(eye_open))
     assert apertures[shut] < 0.35 * apertures[wide], (apertures, eye_open)
+
+
+def test_a_driven_photo_blinks_when_the_driving_face_does(astronaut, poke):
+    from interanimate.render.composite.placement import eye_openness
+    from interanimate.render.composite.renderer import render_driven
+
+    driving = _as_driving(poke, SIZE)
+    landmarks = driving.face_keypoints.copy()
+    shut = 5
+    for upper, lower in ((37, 41), (38, 40), (43, 47), (44, 46)):  # the driving lids meet in one frame
+        middle = (landmarks[shut, upper] + landmarks[shut, lower]) / 2
+        landmarks[shut, upper] = landmarks[shut, lower] = middle
+    driving.face_keypoints = landmarks
+    eye_open = eye_openness(landmarks)
+    assert eye_open[shut] == 0.0 and (np.delete(eye_open, shut) > 0.8).all(), eye_open
+    clip = render_driven(astronaut, driving, seed=3)
+    apertures = np.array([_aperture(lm) for lm in clip.annotations.face_keypoints])
+    assert apertures[shut] < 0.35 * np.median(apertures), apertures

@@ -10,7 +10,8 @@ turned by the difference between the two faces' normals there. What the hand the
 
 A driving video has no plan: ``head_poses`` reads the photo's head motion off the retargeted driving face, and
 ``fit_driving_hand`` poses the hand model by inverse kinematics (``ik``) on the retargeted driving hand's keypoints;
-``DrivenHand`` hands those frames to the renderer in the photo's reference pose.
+``DrivenHand`` hands those frames to the renderer in the photo's reference pose; ``eye_openness`` makes the photo
+blink when the driving face does.
 """
 
 from __future__ import annotations
@@ -164,6 +165,7 @@ HAND_SCALE_RANGE = (0.75, 1.33)  # how far a driving person's hand/face proporti
 EXIT_STEP = 0.25  # image sizes per frame a hand the video does not show moves out of view
 ARM_BIAS = np.array([0.0, 0.8, -0.4])  # the forearm hangs down and comes toward the camera, never into the head
 PRESS_M = 1.5e-3  # how far behind the skin a touching fingertip is asked to be
+BLINK_DEADBAND = 0.2  # of the lid gap: closing less than this is landmark noise, more than 1 - this is shut
 PALM_SEGMENTS = ((0, 9), (0, 5), (0, 17), (5, 17))  # pose-independent lengths of the palm
 
 
@@ -195,6 +197,21 @@ def head_poses(face: PhotoFace, landmarks: np.ndarray) -> list:
         moved = np.array([(qx - cam.cx) * depth / cam.fx, (qy - cam.cy) * depth / cam.fy, depth])
         poses.append(HeadPose(rotation, moved - face.pivot))
     return poses
+
+
+def eye_openness(landmarks: np.ndarray) -> np.ndarray:
+    """Per frame ``(F,)``: how open the driving eyes are (1 as they usually are, 0 shut), from iBUG-68 lids.
+
+    The lid gap over the eye's width, relative to the clip's usual (80th percentile) value; the first
+    ``BLINK_DEADBAND`` of closing is landmark jitter and leaves the lids open.
+    """
+    lm = np.asarray(landmarks, np.float64)
+    gap = (np.abs(lm[:, [41, 40, 47, 46], 1] - lm[:, [37, 38, 43, 44], 1])).mean(1)
+    width = (np.linalg.norm(lm[:, 39] - lm[:, 36], axis=1) + np.linalg.norm(lm[:, 45] - lm[:, 42], axis=1)) / 2
+    ratio = gap / np.maximum(width, 1e-6)
+    usual = max(float(np.percentile(ratio, 80)), 1e-6)
+    closing = np.clip(1.0 - ratio / usual, 0.0, 1.0)
+    return 1.0 - np.clip((closing - BLINK_DEADBAND) / (1.0 - 2 * BLINK_DEADBAND), 0.0, 1.0)
 
 
 @dataclass

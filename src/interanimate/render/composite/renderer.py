@@ -31,7 +31,9 @@ from interanimate.render.composite.face import PhotoFace, build_face, linear_to_
 from interanimate.render.composite.hand_render import HandAppearance, render_hand
 from interanimate.render.composite.labels import fill_frame
 from interanimate.render.composite.lighting import dominant_direction
-from interanimate.render.composite.placement import DrivenHand, Retargeter, fit_driving_hand, head_poses
+from interanimate.render.composite.placement import (
+    DrivenHand, Retargeter, eye_openness, fit_driving_hand, head_poses,
+)
 from interanimate.render.composite.shadow import hand_shadow
 from interanimate.render.composite.warp import FaceWarper, HeadPose
 from interanimate.taxonomy import PATTERN_IDS, get_pattern
@@ -139,7 +141,8 @@ def render_driven(reference: ReferenceFace, motion, seed: int, hand: str | None 
                   face: PhotoFace | None = None) -> CompositeClip:
     """Render a driving video's performance (``pipelines.motion.Motion`` on ``reference``) with the 3-D hand.
 
-    The photo's head follows the driving face (``placement.head_poses``); the hand model is posed by inverse
+    The photo's head follows the driving face (``placement.head_poses``) and blinks with it
+    (``placement.eye_openness``); the hand model is posed by inverse
     kinematics on the driving hand's 21 keypoints (``placement.fit_driving_hand``); contact, deformation and every
     label then come from the geometry, as for patterns.
     """
@@ -162,8 +165,8 @@ def render_driven(reference: ReferenceFace, motion, seed: int, hand: str | None 
     source = DrivenHand(face, hands[driven.side], driven, poses)
     clock.lap("ik")
     rng, noise_rng = _rngs(seed, DRIVEN_KEY)
-    blinks = head_motion(motion.num_frames, motion.fps, rng)["eye_open"]
-    clip = _composite(face, source, poses, blinks, _appearance(face, source.hand.num_vertices, rng), noise_rng, clock)
+    eye_open = eye_openness(motion.face_keypoints)  # the photo blinks when the driving face does
+    clip = _composite(face, source, poses, eye_open, _appearance(face, source.hand.num_vertices, rng), noise_rng, clock)
     clip.annotations.pattern_id = PATTERN_IDS[motion.pattern] if motion.pattern else -1
     clip.info = {"renderer": ORIGIN, "acting_hand": driven.side, "driving": motion.info.get("driving"),
                  "ik_hand_scale": round(driven.hand_scale, 4), "ik_rms_px": round(driven.rms_px, 3), **clip.info}
