@@ -313,7 +313,7 @@ def _track(ik, keypoints: np.ndarray, present: np.ndarray, hints: list) -> list:
 
 def _fill_gaps(fits: list, ik, face: PhotoFace) -> list:
     """Frames the video lost the hand in: interpolated inside the clip; before it appears and after it goes, the hand
-    leaves the picture the way it was moving (down when it hardly moved)."""
+    leaves the picture away from the face (the way it was moving, if that leads away)."""
     from interanimate.render.composite.ik import HandFit, interpolate_fits
 
     seen = [f for f, fit in enumerate(fits) if fit is not None]
@@ -324,11 +324,11 @@ def _fill_gaps(fits: list, ik, face: PhotoFace) -> list:
 
     def exited(edge: int, inner: int, steps: int) -> HandFit:
         fit = fits[edge]
-        direction = np.array([0.0, 1.0, 0.0])
-        if inner != edge:
-            away = (fit.wrist - fits[inner].wrist)[:2]
-            if np.linalg.norm(away) > 1e-3:
-                direction = np.array([*(away / np.linalg.norm(away)), 0.0])
+        # Away from the face, never across it: the way the hand was moving only if that leads away.
+        direction = _unit(np.array([*(fit.wrist - face.pivot)[:2], 0.0]) + np.array([0.0, 0.5, 0.0]))
+        moving = (fit.wrist - fits[inner].wrist)[:2]
+        if inner != edge and np.linalg.norm(moving) > 1e-3 and moving @ direction[:2] > 0:
+            direction = np.array([*_unit(moving), 0.0])
         reach = min(steps * EXIT_STEP, 1.5) * max(face.height, face.width) * float(fit.wrist[2]) / face.camera.fy
         offset = direction * reach
         return HandFit(fit.pose, fit.rotation, fit.wrist + offset, fit.joints + offset, float("nan"))
