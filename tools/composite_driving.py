@@ -64,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     sheet = np.concatenate([np.concatenate(top, 1), np.concatenate(bottom, 1)], 0)
     cv2.imwrite(str(args.out / "sheet.jpg"), sheet[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
     motion = record.extra["motion"]
+    print(f"driving video: hand found in {motion.get('driving_hand_frames')} frames, annotator contact in "
+          f"{motion.get('driving_contact_frames')}")
     print(f"{args.out / 'sheet.jpg'}: {len(frames)} frames, hand labelled in {int(ann.hand_present.any(1).sum())}, "
           f"contact in {int(ann.contact.any(1).sum())}, max penetration {float(ann.penetration.max()):.2f} mm, "
           f"IK reprojection RMS {motion.get('ik_rms_px')} px, hand scale {motion.get('ik_hand_scale')}, "

@@ -169,7 +169,9 @@ def render_driven(reference: ReferenceFace, motion, seed: int, hand: str | None 
     clip = _composite(face, source, poses, eye_open, _appearance(face, source.hand.num_vertices, rng), noise_rng, clock)
     clip.annotations.pattern_id = PATTERN_IDS[motion.pattern] if motion.pattern else -1
     clip.info = {"renderer": ORIGIN, "acting_hand": driven.side, "driving": motion.info.get("driving"),
-                 "ik_hand_scale": round(driven.hand_scale, 4), "ik_rms_px": round(driven.rms_px, 3), **clip.info}
+                 "ik_hand_scale": round(driven.hand_scale, 4), "ik_rms_px": round(driven.rms_px, 3),
+                 "driving_hand_frames": int(motion.hand_present[:, h].sum()),
+                 "driving_contact_frames": int(motion.contact[:, h].sum()), **clip.info}
     return clip
 
 
