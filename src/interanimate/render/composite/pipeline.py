@@ -80,7 +80,8 @@ class CompositePipeline:
         motion = request.pattern or Path(str(request.driving)).stem
         return safe_name(request.name or f"{reference.name}-{motion}-s{request.seed}")
 
-    def _render(self, request: AnimateRequest, reference: ReferenceFace) -> tuple[CompositeClip, str | None, float, dict]:
+    def _render(self, request: AnimateRequest,
+                reference: ReferenceFace) -> tuple[CompositeClip, str | None, float, dict]:
         """The clip, its pattern (a driving video's is recognised, or ``None``), frame rate and motion info."""
         if request.pattern is not None:
             num_frames, fps = request.num_frames or DEFAULT_FRAMES, request.fps or DEFAULT_FPS

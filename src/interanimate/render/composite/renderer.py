@@ -243,7 +243,8 @@ def _composite(face: PhotoFace, source, poses: list, eye_open: np.ndarray, look:
             srgb = srgb + noise_rng.normal(0.0, face.noise_sigma, srgb.shape[:2])[..., None] * alpha
         frames[f] = np.clip(np.round(srgb), 0, 255).astype(np.uint8)
         clock.lap("hand")
-        fill_frame(ann, f, warper.eyelids.closed_face(face, blink), pose, contact.kernels, warped, layer, vertices, hand_only, joints, hand_index,
+        lids = warper.eyelids.closed_face(face, blink)  # the mesh with its lids where the warp drew them
+        fill_frame(ann, f, lids, pose, contact.kernels, warped, layer, vertices, hand_only, joints, hand_index,
                    contact.contact_point, contact.region, contact.penetration_mm)
         clock.lap("labels")
     from interanimate.data.annotate.contact import true_runs
