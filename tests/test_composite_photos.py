@@ -68,12 +68,13 @@ def test_huge_photo_is_refused(monkeypatch):
         photo.check_photo_array(np.zeros((101, 100, 3), np.uint8) + np.arange(3, dtype=np.uint8) * 60, "big.png")
 
 
-def test_driving_video_needs_the_diffusion_renderer(photos, tmp_path, capsys):
+def test_unreadable_driving_video_gets_one_line_and_status_2(photos, tmp_path, capsys):
     video = tmp_path / "driving.mp4"
     video.write_bytes(b"x")
     code, _, err = _animate(["--reference", str(photos["astronaut.png"]), "--driving", str(video), "--out",
                              str(tmp_path / "o")], capsys)
-    assert code == 2 and "--renderer diffusion" in err
+    lines = [line for line in err.splitlines() if line.strip() and "INFO" not in line and not line.startswith("W0")]
+    assert code == 2 and len(lines) == 1 and "driving.mp4" in lines[0], lines
 
 
 def test_diffusion_renderer_needs_a_checkpoint(photos, tmp_path, capsys):

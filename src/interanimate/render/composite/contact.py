@@ -29,6 +29,7 @@ from interanimate.render.composite.placement import PlacedHand
 
 CLEARANCE_M = 0.5e-3
 TOLERANCE_M = DEFAULT_TOLERANCE_MM * 1e-3
+FAR_M = 0.02  # beyond this distance from the skin, inside/outside is read along the camera ray
 MAX_POINTS = 60_000  # the skin point cloud is subsampled to about this many pixels
 
 
@@ -45,6 +46,7 @@ class SkinSurface:
         self.normals = face.normals[ys, xs].astype(np.float64)
         self.regions = face.regions(self.pixels)
         self.tree = cKDTree(self.points)
+        self.face = face
         self.spacing = float(np.median(self.tree.query(self.points[:2000], k=2)[0][:, 1]))
 
     def query(self, centres: np.ndarray, radii: np.ndarray):
@@ -52,6 +54,18 @@ class SkinSurface:
         dist, idx = self.tree.query(centres)
         foot, normal = self.points[idx], self.normals[idx]
         side = np.einsum("ij,ij->i", centres - foot, normal)
+        far = dist > FAR_M
+        if far.any():
+            # Far from the skin the nearest point's normal says little (beside the head it is the silhouette's):
+            # a camera-facing surface hides what lies behind it along the pixel's ray, and nothing else.
+            pixel = self.face.project(centres[far])
+            h, w = self.face.face_mask.shape
+            ix = np.clip(pixel[:, 0].astype(int), 0, w - 1)
+            iy = np.clip(pixel[:, 1].astype(int), 0, h - 1)
+            over = self.face.face_mask[iy, ix] & (pixel[:, 0] >= 0) & (pixel[:, 0] < w) & (pixel[:, 1] >= 0) \
+                & (pixel[:, 1] < h)
+            behind = over & (centres[far, 2] > self.face.points[iy, ix, 2])
+            side[far] = np.where(behind, -1.0, 1.0)
         gap = np.where(side >= 0, dist, -dist) - radii
         return gap, foot, normal, self.regions[idx]
 

@@ -100,6 +100,18 @@ class PhotoFace:
         return np.where(inside, ids, -1).astype(np.int8)
 
 
+def sample_map(values: np.ndarray, pixel: np.ndarray) -> np.ndarray:
+    """Bilinear sample of ``values (H, W, C)`` at a pixel coordinate (centres at +0.5)."""
+    h, w = values.shape[:2]
+    x = float(np.clip(pixel[0] - 0.5, 0, w - 1.001))
+    y = float(np.clip(pixel[1] - 0.5, 0, h - 1.001))
+    x0, y0 = int(x), int(y)
+    fx, fy = x - x0, y - y0
+    top = values[y0, x0] * (1 - fx) + values[y0, x0 + 1] * fx
+    bottom = values[y0 + 1, x0] * (1 - fx) + values[y0 + 1, x0 + 1] * fx
+    return top * (1 - fy) + bottom * fy
+
+
 def lift(mesh_px: np.ndarray, width: int, height: int) -> tuple[Camera, np.ndarray, float]:
     """Camera, metric vertices ``(478, 3)`` and pixels per metre for a mesh in pixels."""
     lm = ibug68_from_mesh(mesh_px)
@@ -220,3 +232,98 @@ def build_face(image: np.ndarray, mesh_px: np.ndarray) -> PhotoFace:
                      triangles=triangles, px_per_m=k, pivot=pivot, points=points, normals=normals,
                      face_mask=covered, support=_support(landmarks, width, height), landmarks=landmarks, sh=sh,
                      skin_linear=np.median(linear[skin], axis=0), noise_sigma=estimate_noise(image, skin))
+
+
+# ------------------------------------------------------------------------------------------------- blinks
+
+# MediaPipe mesh indices of the lid margins, corner to corner (outer corner first).
+EYELIDS = (
+    ((33, 246, 161, 160, 159, 158, 157, 173, 133), (33, 7, 163, 144, 145, 153, 154, 155, 133)),
+    ((263, 466, 388, 387, 386, 385, 384, 398, 362), (263, 249, 390, 373, 374, 380, 381, 382, 362)),
+)
+LID_REACH = 0.4  # of the eye's width: the skin above the upper lid that stretches down with it
+MID_SHARE = 0.2  # of the lid's drop, moved halfway up that skin
+LOWER_REACH = 0.35  # of the eye's height: the skin below the lower lid that rises with it
+LOWER_RISE = 0.15  # of the eye's height: where the closed lids meet, above the open lower lid
+
+
+def _knots(lids: tuple, x: np.ndarray, closure: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per column ``x``: the open eye's knots (brow side of the lid skin, halfway down it, upper lid, lower lid, cheek
+    side) and the same knots with the lids ``closure`` of the way closed."""
+    upper_px, lower_px, width = lids
+    u = np.interp(x, upper_px[:, 0], upper_px[:, 1])
+    low = np.interp(x, lower_px[:, 0], lower_px[:, 1])
+    height = np.maximum(low - u, 0.0)
+    meet = low - LOWER_RISE * height
+    top, bottom = u - LID_REACH * width, low + LOWER_REACH * height + 1e-3
+    mid = (top + u) / 2
+    drop = closure * (meet - u)
+    # The lid itself carries most of the motion; the skin toward the brow (and spectacle frames) barely moves.
+    open_knots = np.stack([top, mid, u, low, bottom], -1)
+    closed = np.stack([top, mid + MID_SHARE * drop, u + drop, low + closure * (meet - low), bottom], -1)
+    return open_knots, closed
+
+
+def _piecewise(y: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Map ``y`` linearly from each interval of knots ``src (N, K)`` onto the same interval of ``dst``."""
+    out = y.copy()
+    for k in range(src.shape[1] - 1):
+        lo, hi = src[:, k], src[:, k + 1]
+        inside = (y >= lo) & (y <= hi) & (hi - lo > 1e-6)
+        t = (y[inside] - lo[inside]) / (hi - lo)[inside]
+        out[inside] = dst[inside, k] + t * (dst[inside, k + 1] - dst[inside, k])
+    return out
+
+
+class Eyelids:
+    """Blinks as an image warp: the upper lid (and the skin above it) slides down over the eye, the lower lid rises
+    a little, column by column between the eye's corners; the same piecewise-linear map moves the mesh's lid (and
+    iris) points, so the landmarks follow the lids.
+
+    ``source(x, y, closure)`` is the backward map for pixels (where in the open-eyed photo to read), ``close(points_px,
+    closure)`` the forward map for points.
+    """
+
+    def __init__(self, mesh_px: np.ndarray):
+        self.eyes = []
+        for upper, lower in EYELIDS:
+            up, lo = mesh_px[list(upper), :2], mesh_px[list(lower), :2]
+            width = float(np.linalg.norm(up[0] - up[-1]))
+            self.eyes.append((up[np.argsort(up[:, 0])], lo[np.argsort(lo[:, 0])], width))
+
+    def _map(self, x: np.ndarray, y: np.ndarray, closure: float, backward: bool) -> np.ndarray:
+        y = np.asarray(y, np.float64).copy()
+        for lids in self.eyes:
+            upper, lower, width = lids
+            x0, x1 = upper[0, 0], upper[-1, 0]
+            top = min(upper[:, 1].min(), lower[:, 1].min()) - LID_REACH * width - 1.0
+            bottom = lower[:, 1].max() + width
+            near = (x > x0) & (x < x1) & (y > top) & (y < bottom)
+            if not near.any():
+                continue
+            open_knots, closed = _knots(lids, x[near], closure)
+            src, dst = (closed, open_knots) if backward else (open_knots, closed)
+            y[near] = _piecewise(y[near], src, dst)
+        return y
+
+    def source(self, x: np.ndarray, y: np.ndarray, closure: float) -> np.ndarray:
+        """Rows of the open-eyed photo to read for output pixels ``(x, y)`` (same shapes) at ``closure``."""
+        return self._map(x, y, closure, backward=True)
+
+    def close(self, points_px: np.ndarray, closure: float) -> np.ndarray:
+        """Points ``(N, ≥2)`` in the photo's pixels moved with the lids to ``closure`` (0 open, 1 shut)."""
+        out = np.array(points_px, np.float64)
+        out[:, 1] = self._map(out[:, 0], out[:, 1], closure, backward=False)
+        return out
+
+    def closed_face(self, face: PhotoFace, closure: float) -> PhotoFace:
+        """``face`` whose lifted vertices follow the lids (each along its pixel ray, at its own depth)."""
+        from dataclasses import replace
+
+        if closure <= 0:
+            return face
+        moved = self.close(face.mesh_px, closure)
+        z = face.vertices[:, 2]
+        cam = face.camera
+        vertices = np.stack([(moved[:, 0] - cam.cx) * z / cam.fx, (moved[:, 1] - cam.cy) * z / cam.fy, z], 1)
+        return replace(face, vertices=vertices)

@@ -8,12 +8,15 @@ result = pipe(AnimateRequest(reference="me.jpg", pattern="poke_cheek_left", seed
 result.frames        # (F, H, W, 3) uint8, watermarked: the photo itself, touched
 result.annotations   # exact labels in the dataset contract, synthetic arrays included
 pipe.write(result, "out/me-poke.mp4", gif=True, side_by_side=True)
+driven = pipe(AnimateRequest(reference="me.jpg", driving="me-touching-my-cheek.mp4"))  # hand posed by IK
 ```
 
 Same requests, results, files and dataset records as ``AnimatePipeline``; ``source.origin`` names this renderer.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
@@ -24,17 +27,20 @@ from interanimate.pipelines.animate_pipeline import (
     DEFAULT_FPS, DEFAULT_FRAMES, AnimatePipeline, AnimateRequest, AnimateResult, array_digest, safe_name,
 )
 from interanimate.pipelines.errors import AnimateError
-from interanimate.pipelines.motion import Motion, contact_summary
+from interanimate.pipelines.motion import Motion, contact_summary, driving_motion
 from interanimate.pipelines.reference_face import ReferenceFace, identity_embedding
 from interanimate.render.composite.face import PhotoFace, build_face
 from interanimate.render.composite.photo import load_photo
-from interanimate.render.composite.renderer import ORIGIN, render_composite
+from interanimate.render.composite.renderer import ORIGIN, CompositeClip, render_composite, render_driven
 
 DEFAULT_SIZE = 512
 
 
 class CompositePipeline:
     """Generates clips by compositing a posed 3-D hand into the warped reference photo.
+
+    A pattern request acts the synthetic generator's choreography on the photo; a driving request runs the annotator
+    on the video (``pipelines.motion.driving_motion``) and poses the hand by inverse kinematics on its keypoints.
 
     Args:
         size: longest output side in pixels (never more than the photo holds at the chosen framing).
@@ -72,17 +78,27 @@ class CompositePipeline:
     def planned_name(self, request: AnimateRequest) -> str:
         """The clip's name before any rendering (lets a resumed ``--as-dataset`` run skip finished clips)."""
         reference = self.reference(request.reference, request.reference_name)
-        return safe_name(request.name or f"{reference.name}-{request.pattern}-s{request.seed}")
+        motion = request.pattern or Path(str(request.driving)).stem
+        return safe_name(request.name or f"{reference.name}-{motion}-s{request.seed}")
+
+    def _render(self, request: AnimateRequest,
+                reference: ReferenceFace) -> tuple[CompositeClip, str | None, float, dict]:
+        """The clip, its pattern (a driving video's is recognised, or ``None``), frame rate and motion info."""
+        if request.pattern is not None:
+            num_frames, fps = request.num_frames or DEFAULT_FRAMES, request.fps or DEFAULT_FPS
+            clip = render_composite(reference, request.pattern, num_frames, fps, request.seed, request.hand,
+                                    face=self._face(reference))
+            return clip, request.pattern, fps, {"kind": "pattern", **clip.info}
+        driving = driving_motion(reference, request.driving, request.num_frames)
+        if request.fps:
+            driving.fps = float(request.fps)
+        clip = render_driven(reference, driving, request.seed, request.hand, face=self._face(reference))
+        return clip, driving.pattern, driving.fps, {**driving.info, **clip.info}
 
     def __call__(self, request: AnimateRequest) -> AnimateResult:
         request.check()
-        if request.pattern is None:
-            raise AnimateError("the composite renderer animates patterns; for a driving video use --renderer "
-                               "diffusion --checkpoint DIR")
         reference = self.reference(request.reference, request.reference_name)
-        num_frames, fps = request.num_frames or DEFAULT_FRAMES, request.fps or DEFAULT_FPS
-        clip = render_composite(reference, request.pattern, num_frames, fps, request.seed, request.hand,
-                                face=self._face(reference))
+        clip, pattern, fps, motion_info = self._render(request, reference)
         for stage, seconds in clip.timings.items():
             self.timings[stage] = self.timings.get(stage, 0.0) + seconds
         ann = clip.annotations
@@ -95,18 +111,17 @@ class CompositePipeline:
         height, width = ann.height, ann.width
         motion = Motion(size=width, fps=fps, face_keypoints=ann.face_keypoints, face_confidence=ann.face_confidence,
                         hand_keypoints=ann.hand_keypoints, hand_present=ann.hand_present, contact=ann.contact,
-                        contact_point=ann.contact_point, contact_region=ann.contact_region, pattern=request.pattern,
-                        acting_hand=clip.info["acting_hand"], penetration=ann.penetration,
-                        info={"kind": "pattern", **clip.info})
+                        contact_point=ann.contact_point, contact_region=ann.contact_region, pattern=pattern,
+                        acting_hand=clip.info["acting_hand"], penetration=ann.penetration, info=motion_info)
         conditions = render_condition_maps(ann.face_keypoints, ann.face_present, ann.hand_keypoints, ann.hand_present,
                                            ann.masks, height, width)
         frames = provenance.embed_watermark(clip.frames)
         name = self.planned_name(request)
         metadata = provenance.provenance_tags(checkpoint_sha256="none (composite renderer)", seed=request.seed,
-                                              pattern=request.pattern,
+                                              pattern=pattern,
                                               extra={"reference": reference.name, "renderer": ORIGIN})
         info = {"reference": {"name": reference.name, "source": reference.source, "sha256": reference.digest},
-                "motion": motion.info, "pattern": request.pattern, "acting_hand": motion.acting_hand,
+                "motion": motion.info, "pattern": pattern, "acting_hand": motion.acting_hand,
                 "seed": request.seed, "renderer": ORIGIN, "framing": self.framing,
                 "identity": ann.identity_kind or None, "contact": contact_summary(motion), "generator": ORIGIN,
                 "generator_version": __version__}

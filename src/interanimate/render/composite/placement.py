@@ -7,20 +7,28 @@ by the moving-least-squares deformation of the two landmark sets (``pipelines.re
 the photo's surface, and the anchor is placed at the planned height above it along the photo's normal, with the hand
 turned by the difference between the two faces' normals there. What the hand then does to the skin is
 ``contact.solve_contact``.
+
+A driving video has no plan: ``head_poses`` reads the photo's head motion off the retargeted driving face, and
+``fit_driving_hand`` poses the hand model by inverse kinematics (``ik``) on the retargeted driving hand's keypoints;
+``DrivenHand`` hands those frames to the renderer in the photo's reference pose; ``eye_openness`` makes the photo
+blink when the driving face does.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from interanimate.data.annotate import ibug68_from_mesh
 from interanimate.data.synth.choreography import InteractionPlan, anchor_point
-from interanimate.data.synth.hand import HandModel
+from interanimate.data.synth.hand import NUM_POSE, HandModel
 from interanimate.data.synth.head import HeadModel
+from interanimate.pipelines.errors import AnimateError
 from interanimate.pipelines.retarget import mls_affine
-from interanimate.render.composite.face import PhotoFace
+from interanimate.render.composite.face import PhotoFace, sample_map
+from interanimate.render.composite.warp import HeadPose
 
 MAX_TURN_RAD = np.deg2rad(35.0)  # the largest normal correction applied to the hand
 
@@ -48,18 +56,6 @@ def _turn(a: np.ndarray, b: np.ndarray, limit: float) -> np.ndarray:
     k = axis / sin
     kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
     return np.eye(3) + np.sin(angle) * kx + (1 - np.cos(angle)) * (kx @ kx)
-
-
-def sample_map(values: np.ndarray, pixel: np.ndarray) -> np.ndarray:
-    """Bilinear sample of ``values (H, W, C)`` at a pixel coordinate (centres at +0.5)."""
-    h, w = values.shape[:2]
-    x = float(np.clip(pixel[0] - 0.5, 0, w - 1.001))
-    y = float(np.clip(pixel[1] - 0.5, 0, h - 1.001))
-    x0, y0 = int(x), int(y)
-    fx, fy = x - x0, y - y0
-    top = values[y0, x0] * (1 - fx) + values[y0, x0 + 1] * fx
-    bottom = values[y0 + 1, x0] * (1 - fx) + values[y0 + 1, x0 + 1] * fx
-    return top * (1 - fy) + bottom * fy
 
 
 @dataclass
@@ -151,6 +147,241 @@ class Retargeter:
         spheres[:, 3] *= self.scale
         return PlacedHand(place(verts), attr, vmat, spheres, place(joints))
 
+    def slide(self, f: int) -> np.ndarray:
+        """The plan's contact slide of frame ``f`` on the photo (drives stroke and swipe drag)."""
+        return self.to_photo_vector(f, self.plan.slide[f])
+
     def to_photo_vector(self, f: int, vector: np.ndarray) -> np.ndarray:
         """A head-frame displacement (e.g. the plan's slide) in the photo's camera frame, same scale."""
         return self._offsets[f][2] @ (self.scale * self.rotation @ np.asarray(vector, np.float64))
+
+
+# ------------------------------------------------------------------------------------------ driving video
+
+RIGID_LANDMARKS = np.arange(27, 48)  # nose and eyes: the iBUG-68 points expressions move least
+TIPS = np.array([4, 8, 12, 16, 20])
+MAX_ROLL_RAD = np.deg2rad(20.0)
+HAND_SCALE_RANGE = (0.75, 1.33)  # how far a driving person's hand/face proportion may resize the model's hand
+EXIT_STEP = 0.25  # image sizes per frame a hand the video does not show moves out of view
+ARM_BIAS = np.array([0.0, 0.8, -0.4])  # the forearm hangs down and comes toward the camera, never into the head
+PRESS_M = 1.5e-3  # how far behind the skin a touching fingertip is asked to be
+BLINK_DEADBAND = 0.2  # of the lid gap: closing less than this is landmark noise, more than 1 - this is shut
+PALM_SEGMENTS = ((0, 9), (0, 5), (0, 17), (5, 17))  # pose-independent lengths of the palm
+
+
+def head_poses(face: PhotoFace, landmarks: np.ndarray) -> list:
+    """Per-frame head motion ``HeadPose`` of the photo's face following ``landmarks (F, 68, 2)`` on the photo.
+
+    A 2-D similarity of the rigid landmarks (photo → frame) becomes a roll about the optical axis and a translation
+    of the face's pivot, its scale a move in depth.
+    """
+    src = face.landmarks[RIGID_LANDMARKS].astype(np.float32)
+    params = []
+    for lm in landmarks:
+        matrix, _ = cv2.estimateAffinePartial2D(src, lm[RIGID_LANDMARKS].astype(np.float32), method=cv2.LMEDS)
+        matrix = np.eye(2, 3) if matrix is None else matrix
+        scale = float(np.hypot(matrix[0, 0], matrix[1, 0]))
+        params.append((np.arctan2(matrix[1, 0], matrix[0, 0]), scale, matrix))
+    # Landmarks jitter by fractions of a pixel: smooth angle, scale and the pivot's path over three frames.
+    centre = face.project(face.pivot[None])[0]
+    raw = np.array([[a, s, *(m[:, :2] @ centre + m[:, 2])] for a, s, m in params])
+    padded = np.concatenate([raw[:1], raw, raw[-1:]])
+    smooth = 0.25 * padded[:-2] + 0.5 * padded[1:-1] + 0.25 * padded[2:]
+    poses = []
+    cam = face.camera
+    for angle, scale, qx, qy in smooth:
+        angle = float(np.clip(angle, -MAX_ROLL_RAD, MAX_ROLL_RAD))
+        c, s = np.cos(angle), np.sin(angle)
+        rotation = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+        depth = face.pivot[2] / float(np.clip(scale, 0.8, 1.25))
+        moved = np.array([(qx - cam.cx) * depth / cam.fx, (qy - cam.cy) * depth / cam.fy, depth])
+        poses.append(HeadPose(rotation, moved - face.pivot))
+    return poses
+
+
+def eye_openness(landmarks: np.ndarray) -> np.ndarray:
+    """Per frame ``(F,)``: how open the driving eyes are (1 as they usually are, 0 shut), from iBUG-68 lids.
+
+    The lid gap over the eye's width, relative to the clip's usual (80th percentile) value; the first
+    ``BLINK_DEADBAND`` of closing is landmark jitter and leaves the lids open.
+    """
+    lm = np.asarray(landmarks, np.float64)
+    gap = (np.abs(lm[:, [41, 40, 47, 46], 1] - lm[:, [37, 38, 43, 44], 1])).mean(1)
+    width = (np.linalg.norm(lm[:, 39] - lm[:, 36], axis=1) + np.linalg.norm(lm[:, 45] - lm[:, 42], axis=1)) / 2
+    ratio = gap / np.maximum(width, 1e-6)
+    usual = max(float(np.percentile(ratio, 80)), 1e-6)
+    closing = np.clip(1.0 - ratio / usual, 0.0, 1.0)
+    return 1.0 - np.clip((closing - BLINK_DEADBAND) / (1.0 - 2 * BLINK_DEADBAND), 0.0, 1.0)
+
+
+@dataclass
+class DrivenFit:
+    """Per frame of a driven clip: the IK solution (camera frame, after head motion) or ``None``."""
+
+    fits: list
+    hand_scale: float
+    side: str
+    rms_px: float
+
+
+def _hand_scale(hand: HandModel, face: PhotoFace, keypoints: np.ndarray, present: np.ndarray) -> float:
+    """Model-hand scale that makes the driving hand's palm, at the face's depth, as large as the video shows it."""
+    local = hand.joints_local(np.zeros(NUM_POSE))
+    depth = float(np.median(face.vertices[:, 2]))
+    ratios = []
+    for a, b in PALM_SEGMENTS:
+        model_px = float(np.linalg.norm(local[a] - local[b])) * face.camera.fx / depth
+        seen = np.linalg.norm(keypoints[present, a] - keypoints[present, b], axis=-1)
+        # Foreshortening only shortens a segment: its longer appearances are nearest its true length.
+        ratios.append(np.nanpercentile(seen, 90) / model_px)
+    return float(np.clip(np.nanmedian(ratios), *HAND_SCALE_RANGE))
+
+
+def fit_driving_hand(face: PhotoFace, hands: dict, keypoints: np.ndarray, present: np.ndarray,
+                     contact_points: np.ndarray, poses: list, side: str | None = None) -> DrivenFit:
+    """Inverse kinematics of the driving hand on every frame it is seen (``render.composite.ik``).
+
+    Where the video shows contact, the fingertip nearest its contact point is held on the skin under it; the hand's
+    size is first set so that, tracked without that hint, it would already be at that depth (its apparent size then
+    agrees with where it touches).
+
+    Args:
+        keypoints: ``(F, 21, 3)`` the driving hand's keypoints on the photo (x, y, confidence).
+        present: ``(F,)`` frames with that hand.
+        contact_points: ``(F, 2)`` the video's contact point on the photo (NaN without contact).
+        poses: per-frame ``HeadPose`` (the skin is where the moved head puts it).
+        side: the model hand to fit; ``None`` picks the side that fits the first frame better.
+    """
+    from interanimate.render.composite.ik import MIN_KEYPOINTS, HandIK
+
+    seen = (np.isfinite(keypoints[..., :2]).all(-1) & (np.nan_to_num(keypoints[..., 2]) > 0)).sum(-1)
+    present = present & (seen >= MIN_KEYPOINTS)  # a hand mostly outside the picture is not fitted, but filled in
+    if not present.any():
+        raise AnimateError("the driving hand is never seen whole enough to pose (at least "
+                           f"{MIN_KEYPOINTS} of its 21 keypoints in the picture)")
+    first = int(np.flatnonzero(present)[0])
+    scale = _hand_scale(hands["right"], face, keypoints[..., :2], present)
+    if side is None:
+        trial = {s: HandIK(hands[s], face.camera, scale).fit(keypoints[first, :, :2], keypoints[first, :, 2]).rms_px
+                 for s in ("left", "right")}
+        side = min(trial, key=trial.get)
+    hints = _depth_hints(face, keypoints, present, contact_points, poses)
+    touching = np.array([h is not None for h in hints])
+    if touching.any():
+        free = _track(HandIK(hands[side], face.camera, scale), keypoints, touching, [None] * len(hints))
+        ratios = [hints[f][1][2] / fit.joints[hints[f][0], 2] for f, fit in enumerate(free) if fit is not None]
+        scale = float(np.clip(scale * np.median(ratios), *HAND_SCALE_RANGE))
+    ik = HandIK(hands[side], face.camera, scale)
+    fits = _track(ik, keypoints, present, hints)
+    rms = float(np.nanmean([fit.rms_px for fit in fits if fit is not None]))
+    return DrivenFit(_fill_gaps(fits, ik, face), scale, side, rms)
+
+
+def _depth_hints(face: PhotoFace, keypoints: np.ndarray, present: np.ndarray, contact_points: np.ndarray,
+                 poses: list) -> list:
+    """Per frame ``(fingertip, camera point)`` pressing the tip nearest the video's contact point into the skin where
+    the video draws that tip, or None.
+
+    A fingertip joint is the tip's surface (``HandModel``), so it is asked ``PRESS_M`` behind the skin: the contact
+    physics then backs the hand out to what the skin allows and the touch is measured, not assumed.
+    """
+    hints = []
+    for f in range(len(keypoints)):
+        if not (present[f] and np.isfinite(contact_points[f]).all()):
+            hints.append(None)
+            continue
+        tip = int(TIPS[np.argmin(np.linalg.norm(keypoints[f, TIPS, :2] - contact_points[f], axis=1))])
+        # The skin under the tip as the video draws it (the contact point itself may lie a little beside it).
+        ref_px = poses[f].image_inverse(face, keypoints[f, tip, :2])
+        skin = poses[f].apply(sample_map(face.points, ref_px)[None].astype(np.float64), face.pivot)[0]
+        hints.append((tip, skin * (1.0 + PRESS_M / skin[2])))  # along the pixel's ray
+    return hints
+
+
+def _track(ik, keypoints: np.ndarray, present: np.ndarray, hints: list) -> list:
+    """Frame-by-frame fits, each warm-started from the motion of the previous ones (None where not present)."""
+    fits, history = [], []
+    for f in range(len(keypoints)):
+        if not present[f]:
+            fits.append(None)
+            history = []
+            continue
+        history = history[-1:] + [ik.fit(keypoints[f, :, :2], keypoints[f, :, 2], ik.predict(history), hints[f])]
+        fits.append(history[-1])
+    return fits
+
+
+def _fill_gaps(fits: list, ik, face: PhotoFace) -> list:
+    """Frames the video lost the hand in: interpolated inside the clip; before it appears and after it goes, the hand
+    leaves the picture away from the face (the way it was moving, if that leads away)."""
+    from interanimate.render.composite.ik import HandFit, interpolate_fits
+
+    seen = [f for f, fit in enumerate(fits) if fit is not None]
+    out = list(fits)
+    for a, b in zip(seen[:-1], seen[1:]):
+        for f in range(a + 1, b):
+            out[f] = interpolate_fits(fits[a], fits[b], (f - a) / (b - a), ik)
+
+    def exited(edge: int, inner: int, steps: int) -> HandFit:
+        fit = fits[edge]
+        # Away from the face, never across it: the way the hand was moving only if that leads away.
+        direction = _unit(np.array([*(fit.wrist - face.pivot)[:2], 0.0]) + np.array([0.0, 0.5, 0.0]))
+        moving = (fit.wrist - fits[inner].wrist)[:2]
+        if inner != edge and np.linalg.norm(moving) > 1e-3 and moving @ direction[:2] > 0:
+            direction = np.array([*_unit(moving), 0.0])
+        reach = min(steps * EXIT_STEP, 1.5) * max(face.height, face.width) * float(fit.wrist[2]) / face.camera.fy
+        offset = direction * reach
+        return HandFit(fit.pose, fit.rotation, fit.wrist + offset, fit.joints + offset, float("nan"))
+
+    first, last = seen[0], seen[-1]
+    for f in range(first):
+        out[f] = exited(first, min(first + 2, last), first - f)
+    for f in range(last + 1, len(fits)):
+        out[f] = exited(last, max(last - 2, first), f - last)
+    return out
+
+
+@dataclass
+class NoPlannedContact:
+    """What ``contact.solve_contact`` reads of a plan, for a hand no choreography drives: no gesture drive field.
+
+    The skin is still dented wherever the fitted hand meets it; contact labels come from that geometry alone.
+    """
+
+    num_frames: int
+
+    @property
+    def expect_contact(self) -> np.ndarray:
+        return np.zeros(self.num_frames, bool)
+
+
+class DrivenHand:
+    """The fitted driving hand as the renderer's hand source: ``frame(f)`` in the photo's reference pose."""
+
+    def __init__(self, face: PhotoFace, hand: HandModel, driven: DrivenFit, poses: list, long_sleeves: bool = False):
+        self.face, self.hand, self.driven, self.poses = face, hand, driven, poses
+        self.long_sleeves = long_sleeves
+        self.plan = NoPlannedContact(len(poses))
+        self.hand_side = driven.side
+        self.scale = 1.0  # drive fields (none here) would be scaled by this
+
+    def slide(self, f: int) -> np.ndarray:
+        return np.zeros(3)
+
+    def frame(self, f: int) -> PlacedHand:
+        fit, pose, k = self.driven.fits[f], self.poses[f], self.driven.hand_scale
+        local = self.hand.joints_local(fit.pose)
+        arm = _unit(_unit(local[0] - local[9]) @ fit.rotation.T + ARM_BIAS)
+        verts, attr, vmat, spheres = self.hand.surface(local, fit.rotation, np.zeros(3), arm, self.long_sleeves)
+
+        def place(points: np.ndarray) -> np.ndarray:
+            return pose.unapply(points * k + fit.wrist, self.face.pivot)
+
+        spheres = spheres.copy()
+        spheres[:, :3] = place(spheres[:, :3])
+        spheres[:, 3] *= k
+        return PlacedHand(place(verts), attr, vmat, spheres, pose.unapply(fit.joints, self.face.pivot))
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / (np.linalg.norm(v) + 1e-12)

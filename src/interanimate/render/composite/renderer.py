@@ -4,7 +4,9 @@ Per clip: lift the photo's face (``face``), act the pattern with the synthetic g
 onto this face (``placement``), and fix the appearance (skin tone, lighting, noise) from the photo. Per frame:
 resolve the contact on the photo's skin (``contact``), warp the photo by head motion and deformation (``warp``), cast
 the hand's shadow (``shadow``), draw the hand in the photo's light, smeared along its motion on fast passes (``hand_render``),
-add the photo's sensor noise to it, and read every label off the same geometry (``labels``).
+add the photo's sensor noise to it, and read every label off the same geometry (``labels``). The photo blinks at
+the generator's natural times (``face.Eyelids``). ``render_driven`` does the same with the hand posed by inverse
+kinematics on a driving video's keypoints (``placement.fit_driving_hand``, ``ik``) and the head following its face.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import cv2
 import numpy as np
 
 from interanimate.data.annotations import ClipAnnotations
+from interanimate.data.schema import HAND_SIDES
 from interanimate.data.synth.choreography import head_motion
 from interanimate.data.synth.generator import subject_models
 from interanimate.data.synth.raster import MAT_HAND
@@ -28,13 +31,17 @@ from interanimate.render.composite.face import PhotoFace, build_face, linear_to_
 from interanimate.render.composite.hand_render import HandAppearance, render_hand
 from interanimate.render.composite.labels import fill_frame
 from interanimate.render.composite.lighting import dominant_direction
-from interanimate.render.composite.placement import Retargeter
+from interanimate.render.composite.placement import (
+    DrivenHand, Retargeter, eye_openness, fit_driving_hand, head_poses,
+)
 from interanimate.render.composite.shadow import hand_shadow
 from interanimate.render.composite.warp import FaceWarper, HeadPose
-from interanimate.taxonomy import get_pattern
+from interanimate.taxonomy import PATTERN_IDS, get_pattern
 
 ORIGIN = "interanimate-composite"
 HEAD_MOTION_SCALE = 0.5  # of the generator's natural head motion: a photo warp stays convincing for small turns
+DRIVEN_KEY = 1000  # seeds a driven clip's draws apart from every pattern's (pattern ids are below it)
+BLINKS = True  # the lids close on the photo at the synthetic generator's natural blink times
 SHUTTER = 0.25  # exposure as a fraction of the frame interval
 BLUR_PX = 1.5  # hand travel during the exposure (px) above which a frame is motion-blurred
 SHADOW_TINT = np.array([0.8, 1.0, 1.15])
@@ -90,13 +97,23 @@ def _box_around(points_px: np.ndarray, pad: float, height: int, width: int) -> t
     return max(lo[1], 0), min(hi[1], height), max(lo[0], 0), min(hi[0], width)
 
 
+def _check_reference(reference: ReferenceFace) -> None:
+    if reference.mesh is None:
+        raise AnimateError(f"reference {reference.name!r} carries no face mesh; load it with load_reference")
+
+
+def _rngs(seed: int, key: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """The clip's draws (head motion, then appearance) and its sensor-noise stream."""
+    return (np.random.default_rng(np.random.SeedSequence([seed, key, 13])),
+            np.random.default_rng(np.random.SeedSequence([seed, key, 14])))
+
+
 def render_composite(reference: ReferenceFace, pattern: str, num_frames: int, fps: float, seed: int,
                      hand: str | None = None, face: PhotoFace | None = None) -> CompositeClip:
     """Render ``pattern`` on ``reference`` (framed, with its mesh); see the module docstring."""
     from interanimate.pipelines.motion import SYNTH_ACTOR_SIZE, synthesize_performance
 
-    if reference.mesh is None:
-        raise AnimateError(f"reference {reference.name!r} carries no face mesh; load it with load_reference")
+    _check_reference(reference)
     clock = _Clock()
     face = face or build_face(reference.image, reference.mesh)
     clock.lap("face")
@@ -104,24 +121,76 @@ def render_composite(reference: ReferenceFace, pattern: str, num_frames: int, fp
     actor = synthesize_performance(pattern, num_frames, fps, seed, hand)
     plan = actor.plan
     subject, head, hands = subject_models(seed, 0, SYNTH_ACTOR_SIZE)
-    hand_model = hands[plan.hand_side]
-    retarget = Retargeter(face, head, hand_model, plan, long_sleeves=False)
+    retarget = Retargeter(face, head, hands[plan.hand_side], plan, long_sleeves=False)
+    rng, noise_rng = _rngs(seed, info_pattern.id)
+    motion = head_motion(num_frames, fps, rng)
+    poses = [HeadPose(rotation_xyz(*(HEAD_MOTION_SCALE * motion[k][f] for k in ("yaw", "pitch", "roll"))),
+                      HEAD_MOTION_SCALE * motion["translation"][f]) for f in range(num_frames)]
+    clip = _composite(face, retarget, poses, motion["eye_open"], _appearance(face, retarget.hand.num_vertices, rng),
+                      noise_rng, clock)
+    clip.annotations.pattern_id = info_pattern.id
+    extra = actor.record.extra
+    clip.info = {"renderer": ORIGIN, "synthetic_clip_id": actor.record.clip_id, "acting_hand": plan.hand_side,
+                 "choreography": extra["choreography"], "planned_contact": extra["planned_contact"],
+                 "target_region_share": extra.get("target_region_share"), "retarget_scale": round(retarget.scale, 4),
+                 **clip.info}
+    return clip
+
+
+def render_driven(reference: ReferenceFace, motion, seed: int, hand: str | None = None,
+                  face: PhotoFace | None = None) -> CompositeClip:
+    """Render a driving video's performance (``pipelines.motion.Motion`` on ``reference``) with the 3-D hand.
+
+    The photo's head follows the driving face (``placement.head_poses``) and blinks with it
+    (``placement.eye_openness``); the hand model is posed by inverse
+    kinematics on the driving hand's 21 keypoints (``placement.fit_driving_hand``); contact, deformation and every
+    label then come from the geometry, as for patterns.
+    """
+    from interanimate.pipelines.motion import SYNTH_ACTOR_SIZE
+
+    _check_reference(reference)
+    clock = _Clock()
+    face = face or build_face(reference.image, reference.mesh)
+    clock.lap("face")
+    if motion.acting_hand is None or not motion.hand_present.any():
+        raise AnimateError("the driving video shows no hand to follow")
+    h = HAND_SIDES.index(motion.acting_hand)
+    if not motion.hand_present[:, h].any():
+        h = int(np.argmax(motion.hand_present.sum(axis=0)))
+    poses = head_poses(face, motion.face_keypoints.astype(np.float64))
+    _, _, hands = subject_models(seed, 0, SYNTH_ACTOR_SIZE)
+    points = np.where(motion.contact[:, h, None], motion.contact_point[:, h], np.nan).astype(np.float64)
+    driven = fit_driving_hand(face, hands, motion.hand_keypoints[:, h].astype(np.float64), motion.hand_present[:, h],
+                              points, poses, side=hand)
+    source = DrivenHand(face, hands[driven.side], driven, poses)
+    clock.lap("ik")
+    rng, noise_rng = _rngs(seed, DRIVEN_KEY)
+    eye_open = eye_openness(motion.face_keypoints)  # the photo blinks when the driving face does
+    clip = _composite(face, source, poses, eye_open, _appearance(face, source.hand.num_vertices, rng), noise_rng, clock)
+    clip.annotations.pattern_id = PATTERN_IDS[motion.pattern] if motion.pattern else -1
+    clip.info = {"renderer": ORIGIN, "acting_hand": driven.side, "driving": motion.info.get("driving"),
+                 "ik_hand_scale": round(driven.hand_scale, 4), "ik_rms_px": round(driven.rms_px, 3),
+                 "driving_hand_frames": int(motion.hand_present[:, h].sum()),
+                 "driving_contact_frames": int(motion.contact[:, h].sum()), **clip.info}
+    return clip
+
+
+def _composite(face: PhotoFace, source, poses: list, eye_open: np.ndarray, look: HandAppearance,
+               noise_rng: np.random.Generator, clock: _Clock) -> CompositeClip:
+    """The frame loop shared by patterns and driving videos: ``source.frame(f)`` is the hand before contact."""
+    num_frames = len(poses)
+    hand_model = source.hand
     surface = SkinSurface(face)
     warper = FaceWarper(face)
-    rng = np.random.default_rng(np.random.SeedSequence([seed, info_pattern.id, 13]))
-    motion = head_motion(num_frames, fps, rng)
-    look = _appearance(face, hand_model.num_vertices, rng)
-    noise_rng = np.random.default_rng(np.random.SeedSequence([seed, info_pattern.id, 14]))
     light = dominant_direction(face.sh)
     grey = face.sh.mean(1)
     direct = float(np.clip(1.2 * np.linalg.norm(grey[1:4]) / max(grey[0], 1e-4), 0.2, 0.5))
-    hand_index = 0 if plan.hand_side == "left" else 1
-    hand_only = hand_model.faces[(retarget.frame(0).materials[hand_model.faces] == MAT_HAND).all(1)]
+    hand_index = HAND_SIDES.index(hand_model.side)
+    hand_only = hand_model.faces[(source.frame(0).materials[hand_model.faces] == MAT_HAND).all(1)]
     clock.lap("plan")
 
     height, width = face.height, face.width
     ann = ClipAnnotations.empty(num_frames, height, width)
-    ann.pattern_id = info_pattern.id
     ann.depth = np.zeros((num_frames, height, width), np.float32)
     ann.deformation = np.zeros((num_frames, height, width), np.float32)
     ann.penetration = np.zeros(num_frames, np.float32)
@@ -131,13 +200,13 @@ def render_composite(reference: ReferenceFace, pattern: str, num_frames: int, fp
     previous = None
     max_shift, max_pushback = 0.0, 0.0
     for f in range(num_frames):
-        placed = retarget.frame(f)
-        contact = solve_contact(placed, plan, f, surface, retarget.scale, retarget.to_photo_vector(f, plan.slide[f]))
+        placed = source.frame(f)
+        contact = solve_contact(placed, source.plan, f, surface, source.scale, source.slide(f))
         max_pushback = max(max_pushback, contact.pushback_m)
         clock.lap("contact")
-        pose = HeadPose(rotation_xyz(*(HEAD_MOTION_SCALE * motion[k][f] for k in ("yaw", "pitch", "roll"))),
-                        HEAD_MOTION_SCALE * motion["translation"][f])
-        warped = warper(pose, contact.kernels)
+        pose = poses[f]
+        blink = float(1.0 - eye_open[f]) if BLINKS else 0.0
+        warped = warper(pose, contact.kernels, blink)
         max_shift = max(max_shift, warped.max_shift_px)
         clock.lap("warp")
         vertices = pose.apply(contact.hand.vertices, face.pivot)
@@ -174,16 +243,13 @@ def render_composite(reference: ReferenceFace, pattern: str, num_frames: int, fp
             srgb = srgb + noise_rng.normal(0.0, face.noise_sigma, srgb.shape[:2])[..., None] * alpha
         frames[f] = np.clip(np.round(srgb), 0, 255).astype(np.uint8)
         clock.lap("hand")
-        fill_frame(ann, f, face, pose, contact.kernels, warped, layer, vertices, hand_only, joints, hand_index,
+        lids = warper.eyelids.closed_face(face, blink)  # the mesh with its lids where the warp drew them
+        fill_frame(ann, f, lids, pose, contact.kernels, warped, layer, vertices, hand_only, joints, hand_index,
                    contact.contact_point, contact.region, contact.penetration_mm)
         clock.lap("labels")
     from interanimate.data.annotate import true_runs
 
     ann.contact_segments = np.array(true_runs(ann.contact.any(axis=1)), np.int32).reshape(-1, 2)
-    extra = actor.record.extra
-    info = {"renderer": ORIGIN, "synthetic_clip_id": actor.record.clip_id, "acting_hand": plan.hand_side,
-            "choreography": extra["choreography"], "planned_contact": extra["planned_contact"],
-            "target_region_share": extra.get("target_region_share"), "retarget_scale": round(retarget.scale, 4),
-            "max_deformation_shift_px": round(max_shift, 2), "max_hand_pushback_mm": round(max_pushback * 1e3, 2),
+    info = {"max_deformation_shift_px": round(max_shift, 2), "max_hand_pushback_mm": round(max_pushback * 1e3, 2),
             "px_per_mm": round(face.px_per_m / 1000, 3), "noise_sigma": round(face.noise_sigma, 2)}
     return CompositeClip(frames=frames, annotations=ann, info=info, timings=dict(clock.seconds))

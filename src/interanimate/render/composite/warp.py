@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from interanimate.data.synth.physics import K_CX, K_REACH, apply_kernels
-from interanimate.render.composite.face import PhotoFace
+from interanimate.render.composite.face import Eyelids, PhotoFace, sample_map
 from interanimate.render.composite.lighting import eval_sh
 
 DENT_AO = 0.35  # darkening at 3 mm of indentation: the dent's floor sees less of the sky
@@ -31,6 +31,18 @@ class HeadPose:
 
     def apply(self, points: np.ndarray, pivot: np.ndarray) -> np.ndarray:
         return (points - pivot) @ self.rotation.T + pivot + self.translation
+
+    def unapply(self, points: np.ndarray, pivot: np.ndarray) -> np.ndarray:
+        """Inverse of ``apply``: moved points back in the reference pose."""
+        return (points - pivot - self.translation) @ self.rotation + pivot
+
+    def image_inverse(self, face: PhotoFace, pixel: np.ndarray, steps: int = 4) -> np.ndarray:
+        """The reference-pose pixel whose skin point this pose moves to ``pixel`` (fixed-point iteration)."""
+        source = np.asarray(pixel, np.float64).copy()
+        for _ in range(steps):
+            moved = face.project(self.apply(sample_map(face.points, source)[None].astype(np.float64), face.pivot))[0]
+            source = source - (moved - pixel)
+        return source
 
 
 @dataclass
@@ -64,6 +76,7 @@ class FaceWarper:
         self.grid = np.stack([xx + 0.5, yy + 0.5], -1)
         self.points = face.points.astype(np.float64)
         self.mask_f = face.face_mask.astype(np.float32)
+        self.eyelids = Eyelids(face.mesh_px)
 
     def _box(self, kernels: np.ndarray) -> tuple[slice, slice] | None:
         if not len(kernels):
@@ -79,7 +92,8 @@ class FaceWarper:
             return None
         return slice(y0, y1), slice(x0, x1)
 
-    def __call__(self, pose: HeadPose, kernels: np.ndarray) -> WarpedFace:
+    def __call__(self, pose: HeadPose, kernels: np.ndarray, blink: float = 0.0) -> WarpedFace:
+        """The frame under ``pose`` with the contact ``kernels`` applied and the eyes ``blink`` of the way shut."""
         face = self.face
         moved = pose.apply(self.points, face.pivot)
         proj0 = face.project(moved).astype(np.float32)
@@ -123,6 +137,9 @@ class FaceWarper:
         d_at = cv2.remap(disp_img, first[..., 0], first[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         src = self.grid - d_at - 0.5
         mx, my = src[..., 0], src[..., 1]
+        if blink > 0:
+            # The lids close on the photo itself: read the moved pixel from where the blink's warp takes it.
+            my = (self.eyelids.source(mx + 0.5, my + 0.5, blink) - 0.5).astype(np.float32)
 
         def warp(values, interp=cv2.INTER_LINEAR):
             return cv2.remap(values, mx, my, interp, borderMode=cv2.BORDER_REPLICATE)
