@@ -394,6 +394,7 @@ def sample(model, reference_pixel_values: torch.Tensor, conditions: torch.Tensor
                          f"timesteps, got {num_inference_steps}")
     if not math.isfinite(guidance_scale):
         raise ValueError(f"guidance_scale must be a finite number, got {guidance_scale}")
+    start_step(num_inference_steps, strength)  # checks strength is in [0, 1]
     factor = model.latent_scale_factor
     shape = (model.unet.config.in_channels, num_frames, height // factor, width // factor)
     generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
