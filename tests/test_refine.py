@@ -217,3 +217,15 @@ def test_training_on_composite_pairs_reaches_the_composite_inputs(sketch_dataset
     model = InterAnimateModel.from_pretrained(tmp_path / "run" / "final")
     weight = model.pose_guider.conv_in_composite.weight
     assert weight.shape[1] == NUM_COMPOSITE_CHANNELS and float(weight.abs().sum()) > 0
+
+
+def test_app_offers_refine_only_with_a_checkpoint(refine_model):
+    from interanimate.app.errors import AppInputError
+    from interanimate.app.renderers import PipelineCache, renderer_names
+    from interanimate.render.refine import RefinePipeline
+
+    assert "refine" in renderer_names() and renderer_names()[0] == "composite"
+    with pytest.raises(AppInputError, match="needs a checkpoint trained with composite conditions"):
+        PipelineCache(None).get("refine")
+    pipe = PipelineCache(refine_model).get("refine", num_inference_steps=3)
+    assert isinstance(pipe, RefinePipeline) and pipe.num_inference_steps == 3 and pipe.size == 64

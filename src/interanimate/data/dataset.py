@@ -6,7 +6,8 @@ One sample is a dict (``f`` frames of ``h x w``; see ``build_sample``)::
     frame_indices           (f,) long      which frames of the clip the window holds
     pixel_values            (f, 3, h, w)   float in [-1, 1]
     reference_pixel_values  (3, h, w)      float in [-1, 1], another frame of the same clip
-    conditions              (f, 9, h, w)   float in [0, 1], see ``conditions.CONDITION_CHANNELS``
+    conditions              (f, 9, h, w)   float in [0, 1], see ``conditions.CONDITION_CHANNELS``; with
+                                           ``composite=True`` (f, 14, h, w): + ``composite_pairs.COMPOSITE_CHANNELS``
     hand_mask, face_mask, contact_mask
                             (f, 1, h, w)   float in {0, 1}; hand_mask is the union of both hands
     face_keypoints          (f, 68, 2)     pixels at the output resolution (NaN where absent)
