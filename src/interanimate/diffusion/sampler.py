@@ -14,6 +14,9 @@ schedulers must not special-case:
   batch, and blended in latent space with weights that ramp linearly across each overlap (1 outside overlaps);
 - optional reuse of the UNet's deep features between adjacent steps (DeepCache, Ma et al. 2023) and bf16 autocast.
 
+``sample(..., init_pixel_values=x, strength=s)`` starts part-way instead of from noise (SDEdit, Meng et al. 2022):
+``x``'s latents noised to the first of the last ``round(n · s)`` steps, which are the only steps run (``denoise``).
+
 Initial noise (and DDIM's η-noise) is drawn per sample from a generator seeded by that sample's seed, for the whole
 clip at once, so a sample's result does not depend on the batch it is in or on the window layout.
 """
