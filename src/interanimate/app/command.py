@@ -23,7 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", type=Path, default=Path("."),
                         help="the folder the app may read datasets from and serve (default: the current folder)")
     parser.add_argument("--checkpoint", type=Path,
-                        help="model for the diffusion renderer (default: the shipped small checkpoint)")
+                        help="model for the diffusion renderer (default: the shipped small checkpoint) and the refine "
+                             "renderer (a checkpoint trained with composite conditions)")
     parser.add_argument("--max-upload-mb", type=positive_int, default=50, help="largest upload (MB)")
     parser.add_argument("--max-video-seconds", type=float, default=60.0, help="longest uploaded video (seconds)")
     parser.add_argument("--max-frames", type=positive_int, default=64, help="most frames per generated clip")

@@ -44,11 +44,22 @@ def _load_composite(checkpoint: Path | None):
     return CompositePipeline()
 
 
+def _load_refine(checkpoint: Path | None):
+    from interanimate.render.refine import RefinePipeline
+
+    if checkpoint is None:
+        raise AppInputError("the refine renderer needs a checkpoint trained with composite conditions: start the app "
+                            "with --checkpoint RUN (e.g. a small-refine run)")
+    return RefinePipeline.from_checkpoint(checkpoint, progress=True)
+
+
 RENDERERS: tuple[Renderer, ...] = (
     Renderer("composite", "the photo itself, warped by head motion and contact, with a posed 3-D hand lit like the "
                           "face (no model; patterns only)", _load_composite, uses_steps=False),
     Renderer("diffusion", "the region-aware diffusion model sampling from noise (the shipped small model is "
                           "64 px and blurry)", _load_diffusion),
+    Renderer("refine", "the composite, then a composite-conditioned model sampling with it as condition (needs such "
+                       "a checkpoint)", _load_refine),
 )
 
 

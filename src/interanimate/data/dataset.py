@@ -6,7 +6,8 @@ One sample is a dict (``f`` frames of ``h x w``; see ``build_sample``)::
     frame_indices           (f,) long      which frames of the clip the window holds
     pixel_values            (f, 3, h, w)   float in [-1, 1]
     reference_pixel_values  (3, h, w)      float in [-1, 1], another frame of the same clip
-    conditions              (f, 9, h, w)   float in [0, 1], see ``conditions.CONDITION_CHANNELS``
+    conditions              (f, 9, h, w)   float in [0, 1], see ``conditions.CONDITION_CHANNELS``; with
+                                           ``composite=True`` (f, 14, h, w): + ``composite_pairs.COMPOSITE_CHANNELS``
     hand_mask, face_mask, contact_mask
                             (f, 1, h, w)   float in {0, 1}; hand_mask is the union of both hands
     face_keypoints          (f, 68, 2)     pixels at the output resolution (NaN where absent)
@@ -34,6 +35,7 @@ from torch.utils.data import Dataset
 
 from interanimate.data import schema
 from interanimate.data.annotations import ClipAnnotations, load_annotations
+from interanimate.data.composite_pairs import clip_base, composite_condition_maps, label_composite
 from interanimate.data.conditions import region_masks, render_condition_maps
 from interanimate.data.io import decode_video
 from interanimate.data.manifest import ClipRecord, check_dataset_root, clip_file, read_manifest
@@ -90,11 +92,19 @@ def build_sample(
     seed: int = 0,
     epoch: int = 0,
     identity_dim: int = 128,
+    composite: bool = False,
 ) -> dict:
-    """Make one training sample from a clip's video and annotations (paths or bytes)."""
+    """Make one training sample from a clip's video and annotations (paths or bytes).
+
+    ``composite=True`` makes a render-then-refine pair (``composite_pairs``): the reference is the clip's first
+    frame and ``conditions`` gains the ``NUM_COMPOSITE_CHANNELS`` channels of a composite built from it and the
+    window's labels; the targets stay the clip's own frames.
+    """
     rng = window_rng(seed, epoch, record.clip_id)
     window = choose_window(record.num_frames, num_frames, stride, rng)
     reference = choose_reference(record.num_frames, window, rng)
+    if composite:
+        reference = 0
     wanted = sorted(set(window.tolist()) | {reference})
     decoded = decode_video(video, wanted)
     lookup = {index: frame for index, frame in zip(wanted, decoded)}
@@ -118,6 +128,9 @@ def build_sample(
             raise ValueError(f"{record.clip_id}: identity embedding has {ann.identity_embedding.size} values "
                              f"({ann.identity_kind}); this loader expects identity_dim={identity_dim}")
         identity = ann.identity_embedding.astype(np.float32)
+    if composite:
+        conditions = np.concatenate([conditions, _composite_channels(record, reference_frame, ann, window,
+                                                                     region[:, 0, 0] > 0, region[:, 2, 0])], axis=1)
 
     def pixels(array: np.ndarray) -> torch.Tensor:
         # (..., h, w, 3) uint8 -> (..., 3, h, w) float in [-1, 1]
@@ -140,6 +153,19 @@ def build_sample(
         "identity_embedding": torch.from_numpy(identity),
         "identity_present": torch.tensor(has_identity),
     }
+
+
+def _composite_channels(record: ClipRecord, first_frame: np.ndarray, ann: ClipAnnotations, window: np.ndarray,
+                        hand_mask: np.ndarray, contact_mask: np.ndarray) -> np.ndarray:
+    """The window's composite channels (``composite_pairs``) at the size of ``first_frame``."""
+    out_h, out_w = first_frame.shape[:2]
+    scale = np.array([out_w / record.width, out_h / record.height], np.float32)
+    first_masks = _resize_masks(np.stack([ann.masks[0, 0], ann.masks[0, 1] | ann.masks[0, 2]]), (out_h, out_w))
+    digest = record.files.get("video", {}).get("sha256") or record.clip_id
+    base, colour = clip_base(f"{digest}-{out_h}x{out_w}", first_frame, first_masks[0], first_masks[1])
+    face_points = np.where(ann.face_present[:, None, None], ann.face_keypoints, np.nan) * scale
+    frames = label_composite(base, colour, face_points[0], face_points[window], hand_mask)
+    return composite_condition_maps(frames, hand_mask, contact_mask)
 
 
 def collate_samples(samples: list[dict]) -> dict:
@@ -168,10 +194,12 @@ class InterHFDataset(Dataset):
         patterns: keep only clips of these pattern names (``None``: all, unlabelled included).
         seed: seed of the window choice; call ``set_epoch`` to draw new windows each epoch.
         identity_dim: size of ``identity_embedding`` in samples (128 for dlib, 512 for ArcFace).
+        composite: render-then-refine pairs (``build_sample``'s ``composite``).
     """
 
     def __init__(self, root: Path, num_frames: int = 8, stride: int = 1, resolution: tuple[int, int] | None = None,
-                 split: str | None = None, patterns: list[str] | None = None, seed: int = 0, identity_dim: int = 128):
+                 split: str | None = None, patterns: list[str] | None = None, seed: int = 0, identity_dim: int = 128,
+                 composite: bool = False):
         self.root = check_dataset_root(root)
         records = read_manifest(self.root)
         for record in records:  # refuse a tampered manifest up front, not in a data-loader worker mid-epoch
@@ -187,6 +215,7 @@ class InterHFDataset(Dataset):
         self.seed = seed
         self.epoch = 0
         self.identity_dim = identity_dim
+        self.composite = composite
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -198,7 +227,7 @@ class InterHFDataset(Dataset):
         record = self.records[index]
         return build_sample(record, clip_file(self.root, record, "video"),
                             clip_file(self.root, record, "annotations"), self.num_frames, self.stride,
-                            self.resolution, self.seed, self.epoch, self.identity_dim)
+                            self.resolution, self.seed, self.epoch, self.identity_dim, self.composite)
 
 
 __all__ = ["InterHFDataset", "build_sample", "collate_samples", "choose_window", "window_rng", "schema"]

@@ -71,7 +71,7 @@ class ShardDataset(IterableDataset):
 
     def __init__(self, path: Path, num_frames: int = 8, stride: int = 1, resolution: tuple[int, int] | None = None,
                  split: str | None = None, seed: int = 0, shuffle_buffer: int = 64, identity_dim: int = 128,
-                 rank: int | None = None, world_size: int | None = None):
+                 rank: int | None = None, world_size: int | None = None, composite: bool = False):
         index = read_shard_index(path)
         self.base = shard_folder(path)
         self.shards = [s for s in index["shards"] if split is None or s["split"] == split]
@@ -79,6 +79,7 @@ class ShardDataset(IterableDataset):
         self.num_frames, self.stride, self.resolution = num_frames, stride, resolution
         self.seed, self.shuffle_buffer, self.identity_dim = seed, shuffle_buffer, identity_dim
         self.epoch = 0
+        self.composite = composite  # render-then-refine pairs (build_sample's composite)
         if rank is None and torch.distributed.is_available() and torch.distributed.is_initialized():
             rank, world_size = torch.distributed.get_rank(), torch.distributed.get_world_size()
         self.rank, self.world_size = rank or 0, world_size or 1
@@ -126,5 +127,5 @@ class ShardDataset(IterableDataset):
             raise DatasetFormatError(f"{self.base}: shard member {raw.get('__key__')!r} does not hold the clip its "
                                      "record names (mp4, npz and json under one key); pack the dataset again")
         return build_sample(record, raw["mp4"], raw["npz"], self.num_frames, self.stride, self.resolution,
-                            self.seed, self.epoch, self.identity_dim)
+                            self.seed, self.epoch, self.identity_dim, self.composite)
 

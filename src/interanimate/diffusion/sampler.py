@@ -14,6 +14,9 @@ schedulers must not special-case:
   batch, and blended in latent space with weights that ramp linearly across each overlap (1 outside overlaps);
 - optional reuse of the UNet's deep features between adjacent steps (DeepCache, Ma et al. 2023) and bf16 autocast.
 
+``sample(..., init_pixel_values=x, strength=s)`` starts part-way instead of from noise (SDEdit, Meng et al. 2022):
+``x``'s latents noised to the first of the last ``round(n · s)`` steps, which are the only steps run (``denoise``).
+
 Initial noise (and DDIM's η-noise) is drawn per sample from a generator seeded by that sample's seed, for the whole
 clip at once, so a sample's result does not depend on the batch it is in or on the window layout.
 """
@@ -300,10 +303,22 @@ def _progress(steps, progress: bool):
     return tqdm(steps, desc="sampling", leave=False)
 
 
+def start_step(num_inference_steps: int, strength: float) -> int:
+    """Index of the first of ``num_inference_steps`` steps that a start at ``strength`` runs (SDEdit, Meng et al.
+    2022, arXiv 2108.01073): ``round(n · strength)`` steps remain; 1 runs them all, 0 none."""
+    if not 0.0 <= strength <= 1.0:
+        raise ValueError(f"strength must be in [0, 1], got {strength}")
+    return num_inference_steps - int(round(num_inference_steps * strength))
+
+
 def denoise(denoiser: GuidedDenoiser, latents: torch.Tensor, scheduler: SchedulerMixin, num_inference_steps: int,
-            generators: list[torch.Generator], eta: float = 0.0, progress: bool = False) -> torch.Tensor:
+            generators: list[torch.Generator], eta: float = 0.0, progress: bool = False,
+            init_latents: torch.Tensor | None = None, strength: float = 1.0) -> torch.Tensor:
     """The scheduler's loop from pure noise ``latents`` (unit variance) to clean latents.
 
+    With ``init_latents`` and ``strength < 1`` the loop starts part-way (SDEdit): ``init_latents`` are noised to the
+    first remaining timestep with ``latents`` as the noise (``scheduler.add_noise``) and only the remaining steps run;
+    strength 0 returns ``init_latents`` unchanged, strength 1 is the loop from noise.
     Stochastic schedulers get per-sample noise: DDIM's η-noise is drawn from each sample's generator for the whole
     clip (``variance_noise``); schedulers whose ``step`` takes a ``generator`` get the list of per-sample ones.
     """
@@ -311,8 +326,18 @@ def denoise(denoiser: GuidedDenoiser, latents: torch.Tensor, scheduler: Schedule
     accepts = inspect.signature(scheduler.step).parameters
     shape = tuple(latents.shape[1:])
     dtype = latents.dtype
-    latents = latents.float() * scheduler.init_noise_sigma
-    for i, t in enumerate(_progress(scheduler.timesteps, progress)):
+    timesteps = scheduler.timesteps
+    if init_latents is not None and strength < 1.0:
+        start = start_step(num_inference_steps, strength) * scheduler.order
+        if start >= len(timesteps):
+            return init_latents.to(dtype)
+        timesteps = timesteps[start:]
+        if hasattr(scheduler, "set_begin_index"):
+            scheduler.set_begin_index(start)
+        latents = scheduler.add_noise(init_latents.float(), latents.float(), timesteps[:1])
+    else:
+        latents = latents.float() * scheduler.init_noise_sigma
+    for i, t in enumerate(_progress(timesteps, progress)):
         model_input = scheduler.scale_model_input(latents, t)
         output = denoiser.predict(model_input.to(dtype), t, i)
         kwargs = {}
@@ -324,7 +349,7 @@ def denoise(denoiser: GuidedDenoiser, latents: torch.Tensor, scheduler: Schedule
             kwargs["generator"] = generators if len(generators) > 1 else generators[0]
         result = scheduler.step(output, t, latents, **kwargs, return_dict=True)
         latents = result.prev_sample.float()
-        if i == len(scheduler.timesteps) - 1 and isinstance(scheduler, DDIMScheduler):
+        if i == len(timesteps) - 1 and isinstance(scheduler, DDIMScheduler):
             # DDIM steps to t − T // n, which for trailing spacing with n not dividing T stops at t = 0 instead of
             # the clean sample; the last DDIM step goes to ᾱ = 1, where (σ = 0) the update is exactly x̂₀.
             latents = result.pred_original_sample.float()
@@ -340,7 +365,8 @@ def sample(model, reference_pixel_values: torch.Tensor, conditions: torch.Tensor
            window_frames: int | None = None, window_overlap: int | None = None, decode: bool = True,
            progress: bool = False, guidance_interval: tuple[float, float] | None = None,
            cache_conditions: bool = True, deep_cache_interval: int = 1,
-           autocast_dtype: torch.dtype | None = None, batch_windows: bool = True) -> torch.Tensor:
+           autocast_dtype: torch.dtype | None = None, batch_windows: bool = True,
+           init_pixel_values: torch.Tensor | None = None, strength: float = 1.0) -> torch.Tensor:
     """Generate clips for ``reference_pixel_values (b, 3, H, W)`` under ``conditions (b, C, f, H, W)``.
 
     ``sampler`` is ``"ddim"``, ``"dpmpp"`` (DPM-Solver++(2M); ``eta`` applies to DDIM only), both built from
@@ -348,6 +374,8 @@ def sample(model, reference_pixel_values: torch.Tensor, conditions: torch.Tensor
     prediction type. ``seeds`` holds one seed per sample: a sample's result does not depend on what else is in the
     batch. ``window_frames`` splits long clips into overlapping windows (``window_overlap`` frames shared, default
     half a window) blended in latent space. The speed switches are ``GuidedDenoiser``'s.
+    ``init_pixel_values (b, 3, f, H, W)`` with ``strength < 1`` starts from those frames, encoded (posterior mode)
+    and noised to the timestep at ``strength`` (SDEdit; ``denoise``), instead of from noise.
     Returns pixels ``(b, 3, f, H, W)`` in [-1, 1] (or latents with ``decode=False``).
     """
     if isinstance(sampler, str):
@@ -369,6 +397,7 @@ def sample(model, reference_pixel_values: torch.Tensor, conditions: torch.Tensor
                          f"timesteps, got {num_inference_steps}")
     if not math.isfinite(guidance_scale):
         raise ValueError(f"guidance_scale must be a finite number, got {guidance_scale}")
+    start_step(num_inference_steps, strength)  # checks strength is in [0, 1]
     factor = model.latent_scale_factor
     shape = (model.unet.config.in_channels, num_frames, height // factor, width // factor)
     generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
@@ -380,7 +409,11 @@ def sample(model, reference_pixel_values: torch.Tensor, conditions: torch.Tensor
                               window_overlap=window_overlap, cache_conditions=cache_conditions,
                               deep_cache_interval=deep_cache_interval, autocast_dtype=autocast_dtype,
                               batch_windows=batch_windows, num_train_timesteps=int(config.num_train_timesteps))
-    latents = denoise(denoiser, latents, scheduler, num_inference_steps, generators, eta=eta, progress=progress)
+    init_latents = None
+    if init_pixel_values is not None and strength < 1.0:
+        init_latents = model.encode(init_pixel_values.to(conditions.dtype), sample=False)
+    latents = denoise(denoiser, latents, scheduler, num_inference_steps, generators, eta=eta, progress=progress,
+                      init_latents=init_latents, strength=strength)
     return model.decode(latents) if decode else latents
 
 

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from diffusers import AutoencoderKL, MotionAdapter, UNet2DConditionModel
 from einops import rearrange
 
+from interanimate.data.composite_pairs import NUM_COMPOSITE_CHANNELS
 from interanimate.data.conditions import CONDITION_CHANNELS
 from interanimate.data.io import json_safe
 from interanimate.errors import MissingInputError
@@ -210,7 +211,8 @@ class InterAnimateModel(nn.Module):
                 f"model.pose_guider.block_out_channels has {steps} downsampling steps but the VAE downsamples "
                 f"{vae_scale_factor(vae)}x; give it {vae_scale_factor(vae).bit_length()} entries")
         pose_guider = PoseGuider(config.pose_guider.conditioning_channels, tuple(config.pose_guider.block_out_channels),
-                                 unet.config.block_out_channels[0])
+                                 unet.config.block_out_channels[0],
+                                 composite_channels=NUM_COMPOSITE_CHANNELS if config.composite_conditions else 0)
         interaction = None
         if config.interaction.enabled:
             ic = config.interaction
@@ -278,13 +280,18 @@ class InterAnimateModel(nn.Module):
             # Settings that leave shapes alone (head counts, group norms) change what the weights mean. They are
             # compared as plain data: a tuple in one config equals the list in the other.
             ours, source_settings = json_safe(_settings(mine)), json_safe(_settings(theirs))
-            differ = sorted(k for k in set(ours) | set(source_settings) if k not in _COPY_IGNORED_SETTINGS
+            # A pose guider may gain composite inputs: they are zero-initialised, so the copy behaves as the source.
+            gains_composite = name == "pose_guider" and not source_settings.get("composite_channels")
+            ignored = _COPY_IGNORED_SETTINGS | ({"composite_channels"} if gains_composite else set())
+            differ = sorted(k for k in set(ours) | set(source_settings) if k not in ignored
                             and ours.get(k) != source_settings.get(k))
             if differ:
                 shown = ", ".join(f"{k}: {source_settings.get(k)!r} there, {ours.get(k)!r} here" for k in differ[:3])
                 raise ValueError(f"cannot copy {name} from {directory}: the architectures differ ({shown})")
             try:
-                mine.load_state_dict(theirs.state_dict(), strict=True)
+                missing, unexpected = mine.load_state_dict(theirs.state_dict(), strict=not gains_composite)
+                if unexpected or any(not key.startswith("conv_in_composite.") for key in missing):
+                    raise RuntimeError(f"missing {missing}, unexpected {unexpected}")
             except RuntimeError as exc:
                 first = str(exc).strip().splitlines()[-1].strip()
                 raise ValueError(f"cannot copy {name} from {directory}: the architectures differ ({first})") from None

@@ -4,6 +4,10 @@ It maps the condition maps (hand skeleton, face contours, region masks) from pix
 resolution and to the width of the UNet's first level; the output is added to the UNet's ``conv_in`` features of
 the noisy latents. The last convolution is zero-initialised, so an untrained guider leaves the UNet unchanged.
 It also returns pooled pre-output features per frame, which make the interaction latents pose-dependent.
+
+With ``composite_channels`` (``data.composite_pairs``: a composite frame and its hand and contact regions, read after
+the condition maps) a second input convolution reads them; it is zero-initialised, so a guider that gains it reads the
+condition maps exactly as before until training changes it.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ class PoseGuider(ModelMixin, ConfigMixin):
         block_out_channels: widths of the encoder stages; ``len - 1`` stride-2 steps, so set
             ``len(block_out_channels) = log2(vae_scale_factor) + 1``.
         embedding_channels: output width, the UNet's ``block_out_channels[0]``.
+        composite_channels: extra input channels after the condition maps (0: none; ``NUM_COMPOSITE_CHANNELS``
+            for render-then-refine models).
     """
 
     @register_to_config
@@ -45,9 +51,15 @@ class PoseGuider(ModelMixin, ConfigMixin):
         conditioning_channels: int = NUM_CONDITION_CHANNELS,
         block_out_channels: tuple[int, ...] = (16, 32),
         embedding_channels: int = 8,
+        composite_channels: int = 0,
     ):
         super().__init__()
         self.conv_in = nn.Conv2d(conditioning_channels, block_out_channels[0], 3, padding=1)
+        self.conv_in_composite = None
+        if composite_channels:
+            self.conv_in_composite = nn.Conv2d(composite_channels, block_out_channels[0], 3, padding=1)
+            nn.init.zeros_(self.conv_in_composite.weight)
+            nn.init.zeros_(self.conv_in_composite.bias)
         self.blocks = nn.ModuleList()
         for c_in, c_out in zip(block_out_channels[:-1], block_out_channels[1:]):
             self.blocks.append(nn.Conv2d(c_in, c_in, 3, padding=1))
@@ -60,11 +72,24 @@ class PoseGuider(ModelMixin, ConfigMixin):
     def feature_dim(self) -> int:
         return self.config.block_out_channels[-1]
 
+    @property
+    def input_channels(self) -> int:
+        """Channels ``forward`` expects: the condition maps, then the composite channels if any."""
+        return int(self.config.conditioning_channels) + int(self.config.composite_channels)
+
     def forward(self, conditions: torch.Tensor) -> PoseGuiderOutput:
-        """``conditions (b, C, f, H, W)`` in [0, 1] → embedding ``(b, c, f, H / 2^k, W / 2^k)`` and pooled features."""
+        """``conditions (b, C, f, H, W)`` (maps in [0, 1], then any composite channels) → embedding
+        ``(b, c, f, H / 2^k, W / 2^k)`` and pooled features."""
         num_frames = conditions.shape[2]
+        if conditions.shape[1] != self.input_channels:
+            raise ValueError(f"the pose guider reads {self.input_channels} condition channels "
+                             f"({self.config.composite_channels} of them composite), got {conditions.shape[1]}")
         x = rearrange(conditions, "b c f h w -> (b f) c h w").to(self.conv_in.weight.dtype)
-        x = F.silu(self.conv_in(x))
+        maps = int(self.config.conditioning_channels)
+        h = self.conv_in(x[:, :maps])
+        if self.conv_in_composite is not None:
+            h = h + self.conv_in_composite(x[:, maps:])
+        x = F.silu(h)
         for block in self.blocks:
             x = F.silu(block(x))
         features = rearrange(x.mean(dim=(2, 3)), "(b f) c -> b f c", f=num_frames)

@@ -201,8 +201,10 @@ class AnimatePipeline:
 
     @torch.no_grad()
     def generate_frames(self, reference: ReferenceFace, conditions: np.ndarray, pattern: str | None, seed: int,
-                        identity: np.ndarray | None) -> np.ndarray:
-        """``(F, S, S, 3) uint8`` frames (no watermark yet) for condition maps ``(F, 9, S, S)``."""
+                        identity: np.ndarray | None, init_frames: np.ndarray | None = None,
+                        strength: float = 1.0) -> np.ndarray:
+        """``(F, S, S, 3) uint8`` frames (no watermark yet) for condition maps ``(F, C, S, S)``; with ``init_frames
+        (F, S, S, 3) uint8`` and ``strength < 1``, sampled from those frames noised to ``strength`` (SDEdit)."""
         ckpt = self.checkpoint
         pipe = ckpt.pipeline
         device = next(ckpt.model.parameters()).device
@@ -210,12 +212,15 @@ class AnimatePipeline:
         cond = torch.from_numpy(conditions).permute(1, 0, 2, 3)[None]  # (1, 9, f, S, S)
         pattern_id = torch.tensor([PATTERN_IDS[pattern] if pattern else -1], dtype=torch.long)
         identity_tensor = None if identity is None else torch.from_numpy(identity)[None]
+        init = None
+        if init_frames is not None:
+            init = torch.from_numpy(init_frames).permute(3, 0, 1, 2)[None].float().div(127.5).sub(1).to(device)
         video = pipe(reference_pixels.to(device), cond.to(device), [seed], sampler=self.scheduler,
                      pattern_id=pattern_id.to(device),
                      identity_embedding=None if identity_tensor is None else identity_tensor.to(device),
                      num_inference_steps=self.num_inference_steps, guidance_scale=self.guidance_scale,
                      eta=float(pipe.config.eta) if self.sampler == "ddim" else 0.0, speed=self.speed,
-                     progress=self.progress)
+                     progress=self.progress, init_pixel_values=init, strength=strength)
         pixels = ((video[0].float().clamp(-1, 1) + 1) * 127.5).round().byte()  # (3, f, S, S)
         return pixels.permute(1, 2, 3, 0).cpu().numpy()
 
@@ -227,6 +232,9 @@ class AnimatePipeline:
 
     def __call__(self, request: AnimateRequest) -> AnimateResult:
         request.check()
+        if self.checkpoint.composite_conditions:
+            raise AnimateError(f"{self.checkpoint.path} was trained with composite conditions: animate with it "
+                               "through --renderer refine")
         reference = self.reference(request.reference, request.reference_name)
         motion = self.motion(request, reference)
         size = reference.size

@@ -75,6 +75,11 @@ class LoadedCheckpoint:
         preserver = self.model.id_preserver
         return None if preserver is None else int(preserver.config.embedding_dim)
 
+    @property
+    def composite_conditions(self) -> bool:
+        """Whether the model was built to read composite channels (``data.composite_pairs``) after its maps."""
+        return bool(self.model.pose_guider.config.get("composite_channels", 0))
+
     def describe(self) -> dict:
         return {"path": str(self.path), "sha256": self.sha256, "resolution": self.resolution,
                 "window_frames": self.window_frames, "stage": self.stage, "ema": self.ema,

@@ -2,7 +2,7 @@
 
 ```
 interanimate animate --reference PHOTO [PHOTO ...] (--pattern NAME [NAME ...] | --driving VIDEO | --batch MANIFEST)
-                     [--renderer composite|diffusion] [--checkpoint DIR] [--size N] [--framing face|photo] [--out PATH] [--as-dataset DIR] [--hand left|right] [--frames N] [--fps F]
+                     [--renderer composite|diffusion|refine] [--checkpoint DIR] [--strength S] [--size N] [--framing face|photo] [--out PATH] [--as-dataset DIR] [--hand left|right] [--frames N] [--fps F]
                      [--seed S] [--num-inference-steps N] [--guidance-scale G] [--sampler ddim|dpmpp]
                      [--gif] [--side-by-side] [--no-identity] [--quiet]
                      [--engine local|ray] [--workers N] [--address ADDR]
@@ -10,7 +10,9 @@ interanimate animate --reference PHOTO [PHOTO ...] (--pattern NAME [NAME ...] | 
 
 The renderer is ``composite`` (the photo itself, warped and touched by a posed 3-D hand; no model needed) unless
 ``--checkpoint`` is given, which selects ``diffusion`` (the trained model). ``--size`` and ``--framing`` apply to the
-composite renderer; the diffusion renderer works at its checkpoint's resolution.
+composite renderer; the diffusion renderer works at its checkpoint's resolution. ``refine`` renders the composite at
+the checkpoint's resolution and samples the model conditioned on it (a checkpoint trained with composite conditions,
+e.g. ``--preset small-refine``), from noise or, with ``--strength S`` below 1, from the composite noised to S.
 
 Every reference × every pattern (or the driving video) is one clip; with several clips, clip ``i`` (in that order)
 uses seed ``S + i``. ``--pattern`` also takes family names (``poke`` = its 5 patterns) and ``all``.
@@ -52,8 +54,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     motion.add_argument("--driving", type=Path, metavar="VIDEO",
                         help="driving video (or a clip folder / video of an InterHF dataset)")
     motion.add_argument("--batch", type=Path, metavar="MANIFEST", help="JSON-lines or CSV list of clips")
-    parser.add_argument("--renderer", choices=("composite", "diffusion"),
-                        help="composite (default without --checkpoint) or diffusion (default with one)")
+    parser.add_argument("--renderer", choices=("composite", "diffusion", "refine"),
+                        help="composite (default without --checkpoint), diffusion (default with one) or refine "
+                             "(composite, then the model conditioned on it)")
+    parser.add_argument("--strength", type=float_in(0.0, 1.0), default=1.0,
+                        help="refine: 1 samples from noise (default); below 1 starts from the composite noised to "
+                             "this strength (0: the composite through the VAE)")
     parser.add_argument("--checkpoint", type=Path,
                         help="run folder, its final/ or checkpoints/step-N/, or a model folder (diffusion renderer)")
     parser.add_argument("--size", type=positive_int, default=512,
@@ -226,13 +232,13 @@ def _run(args: argparse.Namespace) -> int:
     from interanimate.pipelines.animate_pipeline import PRODUCER, AnimatePipeline, write_summary
 
     renderer = args.renderer or ("diffusion" if args.checkpoint is not None else "composite")
-    if renderer == "diffusion" and args.checkpoint is None:
-        raise AnimateError("--renderer diffusion needs --checkpoint DIR (a run folder or model folder)")
+    if renderer in ("diffusion", "refine") and args.checkpoint is None:
+        raise AnimateError(f"--renderer {renderer} needs --checkpoint DIR (a run folder or model folder)")
     check_engine(args.engine, args.workers, args.address)
     requests, items = _requests(args)
     batch = args.batch is not None
     if not batch:  # check every reference before any generation, so bad input fails fast
-        if renderer == "composite":
+        if renderer in ("composite", "refine"):
             from interanimate.render.composite.photo import read_colour_photo as read_photo
         else:
             from interanimate.pipelines.reference_face import read_photo
@@ -245,6 +251,12 @@ def _run(args: argparse.Namespace) -> int:
 
         factory = functools.partial(CompositePipeline, size=args.size, framing=args.framing,
                                     use_identity=not args.no_identity)
+    elif renderer == "refine":
+        from interanimate.render.refine import RefinePipeline
+
+        factory = functools.partial(RefinePipeline.from_checkpoint, args.checkpoint, strength=args.strength,
+                                    sampler=args.sampler, num_inference_steps=args.num_inference_steps,
+                                    guidance_scale=args.guidance_scale, use_identity=not args.no_identity)
     else:
         factory = functools.partial(AnimatePipeline.from_checkpoint, args.checkpoint, sampler=args.sampler,
                                     num_inference_steps=args.num_inference_steps,
@@ -260,6 +272,8 @@ def _run(args: argparse.Namespace) -> int:
         config = pipe.dataset_config() if renderer == "composite" else {
             "checkpoint_sha256": pipe.checkpoint.sha256, "sampler": args.sampler,
             "num_inference_steps": pipe.num_inference_steps, "guidance_scale": pipe.guidance_scale}
+        if renderer == "refine":
+            config.update(renderer="refine", strength=args.strength)
         writer = DatasetWriter(args.as_dataset, PRODUCER, __version__, config=config)
     started = time.perf_counter()
     single = len(requests) == 1
@@ -275,7 +289,7 @@ def _run(args: argparse.Namespace) -> int:
         # Outside batch mode inputs were checked up front, so a failing clip ends the run (one line, status 2).
         report = run_jobs(jobs, AnimateJob(factory, outputs).attach(pipe), done=done, engine=args.engine,
                           workers=args.workers, address=args.address, expected=(AnimateError,) if batch else (),
-                          num_gpus="auto" if renderer == "diffusion" else 0, progress=not (args.quiet or single),
+                          num_gpus="auto" if renderer in ("diffusion", "refine") else 0, progress=not (args.quiet or single),
                           desc="animate", unit="clip")
     finally:
         if writer is not None:

@@ -215,12 +215,15 @@ class InterAnimatePipeline(DiffusionPipeline):
                  guidance_scale: float | None = None, eta: float | None = None,
                  sampler: str | SchedulerMixin | None = None, speed: SamplingSpeed | None = None,
                  window_frames: int | None = None, window_overlap: int | None = None,
-                 output_type: str = "pt", progress: bool = False) -> torch.Tensor:
+                 output_type: str = "pt", progress: bool = False, init_pixel_values: torch.Tensor | None = None,
+                 strength: float = 1.0) -> torch.Tensor:
         """Sample clips: ``reference_pixel_values (b, 3, H, W)``, ``conditions (b, C, f, H, W)``, one seed each.
 
         Settings left ``None`` come from the pipeline config; ``speed`` defaults to ``SamplingSpeed()``
         (``PLAIN_SPEED``: the loop without savings); ``window_frames`` overrides its window policy.
-        ``output_type="latent"`` skips decoding. Returns ``(b, 3, f, H, W)`` in [-1, 1] (or latents).
+        ``output_type="latent"`` skips decoding. ``init_pixel_values (b, 3, f, H, W)`` in [-1, 1] with ``strength``
+        below 1 starts from those frames noised to that strength (SDEdit; ``diffusion.sampler.denoise``).
+        Returns ``(b, 3, f, H, W)`` in [-1, 1] (or latents).
         """
         if output_type not in ("pt", "latent"):
             raise ValueError(f"output_type must be 'pt' or 'latent', got {output_type!r}")
@@ -235,7 +238,8 @@ class InterAnimatePipeline(DiffusionPipeline):
                       identity_present=identity_present, num_inference_steps=steps,
                       guidance_scale=float(config.guidance_scale if guidance_scale is None else guidance_scale),
                       eta=float(config.eta if eta is None else eta), use_motion_modules=config.use_motion_modules,
-                      window_overlap=window_overlap, decode=output_type == "pt", progress=progress, **options)
+                      window_overlap=window_overlap, decode=output_type == "pt", progress=progress,
+                      init_pixel_values=init_pixel_values, strength=strength, **options)
 
 
 def write_container_file(pipe: InterAnimatePipeline, directory: Path) -> None:

@@ -8,7 +8,9 @@ Ablation switches (PRODUCT.md §6, each a single override):
 - ``model.interaction.enabled=false``: no interaction latents;
 - ``model.interaction.region_masking=false``: latents act everywhere instead of only in the hand/contact region;
 - ``model.id_preserver.enabled=false``: no ID preserver;
-- ``loss.orthogonality=false``: no orthogonality loss.
+- ``loss.orthogonality=false``: no orthogonality loss;
+- ``model.composite_conditions=true``: render then refine: the pose guider also reads a composite of each frame
+  (``data.composite_pairs``) through zero-initialised input channels, and training pairs are built with it.
 """
 
 from __future__ import annotations
@@ -111,6 +113,8 @@ class ModelConfig:
     interaction: InteractionConfig = field(default_factory=InteractionConfig)
     id_preserver: IDPreserverConfig = field(default_factory=IDPreserverConfig)
     pretrained: PretrainedConfig = field(default_factory=PretrainedConfig)
+    # Render then refine: condition on a composite of each frame as well (data/composite_pairs.py).
+    composite_conditions: bool = False
 
 
 @dataclass

@@ -37,15 +37,16 @@ def check_data_path(path: str | Path | None) -> Path:
 
 
 def open_dataset(path: Path, data_config, num_frames: int, seed: int, identity_dim: int, split: str | None,
-                 rank: int = 0, world_size: int = 1, shuffle_buffer: int | None = None):
-    """``InterHFDataset`` for a folder, ``ShardDataset`` for a folder with ``index.json``."""
+                 rank: int = 0, world_size: int = 1, shuffle_buffer: int | None = None, composite: bool = False):
+    """``InterHFDataset`` for a folder, ``ShardDataset`` for a folder with ``index.json`` (``composite``:
+    render-then-refine pairs, see ``data.composite_pairs``)."""
     resolution = (data_config.resolution, data_config.resolution)
     if is_shard_folder(path):
         return ShardDataset(path, num_frames, data_config.stride, resolution, split=split, seed=seed,
                             shuffle_buffer=data_config.shuffle_buffer if shuffle_buffer is None else shuffle_buffer,
-                            identity_dim=identity_dim, rank=rank, world_size=world_size)
+                            identity_dim=identity_dim, rank=rank, world_size=world_size, composite=composite)
     return InterHFDataset(path, num_frames, data_config.stride, resolution, split=split, seed=seed,
-                          identity_dim=identity_dim)
+                          identity_dim=identity_dim, composite=composite)
 
 
 class BatchStream:
@@ -57,9 +58,9 @@ class BatchStream:
     """
 
     def __init__(self, path: Path, data_config, num_frames: int, batch_size: int, seed: int, identity_dim: int,
-                 rank: int = 0, world_size: int = 1):
+                 rank: int = 0, world_size: int = 1, composite: bool = False):
         self.dataset = open_dataset(path, data_config, num_frames, seed, identity_dim, data_config.split, rank,
-                                    world_size)
+                                    world_size, composite=composite)
         self.shards = isinstance(self.dataset, ShardDataset)
         self.batch_size, self.seed, self.rank, self.world_size = batch_size, seed, rank, world_size
         self.num_workers = data_config.num_workers
@@ -119,12 +120,14 @@ class BatchStream:
         raise DataSetupError("the data produced no batch")  # unreachable: an empty epoch raises above
 
 
-def validation_batch(path: Path, data_config, seed: int, identity_dim: int, count: int) -> dict:
+def validation_batch(path: Path, data_config, seed: int, identity_dim: int, count: int,
+                     composite: bool = False) -> dict:
     """``count`` clips of ``data.num_frames`` frames for validation strips: from the test split when it has clips,
     otherwise from the training split. Fixed for the whole run (epoch 0 windows)."""
     samples = []
     for split in ("test", data_config.split):
-        dataset = open_dataset(path, data_config, data_config.num_frames, seed, identity_dim, split, shuffle_buffer=0)
+        dataset = open_dataset(path, data_config, data_config.num_frames, seed, identity_dim, split, shuffle_buffer=0,
+                               composite=composite)
         if len(dataset) == 0:
             continue
         if isinstance(dataset, ShardDataset):

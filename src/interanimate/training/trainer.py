@@ -335,7 +335,8 @@ class Trainer:
         optimizer = make_optimizer(config, params)
         ema = EMA(self.model, trainable, config.train.ema_decay) if config.train.use_ema else None
         stream = BatchStream(self.data_path, config.data, config.data.num_frames if stage == 2 else 1,
-                             config.train.batch_size, self.seed, self.identity_dim, self.rank, self.world_size)
+                             config.train.batch_size, self.seed, self.identity_dim, self.rank, self.world_size,
+                             composite=config.model.composite_conditions)
         if step_in_stage > 0:  # resuming inside this stage
             self._load_optimizer(objective, optimizer, {n: p for p, n in names.items()})
             if ema is not None:
@@ -529,7 +530,8 @@ class Trainer:
     def _write_validation(self, model: InterAnimateModel, stage: int) -> None:
         if self.validation is None:
             batch = validation_batch(self.data_path, self.config.data, self.seed, self.identity_dim,
-                                     self.config.data.num_validation_clips)
+                                     self.config.data.num_validation_clips,
+                                     composite=self.config.model.composite_conditions)
             self.validation = {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in batch.items()}
         image = validation_image(model, self.validation, stage, self.config, self.seed)
         step = self.state["global_step"]
