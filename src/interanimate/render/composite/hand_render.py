@@ -16,15 +16,26 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from interanimate.data.synth.hand import FINGERS, POSES, SIDES, HandModel
 from interanimate.data.synth.mesh import vertex_normals
 from interanimate.data.synth.raster import MAT_SLEEVE, rasterize
 from interanimate.data.synth.render import Camera
 from interanimate.render.composite.lighting import dominant_direction, eval_sh
 
 SUPERSAMPLE = 2
-DORSUM_TINT = np.array([0.96, 0.93, 0.91])
-PALM_TINT = np.array([1.10, 0.98, 0.94])
-NAIL_TINT = np.array([1.18, 1.02, 1.00])
+SKIN_TEXTURE = 0.2  # luminance amplitude of the skin's pore-and-mottle texture (two octaves of 3-D noise)
+TEXTURE_CELLS_M = (0.0028, 0.0011)  # noise cell sizes: blotches a few millimetres across, then pores
+SELF_OCCLUSION = 0.85  # how much of the sky a fully enclosed crease (between fingers, under a fist) loses
+KNUCKLE_DARKEN = 0.16  # the wrinkled, redder skin over the finger joints' backs
+KNUCKLE_REACH_M = (0.0065, 0.0055, 0.0045)  # half-widths of the wrinkled patches over MCP, PIP and DIP
+EDGE_DARKEN = 0.5  # skin's shading falls off toward the silhouette (light scattered out of thin edges)
+OCCLUSION_TINT = np.array([0.75, 1.0, 1.12])  # exponents: occluded skin keeps its red (subsurface scattering)
+REDDEN = np.array([1.0, 0.90, 0.86])  # colour of blood-rich skin (knuckles, fingertips) relative to the rest
+DORSUM_TINT = np.array([0.93, 0.89, 0.87])
+PALM_TINT = np.array([1.14, 1.01, 0.95])
+NAIL_TINT = np.array([1.22, 1.08, 1.06])
+NAIL_EDGE = 0.45  # the generator's nail weight at the nail plate's edge
+NAIL_FOLD_DARKEN = 0.25
 CREASE_DARKEN = 0.30
 MOTTLE = 0.035
 
@@ -37,6 +48,96 @@ class HandAppearance:
     skin_albedo: np.ndarray  # (3,) estimated linear albedo of the face's skin
     sleeve_albedo: np.ndarray  # (3,)
     mottle: np.ndarray  # (N,) per-vertex colour variation in [-1, 1]
+    texture: SurfaceCoordinates | None = None  # where each vertex sits on the hand at rest (skin texture)
+    noise_seed: int = 0
+
+
+@dataclass
+class SurfaceCoordinates:
+    """Per-vertex coordinates of the hand's surface that move with the skin, for texture that sticks to it.
+
+    ``rest``: the vertex in the flat pose's hand-local frame (metres); ``chain``: 0 palm, 1 forearm, 2 thumb,
+    3-6 index..pinky; ``arc``: distance along the finger from its base ring (metres, 0 off the fingers);
+    ``joint_arcs (7, 3)``: ``arc`` of the chain's three joints (MCP, PIP, DIP; thumb: CMC, MCP, IP), NaN off the
+    fingers; ``tip_arcs (7,)``: ``arc`` of the fingertip.
+    """
+
+    rest: np.ndarray
+    chain: np.ndarray
+    arc: np.ndarray
+    joint_arcs: np.ndarray
+    tip_arcs: np.ndarray
+
+
+def surface_coordinates(hand: HandModel) -> SurfaceCoordinates:
+    """The hand's texture coordinates, from its flat pose (the tube topology puts rings at the joints)."""
+    rest = hand.surface(hand.joints_local(POSES["flat"]), np.eye(3), np.zeros(3), np.array([0.0, -1.0, 0.0]),
+                        False)[0]
+    n = hand.num_vertices
+    chain = np.zeros(n, np.int8)
+    arc = np.zeros(n)
+    joint_arcs = np.full((7, 3), np.nan)
+    tip_arcs = np.full(7, np.nan)
+    for c, name in enumerate(("palm", "arm") + FINGERS):
+        start = hand.offsets[name]
+        chain[start:] = c
+        if c < 2:
+            continue
+        rings = hand.thumb_rings if name == "thumb" else hand.finger_rings
+        centres = rest[start:start + rings * SIDES].reshape(rings, SIDES, 3).mean(1)
+        along = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(centres, axis=0), axis=1))])
+        arc[start:start + rings * SIDES] = np.repeat(along, SIDES)
+        tip = along[-1] + np.linalg.norm(rest[start + rings * SIDES] - centres[-1])
+        arc[start + rings * SIDES] = tip
+        joint_arcs[c] = along[1:4]
+        tip_arcs[c] = tip
+    return SurfaceCoordinates(rest=rest, chain=chain, arc=arc, joint_arcs=joint_arcs, tip_arcs=tip_arcs)
+
+
+def _hash01(ix: np.ndarray, iy: np.ndarray, iz: np.ndarray, seed: int) -> np.ndarray:
+    """Integer lattice -> pseudo-random values in [0, 1) (integer hash; int64 wraps by design)."""
+    with np.errstate(over="ignore"):
+        h = ix * 73856093 ^ iy * 19349663 ^ iz * 83492791 ^ (seed * 2654435761)
+        h = (h ^ (h >> 13)) * 1274126177
+        h = h ^ (h >> 16)
+    return (h & 0xFFFFFF).astype(np.float32) / np.float32(0x1000000)
+
+
+def value_noise(points: np.ndarray, seed: int) -> np.ndarray:
+    """Smooth 3-D value noise in [-1, 1] at ``(K, 3)`` points given in lattice cells."""
+    base = np.floor(points)
+    i = base.astype(np.int64)
+    f = (points - base).astype(np.float32)
+    u = f * f * (3.0 - 2.0 * f)
+    out = np.zeros(len(points), np.float32)
+    for dx in (0, 1):
+        wx = u[:, 0] if dx else 1.0 - u[:, 0]
+        for dy in (0, 1):
+            wy = u[:, 1] if dy else 1.0 - u[:, 1]
+            for dz in (0, 1):
+                wz = u[:, 2] if dz else 1.0 - u[:, 2]
+                out += wx * wy * wz * _hash01(i[:, 0] + dx, i[:, 1] + dy, i[:, 2] + dz, seed)
+    return 2.0 * out - 1.0
+
+
+def self_occlusion(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray) -> np.ndarray:
+    """``(N,)`` fraction of the sky each vertex loses to the rest of the hand, from disc-to-point form factors.
+
+    Every vertex stands for a disc of a third of its triangles' area; a receiver is occluded by the discs in front
+    of its tangent plane (``A cosθ / (π d² + A)``, the form factor of a disc seen from the point). On a convex tube
+    the neighbours lie behind the tangent plane, so only concave places — between fingers, the palm under curled
+    fingers, the thumb's web — darken.
+    """
+    corner = vertices[faces]
+    area = 0.5 * np.linalg.norm(np.cross(corner[:, 1] - corner[:, 0], corner[:, 2] - corner[:, 0]), axis=1)
+    disc = np.bincount(faces.ravel(), np.repeat(area / 3.0, 3), len(vertices))
+    offset = vertices[None, :, :] - vertices[:, None, :]  # (N, N, 3) receiver -> occluder
+    d2 = np.einsum("ijk,ijk->ij", offset, offset) + 1e-12
+    cos_r = np.einsum("ijk,ik->ij", offset, normals) / np.sqrt(d2)
+    # Occluders must face the receiver (their back sides are inside the hand).
+    cos_o = -np.einsum("ijk,jk->ij", offset, normals) / np.sqrt(d2)
+    form = disc[None, :] * np.clip(cos_r, 0, 1) * np.clip(4.0 * cos_o, 0, 1) / (np.pi * d2 + disc[None, :])
+    return np.clip(form.sum(1), 0.0, 1.0)
 
 
 @dataclass
@@ -59,6 +160,29 @@ class HandLayer:
         out = np.full(len(pixels), np.inf)
         out[ok] = self.zbuf[jy[ok], jx[ok]]
         return out
+
+
+def _skin_detail(look: HandAppearance, interp, corner: np.ndarray, palm: np.ndarray,
+                 nail: np.ndarray) -> np.ndarray:
+    """``(K, 3)`` multiplicative skin detail at the samples: pores and blotches, knuckle wrinkles, red fingertips."""
+    tex = look.texture
+    rest = interp(tex.rest)
+    grain = (0.6 * value_noise(rest / TEXTURE_CELLS_M[0], look.noise_seed)
+             + 0.4 * value_noise(rest / TEXTURE_CELLS_M[1], look.noise_seed + 1))[:, None]
+    detail = 1.0 + SKIN_TEXTURE * (1.0 - nail) * grain * np.array([1.0, 1.1, 1.15])
+    chain = tex.chain[corner]
+    arc = interp(tex.arc[:, None])
+    joints = tex.joint_arcs[chain]  # (K, 3), NaN off the fingers
+    near = np.nan_to_num(np.exp(-((arc - joints) / np.array(KNUCKLE_REACH_M)) ** 2)).max(1, keepdims=True)
+    offset = arc - joints
+    nearest = np.take_along_axis(offset, np.where(np.isfinite(offset), np.abs(offset), np.inf).argmin(1)[:, None], 1)
+    # Fine wrinkles across the joint's back, about 1.5 mm apart, on the blood-rich patch.
+    wrinkle = 0.65 + 0.35 * np.cos(2 * np.pi * np.nan_to_num(nearest) / 0.0015)
+    knuckle = near * (1.0 - palm) * (1.0 - nail)
+    detail = detail * (1.0 - KNUCKLE_DARKEN * knuckle * wrinkle) * REDDEN ** knuckle
+    dip, tip = joints[:, 2:3], tex.tip_arcs[chain][:, None]
+    pad = np.nan_to_num(np.clip((arc - dip) / (tip - dip), 0, 1))
+    return detail * REDDEN ** (0.7 * pad * (1.0 - nail))
 
 
 def render_hand(vertices: np.ndarray, faces: np.ndarray, attributes: np.ndarray, materials: np.ndarray,
@@ -107,11 +231,22 @@ def render_hand(vertices: np.ndarray, faces: np.ndarray, attributes: np.ndarray,
         n = np.where((np.einsum("ij,ij->i", n, view) < 0)[:, None], -n, n)
         attr = interp(attributes)
         palm, nail, crease = attr[:, 0:1], np.clip(attr[:, 1:2], 0, 1), np.clip(attr[:, 2:3], 0, 1)
+        # A nail is a plate with an edge, not a blush: sharpen the generator's smooth nail weight into the plate
+        # and a darker fold of skin around it (the cue that tells the back of a finger from its pad).
+        fold = np.clip(1.0 - np.abs(nail - NAIL_EDGE) / 0.12, 0, 1)
+        nail = np.clip((nail - NAIL_EDGE) / 0.08 + 0.5, 0, 1)
         mottle = interp(look.mottle[:, None])
         lit = eval_sh(look.sh, n)
+        # Skin darkens where the hand hides its own sky and toward its silhouette, keeping its red.
+        occluded = SELF_OCCLUSION * interp(self_occlusion(vertices, faces, normals_v)[:, None])
+        facing = np.clip(np.einsum("ij,ij->i", n, view), 0, 1)[:, None]
+        lit = lit * (1.0 - occluded) ** OCCLUSION_TINT * (1.0 - EDGE_DARKEN * (1.0 - facing) ** 2) ** OCCLUSION_TINT
         tint = DORSUM_TINT * (1 - palm) + PALM_TINT * palm
         tint = tint * (1 - nail) + NAIL_TINT * nail
         skin = lit * tint * (1 - CREASE_DARKEN * crease) * (1 + MOTTLE * mottle * np.array([1.0, 0.8, 0.7]))
+        skin = skin * (1.0 - NAIL_FOLD_DARKEN * fold * (1.0 - nail))
+        if look.texture is not None:
+            skin = skin * _skin_detail(look, interp, corners[:, 0], palm, nail)
         light = dominant_direction(look.sh)
         half = light + view
         half /= np.linalg.norm(half, axis=1, keepdims=True) + 1e-12

@@ -19,13 +19,14 @@ import numpy as np
 from interanimate.data.annotations import ClipAnnotations
 from interanimate.data.synth.choreography import head_motion
 from interanimate.data.synth.generator import subject_models
+from interanimate.data.synth.hand import HandModel
 from interanimate.data.synth.raster import MAT_HAND
 from interanimate.data.synth.render import rotation_xyz
 from interanimate.pipelines.errors import AnimateError
 from interanimate.pipelines.reference_face import ReferenceFace
 from interanimate.render.composite.contact import SkinSurface, solve_contact
 from interanimate.render.composite.face import PhotoFace, build_face, linear_to_srgb
-from interanimate.render.composite.hand_render import HandAppearance, render_hand
+from interanimate.render.composite.hand_render import HandAppearance, render_hand, surface_coordinates
 from interanimate.render.composite.labels import fill_frame
 from interanimate.render.composite.lighting import dominant_direction
 from interanimate.render.composite.placement import Retargeter
@@ -65,11 +66,12 @@ class _Clock:
         self._last = now
 
 
-def _appearance(face: PhotoFace, num_vertices: int, rng: np.random.Generator) -> HandAppearance:
+def _appearance(face: PhotoFace, hand: HandModel, rng: np.random.Generator) -> HandAppearance:
     # The SH fit is albedo × irradiance; a typical face receives about 0.8 of its peak irradiance on average.
     albedo = np.clip(face.skin_linear / 0.8, 0.02, 1.0)
     return HandAppearance(sh=face.sh, skin_albedo=albedo, sleeve_albedo=SLEEVES[rng.integers(len(SLEEVES))],
-                          mottle=rng.uniform(-1.0, 1.0, num_vertices))
+                          mottle=rng.uniform(-1.0, 1.0, hand.num_vertices), texture=surface_coordinates(hand),
+                          noise_seed=int(rng.integers(1 << 20)))
 
 
 def _streak(travel: np.ndarray) -> np.ndarray:
@@ -110,7 +112,7 @@ def render_composite(reference: ReferenceFace, pattern: str, num_frames: int, fp
     warper = FaceWarper(face)
     rng = np.random.default_rng(np.random.SeedSequence([seed, info_pattern.id, 13]))
     motion = head_motion(num_frames, fps, rng)
-    look = _appearance(face, hand_model.num_vertices, rng)
+    look = _appearance(face, hand_model, rng)
     noise_rng = np.random.default_rng(np.random.SeedSequence([seed, info_pattern.id, 14]))
     light = dominant_direction(face.sh)
     grey = face.sh.mean(1)
