@@ -28,7 +28,11 @@ TEXTURE_CELLS_M = (0.0028, 0.0011)  # noise cell sizes: blotches a few millimetr
 SELF_OCCLUSION = 0.85  # how much of the sky a fully enclosed crease (between fingers, under a fist) loses
 KNUCKLE_DARKEN = 0.16  # the wrinkled, redder skin over the finger joints' backs
 KNUCKLE_REACH_M = (0.0065, 0.0055, 0.0045)  # half-widths of the wrinkled patches over MCP, PIP and DIP
-EDGE_DARKEN = 0.5  # skin's shading falls off toward the silhouette (light scattered out of thin edges)
+EDGE_DARKEN = 0.5
+CREVICE_REACH_M = 0.004  # how far (on the hand) a nearer finger shades the skin behind it
+CREVICE_SLACK_M, CREVICE_DEPTH_M = 0.004, 0.012  # depth behind it where that shade starts and where it is full
+CREVICE_DARKEN = 0.45
+ARM_CHAIN = 1  # SurfaceCoordinates.chain of the forearm  # skin's shading falls off toward the silhouette (light scattered out of thin edges)
 OCCLUSION_TINT = np.array([0.75, 1.0, 1.12])  # exponents: occluded skin keeps its red (subsurface scattering)
 REDDEN = np.array([1.0, 0.90, 0.86])  # colour of blood-rich skin (knuckles, fingertips) relative to the rest
 DORSUM_TINT = np.array([0.93, 0.89, 0.87])
@@ -162,6 +166,21 @@ class HandLayer:
         return out
 
 
+def _crevices(zbuf: np.ndarray, drawn: np.ndarray, receives: np.ndarray, radius_px: float) -> np.ndarray:
+    """``(h, w)`` shading of hand samples lying just behind a nearer part of the hand (screen-space occlusion).
+
+    Where a finger lies over the palm or against its neighbour, the farther skin next to it is in the nearer one's
+    shadow: the dark line that separates fingers in a photograph. A sample is darkened by how far it lies behind
+    the nearest hand surface within ``radius_px``, past a slack that a smoothly tilted surface does not exceed;
+    only ``receives`` samples are shaded.
+    """
+    depth = np.where(drawn, zbuf, 1e3).astype(np.float32)
+    r = max(int(round(radius_px)), 1)
+    nearest = cv2.erode(depth, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    behind = np.clip((depth - nearest - CREVICE_SLACK_M) / CREVICE_DEPTH_M, 0.0, 1.0)
+    return np.where(receives, 1.0 - CREVICE_DARKEN * behind, 1.0).astype(np.float32)
+
+
 def _skin_detail(look: HandAppearance, interp, corner: np.ndarray, palm: np.ndarray,
                  nail: np.ndarray) -> np.ndarray:
     """``(K, 3)`` multiplicative skin detail at the samples: pores and blotches, knuckle wrinkles, red fingertips."""
@@ -257,6 +276,11 @@ def render_hand(vertices: np.ndarray, faces: np.ndarray, attributes: np.ndarray,
         sleeve = materials[corners[np.arange(len(t)), np.argmax(np.concatenate([w0, wb1, wb2], 1), 1)]] == MAT_SLEEVE
         cloth = look.sleeve_albedo * irradiance
         colour[iy, ix] = np.where(sleeve[:, None], cloth, skin).astype(np.float32)
+        radius = CREVICE_REACH_M * camera.fx * s / float(np.median(zbuf[iy, ix]))
+        receives = tri >= 0
+        if look.texture is not None:  # the forearm's tube starts inside the palm: that seam is not a crevice
+            receives[iy, ix] &= look.texture.chain[corners[:, 0]] != ARM_CHAIN
+        colour *= _crevices(zbuf, tri >= 0, receives, radius)[..., None] ** OCCLUSION_TINT.astype(np.float32)
     coverage = visible.astype(np.float32)
     colour_out = cv2.resize(colour, (w, h), interpolation=cv2.INTER_AREA)
     alpha = cv2.resize(coverage, (w, h), interpolation=cv2.INTER_AREA)
