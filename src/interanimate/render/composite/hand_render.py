@@ -12,9 +12,11 @@ surface is nearer the camera than the hand, the face hides it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
+from scipy.ndimage import map_coordinates
 
 from interanimate.data.synth.hand import FINGERS, POSES, SIDES, HandModel
 from interanimate.data.synth.mesh import vertex_normals
@@ -98,30 +100,17 @@ def surface_coordinates(hand: HandModel) -> SurfaceCoordinates:
     return SurfaceCoordinates(rest=rest, chain=chain, arc=arc, joint_arcs=joint_arcs, tip_arcs=tip_arcs)
 
 
-def _hash01(ix: np.ndarray, iy: np.ndarray, iz: np.ndarray, seed: int) -> np.ndarray:
-    """Integer lattice -> pseudo-random values in [0, 1) (integer hash; int64 wraps by design)."""
-    with np.errstate(over="ignore"):
-        h = ix * 73856093 ^ iy * 19349663 ^ iz * 83492791 ^ (seed * 2654435761)
-        h = (h ^ (h >> 13)) * 1274126177
-        h = h ^ (h >> 16)
-    return (h & 0xFFFFFF).astype(np.float32) / np.float32(0x1000000)
+NOISE_PERIOD = 64  # lattice cells before the noise repeats (64 × 2.8 mm: longer than a hand)
+
+
+@lru_cache(maxsize=8)
+def _lattice(seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(-1.0, 1.0, (NOISE_PERIOD,) * 3).astype(np.float32)
 
 
 def value_noise(points: np.ndarray, seed: int) -> np.ndarray:
-    """Smooth 3-D value noise in [-1, 1] at ``(K, 3)`` points given in lattice cells."""
-    base = np.floor(points)
-    i = base.astype(np.int64)
-    f = (points - base).astype(np.float32)
-    u = f * f * (3.0 - 2.0 * f)
-    out = np.zeros(len(points), np.float32)
-    for dx in (0, 1):
-        wx = u[:, 0] if dx else 1.0 - u[:, 0]
-        for dy in (0, 1):
-            wy = u[:, 1] if dy else 1.0 - u[:, 1]
-            for dz in (0, 1):
-                wz = u[:, 2] if dz else 1.0 - u[:, 2]
-                out += wx * wy * wz * _hash01(i[:, 0] + dx, i[:, 1] + dy, i[:, 2] + dz, seed)
-    return 2.0 * out - 1.0
+    """3-D value noise in [-1, 1] at ``(K, 3)`` points given in lattice cells (trilinear between random values)."""
+    return map_coordinates(_lattice(seed), points.T, order=1, mode="grid-wrap", prefilter=False)
 
 
 def self_occlusion(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray) -> np.ndarray:
