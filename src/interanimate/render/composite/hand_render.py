@@ -34,7 +34,8 @@ EDGE_DARKEN = 0.5
 CREVICE_REACH_M = 0.004  # how far (on the hand) a nearer finger shades the skin behind it
 CREVICE_SLACK_M, CREVICE_DEPTH_M = 0.004, 0.012  # depth behind it where that shade starts and where it is full
 CREVICE_DARKEN = 0.45
-ARM_CHAIN = 1  # SurfaceCoordinates.chain of the forearm  # skin's shading falls off toward the silhouette (light scattered out of thin edges)
+ARM_CHAIN = 1
+SHEEN, SHEEN_EXPONENT = 0.07, 8  # skin's broad sheen (oily, rough: a wide lobe); the nails' is sharper
 OCCLUSION_TINT = np.array([0.75, 1.0, 1.12])  # exponents: occluded skin keeps its red (subsurface scattering)
 REDDEN = np.array([1.0, 0.90, 0.86])  # colour of blood-rich skin (knuckles, fingertips) relative to the rest
 DORSUM_TINT = np.array([0.93, 0.89, 0.87])
@@ -260,7 +261,7 @@ def render_hand(vertices: np.ndarray, faces: np.ndarray, attributes: np.ndarray,
         half /= np.linalg.norm(half, axis=1, keepdims=True) + 1e-12
         irradiance = lit / np.maximum(look.skin_albedo, 1e-3)
         ndh = np.clip(np.einsum("ij,ij->i", n, half), 0, 1)[:, None]
-        gloss = (0.025 * ndh ** 16 + nail * 0.10 * ndh ** 60) * irradiance.mean(1, keepdims=True)
+        gloss = (SHEEN * ndh ** SHEEN_EXPONENT + nail * 0.10 * ndh ** 60) * irradiance.mean(1, keepdims=True)
         skin = skin + gloss
         sleeve = materials[corners[np.arange(len(t)), np.argmax(np.concatenate([w0, wb1, wb2], 1), 1)]] == MAT_SLEEVE
         cloth = look.sleeve_albedo * irradiance
