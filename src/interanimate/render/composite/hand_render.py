@@ -166,27 +166,27 @@ def _crevices(zbuf: np.ndarray, drawn: np.ndarray, receives: np.ndarray, radius_
     """
     depth = np.where(drawn, zbuf, 1e3).astype(np.float32)
     r = max(int(round(radius_px)), 1)
-    nearest = cv2.erode(depth, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    nearest = cv2.erode(depth, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * r + 1, 2 * r + 1)))  # separable: fast
     behind = np.clip((depth - nearest - CREVICE_SLACK_M) / CREVICE_DEPTH_M, 0.0, 1.0)
     return np.where(receives, 1.0 - CREVICE_DARKEN * behind, 1.0).astype(np.float32)
 
 
-def _skin_detail(look: HandAppearance, interp, corner: np.ndarray, palm: np.ndarray,
+def _skin_detail(look: HandAppearance, rest: np.ndarray, arc: np.ndarray, chain: np.ndarray, palm: np.ndarray,
                  nail: np.ndarray) -> np.ndarray:
-    """``(K, 3)`` multiplicative skin detail at the samples: pores and blotches, knuckle wrinkles, red fingertips."""
+    """``(K, 3)`` multiplicative skin detail at the samples: pores and blotches, knuckle wrinkles, red fingertips.
+
+    ``rest (K, 3)`` and ``arc (K, 1)`` are the samples' interpolated ``SurfaceCoordinates``, ``chain (K,)`` theirs.
+    """
     tex = look.texture
-    rest = interp(tex.rest)
     grain = (0.6 * value_noise(rest / TEXTURE_CELLS_M[0], look.noise_seed)
              + 0.4 * value_noise(rest / TEXTURE_CELLS_M[1], look.noise_seed + 1))[:, None]
-    detail = 1.0 + SKIN_TEXTURE * (1.0 - nail) * grain * np.array([1.0, 1.1, 1.15])
-    chain = tex.chain[corner]
-    arc = interp(tex.arc[:, None])
-    joints = tex.joint_arcs[chain]  # (K, 3), NaN off the fingers
-    near = np.nan_to_num(np.exp(-((arc - joints) / np.array(KNUCKLE_REACH_M)) ** 2)).max(1, keepdims=True)
-    offset = arc - joints
-    nearest = np.take_along_axis(offset, np.where(np.isfinite(offset), np.abs(offset), np.inf).argmin(1)[:, None], 1)
+    detail = 1.0 + SKIN_TEXTURE * (1.0 - nail) * grain * np.array([1.0, 1.1, 1.15], np.float32)
+    joints = tex.joint_arcs[chain].astype(np.float32)  # (K, 3), NaN off the fingers
+    offset = np.nan_to_num(arc - joints, nan=1.0)  # off the fingers: a metre from any joint
+    near = np.exp(-(offset / np.array(KNUCKLE_REACH_M, np.float32)) ** 2).max(1, keepdims=True)
+    nearest = np.take_along_axis(offset, np.abs(offset).argmin(1)[:, None], 1)
     # Fine wrinkles across the joint's back, about 1.5 mm apart, on the blood-rich patch.
-    wrinkle = 0.65 + 0.35 * np.cos(2 * np.pi * np.nan_to_num(nearest) / 0.0015)
+    wrinkle = 0.65 + 0.35 * np.cos(np.float32(2 * np.pi / 0.0015) * nearest)
     knuckle = near * (1.0 - palm) * (1.0 - nail)
     detail = detail * (1.0 - KNUCKLE_DARKEN * knuckle * wrinkle) * REDDEN ** knuckle
     dip, tip = joints[:, 2:3], tex.tip_arcs[chain][:, None]
@@ -230,24 +230,24 @@ def render_hand(vertices: np.ndarray, faces: np.ndarray, attributes: np.ndarray,
         wb1, wb2 = b1[iy, ix][:, None], b2[iy, ix][:, None]
         w0 = 1.0 - wb1 - wb2
 
-        def interp(values):
-            return w0 * values[corners[:, 0]] + wb1 * values[corners[:, 1]] + wb2 * values[corners[:, 2]]
-
-        pos = interp(vertices)
-        n = interp(normals_v)
+        # Every per-vertex quantity interpolated at once, in single precision: (K, D).
+        fields = [vertices, normals_v, attributes, look.mottle[:, None], self_occlusion(vertices, faces, normals_v)[:, None]]
+        if look.texture is not None:
+            fields += [look.texture.rest, look.texture.arc[:, None]]
+        weights = np.concatenate([w0, wb1, wb2], 1).astype(np.float32)
+        sample = np.einsum("kc,kcd->kd", weights, np.concatenate(fields, 1).astype(np.float32)[corners])
+        pos, n, attr, mottle, occlusion = sample[:, 0:3], sample[:, 3:6], sample[:, 6:9], sample[:, 9:10], sample[:, 10:11]
         n /= np.linalg.norm(n, axis=1, keepdims=True) + 1e-12
         view = -pos / (np.linalg.norm(pos, axis=1, keepdims=True) + 1e-12)
         n = np.where((np.einsum("ij,ij->i", n, view) < 0)[:, None], -n, n)
-        attr = interp(attributes)
         palm, nail, crease = attr[:, 0:1], np.clip(attr[:, 1:2], 0, 1), np.clip(attr[:, 2:3], 0, 1)
         # A nail is a plate with an edge, not a blush: sharpen the generator's smooth nail weight into the plate
         # and a darker fold of skin around it (the cue that tells the back of a finger from its pad).
         fold = np.clip(1.0 - np.abs(nail - NAIL_EDGE) / 0.12, 0, 1)
         nail = np.clip((nail - NAIL_EDGE) / 0.08 + 0.5, 0, 1)
-        mottle = interp(look.mottle[:, None])
         lit = eval_sh(look.sh, n)
         # Skin darkens where the hand hides its own sky and toward its silhouette, keeping its red.
-        occluded = SELF_OCCLUSION * interp(self_occlusion(vertices, faces, normals_v)[:, None])
+        occluded = SELF_OCCLUSION * occlusion
         facing = np.clip(np.einsum("ij,ij->i", n, view), 0, 1)[:, None]
         lit = lit * (1.0 - occluded) ** OCCLUSION_TINT * (1.0 - EDGE_DARKEN * (1.0 - facing) ** 2) ** OCCLUSION_TINT
         tint = DORSUM_TINT * (1 - palm) + PALM_TINT * palm
@@ -255,7 +255,8 @@ def render_hand(vertices: np.ndarray, faces: np.ndarray, attributes: np.ndarray,
         skin = lit * tint * (1 - CREASE_DARKEN * crease) * (1 + MOTTLE * mottle * np.array([1.0, 0.8, 0.7]))
         skin = skin * (1.0 - NAIL_FOLD_DARKEN * fold * (1.0 - nail))
         if look.texture is not None:
-            skin = skin * _skin_detail(look, interp, corners[:, 0], palm, nail)
+            skin = skin * _skin_detail(look, sample[:, 11:14], sample[:, 14:15], look.texture.chain[corners[:, 0]], palm,
+                                       nail)
         light = dominant_direction(look.sh)
         half = light + view
         half /= np.linalg.norm(half, axis=1, keepdims=True) + 1e-12
