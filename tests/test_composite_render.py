@@ -163,3 +163,18 @@ def test_value_noise_is_smooth_bounded_and_seeded():
     assert np.array_equal(a, value_noise(points, 1))
     # Continuous: a step of 1 % of a cell changes the value by a few per cent of its range at most.
     assert np.abs(value_noise(points + 0.01, 1) - a).max() < 0.06
+
+
+def testcrevice_shading_shade_only_the_skin_just_behind_a_nearer_finger():
+    from interanimate.render.composite.hand_render import crevice_shading
+
+    zbuf = np.full((60, 60), 0.50)
+    zbuf[20:40, 20:40] = 0.48  # a finger 2 cm in front of the palm
+    drawn = np.ones_like(zbuf, bool)
+    shade = crevice_shading(zbuf, drawn, drawn, radius_px=4)
+    assert np.all(shade[20:40, 20:40] == 1.0)  # the nearer finger itself is not shaded
+    assert shade[30, 17] < 0.7 and shade[17, 30] < 0.7  # the palm right next to it is
+    assert shade[30, 5] == 1.0 and shade[5, 5] == 1.0  # farther off, nothing
+    tilted = np.tile(np.linspace(0.50, 0.51, 60), (60, 1))  # a smooth slope, 1 cm over the box: no crevice
+    assert np.all(crevice_shading(tilted, drawn, drawn, radius_px=4) == 1.0)
+    assert np.all(crevice_shading(zbuf, drawn, np.zeros_like(drawn), radius_px=4) == 1.0)  # nothing receives

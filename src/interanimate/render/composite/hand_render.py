@@ -156,7 +156,7 @@ class HandLayer:
         return out
 
 
-def _crevices(zbuf: np.ndarray, drawn: np.ndarray, receives: np.ndarray, radius_px: float) -> np.ndarray:
+def crevice_shading(zbuf: np.ndarray, drawn: np.ndarray, receives: np.ndarray, radius_px: float) -> np.ndarray:
     """``(h, w)`` shading of hand samples lying just behind a nearer part of the hand (screen-space occlusion).
 
     Where a finger lies over the palm or against its neighbour, the farther skin next to it is in the nearer one's
@@ -271,7 +271,7 @@ def render_hand(vertices: np.ndarray, faces: np.ndarray, attributes: np.ndarray,
         receives = tri >= 0
         if look.texture is not None:  # the forearm's tube starts inside the palm: that seam is not a crevice
             receives[iy, ix] &= look.texture.chain[corners[:, 0]] != ARM_CHAIN
-        colour *= _crevices(zbuf, tri >= 0, receives, radius)[..., None] ** OCCLUSION_TINT.astype(np.float32)
+        colour *= crevice_shading(zbuf, tri >= 0, receives, radius)[..., None] ** OCCLUSION_TINT.astype(np.float32)
     coverage = visible.astype(np.float32)
     colour_out = cv2.resize(colour, (w, h), interpolation=cv2.INTER_AREA)
     alpha = cv2.resize(coverage, (w, h), interpolation=cv2.INTER_AREA)
