@@ -16,7 +16,6 @@ from functools import lru_cache
 
 import cv2
 import numpy as np
-from scipy.ndimage import map_coordinates
 
 from interanimate.data.synth.hand import FINGERS, POSES, SIDES, HandModel
 from interanimate.data.synth.mesh import vertex_normals
@@ -110,8 +109,25 @@ def _lattice(seed: int) -> np.ndarray:
 
 
 def value_noise(points: np.ndarray, seed: int) -> np.ndarray:
-    """3-D value noise in [-1, 1] at ``(K, 3)`` points given in lattice cells (trilinear between random values)."""
-    return map_coordinates(_lattice(seed), points.T, order=1, mode="grid-wrap", prefilter=False)
+    """3-D value noise in [-1, 1] at ``(K, 3)`` points given in lattice cells (trilinear between random values).
+
+    Written as eight gathers from the flattened lattice: faster than ``scipy.ndimage.map_coordinates``'s general path.
+    """
+    table = _lattice(seed).ravel()
+    base = np.floor(points)
+    cell = base.astype(np.int64)
+    frac = (points - base).astype(np.float32)
+    mask, n = NOISE_PERIOD - 1, NOISE_PERIOD
+    out = np.zeros(len(points), np.float32)
+    for dx in (0, 1):
+        wx = frac[:, 0] if dx else 1.0 - frac[:, 0]
+        ix = ((cell[:, 0] + dx) & mask) * (n * n)
+        for dy in (0, 1):
+            wxy = wx * (frac[:, 1] if dy else 1.0 - frac[:, 1])
+            ixy = ix + ((cell[:, 1] + dy) & mask) * n
+            for dz in (0, 1):
+                out += wxy * (frac[:, 2] if dz else 1.0 - frac[:, 2]) * table[ixy + ((cell[:, 2] + dz) & mask)]
+    return out
 
 
 def self_occlusion(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray) -> np.ndarray:
