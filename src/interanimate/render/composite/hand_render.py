@@ -4,9 +4,12 @@ The generator's rasteriser (``data.synth.raster.rasterize``) draws the hand's tu
 output resolution; every covered sample is shaded, then the samples are box-filtered down, which anti-aliases the
 silhouette and gives the layer's coverage (alpha). The face's spherical-harmonic fit is albedo × irradiance of the
 person's skin, so the hand's colour is that same function of the hand's normals times a small per-part tint (palms
-are lighter and pinker than the back of the hand, nails pinker and glossier, creases darker); a little per-vertex
-mottling and a soft specular lobe toward the dominant light keep it from looking like plastic. Where the face's
-surface is nearer the camera than the hand, the face hides it.
+are lighter and pinker than the back of the hand, nails pinker and glossier, creases darker). Skin detail makes it
+read as a photographed hand rather than a smooth model: the hand's occlusion of its own sky (between fingers, under a
+fist), crevices where skin lies just behind a nearer finger, shading that falls off toward the silhouette (all keeping
+skin's red), grain and blotches of 3-D noise fixed to the rest-pose surface, wrinkled redder skin over the finger
+joints, redder fingertip pads, nail plates with a darker fold, and a broad sheen. Where the face's surface is nearer
+the camera than the hand, the face hides it.
 """
 
 from __future__ import annotations
