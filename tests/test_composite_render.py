@@ -112,3 +112,69 @@ def test_hand_takes_the_face_skin_tone(astronaut, poke):
     # Same hue family: red over green over blue, and within a wide brightness band of the face.
     assert hand_rgb[0] > hand_rgb[1] > hand_rgb[2]
     assert 0.5 < hand_rgb.mean() / skin.mean() < 1.5
+
+
+@pytest.fixture(scope="module")
+def hand_model():
+    from interanimate.data.synth.generator import subject_models
+
+    return subject_models(0, 0, 64)[2]["right"]
+
+
+def test_hand_texture_coordinates_put_the_joints_on_the_fingers(hand_model):
+    from interanimate.render.composite.hand_render import surface_coordinates
+
+    tex = surface_coordinates(hand_model)
+    assert tex.rest.shape == (hand_model.num_vertices, 3) and np.isfinite(tex.rest).all()
+    assert set(np.unique(tex.chain)) == set(range(7))
+    fingers = tex.joint_arcs[2:]
+    # Along every finger: base ring < MCP < PIP < DIP < tip; nothing off the fingers.
+    assert (np.diff(fingers, axis=1) > 0.01).all() and (fingers[:, 0] > 0).all()
+    assert (tex.tip_arcs[2:] > fingers[:, 2] + 0.01).all()
+    assert np.isnan(tex.joint_arcs[:2]).all() and (tex.arc[tex.chain < 2] == 0).all()
+
+
+def test_self_occlusion_darkens_only_concave_places(hand_model):
+    from interanimate.data.synth.hand import POSES
+    from interanimate.data.synth.mesh import vertex_normals
+    from interanimate.render.composite.hand_render import self_occlusion
+
+    def occlusion(pose):
+        verts = hand_model.surface(hand_model.joints_local(POSES[pose]), np.eye(3), np.zeros(3),
+                                   np.array([0.0, -1.0, 0.0]), False)[0]
+        normals = np.zeros_like(verts)
+        vertex_normals(verts, hand_model.faces, normals)
+        return self_occlusion(verts, hand_model.faces, normals)
+
+    flat, curled = occlusion("flat"), occlusion("point")
+    assert flat.min() >= 0 and curled.max() <= 1
+    palm = slice(hand_model.offsets["palm"], hand_model.offsets["arm"])
+    # Folding the three fingers over the palm hides the palm's sky; the open hand's palm is nearly unoccluded.
+    assert curled[palm].mean() > flat[palm].mean() + 0.02
+    assert np.median(flat) < 0.1
+
+
+def test_value_noise_is_smooth_bounded_and_seeded():
+    from interanimate.render.composite.hand_render import value_noise
+
+    points = np.random.default_rng(0).uniform(-50, 50, (2000, 3))
+    a, b = value_noise(points, 1), value_noise(points, 2)
+    assert (np.abs(a) <= 1).all() and a.std() > 0.15 and not np.allclose(a, b)
+    assert np.array_equal(a, value_noise(points, 1))
+    # Continuous: a step of 1 % of a cell changes the value by a few per cent of its range at most.
+    assert np.abs(value_noise(points + 0.01, 1) - a).max() < 0.06
+
+
+def testcrevice_shading_shade_only_the_skin_just_behind_a_nearer_finger():
+    from interanimate.render.composite.hand_render import crevice_shading
+
+    zbuf = np.full((60, 60), 0.50)
+    zbuf[20:40, 20:40] = 0.48  # a finger 2 cm in front of the palm
+    drawn = np.ones_like(zbuf, bool)
+    shade = crevice_shading(zbuf, drawn, drawn, radius_px=4)
+    assert np.all(shade[20:40, 20:40] == 1.0)  # the nearer finger itself is not shaded
+    assert shade[30, 17] < 0.7 and shade[17, 30] < 0.7  # the palm right next to it is
+    assert shade[30, 5] == 1.0 and shade[5, 5] == 1.0  # farther off, nothing
+    tilted = np.tile(np.linspace(0.50, 0.51, 60), (60, 1))  # a smooth slope, 1 cm over the box: no crevice
+    assert np.all(crevice_shading(tilted, drawn, drawn, radius_px=4) == 1.0)
+    assert np.all(crevice_shading(zbuf, drawn, np.zeros_like(drawn), radius_px=4) == 1.0)  # nothing receives

@@ -4,27 +4,47 @@ The generator's rasteriser (``data.synth.raster.rasterize``) draws the hand's tu
 output resolution; every covered sample is shaded, then the samples are box-filtered down, which anti-aliases the
 silhouette and gives the layer's coverage (alpha). The face's spherical-harmonic fit is albedo × irradiance of the
 person's skin, so the hand's colour is that same function of the hand's normals times a small per-part tint (palms
-are lighter and pinker than the back of the hand, nails pinker and glossier, creases darker); a little per-vertex
-mottling and a soft specular lobe toward the dominant light keep it from looking like plastic. Where the face's
-surface is nearer the camera than the hand, the face hides it.
+are lighter and pinker than the back of the hand, nails pinker and glossier, creases darker). Skin detail makes it
+read as a photographed hand rather than a smooth model: the hand's occlusion of its own sky (between fingers, under a
+fist), crevices where skin lies just behind a nearer finger, shading that falls off toward the silhouette (all keeping
+skin's red), grain and blotches of 3-D noise fixed to the rest-pose surface, wrinkled redder skin over the finger
+joints, redder fingertip pads, nail plates with a darker fold, and a broad sheen. Where the face's surface is nearer
+the camera than the hand, the face hides it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
 
+from interanimate.data.synth.hand import FINGERS, POSES, SIDES, HandModel
 from interanimate.data.synth.mesh import vertex_normals
 from interanimate.data.synth.raster import MAT_SLEEVE, rasterize
 from interanimate.data.synth.render import Camera
 from interanimate.render.composite.lighting import dominant_direction, eval_sh
 
 SUPERSAMPLE = 2
-DORSUM_TINT = np.array([0.96, 0.93, 0.91])
-PALM_TINT = np.array([1.10, 0.98, 0.94])
-NAIL_TINT = np.array([1.18, 1.02, 1.00])
+SKIN_TEXTURE = 0.2  # luminance amplitude of the skin's pore-and-mottle texture (two octaves of 3-D noise)
+TEXTURE_CELLS_M = (0.0028, 0.0011)  # noise cell sizes: blotches a few millimetres across, then pores
+SELF_OCCLUSION = 0.85  # how much of the sky a fully enclosed crease (between fingers, under a fist) loses
+KNUCKLE_DARKEN = 0.16  # the wrinkled, redder skin over the finger joints' backs
+KNUCKLE_REACH_M = (0.0065, 0.0055, 0.0045)  # half-widths of the wrinkled patches over MCP, PIP and DIP
+EDGE_DARKEN = 0.5
+CREVICE_REACH_M = 0.004  # how far (on the hand) a nearer finger shades the skin behind it
+CREVICE_SLACK_M, CREVICE_DEPTH_M = 0.004, 0.012  # depth behind it where that shade starts and where it is full
+CREVICE_DARKEN = 0.45
+ARM_CHAIN = 1
+SHEEN, SHEEN_EXPONENT = 0.07, 8  # skin's broad sheen (oily, rough: a wide lobe); the nails' is sharper
+OCCLUSION_TINT = np.array([0.75, 1.0, 1.12])  # exponents: occluded skin keeps its red (subsurface scattering)
+REDDEN = np.array([1.0, 0.90, 0.86])  # colour of blood-rich skin (knuckles, fingertips) relative to the rest
+DORSUM_TINT = np.array([0.93, 0.89, 0.87])
+PALM_TINT = np.array([1.14, 1.01, 0.95])
+NAIL_TINT = np.array([1.22, 1.08, 1.06])
+NAIL_EDGE = 0.45  # the generator's nail weight at the nail plate's edge
+NAIL_FOLD_DARKEN = 0.25
 CREASE_DARKEN = 0.30
 MOTTLE = 0.035
 
@@ -37,6 +57,100 @@ class HandAppearance:
     skin_albedo: np.ndarray  # (3,) estimated linear albedo of the face's skin
     sleeve_albedo: np.ndarray  # (3,)
     mottle: np.ndarray  # (N,) per-vertex colour variation in [-1, 1]
+    texture: SurfaceCoordinates | None = None  # where each vertex sits on the hand at rest (skin texture)
+    noise_seed: int = 0
+
+
+@dataclass
+class SurfaceCoordinates:
+    """Per-vertex coordinates of the hand's surface that move with the skin, for texture that sticks to it.
+
+    ``rest``: the vertex in the flat pose's hand-local frame (metres); ``chain``: 0 palm, 1 forearm, 2 thumb,
+    3-6 index..pinky; ``arc``: distance along the finger from its base ring (metres, 0 off the fingers);
+    ``joint_arcs (7, 3)``: ``arc`` of the chain's three joints (MCP, PIP, DIP; thumb: CMC, MCP, IP), NaN off the
+    fingers; ``tip_arcs (7,)``: ``arc`` of the fingertip.
+    """
+
+    rest: np.ndarray
+    chain: np.ndarray
+    arc: np.ndarray
+    joint_arcs: np.ndarray
+    tip_arcs: np.ndarray
+
+
+def surface_coordinates(hand: HandModel) -> SurfaceCoordinates:
+    """The hand's texture coordinates, from its flat pose (the tube topology puts rings at the joints)."""
+    rest = hand.surface(hand.joints_local(POSES["flat"]), np.eye(3), np.zeros(3), np.array([0.0, -1.0, 0.0]),
+                        False)[0]
+    n = hand.num_vertices
+    chain = np.zeros(n, np.int8)
+    arc = np.zeros(n)
+    joint_arcs = np.full((7, 3), np.nan)
+    tip_arcs = np.full(7, np.nan)
+    for c, name in enumerate(("palm", "arm") + FINGERS):
+        start = hand.offsets[name]
+        chain[start:] = c
+        if c < 2:
+            continue
+        rings = hand.thumb_rings if name == "thumb" else hand.finger_rings
+        centres = rest[start:start + rings * SIDES].reshape(rings, SIDES, 3).mean(1)
+        along = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(centres, axis=0), axis=1))])
+        arc[start:start + rings * SIDES] = np.repeat(along, SIDES)
+        tip = along[-1] + np.linalg.norm(rest[start + rings * SIDES] - centres[-1])
+        arc[start + rings * SIDES] = tip
+        joint_arcs[c] = along[1:4]
+        tip_arcs[c] = tip
+    return SurfaceCoordinates(rest=rest, chain=chain, arc=arc, joint_arcs=joint_arcs, tip_arcs=tip_arcs)
+
+
+NOISE_PERIOD = 64  # lattice cells before the noise repeats (64 × 2.8 mm: longer than a hand)
+
+
+@lru_cache(maxsize=8)
+def _lattice(seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(-1.0, 1.0, (NOISE_PERIOD,) * 3).astype(np.float32)
+
+
+def value_noise(points: np.ndarray, seed: int) -> np.ndarray:
+    """3-D value noise in [-1, 1] at ``(K, 3)`` points given in lattice cells (trilinear between random values).
+
+    Written as eight gathers from the flattened lattice: faster than ``scipy.ndimage.map_coordinates``'s general path.
+    """
+    table = _lattice(seed).ravel()
+    base = np.floor(points)
+    cell = base.astype(np.int64)
+    frac = (points - base).astype(np.float32)
+    mask, n = NOISE_PERIOD - 1, NOISE_PERIOD
+    out = np.zeros(len(points), np.float32)
+    for dx in (0, 1):
+        wx = frac[:, 0] if dx else 1.0 - frac[:, 0]
+        ix = ((cell[:, 0] + dx) & mask) * (n * n)
+        for dy in (0, 1):
+            wxy = wx * (frac[:, 1] if dy else 1.0 - frac[:, 1])
+            ixy = ix + ((cell[:, 1] + dy) & mask) * n
+            for dz in (0, 1):
+                out += wxy * (frac[:, 2] if dz else 1.0 - frac[:, 2]) * table[ixy + ((cell[:, 2] + dz) & mask)]
+    return out
+
+
+def self_occlusion(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray) -> np.ndarray:
+    """``(N,)`` fraction of the sky each vertex loses to the rest of the hand, from disc-to-point form factors.
+
+    Every vertex stands for a disc of a third of its triangles' area; a receiver is occluded by the discs in front
+    of its tangent plane (``A cosθ / (π d² + A)``, the form factor of a disc seen from the point). On a convex tube
+    the neighbours lie behind the tangent plane, so only concave places — between fingers, the palm under curled
+    fingers, the thumb's web — darken.
+    """
+    corner = vertices[faces]
+    area = 0.5 * np.linalg.norm(np.cross(corner[:, 1] - corner[:, 0], corner[:, 2] - corner[:, 0]), axis=1)
+    disc = np.bincount(faces.ravel(), np.repeat(area / 3.0, 3), len(vertices))
+    offset = vertices[None, :, :] - vertices[:, None, :]  # (N, N, 3) receiver -> occluder
+    d2 = np.einsum("ijk,ijk->ij", offset, offset) + 1e-12
+    cos_r = np.einsum("ijk,ik->ij", offset, normals) / np.sqrt(d2)
+    # Occluders must face the receiver (their back sides are inside the hand).
+    cos_o = -np.einsum("ijk,jk->ij", offset, normals) / np.sqrt(d2)
+    form = disc[None, :] * np.clip(cos_r, 0, 1) * np.clip(4.0 * cos_o, 0, 1) / (np.pi * d2 + disc[None, :])
+    return np.clip(form.sum(1), 0.0, 1.0)
 
 
 @dataclass
@@ -59,6 +173,44 @@ class HandLayer:
         out = np.full(len(pixels), np.inf)
         out[ok] = self.zbuf[jy[ok], jx[ok]]
         return out
+
+
+def crevice_shading(zbuf: np.ndarray, drawn: np.ndarray, receives: np.ndarray, radius_px: float) -> np.ndarray:
+    """``(h, w)`` shading of hand samples lying just behind a nearer part of the hand (screen-space occlusion).
+
+    Where a finger lies over the palm or against its neighbour, the farther skin next to it is in the nearer one's
+    shadow: the dark line that separates fingers in a photograph. A sample is darkened by how far it lies behind
+    the nearest hand surface within ``radius_px``, past a slack that a smoothly tilted surface does not exceed;
+    only ``receives`` samples are shaded.
+    """
+    depth = np.where(drawn, zbuf, 1e3).astype(np.float32)
+    r = max(int(round(radius_px)), 1)
+    nearest = cv2.erode(depth, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * r + 1, 2 * r + 1)))  # separable: fast
+    behind = np.clip((depth - nearest - CREVICE_SLACK_M) / CREVICE_DEPTH_M, 0.0, 1.0)
+    return np.where(receives, 1.0 - CREVICE_DARKEN * behind, 1.0).astype(np.float32)
+
+
+def _skin_detail(look: HandAppearance, rest: np.ndarray, arc: np.ndarray, chain: np.ndarray, palm: np.ndarray,
+                 nail: np.ndarray) -> np.ndarray:
+    """``(K, 3)`` multiplicative skin detail at the samples: pores and blotches, knuckle wrinkles, red fingertips.
+
+    ``rest (K, 3)`` and ``arc (K, 1)`` are the samples' interpolated ``SurfaceCoordinates``, ``chain (K,)`` theirs.
+    """
+    tex = look.texture
+    grain = (0.6 * value_noise(rest / TEXTURE_CELLS_M[0], look.noise_seed)
+             + 0.4 * value_noise(rest / TEXTURE_CELLS_M[1], look.noise_seed + 1))[:, None]
+    detail = 1.0 + SKIN_TEXTURE * (1.0 - nail) * grain * np.array([1.0, 1.1, 1.15], np.float32)
+    joints = tex.joint_arcs[chain].astype(np.float32)  # (K, 3), NaN off the fingers
+    offset = np.nan_to_num(arc - joints, nan=1.0)  # off the fingers: a metre from any joint
+    near = np.exp(-(offset / np.array(KNUCKLE_REACH_M, np.float32)) ** 2).max(1, keepdims=True)
+    nearest = np.take_along_axis(offset, np.abs(offset).argmin(1)[:, None], 1)
+    # Fine wrinkles across the joint's back, about 1.5 mm apart, on the blood-rich patch.
+    wrinkle = 0.65 + 0.35 * np.cos(np.float32(2 * np.pi / 0.0015) * nearest)
+    knuckle = near * (1.0 - palm) * (1.0 - nail)
+    detail = detail * (1.0 - KNUCKLE_DARKEN * knuckle * wrinkle) * REDDEN ** knuckle
+    dip, tip = joints[:, 2:3], tex.tip_arcs[chain][:, None]
+    pad = np.nan_to_num(np.clip((arc - dip) / (tip - dip), 0, 1))
+    return detail * REDDEN ** (0.7 * pad * (1.0 - nail))
 
 
 def render_hand(vertices: np.ndarray, faces: np.ndarray, attributes: np.ndarray, materials: np.ndarray,
@@ -97,31 +249,48 @@ def render_hand(vertices: np.ndarray, faces: np.ndarray, attributes: np.ndarray,
         wb1, wb2 = b1[iy, ix][:, None], b2[iy, ix][:, None]
         w0 = 1.0 - wb1 - wb2
 
-        def interp(values):
-            return w0 * values[corners[:, 0]] + wb1 * values[corners[:, 1]] + wb2 * values[corners[:, 2]]
-
-        pos = interp(vertices)
-        n = interp(normals_v)
+        # Every per-vertex quantity interpolated at once, in single precision: (K, D).
+        fields = [vertices, normals_v, attributes, look.mottle[:, None], self_occlusion(vertices, faces, normals_v)[:, None]]
+        if look.texture is not None:
+            fields += [look.texture.rest, look.texture.arc[:, None]]
+        weights = np.concatenate([w0, wb1, wb2], 1).astype(np.float32)
+        sample = np.einsum("kc,kcd->kd", weights, np.concatenate(fields, 1).astype(np.float32)[corners])
+        pos, n, attr, mottle, occlusion = sample[:, 0:3], sample[:, 3:6], sample[:, 6:9], sample[:, 9:10], sample[:, 10:11]
         n /= np.linalg.norm(n, axis=1, keepdims=True) + 1e-12
         view = -pos / (np.linalg.norm(pos, axis=1, keepdims=True) + 1e-12)
         n = np.where((np.einsum("ij,ij->i", n, view) < 0)[:, None], -n, n)
-        attr = interp(attributes)
         palm, nail, crease = attr[:, 0:1], np.clip(attr[:, 1:2], 0, 1), np.clip(attr[:, 2:3], 0, 1)
-        mottle = interp(look.mottle[:, None])
+        # A nail is a plate with an edge, not a blush: sharpen the generator's smooth nail weight into the plate
+        # and a darker fold of skin around it (the cue that tells the back of a finger from its pad).
+        fold = np.clip(1.0 - np.abs(nail - NAIL_EDGE) / 0.12, 0, 1)
+        nail = np.clip((nail - NAIL_EDGE) / 0.08 + 0.5, 0, 1)
         lit = eval_sh(look.sh, n)
+        # Skin darkens where the hand hides its own sky and toward its silhouette, keeping its red.
+        occluded = SELF_OCCLUSION * occlusion
+        facing = np.clip(np.einsum("ij,ij->i", n, view), 0, 1)[:, None]
+        lit = lit * (1.0 - occluded) ** OCCLUSION_TINT * (1.0 - EDGE_DARKEN * (1.0 - facing) ** 2) ** OCCLUSION_TINT
         tint = DORSUM_TINT * (1 - palm) + PALM_TINT * palm
         tint = tint * (1 - nail) + NAIL_TINT * nail
         skin = lit * tint * (1 - CREASE_DARKEN * crease) * (1 + MOTTLE * mottle * np.array([1.0, 0.8, 0.7]))
+        skin = skin * (1.0 - NAIL_FOLD_DARKEN * fold * (1.0 - nail))
+        if look.texture is not None:
+            skin = skin * _skin_detail(look, sample[:, 11:14], sample[:, 14:15], look.texture.chain[corners[:, 0]], palm,
+                                       nail)
         light = dominant_direction(look.sh)
         half = light + view
         half /= np.linalg.norm(half, axis=1, keepdims=True) + 1e-12
         irradiance = lit / np.maximum(look.skin_albedo, 1e-3)
         ndh = np.clip(np.einsum("ij,ij->i", n, half), 0, 1)[:, None]
-        gloss = (0.025 * ndh ** 16 + nail * 0.10 * ndh ** 60) * irradiance.mean(1, keepdims=True)
+        gloss = (SHEEN * ndh ** SHEEN_EXPONENT + nail * 0.10 * ndh ** 60) * irradiance.mean(1, keepdims=True)
         skin = skin + gloss
         sleeve = materials[corners[np.arange(len(t)), np.argmax(np.concatenate([w0, wb1, wb2], 1), 1)]] == MAT_SLEEVE
         cloth = look.sleeve_albedo * irradiance
         colour[iy, ix] = np.where(sleeve[:, None], cloth, skin).astype(np.float32)
+        radius = CREVICE_REACH_M * camera.fx * s / float(np.median(zbuf[iy, ix]))
+        receives = tri >= 0
+        if look.texture is not None:  # the forearm's tube starts inside the palm: that seam is not a crevice
+            receives[iy, ix] &= look.texture.chain[corners[:, 0]] != ARM_CHAIN
+        colour *= crevice_shading(zbuf, tri >= 0, receives, radius)[..., None] ** OCCLUSION_TINT.astype(np.float32)
     coverage = visible.astype(np.float32)
     colour_out = cv2.resize(colour, (w, h), interpolation=cv2.INTER_AREA)
     alpha = cv2.resize(coverage, (w, h), interpolation=cv2.INTER_AREA)

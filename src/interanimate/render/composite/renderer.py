@@ -22,13 +22,14 @@ from interanimate.data.annotations import ClipAnnotations
 from interanimate.data.schema import HAND_SIDES
 from interanimate.data.synth.choreography import head_motion
 from interanimate.data.synth.generator import subject_models
+from interanimate.data.synth.hand import HandModel
 from interanimate.data.synth.raster import MAT_HAND
 from interanimate.data.synth.render import rotation_xyz
 from interanimate.pipelines.errors import AnimateError
 from interanimate.pipelines.reference_face import ReferenceFace
 from interanimate.render.composite.contact import SkinSurface, solve_contact
 from interanimate.render.composite.face import PhotoFace, build_face, linear_to_srgb
-from interanimate.render.composite.hand_render import HandAppearance, render_hand
+from interanimate.render.composite.hand_render import HandAppearance, render_hand, surface_coordinates
 from interanimate.render.composite.labels import fill_frame
 from interanimate.render.composite.lighting import dominant_direction
 from interanimate.render.composite.placement import (
@@ -72,11 +73,12 @@ class _Clock:
         self._last = now
 
 
-def _appearance(face: PhotoFace, num_vertices: int, rng: np.random.Generator) -> HandAppearance:
+def _appearance(face: PhotoFace, hand: HandModel, rng: np.random.Generator) -> HandAppearance:
     # The SH fit is albedo × irradiance; a typical face receives about 0.8 of its peak irradiance on average.
     albedo = np.clip(face.skin_linear / 0.8, 0.02, 1.0)
     return HandAppearance(sh=face.sh, skin_albedo=albedo, sleeve_albedo=SLEEVES[rng.integers(len(SLEEVES))],
-                          mottle=rng.uniform(-1.0, 1.0, num_vertices))
+                          mottle=rng.uniform(-1.0, 1.0, hand.num_vertices), texture=surface_coordinates(hand),
+                          noise_seed=int(rng.integers(1 << 20)))
 
 
 def _streak(travel: np.ndarray) -> np.ndarray:
@@ -126,7 +128,7 @@ def render_composite(reference: ReferenceFace, pattern: str, num_frames: int, fp
     motion = head_motion(num_frames, fps, rng)
     poses = [HeadPose(rotation_xyz(*(HEAD_MOTION_SCALE * motion[k][f] for k in ("yaw", "pitch", "roll"))),
                       HEAD_MOTION_SCALE * motion["translation"][f]) for f in range(num_frames)]
-    clip = _composite(face, retarget, poses, motion["eye_open"], _appearance(face, retarget.hand.num_vertices, rng),
+    clip = _composite(face, retarget, poses, motion["eye_open"], _appearance(face, retarget.hand, rng),
                       noise_rng, clock)
     clip.annotations.pattern_id = info_pattern.id
     extra = actor.record.extra
@@ -166,7 +168,7 @@ def render_driven(reference: ReferenceFace, motion, seed: int, hand: str | None 
     clock.lap("ik")
     rng, noise_rng = _rngs(seed, DRIVEN_KEY)
     eye_open = eye_openness(motion.face_keypoints)  # the photo blinks when the driving face does
-    clip = _composite(face, source, poses, eye_open, _appearance(face, source.hand.num_vertices, rng), noise_rng, clock)
+    clip = _composite(face, source, poses, eye_open, _appearance(face, source.hand, rng), noise_rng, clock)
     clip.annotations.pattern_id = PATTERN_IDS[motion.pattern] if motion.pattern else -1
     clip.info = {"renderer": ORIGIN, "acting_hand": driven.side, "driving": motion.info.get("driving"),
                  "ik_hand_scale": round(driven.hand_scale, 4), "ik_rms_px": round(driven.rms_px, 3),

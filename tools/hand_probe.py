@@ -1,0 +1,113 @@
+"""A quick look at how real the composite hand looks to MediaPipe: re-detection rate and PCK on a small subset.
+
+    PYTHONPATH=src python tools/hand_probe.py [--size 256] [--frames 16] [--sheet probe.jpg] [--json probe.json]
+
+Renders both offline portraits (scikit-image's astronaut, matplotlib's Grace Hopper) × two patterns per family with
+``render_composite`` (seeds ``--seeds``, default 0; no video encoding), re-detects every clip with the evaluation's own annotator
+(``evaluation.redetect.AnnotatorRedetector``: MediaPipe in video mode, the annotator's temporal cleaning) and scores
+it with ``evaluation.anatomy`` against the clip's exact labels: the hand detection rate and PCK@0.1 / @0.2, per
+family and overall. A few minutes on one core at 256 px, where the full bar measurement
+(``tools/composite_gallery.py`` + ``interanimate evaluate``) takes much longer. ``--sheet`` writes a contact sheet
+(one row per clip, every other frame; green outline where the hand was found).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+SUBSET = ("poke_cheek_left", "poke_nose", "pinch_chin", "pinch_cheek_right", "stroke_forehead", "stroke_jaw",
+          "swipe_mouth_leftward", "swipe_face_downward")
+
+
+def _tile_row(frames: np.ndarray, found: np.ndarray, thumb: int) -> np.ndarray:
+    tiles = []
+    for f in range(0, len(frames), 2):
+        tile = cv2.resize(frames[f], (thumb, thumb), interpolation=cv2.INTER_AREA)
+        if found[f]:
+            cv2.rectangle(tile, (0, 0), (thumb - 1, thumb - 1), (40, 200, 40), 2)
+        tiles.append(tile)
+    return np.concatenate(tiles, axis=1)
+
+
+def _scores(found, ann) -> dict:
+    from interanimate.evaluation import anatomy
+
+    rate = anatomy.hand_detection_rate(found.hand_present, ann.hand_present)
+    # A hand found only in the other hand's slot: MediaPipe called it the wrong side (PCK counts it as missing).
+    wrong_side = ann.hand_present & ~found.hand_present & found.hand_present[:, ::-1]
+    return {"visible": int(ann.hand_present.sum()), "found": int((found.hand_present & ann.hand_present).sum()),
+            "wrong_side": int(wrong_side.sum()),
+            "detection_rate": rate["detection_rate"],
+            "pck@0.1": anatomy.hand_pck(found.hand_keypoints, ann.hand_keypoints, alpha=0.1)["pck"],
+            "pck@0.2": anatomy.hand_pck(found.hand_keypoints, ann.hand_keypoints, alpha=0.2)["pck"],
+            "_pred": found.hand_keypoints, "_tgt": ann.hand_keypoints}
+
+
+def _pooled(rows: list[dict]) -> dict:
+    from interanimate.evaluation import anatomy
+
+    pred = np.concatenate([r["_pred"] for r in rows])
+    tgt = np.concatenate([r["_tgt"] for r in rows])
+    visible, found = sum(r["visible"] for r in rows), sum(r["found"] for r in rows)
+    return {"clips": len(rows), "detection_rate": found / max(visible, 1),
+            "wrong_side_rate": sum(r["wrong_side"] for r in rows) / max(visible, 1),
+            "pck@0.1": anatomy.hand_pck(pred, tgt, alpha=0.1)["pck"], "pck@0.2": anatomy.hand_pck(pred, tgt, alpha=0.2)["pck"]}
+
+
+def main() -> None:
+    from interanimate.evaluation.redetect import AnnotatorRedetector
+    from interanimate.render.composite import render_composite
+    from interanimate.render.composite.face import build_face
+    from interanimate.render.composite.photo import load_photo
+    from interanimate.taxonomy import get_pattern
+    from composite_gallery import portraits
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--frames", type=int, default=16)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--patterns", nargs="*", default=list(SUBSET))
+    parser.add_argument("--refs", type=Path, default=Path("composite_gallery/refs"))
+    parser.add_argument("--sheet", type=Path)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    redetect = AnnotatorRedetector()
+    rows, sheet = [], []
+    for photo in portraits(args.refs):
+        reference = load_photo(photo, args.size, "face")
+        face = build_face(reference.image, reference.mesh)
+        for pattern, seed in ((p, s) for p in args.patterns for s in args.seeds):
+            clip = render_composite(reference, pattern, args.frames, 25.0, seed, face=face)
+            found = redetect(clip.frames, 25.0)
+            row = {"person": photo.stem, "pattern": pattern, "seed": seed, "family": get_pattern(pattern).family,
+                   **_scores(found, clip.annotations)}
+            rows.append(row)
+            print(f"{photo.stem:13s} {pattern:22s} seed {seed}  found {row['found']:2d}/{row['visible']:2d} "
+                  f"(wrong side {row['wrong_side']:2d})  "
+                  f"PCK@0.1 {row['pck@0.1']:.3f}", flush=True)
+            if args.sheet:
+                sheet.append(_tile_row(clip.frames, found.hand_present.any(1), 96))
+    summary = {"all": _pooled(rows)}
+    for key in ("family", "person"):
+        for value in dict.fromkeys(r[key] for r in rows):
+            summary[value] = _pooled([r for r in rows if r[key] == value])
+    for name, s in summary.items():
+        print(f"{name:13s} detection {100 * s['detection_rate']:5.1f} %  PCK@0.1 {s['pck@0.1']:.3f}  "
+              f"PCK@0.2 {s['pck@0.2']:.3f}  wrong side {100 * s['wrong_side_rate']:4.1f} %  ({s['clips']} clips)")
+    if args.sheet:
+        width = max(r.shape[1] for r in sheet)
+        image = np.concatenate([np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in sheet])
+        cv2.imwrite(str(args.sheet), image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
+    if args.json:
+        args.json.write_text(json.dumps({"summary": summary, "clips": [{k: v for k, v in r.items()
+                                                                         if not k.startswith("_")} for r in rows]},
+                                        indent=1))
+
+
+if __name__ == "__main__":
+    main()
