@@ -58,3 +58,35 @@ def opencv_media(tmp_path_factory) -> Path:
     for name in ("Megamind.avi", "messi5.jpg"):
         shutil.copy(work / DATA_MEMBER / name, target / name)
     return target
+
+
+@pytest.fixture(scope="session")
+def astronaut_png(tmp_path_factory) -> Path:
+    """scikit-image's astronaut (a real portrait) as a PNG file, for commands that take a photo path."""
+    import cv2
+    from skimage import data
+
+    path = tmp_path_factory.mktemp("photos") / "astronaut.png"
+    cv2.imwrite(str(path), data.astronaut()[..., ::-1])
+    return path
+
+
+COMPOSITE_SIZE, COMPOSITE_FRAMES = 160, 10  # the composite renderer's test clips: small, and quick to render
+
+
+@pytest.fixture(scope="session")
+def astronaut():
+    """The astronaut photo framed for the composite renderer at ``COMPOSITE_SIZE``."""
+    from skimage import data
+
+    from interanimate.render.composite.photo import load_photo
+
+    return load_photo(data.astronaut(), COMPOSITE_SIZE, "face", name="astronaut")
+
+
+@pytest.fixture(scope="session")
+def poke(astronaut):
+    """A composite ``poke_cheek_left`` clip of the astronaut (seed 3)."""
+    from interanimate.render.composite import render_composite
+
+    return render_composite(astronaut, "poke_cheek_left", COMPOSITE_FRAMES, 25.0, seed=3)

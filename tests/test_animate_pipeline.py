@@ -32,15 +32,6 @@ def tiny32(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def astronaut_png(tmp_path_factory) -> Path:
-    from skimage import data
-
-    path = tmp_path_factory.mktemp("photos") / "astronaut.png"
-    cv2.imwrite(str(path), data.astronaut()[..., ::-1])
-    return path
-
-
-@pytest.fixture(scope="module")
 def synthetic_png(tmp_path_factory) -> Path:
     from interanimate.data.synth import ClipSpec, render_clip
 

@@ -7,7 +7,7 @@ import pytest
 
 skimage_data = pytest.importorskip("skimage.data")
 
-SIZE, FRAMES = 160, 10
+from conftest import COMPOSITE_FRAMES as FRAMES, COMPOSITE_SIZE as SIZE
 
 
 @pytest.fixture(scope="module")
@@ -79,20 +79,6 @@ def test_ik_respects_joint_limits_and_point_hints(hands, camera):
     free = ik.fit(camera.project(ik.joints(truth)))
     assert hinted.joints[8, 2] > free.joints[8, 2] + 0.01
     assert np.linalg.norm(camera.project(hinted.joints[8]) - camera.project(tip)) < 3.0
-
-
-@pytest.fixture(scope="module")
-def astronaut():
-    from interanimate.render.composite.photo import load_photo
-
-    return load_photo(skimage_data.astronaut(), SIZE, "face", name="astronaut")
-
-
-@pytest.fixture(scope="module")
-def poke(astronaut):
-    from interanimate.render.composite import render_composite
-
-    return render_composite(astronaut, "poke_cheek_left", FRAMES, 25.0, seed=3)
 
 
 def _as_driving(clip, size):

@@ -7,21 +7,7 @@ import pytest
 
 skimage_data = pytest.importorskip("skimage.data")
 
-SIZE, FRAMES = 160, 10
-
-
-@pytest.fixture(scope="module")
-def astronaut():
-    from interanimate.render.composite.photo import load_photo
-
-    return load_photo(skimage_data.astronaut(), SIZE, "face", name="astronaut")
-
-
-@pytest.fixture(scope="module")
-def poke(astronaut):
-    from interanimate.render.composite import render_composite
-
-    return render_composite(astronaut, "poke_cheek_left", FRAMES, 25.0, seed=3)
+from conftest import COMPOSITE_FRAMES as FRAMES, COMPOSITE_SIZE as SIZE
 
 
 @pytest.fixture(scope="module")

@@ -134,15 +134,6 @@ def test_synth_on_ray_writes_the_dataset_local_writes(synth_reference, tmp_path)
     assert _fingerprint(tmp_path / "ray") == _fingerprint(synth_reference)
 
 
-@pytest.fixture(scope="module")
-def astronaut_png(tmp_path_factory) -> Path:
-    from skimage import data
-
-    path = tmp_path_factory.mktemp("photos") / "astronaut.png"
-    cv2.imwrite(str(path), data.astronaut()[..., ::-1])
-    return path
-
-
 def _animate(photo: Path, dataset: Path, *engine: str) -> None:
     from interanimate.pipelines.command import main
 

@@ -144,15 +144,6 @@ def refine_model(tmp_path_factory) -> Path:
     return _save_tiny(tmp_path_factory.mktemp("refine") / "model", composite=True)
 
 
-@pytest.fixture(scope="module")
-def astronaut_png(tmp_path_factory) -> Path:
-    from skimage import data
-
-    path = tmp_path_factory.mktemp("photos") / "astronaut.png"
-    cv2.imwrite(str(path), data.astronaut()[..., ::-1])
-    return path
-
-
 def _animate(args, capsys) -> tuple[int, str]:
     code = animate_main([str(a) for a in args])
     captured = capsys.readouterr()
