@@ -41,6 +41,16 @@ def quiet_native_stderr():
         os.close(saved)
 
 
+def _aligned(frame: np.ndarray, alignment: int = 64) -> np.ndarray:
+    """A C-contiguous copy of ``frame`` whose buffer starts on an ``alignment``-byte boundary: LiteRT copies (and
+    warns on stderr about) input tensors that are not aligned, which a plain numpy array is not guaranteed to be."""
+    buffer = np.empty(frame.nbytes + alignment, np.uint8)
+    offset = -buffer.ctypes.data % alignment
+    aligned = buffer[offset:offset + frame.nbytes].view(frame.dtype).reshape(frame.shape)
+    aligned[...] = frame
+    return aligned
+
+
 @dataclass
 class HandObservation:
     """One detected hand. ``points``: ``(21, 3)`` x, y in pixels and z (depth relative to the wrist)
@@ -102,7 +112,7 @@ class Perceiver:
         import mediapipe as mp
 
         height, width = frame.shape[:2]
-        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(frame))
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=_aligned(frame))
         if self._frames_seen == 0:  # the graphs print their remaining set-up notices on the first frame
             with quiet_native_stderr():
                 faces = self._face.detect_for_video(image, timestamp_ms)
