@@ -181,16 +181,20 @@ def gain_table(results: dict) -> str:
     names = list(results)
     labels = [label for label in SUMMARY_KEYS.values()
               if any(label in r.summary or label in r.unmeasured for r in results.values())]
-    labels += sorted({k for r in results.values() for k in r.summary} - set(labels))
+    labels += sorted({k for r in results.values() for k in (*r.summary, *r.unmeasured)} - set(labels))
     lines = ["| metric | " + " | ".join(names) + " | better? |", "|---" * (len(names) + 2) + "|"]
     for label in labels:
         values = {n: results[n].summary.get(label) for n in names}
         cells = [f"{v:.4g}" if v is not None else "unmeasured" for v in values.values()]
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {better(label, values)} |")
-    reasons = {label: f"{n}: {r.unmeasured[label]}" for n, r in results.items() for label in r.unmeasured}
-    if reasons:
-        lines += ["", "unmeasured:"] + [f"- {label} ({why})" for label, why in reasons.items()]
-    return "\n".join(lines)
+    notes = []
+    for label in labels:
+        reasons = {n: r.unmeasured[label] for n, r in results.items() if label in r.unmeasured}
+        if len(set(reasons.values())) == 1 and len(reasons) == len(names):
+            notes.append(f"- {label}: {next(iter(reasons.values()))}")
+        else:
+            notes += [f"- {label} ({n}): {why}" for n, why in reasons.items()]
+    return "\n".join(lines + (["", "unmeasured:"] + notes if notes else []))
 
 
 def write_strip(truth: dict, generated: dict[str, dict], clip_ids: list[str], path: Path) -> Path:
