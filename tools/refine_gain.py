@@ -121,6 +121,8 @@ def regenerate_composite(pipe, dataset: Path, record, num_frames: int, seed: int
     identity_dim = ann.identity_embedding.size or 128
     sample = build_sample(window, clip_file(dataset, record, "video"), ann, num_frames,
                           resolution=(pipe.size, pipe.size), identity_dim=identity_dim, composite=True)
+    if sample["frame_indices"].tolist() != list(range(num_frames)):
+        raise RuntimeError(f"{record.clip_id}: the loader chose frames {sample['frame_indices'].tolist()}")
     reference = ((sample["reference_pixel_values"].permute(1, 2, 0) + 1) * 127.5).round().byte().numpy()
     use_identity = pipe.use_identity and ann.identity_kind == "dlib128" and ckpt.identity_dim == 128
     identity = sample["identity_embedding"].numpy() if use_identity else None
