@@ -37,7 +37,7 @@ def default_checkpoint() -> Path:
     return Path(__file__).resolve().parent / "checkpoints" / "small-synth64"
 
 
-def _strip(rows: list[tuple[str, np.ndarray]], path: Path, frames_per_row: int = 8) -> Path:
+def write_frame_strip(rows: list[tuple[str, np.ndarray]], path: Path, frames_per_row: int = 8) -> Path:
     """A PNG of labelled frame rows (each row: ``(label, (F, H, W, 3) uint8)``)."""
     import cv2
 
@@ -113,7 +113,7 @@ def run_demo(out: Path, seed: int = 0, quick: bool = False, checkpoint: Path | N
                                           seed=seed + i))
         composite_written.append(composite.write(result, videos / f"{name}-{pattern}-composite.mp4"))
         composite_rows.append((f"{name} {pattern}: composite", result.frames))
-    composite_strips = _strip(composite_rows, out / "composite_strips.png")
+    composite_strips = write_frame_strip(composite_rows, out / "composite_strips.png")
     pipe = AnimatePipeline.from_checkpoint(checkpoint, num_inference_steps=steps)
     rows, written = [], []
     for i, pattern in enumerate(tqdm(patterns, desc="animate", unit="clip")):
@@ -122,7 +122,7 @@ def run_demo(out: Path, seed: int = 0, quick: bool = False, checkpoint: Path | N
         paths = pipe.write(result, videos / f"astronaut-{pattern}.mp4", side_by_side=True)
         written.append(paths)
         rows.append((f"{pattern}: generated", result.frames))
-    strips = _strip(rows, out / "animate_strips.png")
+    strips = write_frame_strip(rows, out / "animate_strips.png")
     marks = check_file(written[0]["video"])
     composite_marks = check_file(composite_written[0]["video"])
 
@@ -134,8 +134,9 @@ def run_demo(out: Path, seed: int = 0, quick: bool = False, checkpoint: Path | N
         for i, record in enumerate(tqdm(test_clips, desc="re-generate", unit="clip")):
             if writer.has_clip(f"gen-{record.clip_id}"):
                 continue
-            result = pipe(AnimateRequest(reference=_first_frame(dataset, record), reference_name=record.clip_id,
-                                         driving=dataset / "clips" / record.clip_id, seed=seed + 100 + i))
+            result = pipe(AnimateRequest(reference=first_frame_reference(dataset, record),
+                                         reference_name=record.clip_id, driving=dataset / "clips" / record.clip_id,
+                                         seed=seed + 100 + i))
             writer.write_clip(pipe.record(result, clip_id=f"gen-{record.clip_id}"), result.frames, result.annotations,
                               video_metadata=result.metadata)
     finally:
@@ -166,7 +167,7 @@ def run_demo(out: Path, seed: int = 0, quick: bool = False, checkpoint: Path | N
     ])
 
 
-def _first_frame(dataset: Path, record) -> np.ndarray:
+def first_frame_reference(dataset: Path, record) -> np.ndarray:
     """The clip's first frame as the reference photo, upsampled 2x: face detection wants faces of 40+ px."""
     import cv2
 

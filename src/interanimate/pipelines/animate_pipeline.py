@@ -205,11 +205,20 @@ class AnimatePipeline:
                         strength: float = 1.0) -> np.ndarray:
         """``(F, S, S, 3) uint8`` frames (no watermark yet) for condition maps ``(F, C, S, S)``; with ``init_frames
         (F, S, S, 3) uint8`` and ``strength < 1``, sampled from those frames noised to ``strength`` (SDEdit)."""
+        return self.sample_frames(reference.image, conditions, pattern, seed, identity, init_frames, strength)
+
+    @torch.no_grad()
+    def sample_frames(self, reference_image: np.ndarray, conditions: np.ndarray, pattern: str | None, seed: int,
+                      identity: np.ndarray | None, init_frames: np.ndarray | None = None,
+                      strength: float = 1.0) -> np.ndarray:
+        """``generate_frames`` for an already framed ``reference_image (S, S, 3) uint8`` — e.g. a dataset clip's
+        first frame with the conditions its loader builds (``data.dataset.build_sample``), composite ones included,
+        to re-generate held-out clips exactly as the model was trained on them."""
         ckpt = self.checkpoint
         pipe = ckpt.pipeline
         device = next(ckpt.model.parameters()).device
-        reference_pixels = torch.from_numpy(reference.image).permute(2, 0, 1)[None].float().div(127.5).sub(1)
-        cond = torch.from_numpy(conditions).permute(1, 0, 2, 3)[None]  # (1, 9, f, S, S)
+        reference_pixels = torch.from_numpy(reference_image).permute(2, 0, 1)[None].float().div(127.5).sub(1)
+        cond = torch.from_numpy(conditions).permute(1, 0, 2, 3)[None]  # (1, C, f, S, S)
         pattern_id = torch.tensor([PATTERN_IDS[pattern] if pattern else -1], dtype=torch.long)
         identity_tensor = None if identity is None else torch.from_numpy(identity)[None]
         init = None
