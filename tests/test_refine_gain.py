@@ -81,7 +81,7 @@ def test_composite_model_sees_the_clips_composite(synth_clips, tmp_path):
     tool = _tool()
     pipe = AnimatePipeline.from_checkpoint(_save_tiny(tmp_path / "refine", composite=True), num_inference_steps=2)
     record = next(r for r in read_manifest(synth_clips) if r.split == "test")
-    frames, labels, generated, _ = tool.regenerate_composite(pipe, synth_clips, record, 4, seed=0)
+    frames, labels, generated, _ = tool.regenerate_from_pair(pipe, synth_clips, record, 4, seed=0)
     assert frames.shape == (4, 64, 64, 3) and labels.num_frames == 4
     sample = build_sample(record, clip_file(synth_clips, record, "video"),
                           clip_file(synth_clips, record, "annotations"), record.num_frames, composite=True)
