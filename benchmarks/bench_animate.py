@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import multiprocessing
 import resource
 import time
@@ -76,31 +77,116 @@ def _time_setting(pipe, inputs: dict, speed, steps: int, repeats: int, device: t
     return best
 
 
-def _child(pipe, inputs, speed, steps, repeats, device, queue) -> None:
+def _child(measure, device: torch.device, queue) -> None:
     base = _rss_mib()
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    result = _time_setting(pipe, inputs, speed, steps, repeats, device)
-    if device.type == "cuda":
-        result["peak MiB"] = torch.cuda.max_memory_allocated(device) / 2**20
-    else:
-        result["peak MiB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
+    result = measure()
+    result["peak MiB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
     queue.put(result)
 
 
-def run_setting(pipe, inputs, speed, steps, repeats, device) -> dict:
-    if device.type == "cuda":  # CUDA does not survive fork
+def measured(measure, device: torch.device) -> dict:
+    """``measure()``'s dict plus its peak memory: in a forked child on CPU (so each setting's peak RSS is its own),
+    in this process with the CUDA allocator's peak on GPU (CUDA does not survive fork)."""
+    if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-        result = _time_setting(pipe, inputs, speed, steps, repeats, device)
+        result = measure()
         result["peak MiB"] = torch.cuda.max_memory_allocated(device) / 2**20
         return result
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
-    process = context.Process(target=_child, args=(pipe, inputs, speed, steps, repeats, device, queue))
+    process = context.Process(target=_child, args=(measure, device, queue))
     process.start()
     result = queue.get()
     process.join()
     return result
+
+
+def run_setting(pipe, inputs, speed, steps, repeats, device) -> dict:
+    return measured(functools.partial(_time_setting, pipe, inputs, speed, steps, repeats, device), device)
+
+
+def untrained_refine_checkpoint(size: int, folder: Path, device: torch.device):
+    """The ``small-refine`` preset at ``size`` px with random (seeded, untrained) weights: only for timing, which
+    does not depend on the weights' values."""
+    from interanimate.models import InterAnimateModel
+    from interanimate.pipelines.checkpoint_loader import load_checkpoint
+    from interanimate.training.config import load_config, save_config
+
+    config = load_config("small-refine", [f"data.resolution={size}"])
+    torch.manual_seed(0)
+    InterAnimateModel.from_config(config.model, sample_size=size).save_pretrained(folder)
+    save_config(config, folder / "config.yaml")
+    return load_checkpoint(folder, device)
+
+
+def _time_refine(ckpt, request, rendered, speed, steps: int, strength: float, device: torch.device) -> dict:
+    """One refine call under ``speed`` with the composite stage replaced by its already rendered result (timed
+    once, outside): ``sampling`` is the model's part (reference, denoising, decoding), ``total`` all but the
+    composite."""
+    from interanimate.render.refine import RefinePipeline
+
+    pipe = RefinePipeline(ckpt, strength=strength, num_inference_steps=steps, speed=speed)
+    pipe.composite = lambda _request: rendered
+    times: dict[str, float] = {}
+    generate = pipe.model.generate_frames
+
+    def timed_generate(*args, **kwargs):
+        start = time.perf_counter()
+        frames = generate(*args, **kwargs)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        times["sampling"] = time.perf_counter() - start
+        return frames
+
+    pipe.model.generate_frames = timed_generate
+    start = time.perf_counter()
+    pipe(request)
+    times["total"] = time.perf_counter() - start
+    return times
+
+
+def refine_benchmark(args, device: torch.device) -> None:
+    """``--renderer refine``: composite, then the refine model, plain against default sampling, at ``--size``."""
+    import tempfile
+
+    from interanimate.pipelines import AnimateRequest
+    from interanimate.pipelines.interanimate_pipeline import PLAIN_SPEED, SamplingSpeed
+    from interanimate.render.refine import RefinePipeline
+
+    from skimage import data
+
+    with tempfile.TemporaryDirectory() as folder:
+        ckpt = untrained_refine_checkpoint(args.size, Path(folder) / "model", device)
+    request = AnimateRequest(reference=data.astronaut(), reference_name="astronaut", pattern="poke_cheek_left",
+                             num_frames=args.frames, seed=0)
+    composite = RefinePipeline(ckpt, strength=args.strength).composite  # the renderer refine uses
+    composite(request)  # warms MediaPipe and dlib
+    composite_s = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        rendered = composite(request)
+        composite_s.append(time.perf_counter() - start)
+    print(f"small-refine preset at {args.size}x{args.size}, UNTRAINED random weights (seed 0; timing does not depend "
+          f"on the weights), {args.frames} frames, {args.steps} DDIM steps, strength {args.strength}, guidance "
+          f"{ckpt.pipeline.config.guidance_scale}, trained window {ckpt.window_frames}, torch threads "
+          f"{torch.get_num_threads()}, device {device}")
+    settings = [("plain", PLAIN_SPEED), ("default", SamplingSpeed())]
+    best: dict[str, dict] = {}
+    for _ in range(args.repeats):
+        for name, speed in settings:
+            result = measured(functools.partial(_time_refine, ckpt, request, rendered, speed, args.steps,
+                                                args.strength, device), device)
+            if name not in best or result["total"] < best[name]["total"]:
+                best[name] = result
+    stage = min(composite_s)
+    plain = best["plain"]
+    print(f"\ncomposite stage (the same for both): {stage:.2f} s (best of {args.repeats})")
+    print("| setting | composite s | sampling s | end to end s | sampling speed-up | end-to-end speed-up | peak MiB |")
+    print("|---|---|---|---|---|---|---|")
+    for name, r in best.items():
+        print(f"| {name} | {stage:.2f} | {r['sampling']:.2f} | {stage + r['total']:.2f} | "
+              f"{plain['sampling'] / r['sampling']:.2f}x | {(stage + plain['total']) / (stage + r['total']):.2f}x | "
+              f"{r['peak MiB']:.0f} |")
 
 
 GUARD_METRICS = ("SSIM (frame)", "PSNR dB (frame)", "identity similarity", "hand detection rate", "hand PCK")
@@ -167,7 +253,14 @@ def main() -> None:
     parser.add_argument("--quality", action="store_true", help="run the quality guard instead of the timing")
     parser.add_argument("--clips", type=int, default=4, help="held-out clips for --quality")
     parser.add_argument("--out", default="bench_animate_out", help="working folder for --quality")
+    parser.add_argument("--renderer", choices=("diffusion", "refine"), default="diffusion",
+                        help="refine: the composite + refine path on an untrained small-refine model at --size")
+    parser.add_argument("--size", type=int, default=256, help="frame size for --renderer refine")
+    parser.add_argument("--strength", type=float, default=1.0, help="SDEdit strength for --renderer refine")
     args = parser.parse_args()
+    if args.renderer == "refine":
+        refine_benchmark(args, torch.device(args.device))
+        return
 
     from skimage import data
 
