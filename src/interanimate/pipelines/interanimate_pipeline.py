@@ -72,7 +72,7 @@ class SamplingSpeed:
     window_policy: str = "fit"
     batch_windows: bool = True
     cache_conditions: bool = True
-    guidance_interval: tuple[float, float] | None = (0.0, 0.75)
+    guidance_interval: tuple[float, float] | None = (0.0, 0.6)
     deep_cache_interval: int = 2
     autocast: str | None = "bfloat16"
 
