@@ -4,6 +4,7 @@
     python benchmarks/bench_animate.py --ablation        # also each switch on its own, added one at a time
     python benchmarks/bench_animate.py --checkpoint RUN --frames 16 --steps 20 --device cuda
     python benchmarks/bench_animate.py --quality --out /tmp/guard   # the quality guard on the demo's held-out clips
+    python benchmarks/bench_animate.py --renderer refine --size 256 --repeats 1   # composite + refine, untrained model
 
 The clip is the astronaut photo × ``poke_cheek_left`` (16 frames, 20 DDIM steps, guidance as the checkpoint says).
 Timed per setting (the best of ``--repeats``, the settings interleaved): the clip's constant inputs (reference encoding
@@ -12,6 +13,9 @@ and VAE decoding.
 The **plain** loop is how sampling used to run: windows of the trained clip length overlapping by half, one model
 call per window, the pose guider and interaction conditioning recomputed in every call, guidance at every step,
 float32. The **default** is ``SamplingSpeed()`` (see ``interanimate.pipelines.interanimate_pipeline``).
+``--renderer refine`` times the whole render-then-refine path instead: the composite renderer (timed once; it is
+the same for both settings) and the refine model under plain and default settings, at ``--size``, on the
+``small-refine`` preset built with random, untrained weights (timing does not depend on them).
 Peak memory is the growth of the process's peak RSS while one setting samples (each runs in a forked child), or
 the CUDA allocator's peak on GPU.
 """
