@@ -311,7 +311,7 @@ def main() -> None:
                    dict(guidance_interval=default.guidance_interval)),
                   (f"+ deep-feature reuse every {default.deep_cache_interval} steps",
                    dict(deep_cache_interval=default.deep_cache_interval)),
-                  ("+ bf16 autocast (where native)", dict(autocast=default.autocast))]
+                  ("+ bf16 autocast (on CUDA only)", dict(autocast=default.autocast))]
         current = PLAIN_SPEED
         for name, change in steps_:
             current = dataclasses.replace(current, **change)
