@@ -4,6 +4,7 @@
     python benchmarks/bench_animate.py --ablation        # also each switch on its own, added one at a time
     python benchmarks/bench_animate.py --checkpoint RUN --frames 16 --steps 20 --device cuda
     python benchmarks/bench_animate.py --quality --out /tmp/guard   # the quality guard on the demo's held-out clips
+    python benchmarks/bench_animate.py --renderer refine --size 256 --repeats 1   # composite + refine, untrained model
 
 The clip is the astronaut photo × ``poke_cheek_left`` (16 frames, 20 DDIM steps, guidance as the checkpoint says).
 Timed per setting (the best of ``--repeats``, the settings interleaved): the clip's constant inputs (reference encoding
@@ -12,6 +13,9 @@ and VAE decoding.
 The **plain** loop is how sampling used to run: windows of the trained clip length overlapping by half, one model
 call per window, the pose guider and interaction conditioning recomputed in every call, guidance at every step,
 float32. The **default** is ``SamplingSpeed()`` (see ``interanimate.pipelines.interanimate_pipeline``).
+``--renderer refine`` times the whole render-then-refine path instead: the composite renderer (timed once; it is
+the same for both settings) and the refine model under plain and default settings, at ``--size``, on the
+``small-refine`` preset built with random, untrained weights (timing does not depend on them).
 Peak memory is the growth of the process's peak RSS while one setting samples (each runs in a forked child), or
 the CUDA allocator's peak on GPU.
 """
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import multiprocessing
 import resource
 import time
@@ -76,34 +81,119 @@ def _time_setting(pipe, inputs: dict, speed, steps: int, repeats: int, device: t
     return best
 
 
-def _child(pipe, inputs, speed, steps, repeats, device, queue) -> None:
+def _child(measure, device: torch.device, queue) -> None:
     base = _rss_mib()
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    result = _time_setting(pipe, inputs, speed, steps, repeats, device)
-    if device.type == "cuda":
-        result["peak MiB"] = torch.cuda.max_memory_allocated(device) / 2**20
-    else:
-        result["peak MiB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
+    result = measure()
+    result["peak MiB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
     queue.put(result)
 
 
-def run_setting(pipe, inputs, speed, steps, repeats, device) -> dict:
-    if device.type == "cuda":  # CUDA does not survive fork
+def measured(measure, device: torch.device) -> dict:
+    """``measure()``'s dict plus its peak memory: in a forked child on CPU (so each setting's peak RSS is its own),
+    in this process with the CUDA allocator's peak on GPU (CUDA does not survive fork)."""
+    if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-        result = _time_setting(pipe, inputs, speed, steps, repeats, device)
+        result = measure()
         result["peak MiB"] = torch.cuda.max_memory_allocated(device) / 2**20
         return result
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
-    process = context.Process(target=_child, args=(pipe, inputs, speed, steps, repeats, device, queue))
+    process = context.Process(target=_child, args=(measure, device, queue))
     process.start()
     result = queue.get()
     process.join()
     return result
 
 
-GUARD_METRICS = ("SSIM (frame)", "PSNR dB (frame)", "identity similarity", "hand detection rate", "hand PCK")
+def run_setting(pipe, inputs, speed, steps, repeats, device) -> dict:
+    return measured(functools.partial(_time_setting, pipe, inputs, speed, steps, repeats, device), device)
+
+
+def untrained_refine_checkpoint(size: int, folder: Path, device: torch.device):
+    """The ``small-refine`` preset at ``size`` px with random (seeded, untrained) weights: only for timing, which
+    does not depend on the weights' values."""
+    from interanimate.models import InterAnimateModel
+    from interanimate.pipelines.checkpoint_loader import load_checkpoint
+    from interanimate.training.config import load_config, save_config
+
+    config = load_config("small-refine", [f"data.resolution={size}"])
+    torch.manual_seed(0)
+    InterAnimateModel.from_config(config.model, sample_size=size).save_pretrained(folder)
+    save_config(config, folder / "config.yaml")
+    return load_checkpoint(folder, device)
+
+
+def _time_refine(ckpt, request, rendered, speed, steps: int, strength: float, device: torch.device) -> dict:
+    """One refine call under ``speed`` with the composite stage replaced by its already rendered result (timed
+    once, outside): ``sampling`` is the model's part (reference, denoising, decoding), ``total`` all but the
+    composite."""
+    from interanimate.render.refine import RefinePipeline
+
+    pipe = RefinePipeline(ckpt, strength=strength, num_inference_steps=steps, speed=speed)
+    pipe.composite = lambda _request: rendered
+    times: dict[str, float] = {}
+    generate = pipe.model.generate_frames
+
+    def timed_generate(*args, **kwargs):
+        start = time.perf_counter()
+        frames = generate(*args, **kwargs)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        times["sampling"] = time.perf_counter() - start
+        return frames
+
+    pipe.model.generate_frames = timed_generate
+    start = time.perf_counter()
+    pipe(request)
+    times["total"] = time.perf_counter() - start
+    return times
+
+
+def refine_benchmark(args, device: torch.device) -> None:
+    """``--renderer refine``: composite, then the refine model, plain against default sampling, at ``--size``."""
+    import tempfile
+
+    from interanimate.pipelines import AnimateRequest
+    from interanimate.pipelines.interanimate_pipeline import PLAIN_SPEED, SamplingSpeed
+    from interanimate.render.refine import RefinePipeline
+
+    from skimage import data
+
+    with tempfile.TemporaryDirectory() as folder:
+        ckpt = untrained_refine_checkpoint(args.size, Path(folder) / "model", device)
+    request = AnimateRequest(reference=data.astronaut(), reference_name="astronaut", pattern="poke_cheek_left",
+                             num_frames=args.frames, seed=0)
+    composite = RefinePipeline(ckpt, strength=args.strength).composite  # the renderer refine uses
+    composite(request)  # warms MediaPipe and dlib
+    composite_s = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        rendered = composite(request)
+        composite_s.append(time.perf_counter() - start)
+    print(f"small-refine preset at {args.size}x{args.size}, UNTRAINED random weights (seed 0; timing does not depend "
+          f"on the weights), {args.frames} frames, {args.steps} DDIM steps, strength {args.strength}, guidance "
+          f"{ckpt.pipeline.config.guidance_scale}, trained window {ckpt.window_frames}, torch threads "
+          f"{torch.get_num_threads()}, device {device}")
+    settings = [("plain", PLAIN_SPEED), ("default", SamplingSpeed())]
+    best: dict[str, dict] = {}
+    for _ in range(args.repeats):
+        for name, speed in settings:
+            result = measured(functools.partial(_time_refine, ckpt, request, rendered, speed, args.steps,
+                                                args.strength, device), device)
+            if name not in best or result["total"] < best[name]["total"]:
+                best[name] = result
+    stage = min(composite_s)
+    plain = best["plain"]
+    print(f"\ncomposite stage (the same for both): {stage:.2f} s (best of {args.repeats})")
+    print("| setting | composite s | sampling s | end to end s | sampling speed-up | end-to-end speed-up | peak MiB |")
+    print("|---|---|---|---|---|---|---|")
+    for name, r in best.items():
+        print(f"| {name} | {stage:.2f} | {r['sampling']:.2f} | {stage + r['total']:.2f} | "
+              f"{plain['sampling'] / r['sampling']:.2f}x | {(stage + plain['total']) / (stage + r['total']):.2f}x | "
+              f"{r['peak MiB']:.0f} |")
+
+
+GUARD_METRICS = ("SSIM (frame)", "PSNR dB (frame)", "identity distance (dlib)", "hand detection rate", "hand PCK")
 
 
 def quality_guard(ckpt, settings: list[tuple[str, object]], out: Path, num_clips: int, steps: int) -> None:
@@ -122,7 +212,7 @@ def quality_guard(ckpt, settings: list[tuple[str, object]], out: Path, num_clips
     if not (dataset / "manifest.jsonl").is_file():
         generate_dataset(dataset, num_subjects=4, clips_per_pattern=1, num_frames=16, size=64, seed=0, progress=True)
     clips = [r for r in read_manifest(dataset) if r.split == "test"][:num_clips]
-    rows = {}
+    rows, unmeasured = {}, {}
     for name, speed in settings:
         pipe = AnimatePipeline(ckpt, num_inference_steps=steps, speed=speed)
         generated = out / name.replace(" ", "-")
@@ -140,6 +230,7 @@ def quality_guard(ckpt, settings: list[tuple[str, object]], out: Path, num_clips
         evaluation = evaluate(generated, dataset, EvaluateConfig(cache_dir=str(out / "cache")),
                               redetector=AnnotatorRedetector(), progress=False)
         rows[name] = evaluation.summary
+        unmeasured.update({m: why for m, why in evaluation.unmeasured.items() if m in GUARD_METRICS})
     print(f"\nquality guard: {len(clips)} held-out clips of the demo dataset, {steps} DDIM steps")
     print("| setting | " + " | ".join(GUARD_METRICS) + " |")
     print("|---|" + "---|" * len(GUARD_METRICS))
@@ -153,6 +244,8 @@ def quality_guard(ckpt, settings: list[tuple[str, object]], out: Path, num_clips
                 cell += f" ({value - base:+.4f})"
             cells.append(cell)
         print(f"| {name} | " + " | ".join(cells) + " |")
+    for metric, why in unmeasured.items():
+        print(f"n/a {metric}: {why}")
 
 
 def main() -> None:
@@ -167,7 +260,14 @@ def main() -> None:
     parser.add_argument("--quality", action="store_true", help="run the quality guard instead of the timing")
     parser.add_argument("--clips", type=int, default=4, help="held-out clips for --quality")
     parser.add_argument("--out", default="bench_animate_out", help="working folder for --quality")
+    parser.add_argument("--renderer", choices=("diffusion", "refine"), default="diffusion",
+                        help="refine: the composite + refine path on an untrained small-refine model at --size")
+    parser.add_argument("--size", type=int, default=256, help="frame size for --renderer refine")
+    parser.add_argument("--strength", type=float, default=1.0, help="SDEdit strength for --renderer refine")
     args = parser.parse_args()
+    if args.renderer == "refine":
+        refine_benchmark(args, torch.device(args.device))
+        return
 
     from skimage import data
 
@@ -211,7 +311,7 @@ def main() -> None:
                    dict(guidance_interval=default.guidance_interval)),
                   (f"+ deep-feature reuse every {default.deep_cache_interval} steps",
                    dict(deep_cache_interval=default.deep_cache_interval)),
-                  ("+ bf16 autocast (where native)", dict(autocast=default.autocast))]
+                  ("+ bf16 autocast (on CUDA only)", dict(autocast=default.autocast))]
         current = PLAIN_SPEED
         for name, change in steps_:
             current = dataclasses.replace(current, **change)

@@ -207,24 +207,39 @@ class SpatialSelfAttnProcessor(LayerProcessor):
                  attention_mask=None, temb=None, attention_context: AttentionContext | None = None):
         _check_input(attn, hidden_states, attention_mask)
         ctx = attention_context
-        key_value_states, mask = hidden_states, None
         if ctx is not None and ctx.reference_features is not None:
-            reference = ctx.reference_features[self.name]  # (b, n_ref, c)
-            # (b, n_ref, c) -> (b f, n_ref, c): every frame attends to the same reference tokens.
-            reference = reference.repeat_interleave(ctx.num_frames, dim=0)
-            key_value_states = torch.cat([hidden_states, reference], dim=1)
-            if ctx.reference_keep is not None and not bool(ctx.reference_keep.all()):
-                keep = ctx.reference_keep.repeat_interleave(ctx.num_frames)  # (b f,)
-                mask = torch.ones(hidden_states.shape[0], 1, 1, key_value_states.shape[1],
-                                  dtype=torch.bool, device=hidden_states.device)
-                mask[:, :, :, hidden_states.shape[1]:] = keep[:, None, None, None]
-        out = _project_out(attn, _attend(attn, hidden_states, key_value_states, mask), hidden_states)
+            attended = self._with_reference(attn, hidden_states, ctx)
+        else:
+            attended = _attend(attn, hidden_states, hidden_states)
+        out = _project_out(attn, attended, hidden_states)
         if ctx is not None and ctx.interaction is not None and ctx.spatial_latents is not None:
             layer = ctx.interaction.spatial_layer(self.name)
             if layer is not None:
                 branch = layer(hidden_states, ctx.spatial_latents)  # (b f, h w, c), gate applied
                 region = ctx.spatial_mask("region", hidden_states.shape[1])
                 out = out + (branch if region is None else branch * region)
+        return out
+
+
+    def _with_reference(self, attn: Attention, hidden_states: torch.Tensor, ctx: AttentionContext) -> torch.Tensor:
+        """Attention over ``[x; r]``; the frames of samples whose reference is hidden attend over ``x`` alone.
+
+        Those samples are attended separately rather than through a key mask: the same result (masked keys carry
+        zero weight) at half the keys, and a masked kernel is slower than an unmasked one on CPU.
+        """
+        # (b, n_ref, c) -> (b f, n_ref, c): every frame attends to the same reference tokens.
+        reference = ctx.reference_features[self.name].repeat_interleave(ctx.num_frames, dim=0)
+        keep = ctx.reference_keep
+        if keep is None or bool(keep.all()):
+            return _attend(attn, hidden_states, torch.cat([hidden_states, reference], dim=1))
+        rows = keep.repeat_interleave(ctx.num_frames)  # (b f,)
+        if not bool(rows.any()):
+            return _attend(attn, hidden_states, hidden_states)
+        hidden, kept = hidden_states[~rows], hidden_states[rows]
+        dropped = _attend(attn, hidden, hidden)
+        out = dropped.new_empty(hidden_states.shape[0], *dropped.shape[1:])
+        out[~rows] = dropped
+        out[rows] = _attend(attn, kept, torch.cat([kept, reference[rows]], dim=1))
         return out
 
 

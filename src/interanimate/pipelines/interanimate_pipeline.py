@@ -42,12 +42,11 @@ WINDOW_POLICIES = ("fit", "trained")
 
 
 def bf16_is_fast(device: torch.device | str) -> bool:
-    """Whether bf16 matrix products are native here: a CUDA GPU with bf16, or a CPU with AMX tiles."""
+    """Whether bf16 autocast pays here: a CUDA GPU with bf16. Not on CPU: even with AMX tiles, torch's CPU attention
+    kernel is about twice as slow in bf16 as in float32 at these head sizes, and attention dominates there
+    (docs/benchmarks.md)."""
     device = torch.device(device)
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    is_amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
-    return device.type == "cpu" and is_amx is not None and bool(is_amx())
+    return device.type == "cuda" and torch.cuda.is_bf16_supported()
 
 
 @dataclass(frozen=True)
@@ -62,8 +61,8 @@ class SamplingSpeed:
         guidance_interval: guidance only at noise levels ``t / (T − 1)`` in ``[low, high]`` (``None``: every step).
         deep_cache_interval: whole UNet every ``n``-th step, its shallow path on reused deep features between.
         autocast: ``"bfloat16"`` runs the model under bf16 autocast where bf16 is native (``bf16_is_fast``),
-            ``"always"`` anywhere, ``None`` never. At the ``small`` preset's widths (32–64 channels) on an AMX CPU it
-            saves memory rather than time (docs/benchmarks.md); wider models are where it pays.
+            ``"always"`` anywhere, ``None`` never. On CPU it is slower (``bf16_is_fast``), so there the default runs
+            in float32.
 
     The defaults are the measured ones (``benchmarks/bench_animate.py``, docs/benchmarks.md); ``PLAIN_SPEED`` is
     the loop without any of them.
@@ -72,7 +71,7 @@ class SamplingSpeed:
     window_policy: str = "fit"
     batch_windows: bool = True
     cache_conditions: bool = True
-    guidance_interval: tuple[float, float] | None = (0.0, 0.75)
+    guidance_interval: tuple[float, float] | None = (0.0, 0.6)
     deep_cache_interval: int = 2
     autocast: str | None = "bfloat16"
 
