@@ -89,6 +89,18 @@ def test_old_checkpoints_load_unchanged_and_refine_refuses_them():
         RefinePipeline(checkpoint)
 
 
+def test_the_shipped_refine_checkpoint_describes_itself_and_its_composite_inputs_are_trained():
+    from interanimate.pipelines.checkpoint_loader import load_checkpoint
+    from interanimate.render.refine import RefinePipeline
+
+    checkpoint = load_checkpoint(SHIPPED.parent / "small-refine64")
+    assert checkpoint.composite_conditions and checkpoint.resolution == 64 and checkpoint.window_frames == 8
+    assert checkpoint.pipeline.scheduler.config.prediction_type == "v_prediction"
+    # training moved the zero-initialised composite convolution: the model reads the composite
+    assert float(checkpoint.model.pose_guider.conv_in_composite.weight.abs().sum()) > 0
+    RefinePipeline(checkpoint)  # accepted by the refine renderer
+
+
 def test_loader_pairs_a_composite_of_the_first_frame_with_the_real_frames(sketch_dataset):
     plain = InterHFDataset(sketch_dataset, num_frames=4, resolution=(48, 48), seed=2)
     paired = InterHFDataset(sketch_dataset, num_frames=4, resolution=(48, 48), seed=2, composite=True)
