@@ -4,7 +4,8 @@
     PYTHONPATH=src python tools/composite_gallery.py --out composite_gallery \
         --compare src/interanimate/checkpoints/small-synth64 --thumb 128
 
-Writes ``OUT/refs/`` (the portraits: scikit-image's astronaut, matplotlib's Grace Hopper), ``OUT/dataset/`` (all 18
+Writes ``OUT/refs/`` (the portraits: scikit-image's astronaut, matplotlib's Grace Hopper and the committed ones in
+``devset/portraits/``), ``OUT/dataset/`` (all 18
 patterns × every portrait, through ``interanimate animate --as-dataset``, so ``interanimate data validate`` and
 ``interanimate evaluate --generated OUT/dataset --reference OUT/dataset --metrics anatomy`` run on it) and
 ``OUT/sheet_<person>.jpg`` (one row per pattern: the reference, then evenly spaced frames with contact frames
@@ -20,6 +21,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+COMMITTED_PORTRAITS = Path(__file__).resolve().parents[1] / "devset" / "portraits"
+
 
 def portraits(folder: Path) -> list[Path]:
     import matplotlib.cbook
@@ -30,7 +33,11 @@ def portraits(folder: Path) -> list[Path]:
     astronaut = write_png(skimage.data.astronaut(), folder / "astronaut.png")
     hopper = folder / "grace_hopper.jpg"
     hopper.write_bytes(Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)).read_bytes())
-    return [astronaut, hopper]
+    committed = []
+    for source in sorted(COMMITTED_PORTRAITS.glob("*.jpg")):
+        committed.append(folder / source.name)
+        committed[-1].write_bytes(source.read_bytes())
+    return [astronaut, hopper, *committed]
 
 
 def sheet(dataset: Path, person: str, columns: int, thumb: int) -> np.ndarray:
