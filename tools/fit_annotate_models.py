@@ -29,8 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from interanimate.data.annotate.calibration import (NONE, clip_specs, collect_clip, contact_counts, fit_contact,
-                                                    fit_pattern, load_clips, pattern_accuracy, splits)
+from interanimate.data.annotate.calibration import (NONE, clip_specs, collect_clip, collect_real_clip, contact_counts,
+                                                    fit_contact_real, fit_pattern_transfer, load_clips,
+                                                    load_real_clips, pattern_accuracy, real_counts, splits)
 from interanimate.data.annotate.contact import CONTACT_MODEL_FILE, ContactModel
 from interanimate.data.annotate.patterns import PATTERN_MODEL_FILE, PatternModel, RulePatternModel
 from interanimate.taxonomy import PATTERN_NAMES
@@ -48,7 +49,7 @@ def collect(args) -> None:
     for i, (key, spec, hover) in enumerate(todo):
         if (out / f"{key}.npz").is_file():
             continue
-        collect_clip(key, spec, hover, out, args.noise)
+        collect_clip(key, spec, hover, out, args.noise, perceive=not args.no_perception)
         print(f"[{i + 1}/{len(todo)}] {key} ({time.perf_counter() - started:.0f} s)", flush=True)
 
 
@@ -61,25 +62,55 @@ def data_description(args) -> dict:
             "test_subjects": f"{3000}..{3000 + args.test_subjects - 1}", "perception": "MediaPipe face+hand landmarkers"}
 
 
+def collect_real(args) -> None:
+    """Cache the raw tracks of the real development set's clips (``--real-splits``) for fitting and scoring."""
+    from interanimate.evaluation.devset import load_devset
+
+    out = Path(args.real_cache)
+    out.mkdir(parents=True, exist_ok=True)
+    devset = load_devset()
+    for split in args.real_splits:
+        items = list(devset.media(split=split))
+        missing = [m.reason for m in items if m.path is None]
+        if missing:
+            sys.exit(f"devset: {len(missing)} clips of the {split} half have no media (first: {missing[0]}); "
+                     "run tools/fetch_devset.py first")
+        for i, item in enumerate(items):
+            if not (out / f"real-{split}-{item.clip.id}.npz").is_file():
+                collect_real_clip(item.clip, item.path, out)
+            print(f"[{i + 1}/{len(items)}] real {split} {item.clip.id}", flush=True)
+
+
 def fit(args) -> None:
-    train = load_clips(Path(args.cache), "train", "mp")
-    test = load_clips(Path(args.cache), "test", "mp")
-    print(f"train: {len(train)} clips, test: {len(test)} clips")
-    contact_model, contact_info = fit_contact(train)
-    pattern_model, pattern_info = fit_pattern(train, contact_model)
+    cache, real_cache = Path(args.cache), Path(args.real_cache)
+    synthetic_mp = load_clips(cache, "train", "mp") if args.source == "mp" else []
+    synthetic = synthetic_mp if args.source == "mp" else load_clips(cache, "train", "gn")
+    test = load_clips(cache, "test", args.source)
+    real = load_real_clips(real_cache, "fit")  # the devset's fitting half only: the test half is never read here
+    if not real:
+        sys.exit(f"no cached real clips under {real_cache}; run collect-real first")
+    print(f"synthetic train: {len(synthetic)} clips ({args.source}), synthetic test: {len(test)}, real fit half: {len(real)}")
+    contact_model, contact_info = fit_contact_real(real, synthetic_mp)
+    pattern_model, pattern_info = fit_pattern_transfer(synthetic, real, contact_model, seed=args.seed)
     date = datetime.date.today().isoformat()
-    train_c, test_c = contact_counts(train, contact_model), contact_counts(test, contact_model)
-    train_p, test_p = (pattern_accuracy(s, contact_model, pattern_model) for s in (train, test))
     strip = lambda d: {k: round(v, 4) if isinstance(v, float) else v for k, v in d.items() if k != "confusion"}
-    provenance = {"date": date, "data": data_description(args), "fit": contact_info,
-                  "metrics": {"train": strip(train_c), "test": strip(test_c)},
-                  "command": "tools/fit_annotate_models.py collect + fit"}
+    real_fit = strip(real_counts(real, contact_model))
+    metrics = {"real_fit_in_sample": real_fit}
+    if test:
+        metrics["synthetic_test"] = {**strip(contact_counts(test, contact_model)),
+                                     **{f"pattern_{k}": v for k, v in
+                                        strip(pattern_accuracy(test, contact_model, pattern_model)).items()}}
+    data = {**data_description(args), "synthetic_cues": args.source,
+            "real": "devset/real fitting half (labels.json split=fit, ambiguous clips excluded), "
+                    "MediaPipe face+hand landmarkers at the annotator's working resolution"}
+    provenance = {"date": date, "seed": args.seed, "data": data, "fit": contact_info, "metrics": metrics,
+                  "command": "tools/fit_annotate_models.py collect [--no-perception] + collect-real + fit"}
     contact_model.save(args.contact_out, provenance)
-    pattern_model.save(args.pattern_out, {**provenance, "fit": pattern_info,
-                                          "metrics": {"train": strip(train_p), "test": strip(test_p)}})
+    pattern_model.save(args.pattern_out, {**provenance, "fit": pattern_info})
     print("contact model:", json.dumps({k: v for k, v in vars(contact_model).items()}, default=float))
-    print("contact train:", strip(train_c), "\ncontact test:", strip(test_c))
-    print("pattern train:", strip(train_p), "\npattern test:", strip(test_p))
+    print("contact fit:", json.dumps(contact_info))
+    print("pattern fit:", json.dumps(pattern_info))
+    print("metrics:", json.dumps(metrics))
 
 
 def print_confusion(confusion: np.ndarray) -> None:
@@ -115,10 +146,15 @@ def save_confusion_png(confusion: np.ndarray, path: Path, title: str) -> None:
 
 def evaluate(args) -> None:
     results = {}
+    files = sorted(Path(args.cache).glob("test-*.npz"))
+    if not files:
+        sys.exit(f"no cached test clips under {args.cache}; run collect first")
+    perceived = "mp_features" in np.load(files[0]).files
     for source, label in (("mp", "MediaPipe on the renders"), ("gn", f"ground-truth keypoints + {args.noise:.0%} IOD noise")):
+        if source == "mp" and not perceived:
+            print("(cache collected with --no-perception: no MediaPipe rows)")
+            continue
         test = load_clips(Path(args.cache), "test", source)
-        if not test:
-            sys.exit(f"no cached test clips under {args.cache}; run collect first")
         for name, contact_model, pattern_model in (("hand-set", ContactModel.hand_set(), RulePatternModel()),
                                                    ("fitted", ContactModel(), PatternModel())):
             c = contact_counts(test, contact_model)
@@ -147,10 +183,61 @@ def evaluate(args) -> None:
     (Path(args.cache) / "evaluation.json").write_text(json.dumps(results, indent=1, default=float))
 
 
+def real_predictions(clips, contact_model, pattern_model):
+    """Per real clip: the predicted contact flags' scores and the strongest recognised episode's pattern."""
+    from interanimate.data.annotate.analysis import recognise_episodes, strongest
+    from interanimate.data.annotate.calibration import run_real_contact
+
+    out = []
+    for clip in clips:
+        result = run_real_contact(clip, contact_model)
+        with np.errstate(all="ignore"):
+            best = strongest(recognise_episodes(clip.frame, result, clip.hands, clip.fps, pattern_model))
+        out.append(best.pattern if best else None)
+    return out
+
+
+def evaluate_real(args) -> None:
+    """The shipped models on the cached real devset half ``--real-splits`` (default: the test half)."""
+    from interanimate.taxonomy import get_pattern
+
+    split = args.real_splits[-1]
+    clips = load_real_clips(Path(args.real_cache), split)
+    if not clips:
+        sys.exit(f"no cached real {split} clips under {args.real_cache}; run collect-real first")
+    results = {}
+    for name, contact_model, pattern_model in (("fitted", ContactModel(), PatternModel()),):
+        c = real_counts(clips, contact_model)
+        patterns = real_predictions(clips, contact_model, pattern_model)
+        family = [(clip.family, get_pattern(p).family if p else None) for clip, p in zip(clips, patterns) if clip.family]
+        exact = [(clip.pattern, p) for clip, p in zip(clips, patterns) if clip.pattern]
+        held = [p is None for clip, p in zip(clips, patterns) if clip.truth.any() and not clip.family]
+        no_touch = [p is None for clip, p in zip(clips, patterns) if not clip.truth.any()]
+        results[name] = {"contact": c, "family": family, "pattern": exact,
+                         "held_touches_unlabelled": f"{sum(held)}/{len(held)}",
+                         "no_touch_unlabelled": f"{sum(no_touch)}/{len(no_touch)}"}
+        print(f"## real devset, {split} half ({len(clips)} scored clips), {name} models")
+        print(f"  contact P/R/F1 {c['precision']:.3f} / {c['recall']:.3f} / {c['f1']:.3f} (tp {c['tp']}, fp {c['fp']}, "
+              f"fn {c['fn']}; +-4 frames around labelled edges ignored)")
+        print(f"  touch clips with any contact {c['touch_clips_found']:.2f} of {c['touch_clips']}; hard negatives with "
+              f"contact {c['hard_negative_fp']:.2f} of {c['hard_negatives']}; all no-touch clips "
+              f"{c['no_touch_fp']:.2f} of {c['no_touch_clips']}; region accuracy {c['region_accuracy']:.2f}")
+        print(f"  family right {sum(t == q for t, q in family)}/{len(family)}: {family}")
+        print(f"  18-way right {sum(t == q for t, q in exact)}/{len(exact)}: {exact}")
+        print(f"  touches without a family left unlabelled {sum(held)}/{len(held)}; no-touch clips unlabelled "
+              f"{sum(no_touch)}/{len(no_touch)}")
+    (Path(args.real_cache) / f"evaluation-{split}.json").write_text(json.dumps(results, indent=1, default=float))
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("collect", "fit", "evaluate"))
+    parser.add_argument("command", choices=("collect", "collect-real", "fit", "evaluate", "evaluate-real"))
     parser.add_argument("--cache", default="runs/annotate-fit")
+    parser.add_argument("--real-cache", default="runs/annotate-real", help="cached tracks of the real devset")
+    parser.add_argument("--real-splits", nargs="+", default=["fit", "test"], choices=["fit", "test"],
+                        help="devset halves collect-real caches (fit uses only the fit half)")
+    parser.add_argument("--source", default="mp", choices=["mp", "gn"],
+                        help="synthetic cues to fit and score on: MediaPipe (mp) or ground truth + noise (gn)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--frames", type=int, default=48)
@@ -161,11 +248,14 @@ def main(argv=None) -> None:
     parser.add_argument("--noise", type=float, default=0.03, help="keypoint noise of the ground-truth run (x IOD)")
     parser.add_argument("--splits", nargs="+", default=["train", "test"], choices=["train", "test"],
                         help="which splits collect renders (e.g. only test, to re-measure after generator fixes)")
+    parser.add_argument("--no-perception", action="store_true",
+                        help="collect only the ground-truth + noise cues (no MediaPipe run; several times faster)")
     parser.add_argument("--shard", default="0/1", help="i/n: this process collects every n-th clip from i")
     parser.add_argument("--contact-out", type=Path, default=CONTACT_MODEL_FILE)
     parser.add_argument("--pattern-out", type=Path, default=PATTERN_MODEL_FILE)
     args = parser.parse_args(argv)
-    {"collect": collect, "fit": fit, "evaluate": evaluate}[args.command](args)
+    {"collect": collect, "collect-real": collect_real, "fit": fit, "evaluate": evaluate,
+     "evaluate-real": evaluate_real}[args.command](args)
 
 
 if __name__ == "__main__":

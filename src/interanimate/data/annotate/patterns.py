@@ -194,6 +194,10 @@ def pattern_vector(e: EpisodeFeatures) -> np.ndarray:
                     + [e.region_share.get(r, 0.0) for r in FACE_REGIONS], np.float64)
 
 
+OTHER = "other"  # the recogniser's extra class: a touch that is none of the 18 patterns (e.g. a held touch)
+PATTERN_CLASSES = tuple(p.name for p in PATTERNS)
+
+
 @functools.lru_cache(maxsize=4)
 def _shipped(path: str) -> dict:
     file = Path(path)
@@ -202,7 +206,8 @@ def _shipped(path: str) -> dict:
         return {"weights": [[0.0] * k] * d, "bias": [0.0] * k, "mean": [0.0] * d, "scale": [1.0] * d,
                 "min_confidence": 1.01}
     params = json.loads(file.read_text(encoding="utf-8"))
-    if tuple(params["inputs"]) != VECTOR_NAMES or tuple(params["classes"]) != tuple(p.name for p in PATTERNS):
+    if tuple(params["inputs"]) != VECTOR_NAMES or tuple(params["classes"]) not in (PATTERN_CLASSES,
+                                                                                   PATTERN_CLASSES + (OTHER,)):
         raise ValueError(f"{file} was fitted for other inputs or classes than this code uses")
     return {k: params[k] for k in ("weights", "bias", "mean", "scale", "min_confidence")}
 
@@ -215,11 +220,14 @@ def _default(key: str):
 class PatternModel:
     """Multinomial logistic regression from ``pattern_vector`` to the 18 patterns, with rejection.
 
-    ``PatternModel()`` loads the shipped fit (``models/patterns.json``).
+    ``PatternModel()`` loads the shipped fit (``models/patterns.json``). A model with a 19th column has
+    an explicit ``OTHER`` class (touches that are none of the patterns: held touches, brushes); an
+    episode whose most probable class is ``OTHER`` stays unlabelled, as does one below
+    ``min_confidence``.
 
     Args:
-        weights: ``(len(VECTOR_NAMES), 18)`` weights on standardised inputs.
-        bias: ``(18,)``.
+        weights: ``(len(VECTOR_NAMES), 18 or 19)`` weights on standardised inputs.
+        bias: ``(18 or 19,)``.
         mean, scale: standardisation of the inputs.
         min_confidence: below this top-class probability the episode is "none/other" (chosen on the
             training split so that hand-in-front-of-face episodes stay unlabelled).
@@ -236,7 +244,8 @@ class PatternModel:
         return cls(**_shipped(str(path)))
 
     def save(self, path: str | Path, provenance: dict | None = None) -> None:
-        params = {"inputs": list(VECTOR_NAMES), "classes": [p.name for p in PATTERNS],
+        classes = list(PATTERN_CLASSES) + ([OTHER] if np.shape(self.weights)[1] > len(PATTERNS) else [])
+        params = {"inputs": list(VECTOR_NAMES), "classes": classes,
                   "weights": np.round(np.asarray(self.weights, np.float64), 6).tolist(),
                   "bias": np.round(np.asarray(self.bias, np.float64), 6).tolist(),
                   "mean": np.round(np.asarray(self.mean, np.float64), 6).tolist(),
@@ -255,8 +264,11 @@ class PatternModel:
         p = self.probabilities(e)
         best = int(np.argmax(p))
         confidence = float(p[best])
-        pattern = PATTERNS[best] if confidence >= self.min_confidence else None
-        return Recognition(pattern, confidence, {q.name: float(v) for q, v in zip(PATTERNS, p)})
+        pattern = PATTERNS[best] if best < len(PATTERNS) and confidence >= self.min_confidence else None
+        scores = {q.name: float(v) for q, v in zip(PATTERNS, p)}
+        if len(p) > len(PATTERNS):
+            scores[OTHER] = float(p[-1])
+        return Recognition(pattern, confidence, scores)
 
 
 def group_episodes(contact: np.ndarray, fps: float, max_break_s: float = 0.8) -> list[tuple[int, list[tuple[int, int]]]]:
