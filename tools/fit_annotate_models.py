@@ -81,36 +81,53 @@ def collect_real(args) -> None:
             print(f"[{i + 1}/{len(items)}] real {split} {item.clip.id}", flush=True)
 
 
+def perceived(cache: Path) -> bool:
+    """Whether a synthetic cache holds MediaPipe cues (not collected with --no-perception)."""
+    files = sorted(Path(cache).glob("*-synth*.npz"))
+    return bool(files) and "mp_features" in np.load(files[0]).files
+
+
 def fit(args) -> None:
     cache, real_cache = Path(args.cache), Path(args.real_cache)
-    synthetic_mp = load_clips(cache, "train", "mp") if args.source == "mp" else []
-    synthetic = synthetic_mp if args.source == "mp" else load_clips(cache, "train", "gn")
-    test = load_clips(cache, "test", args.source)
+    pattern_cache = Path(args.pattern_cache or args.cache)
+    with_mp = perceived(cache)
+    synthetic_mp = load_clips(cache, "train", "mp") if with_mp else []
+    synthetic_gn = load_clips(pattern_cache, "train", "gn")
     real = load_real_clips(real_cache, "fit")  # the devset's fitting half only: the test half is never read here
-    if not real:
-        sys.exit(f"no cached real clips under {real_cache}; run collect-real first")
-    print(f"synthetic train: {len(synthetic)} clips ({args.source}), synthetic test: {len(test)}, real fit half: {len(real)}")
+    if not real or not synthetic_gn:
+        sys.exit(f"need cached real clips under {real_cache} (collect-real) and synthetic train clips under "
+                 f"{pattern_cache} (collect)")
+    print(f"synthetic train: {len(synthetic_mp)} clips with MediaPipe cues (contact), {len(synthetic_gn)} with "
+          f"ground-truth cues (patterns); real fitting half: {len(real)} clips")
     contact_model, contact_info = fit_contact_real(real, synthetic_mp)
-    pattern_model, pattern_info = fit_pattern_transfer(synthetic, real, contact_model, seed=args.seed)
-    date = datetime.date.today().isoformat()
+    pattern_model, pattern_info = fit_pattern_transfer(synthetic_gn, real, contact_model, seed=args.seed)
     strip = lambda d: {k: round(v, 4) if isinstance(v, float) else v for k, v in d.items() if k != "confusion"}
-    real_fit = strip(real_counts(real, contact_model))
-    metrics = {"real_fit_in_sample": real_fit}
-    if test:
-        metrics["synthetic_test"] = {**strip(contact_counts(test, contact_model)),
-                                     **{f"pattern_{k}": v for k, v in
-                                        strip(pattern_accuracy(test, contact_model, pattern_model)).items()}}
-    data = {**data_description(args), "synthetic_cues": args.source,
+    metrics = {"real_fit_in_sample": strip(real_counts(real, contact_model))}
+    for name, folder, source in (("synthetic_test_mp", cache, "mp"), ("synthetic_test_gn", pattern_cache, "gn")):
+        if source == "mp" and not with_mp:
+            continue
+        test = load_clips(folder, "test", source)
+        if test:
+            metrics[name] = {**strip(contact_counts(test, contact_model)), "clips": len(test),
+                             **{f"pattern_{k}": v for k, v in
+                                strip(pattern_accuracy(test, contact_model, pattern_model)).items()}}
+    subjects = lambda clips: f"{sorted({c.subject for c in clips})} at {sorted({c.size for c in clips})} px"
+    data = {**data_description(args),
+            "contact_synthetic": f"{len(synthetic_mp)} train clips (MediaPipe cues), {cache}, subjects "
+                                 f"{subjects(synthetic_mp)}" if synthetic_mp else "none",
+            "pattern_synthetic": f"{len(synthetic_gn)} train clips (ground-truth keypoints + {args.noise:.0%} IOD "
+                                 f"noise), {pattern_cache}, subjects {subjects(synthetic_gn)}",
             "real": "devset/real fitting half (labels.json split=fit, ambiguous clips excluded), "
                     "MediaPipe face+hand landmarkers at the annotator's working resolution"}
-    provenance = {"date": date, "seed": args.seed, "data": data, "fit": contact_info, "metrics": metrics,
-                  "command": "tools/fit_annotate_models.py collect [--no-perception] + collect-real + fit"}
+    provenance = {"date": datetime.date.today().isoformat(), "seed": args.seed, "data": data, "fit": contact_info,
+                  "metrics": metrics,
+                  "command": "tools/fit_annotate_models.py collect (+ collect --no-perception) + collect-real + fit"}
     contact_model.save(args.contact_out, provenance)
     pattern_model.save(args.pattern_out, {**provenance, "fit": pattern_info})
     print("contact model:", json.dumps({k: v for k, v in vars(contact_model).items()}, default=float))
     print("contact fit:", json.dumps(contact_info))
     print("pattern fit:", json.dumps(pattern_info))
-    print("metrics:", json.dumps(metrics))
+    print("metrics:", json.dumps(metrics, indent=1))
 
 
 def print_confusion(confusion: np.ndarray) -> None:
@@ -128,7 +145,7 @@ def save_confusion_png(confusion: np.ndarray, path: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(9, 8))
+    fig, ax = plt.subplots(figsize=(6.4, 5.8))
     ax.imshow(confusion, cmap="Blues")
     ax.set_xticks(range(len(PATTERN_NAMES) + 1), list(PATTERN_NAMES) + [NONE], rotation=90, fontsize=7)
     ax.set_yticks(range(len(PATTERN_NAMES)), PATTERN_NAMES, fontsize=7)
@@ -140,18 +157,17 @@ def save_confusion_png(confusion: np.ndarray, path: Path, title: str) -> None:
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=80)
     plt.close(fig)
 
 
 def evaluate(args) -> None:
     results = {}
-    files = sorted(Path(args.cache).glob("test-*.npz"))
-    if not files:
+    if not sorted(Path(args.cache).glob("test-*.npz")):
         sys.exit(f"no cached test clips under {args.cache}; run collect first")
-    perceived = "mp_features" in np.load(files[0]).files
+    with_mp = perceived(Path(args.cache))
     for source, label in (("mp", "MediaPipe on the renders"), ("gn", f"ground-truth keypoints + {args.noise:.0%} IOD noise")):
-        if source == "mp" and not perceived:
+        if source == "mp" and not with_mp:
             print("(cache collected with --no-perception: no MediaPipe rows)")
             continue
         test = load_clips(Path(args.cache), "test", source)
@@ -176,7 +192,7 @@ def evaluate(args) -> None:
             confusion = np.array(p["confusion"])
             if name == "fitted":
                 print_confusion(confusion)
-                png = Path(args.cache) / f"confusion_{source}.png"
+                png = Path(args.png) if args.png else Path(args.cache) / f"confusion_{source}.png"
                 save_confusion_png(confusion, png, f"{label}, fitted: 18-way accuracy {p['accuracy']:.1%} "
                                                    f"({p['clips']} test clips)")
                 print(f"  confusion matrix: {png}")
@@ -226,7 +242,43 @@ def evaluate_real(args) -> None:
         print(f"  18-way right {sum(t == q for t, q in exact)}/{len(exact)}: {exact}")
         print(f"  touches without a family left unlabelled {sum(held)}/{len(held)}; no-touch clips unlabelled "
               f"{sum(no_touch)}/{len(no_touch)}")
+        if args.png:
+            save_family_confusion_png(clips, patterns, Path(args.png), f"real devset, {split} half: recognised family "
+                                                                      f"per clip ({len(clips)} clips)")
+            print(f"  confusion picture: {args.png}")
     (Path(args.real_cache) / f"evaluation-{split}.json").write_text(json.dumps(results, indent=1, default=float))
+
+
+def save_family_confusion_png(clips, patterns, path: Path, title: str) -> None:
+    """Rows: the clip's labelled family, a touch without one, or no touch; columns: the recognised family."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from interanimate.data.annotate.calibration import FAMILIES
+    from interanimate.taxonomy import get_pattern
+
+    rows = list(FAMILIES) + ["touch, no family", "no touch"]
+    cols = list(FAMILIES) + ["unlabelled"]
+    confusion = np.zeros((len(rows), len(cols)), int)
+    for clip, pattern in zip(clips, patterns):
+        r = rows.index(clip.family) if clip.family else (len(FAMILIES) if clip.truth.any() else len(FAMILIES) + 1)
+        c = cols.index(get_pattern(pattern).family) if pattern else len(FAMILIES)
+        confusion[r, c] += 1
+    fig, ax = plt.subplots(figsize=(4.6, 3.4))
+    ax.imshow(confusion, cmap="Blues")
+    ax.set_xticks(range(len(cols)), cols, rotation=30, fontsize=7)
+    ax.set_yticks(range(len(rows)), rows, fontsize=7)
+    for i, j in zip(*np.nonzero(confusion)):
+        ax.text(j, i, str(confusion[i, j]), ha="center", va="center", fontsize=8,
+                color="white" if confusion[i, j] > confusion.max() / 2 else "black")
+    ax.set_xlabel("recognised", fontsize=8)
+    ax.set_ylabel("labelled", fontsize=8)
+    ax.set_title(title, fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
 
 
 def main(argv=None) -> None:
@@ -236,8 +288,8 @@ def main(argv=None) -> None:
     parser.add_argument("--real-cache", default="runs/annotate-real", help="cached tracks of the real devset")
     parser.add_argument("--real-splits", nargs="+", default=["fit", "test"], choices=["fit", "test"],
                         help="devset halves collect-real caches (fit uses only the fit half)")
-    parser.add_argument("--source", default="mp", choices=["mp", "gn"],
-                        help="synthetic cues to fit and score on: MediaPipe (mp) or ground truth + noise (gn)")
+    parser.add_argument("--pattern-cache", default=None,
+                        help="synthetic cache whose ground-truth cues fit the recogniser (default: --cache)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--frames", type=int, default=48)
@@ -251,6 +303,7 @@ def main(argv=None) -> None:
     parser.add_argument("--no-perception", action="store_true",
                         help="collect only the ground-truth + noise cues (no MediaPipe run; several times faster)")
     parser.add_argument("--shard", default="0/1", help="i/n: this process collects every n-th clip from i")
+    parser.add_argument("--png", default=None, help="where evaluate / evaluate-real draw the confusion picture")
     parser.add_argument("--contact-out", type=Path, default=CONTACT_MODEL_FILE)
     parser.add_argument("--pattern-out", type=Path, default=PATTERN_MODEL_FILE)
     args = parser.parse_args(argv)

@@ -207,7 +207,8 @@ def contact_episodes(frame: FaceFrame, contact: ContactResult, hands: np.ndarray
     """
     point_face = frame.to_face(np.nan_to_num(contact.point.astype(np.float64)))
     return [episode_features(hand, segments, np.where(contact.contact[:, hand, None], point_face[:, hand], np.nan),
-                             contact.region[:, hand], hands[:, hand], fps)
+                             contact.region[:, hand], hands[:, hand], fps,
+                             None if contact.tip is None else contact.tip[:, hand])
             for hand, segments in group_episodes(contact.contact, fps)]
 
 

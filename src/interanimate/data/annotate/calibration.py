@@ -515,6 +515,12 @@ def fit_contact_real(real_clips, synthetic_clips=(), l2: float = 3e-2, folds: in
         for i in held:
             out_of_fold[i] = model_k.probability(real_clips[i].features, real_clips[i].fps)
     model, frames, positives = fit_on(real_clips, synthetic_clips)
+    # The geometric gate: the reach below which (almost) no labelled real touch has its fingertip.
+    reach = np.concatenate([c.features[..., 0][acting_hand_labels(c) & c.keep[:, None]] for c in real_clips])
+    reach = reach[np.isfinite(reach)]
+    min_reach = float(np.quantile(reach, 0.01)) if len(reach) else -1.5
+    model = ContactModel(**{**vars(model), "min_reach": min_reach})
+    out_of_fold = [np.where(c.features[..., 0] >= min_reach, p, 0.0) for c, p in zip(real_clips, out_of_fold)]
     best, best_score, best_counts = None, -np.inf, None
     for enter in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7):
         for leave in (enter - 0.15, enter - 0.05):
@@ -527,6 +533,7 @@ def fit_contact_real(real_clips, synthetic_clips=(), l2: float = 3e-2, folds: in
                     if score > best_score:
                         best, best_score, best_counts = trial, score, counts
     return best, {"frames": frames, "positives": positives, "l2": l2, "real_clips": len(real_clips),
+                  "min_reach": "1st percentile of the fingertip reach over the real fitting half's contact frames",
                   "synthetic_clips": len(synthetic_clips), "synthetic_share": synthetic_share if synthetic_clips else 0.0,
                   "selection": f"max frame F1 + touch clips found - 2 x hard-negative clips with contact, on "
                                f"{folds}-fold out-of-fold probabilities of the real fitting half",
@@ -570,7 +577,7 @@ def synthetic_pattern_rows(clips, contact_model: ContactModel, seed: int = 0):
         if not clip.hover:
             flags = jittered_contact(clip.gt_contact & clip.hand_present, rng)
             point, region = contact_points(frame, flags, clip.tip, clip.hands, size)
-            result = ContactResult(flags, point, region, np.zeros(flags.shape), clip.features)
+            result = ContactResult(flags, point, region, np.zeros(flags.shape), clip.features, clip.tip)
             with np.errstate(all="ignore"):
                 for e in contact_episodes(frame, result, clip.hands, clip.fps):
                     for factor in STRETCHES:

@@ -55,7 +55,7 @@ CONTACT_MODEL_FILE = MODEL_DIR / "contact.json"
 # The cue weights set by hand from the cues' meaning, before any fit (kept as the baseline to beat).
 HAND_SET = {"weights": (5.2, 2.1, 0.9, -1.6, -0.35, 0.0, 0.0, 0.0), "bias": -0.9, "mean": (0.0,) * 8,
             "scale": (1.0,) * 8,
-            "enter": 0.6, "leave": 0.4, "close_gap_s": 0.08, "min_duration_s": 0.06}
+            "enter": 0.6, "leave": 0.4, "close_gap_s": 0.08, "min_duration_s": 0.06, "min_reach": -1.5}
 
 
 @functools.lru_cache(maxsize=4)
@@ -69,6 +69,7 @@ def _shipped(path: str) -> dict:
         raise ValueError(f"{file}: fitted on features {params.get('features')}, this code computes {FEATURES}")
     if params.get("persistence_s", PERSISTENCE_S) != PERSISTENCE_S:
         raise ValueError(f"{file}: fitted with a {params['persistence_s']} s persistence window, code uses {PERSISTENCE_S}")
+    params.setdefault("min_reach", HAND_SET["min_reach"])
     return {key: tuple(value) if isinstance(value, list) else value for key, value in params.items() if key in HAND_SET}
 
 
@@ -91,6 +92,8 @@ class ContactModel:
         enter, leave: hysteresis thresholds on the probability.
         close_gap_s: gaps shorter than this inside a contact are closed.
         min_duration_s: contacts shorter than this are dropped (flicker).
+        min_reach: a hand none of whose fingertips comes this close to the face outline (IOD, ``reach``;
+            negative = outside) is not touching, whatever the other cues say (the outline bounds the skin).
     """
 
     weights: tuple[float, ...] = _default("weights")
@@ -101,6 +104,7 @@ class ContactModel:
     leave: float = _default("leave")
     close_gap_s: float = _default("close_gap_s")
     min_duration_s: float = _default("min_duration_s")
+    min_reach: float = _default("min_reach")
 
     @classmethod
     def hand_set(cls) -> "ContactModel":
@@ -132,7 +136,7 @@ class ContactModel:
         """Contact probability per frame (and hand) from ``(F, ..., len(FEATURES))`` cues."""
         z = self.bias + self.standardise(self.inputs(features, fps)) @ np.asarray(self.weights, np.float64)
         p = 1.0 / (1.0 + np.exp(-z))
-        return np.where(np.isfinite(features[..., 0]), p, 0.0)
+        return np.where(np.isfinite(features[..., 0]) & (features[..., 0] >= self.min_reach), p, 0.0)
 
 
 def window_mean(values: np.ndarray, half_width: int) -> np.ndarray:
@@ -156,6 +160,7 @@ class ContactResult:
     region: np.ndarray  # (F, 2) int8, NO_REGION when not in contact
     probability: np.ndarray  # (F, 2)
     features: np.ndarray  # (F, 2, len(FEATURES))
+    tip: np.ndarray | None = None  # (F, 2) int: the fingertip keypoint the cues were read at
 
 
 def _px_per_metre_hand(points: np.ndarray, world: np.ndarray) -> float:
@@ -324,7 +329,7 @@ def label_contact(frame: FaceFrame, features: np.ndarray, tip: np.ndarray, hands
     for h in range(2):
         contact[:, h] = decide(probability[:, h], fps, model) & hand_present[:, h] & face_present
     point, region = contact_points(frame, contact, tip, hands, image_size)
-    return ContactResult(contact, point, region, probability, features)
+    return ContactResult(contact, point, region, probability, features, tip)
 
 
 def contact_points(frame: FaceFrame, contact: np.ndarray, tip: np.ndarray, hands: np.ndarray,
