@@ -24,7 +24,7 @@ def test_shipped_parameter_files_load_and_record_their_provenance():
         provenance = params["provenance"]
         assert provenance["date"] and provenance["data"]["generator"] == "interanimate.data.synth"
         assert "fitting half" in provenance["data"]["real"] and provenance["seed"] == 0
-        assert provenance["metrics"]["real_fit_in_sample"] and provenance["metrics"]["synthetic_test"]
+        assert provenance["metrics"]["real_fit_in_sample"] and provenance["metrics"]["synthetic_test_mp"]
     contact = ContactModel()
     assert contact == ContactModel.load(CONTACT_MODEL_FILE)
     assert contact != ContactModel.hand_set() and len(contact.weights) == 2 * len(FEATURES)  # cues + window means
