@@ -1,16 +1,26 @@
-"""Fit and measure the annotator's contact detector and pattern recogniser on synthetic renders.
+"""Fit and measure the annotator's contact detector and pattern recogniser on synthetic renders and real footage.
 
-    OMP_NUM_THREADS=1 .venv/bin/python tools/fit_annotate_models.py collect --cache runs/annotate-fit [--shard 0/2]
-    OMP_NUM_THREADS=1 .venv/bin/python tools/fit_annotate_models.py fit --cache runs/annotate-fit
-    OMP_NUM_THREADS=1 .venv/bin/python tools/fit_annotate_models.py evaluate --cache runs/annotate-fit
+    export OMP_NUM_THREADS=1
+    python tools/fit_annotate_models.py collect --cache runs/annotate-mp --size 256 --train-subjects 6 --test-subjects 2 [--shard 0/2]
+    python tools/fit_annotate_models.py collect --cache runs/annotate-gn --size 128 --train-subjects 6 --test-subjects 2 --no-perception
+    python tools/fit_annotate_models.py collect-real --real-cache runs/annotate-real
+    python tools/fit_annotate_models.py fit --cache runs/annotate-mp --pattern-cache runs/annotate-gn --real-cache runs/annotate-real \
+        --size 256 --train-subjects 6 --test-subjects 2
+    python tools/fit_annotate_models.py evaluate --cache runs/annotate-mp [--png PNG]
+    python tools/fit_annotate_models.py evaluate-real --real-cache runs/annotate-real [--real-splits test] [--png PNG]
 
 ``collect`` renders the train and test splits with ``interanimate.data.synth`` (exact labels) and runs,
-per clip, (a) MediaPipe perception + the annotator's cleaning on the rendered frames and (b) the
-ground-truth keypoints with Gaussian noise, storing the contact cues of both next to the ground
-truth (one ``.npz`` per clip; re-running skips finished clips, and ``--shard i/n`` splits the work
-between processes). ``fit`` fits both models on the train split's MediaPipe cues and writes them into
-the package (``src/interanimate/data/annotate/models/``) with provenance; ``evaluate`` scores the
-hand-set and the fitted models on the test split and draws the confusion matrix.
+per clip, (a) MediaPipe perception + the annotator's cleaning on the rendered frames (skipped with
+``--no-perception``) and (b) the ground-truth keypoints with Gaussian noise, storing the contact cues
+of both next to the ground truth (one ``.npz`` per clip; re-running skips finished clips, and
+``--shard i/n`` splits the work between processes). ``collect-real`` caches the raw tracks of the real
+development set (``devset/real``, fetched media) per clip. ``fit`` fits the contact model on the real
+devset's *fitting half* plus the synthetic train split's MediaPipe cues, and the recogniser on the
+synthetic train split's ground-truth episodes (time-stretched) plus the fitting half's episodes, and
+writes both into the package (``src/interanimate/data/annotate/models/``) with provenance; the real
+test half is never read by ``fit``. ``evaluate`` scores the hand-set and the fitted models on the
+synthetic test split and draws the confusion matrix; ``evaluate-real`` scores model files
+(``--contact-out`` / ``--pattern-out``, default the shipped ones) on a cached devset half.
 
 Splits are subject-disjoint (train and test subjects come from separate index ranges). Besides the
 18 patterns, each subject gets "hover" clips: the pattern's choreography with the hand moved 2.5-6 cm
@@ -99,7 +109,7 @@ def fit(args) -> None:
                  f"{pattern_cache} (collect)")
     print(f"synthetic train: {len(synthetic_mp)} clips with MediaPipe cues (contact), {len(synthetic_gn)} with "
           f"ground-truth cues (patterns); real fitting half: {len(real)} clips")
-    contact_model, contact_info = fit_contact_real(real, synthetic_mp)
+    contact_model, contact_info = fit_contact_real(real, synthetic_mp, hover_weight=args.hover_weight)
     pattern_model, pattern_info = fit_pattern_transfer(synthetic_gn, real, contact_model, seed=args.seed)
     strip = lambda d: {k: round(v, 4) if isinstance(v, float) else v for k, v in d.items() if k != "confusion"}
     metrics = {"real_fit_in_sample": strip(real_counts(real, contact_model))}
@@ -192,7 +202,9 @@ def evaluate(args) -> None:
             confusion = np.array(p["confusion"])
             if name == "fitted":
                 print_confusion(confusion)
-                png = Path(args.png) if args.png else Path(args.cache) / f"confusion_{source}.png"
+                png = Path(args.cache) / f"confusion_{source}.png"
+                if args.png:
+                    png = Path(args.png).with_name(f"{Path(args.png).stem}_{source}{Path(args.png).suffix}")
                 save_confusion_png(confusion, png, f"{label}, fitted: 18-way accuracy {p['accuracy']:.1%} "
                                                    f"({p['clips']} test clips)")
                 print(f"  confusion matrix: {png}")
@@ -222,7 +234,9 @@ def evaluate_real(args) -> None:
     if not clips:
         sys.exit(f"no cached real {split} clips under {args.real_cache}; run collect-real first")
     results = {}
-    for name, contact_model, pattern_model in (("fitted", ContactModel(), PatternModel()),):
+    # --contact-out / --pattern-out name the model files to score (default: the shipped ones)
+    for name, contact_model, pattern_model in (("fitted", ContactModel.load(args.contact_out),
+                                                PatternModel.load(args.pattern_out)),):
         c = real_counts(clips, contact_model)
         patterns = real_predictions(clips, contact_model, pattern_model)
         family = [(clip.family, get_pattern(p).family if p else None) for clip, p in zip(clips, patterns) if clip.family]
@@ -303,6 +317,8 @@ def main(argv=None) -> None:
     parser.add_argument("--no-perception", action="store_true",
                         help="collect only the ground-truth + noise cues (no MediaPipe run; several times faster)")
     parser.add_argument("--shard", default="0/1", help="i/n: this process collects every n-th clip from i")
+    parser.add_argument("--hover-weight", type=float, default=1.0,
+                        help="weight of the synthetic hover false-positive rate when choosing the contact thresholds")
     parser.add_argument("--png", default=None, help="where evaluate / evaluate-real draw the confusion picture")
     parser.add_argument("--contact-out", type=Path, default=CONTACT_MODEL_FILE)
     parser.add_argument("--pattern-out", type=Path, default=PATTERN_MODEL_FILE)
