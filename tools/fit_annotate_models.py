@@ -1,16 +1,26 @@
-"""Fit and measure the annotator's contact detector and pattern recogniser on synthetic renders.
+"""Fit and measure the annotator's contact detector and pattern recogniser on synthetic renders and real footage.
 
-    OMP_NUM_THREADS=1 .venv/bin/python tools/fit_annotate_models.py collect --cache runs/annotate-fit [--shard 0/2]
-    OMP_NUM_THREADS=1 .venv/bin/python tools/fit_annotate_models.py fit --cache runs/annotate-fit
-    OMP_NUM_THREADS=1 .venv/bin/python tools/fit_annotate_models.py evaluate --cache runs/annotate-fit
+    export OMP_NUM_THREADS=1
+    python tools/fit_annotate_models.py collect --cache runs/annotate-mp --size 256 --train-subjects 6 --test-subjects 2 [--shard 0/2]
+    python tools/fit_annotate_models.py collect --cache runs/annotate-gn --size 128 --train-subjects 6 --test-subjects 2 --no-perception
+    python tools/fit_annotate_models.py collect-real --real-cache runs/annotate-real
+    python tools/fit_annotate_models.py fit --cache runs/annotate-mp --pattern-cache runs/annotate-gn --real-cache runs/annotate-real \
+        --size 256 --train-subjects 6 --test-subjects 2
+    python tools/fit_annotate_models.py evaluate --cache runs/annotate-mp [--png PNG]
+    python tools/fit_annotate_models.py evaluate-real --real-cache runs/annotate-real [--real-splits test] [--png PNG]
 
 ``collect`` renders the train and test splits with ``interanimate.data.synth`` (exact labels) and runs,
-per clip, (a) MediaPipe perception + the annotator's cleaning on the rendered frames and (b) the
-ground-truth keypoints with Gaussian noise, storing the contact cues of both next to the ground
-truth (one ``.npz`` per clip; re-running skips finished clips, and ``--shard i/n`` splits the work
-between processes). ``fit`` fits both models on the train split's MediaPipe cues and writes them into
-the package (``src/interanimate/data/annotate/models/``) with provenance; ``evaluate`` scores the
-hand-set and the fitted models on the test split and draws the confusion matrix.
+per clip, (a) MediaPipe perception + the annotator's cleaning on the rendered frames (skipped with
+``--no-perception``) and (b) the ground-truth keypoints with Gaussian noise, storing the contact cues
+of both next to the ground truth (one ``.npz`` per clip; re-running skips finished clips, and
+``--shard i/n`` splits the work between processes). ``collect-real`` caches the raw tracks of the real
+development set (``devset/real``, fetched media) per clip. ``fit`` fits the contact model on the real
+devset's *fitting half* plus the synthetic train split's MediaPipe cues, and the recogniser on the
+synthetic train split's ground-truth episodes (time-stretched) plus the fitting half's episodes, and
+writes both into the package (``src/interanimate/data/annotate/models/``) with provenance; the real
+test half is never read by ``fit``. ``evaluate`` scores the hand-set and the fitted models on the
+synthetic test split and draws the confusion matrix; ``evaluate-real`` scores model files
+(``--contact-out`` / ``--pattern-out``, default the shipped ones) on a cached devset half.
 
 Splits are subject-disjoint (train and test subjects come from separate index ranges). Besides the
 18 patterns, each subject gets "hover" clips: the pattern's choreography with the hand moved 2.5-6 cm
@@ -29,8 +39,9 @@ from pathlib import Path
 
 import numpy as np
 
-from interanimate.data.annotate.calibration import (NONE, clip_specs, collect_clip, contact_counts, fit_contact,
-                                                    fit_pattern, load_clips, pattern_accuracy, splits)
+from interanimate.data.annotate.calibration import (NONE, clip_specs, collect_clip, collect_real_clip, contact_counts,
+                                                    fit_contact_real, fit_pattern_transfer, load_clips,
+                                                    load_real_clips, pattern_accuracy, real_counts, splits)
 from interanimate.data.annotate.contact import CONTACT_MODEL_FILE, ContactModel
 from interanimate.data.annotate.patterns import PATTERN_MODEL_FILE, PatternModel, RulePatternModel
 from interanimate.taxonomy import PATTERN_NAMES
@@ -48,7 +59,7 @@ def collect(args) -> None:
     for i, (key, spec, hover) in enumerate(todo):
         if (out / f"{key}.npz").is_file():
             continue
-        collect_clip(key, spec, hover, out, args.noise)
+        collect_clip(key, spec, hover, out, args.noise, perceive=not args.no_perception)
         print(f"[{i + 1}/{len(todo)}] {key} ({time.perf_counter() - started:.0f} s)", flush=True)
 
 
@@ -61,25 +72,72 @@ def data_description(args) -> dict:
             "test_subjects": f"{3000}..{3000 + args.test_subjects - 1}", "perception": "MediaPipe face+hand landmarkers"}
 
 
+def collect_real(args) -> None:
+    """Cache the raw tracks of the real development set's clips (``--real-splits``) for fitting and scoring."""
+    from interanimate.evaluation.devset import load_devset
+
+    out = Path(args.real_cache)
+    out.mkdir(parents=True, exist_ok=True)
+    devset = load_devset()
+    for split in args.real_splits:
+        items = list(devset.media(split=split))
+        missing = [m.reason for m in items if m.path is None]
+        if missing:
+            sys.exit(f"devset: {len(missing)} clips of the {split} half have no media (first: {missing[0]}); "
+                     "run tools/fetch_devset.py first")
+        for i, item in enumerate(items):
+            if not (out / f"real-{split}-{item.clip.id}.npz").is_file():
+                collect_real_clip(item.clip, item.path, out)
+            print(f"[{i + 1}/{len(items)}] real {split} {item.clip.id}", flush=True)
+
+
+def perceived(cache: Path) -> bool:
+    """Whether a synthetic cache holds MediaPipe cues (not collected with --no-perception)."""
+    files = sorted(Path(cache).glob("*-synth*.npz"))
+    return bool(files) and "mp_features" in np.load(files[0]).files
+
+
 def fit(args) -> None:
-    train = load_clips(Path(args.cache), "train", "mp")
-    test = load_clips(Path(args.cache), "test", "mp")
-    print(f"train: {len(train)} clips, test: {len(test)} clips")
-    contact_model, contact_info = fit_contact(train)
-    pattern_model, pattern_info = fit_pattern(train, contact_model)
-    date = datetime.date.today().isoformat()
-    train_c, test_c = contact_counts(train, contact_model), contact_counts(test, contact_model)
-    train_p, test_p = (pattern_accuracy(s, contact_model, pattern_model) for s in (train, test))
+    cache, real_cache = Path(args.cache), Path(args.real_cache)
+    pattern_cache = Path(args.pattern_cache or args.cache)
+    with_mp = perceived(cache)
+    synthetic_mp = load_clips(cache, "train", "mp") if with_mp else []
+    synthetic_gn = load_clips(pattern_cache, "train", "gn")
+    real = load_real_clips(real_cache, "fit")  # the devset's fitting half only: the test half is never read here
+    if not real or not synthetic_gn:
+        sys.exit(f"need cached real clips under {real_cache} (collect-real) and synthetic train clips under "
+                 f"{pattern_cache} (collect)")
+    print(f"synthetic train: {len(synthetic_mp)} clips with MediaPipe cues (contact), {len(synthetic_gn)} with "
+          f"ground-truth cues (patterns); real fitting half: {len(real)} clips")
+    contact_model, contact_info = fit_contact_real(real, synthetic_mp, hover_weight=args.hover_weight)
+    pattern_model, pattern_info = fit_pattern_transfer(synthetic_gn, real, contact_model, seed=args.seed)
     strip = lambda d: {k: round(v, 4) if isinstance(v, float) else v for k, v in d.items() if k != "confusion"}
-    provenance = {"date": date, "data": data_description(args), "fit": contact_info,
-                  "metrics": {"train": strip(train_c), "test": strip(test_c)},
-                  "command": "tools/fit_annotate_models.py collect + fit"}
+    metrics = {"real_fit_in_sample": strip(real_counts(real, contact_model))}
+    for name, folder, source in (("synthetic_test_mp", cache, "mp"), ("synthetic_test_gn", pattern_cache, "gn")):
+        if source == "mp" and not with_mp:
+            continue
+        test = load_clips(folder, "test", source)
+        if test:
+            metrics[name] = {**strip(contact_counts(test, contact_model)), "clips": len(test),
+                             **{f"pattern_{k}": v for k, v in
+                                strip(pattern_accuracy(test, contact_model, pattern_model)).items()}}
+    subjects = lambda clips: f"{sorted({c.subject for c in clips})} at {sorted({c.size for c in clips})} px"
+    data = {**data_description(args),
+            "contact_synthetic": f"{len(synthetic_mp)} train clips (MediaPipe cues), {cache}, subjects "
+                                 f"{subjects(synthetic_mp)}" if synthetic_mp else "none",
+            "pattern_synthetic": f"{len(synthetic_gn)} train clips (ground-truth keypoints + {args.noise:.0%} IOD "
+                                 f"noise), {pattern_cache}, subjects {subjects(synthetic_gn)}",
+            "real": "devset/real fitting half (labels.json split=fit, ambiguous clips excluded), "
+                    "MediaPipe face+hand landmarkers at the annotator's working resolution"}
+    provenance = {"date": datetime.date.today().isoformat(), "seed": args.seed, "data": data, "fit": contact_info,
+                  "metrics": metrics,
+                  "command": "tools/fit_annotate_models.py collect (+ collect --no-perception) + collect-real + fit"}
     contact_model.save(args.contact_out, provenance)
-    pattern_model.save(args.pattern_out, {**provenance, "fit": pattern_info,
-                                          "metrics": {"train": strip(train_p), "test": strip(test_p)}})
+    pattern_model.save(args.pattern_out, {**provenance, "fit": pattern_info})
     print("contact model:", json.dumps({k: v for k, v in vars(contact_model).items()}, default=float))
-    print("contact train:", strip(train_c), "\ncontact test:", strip(test_c))
-    print("pattern train:", strip(train_p), "\npattern test:", strip(test_p))
+    print("contact fit:", json.dumps(contact_info))
+    print("pattern fit:", json.dumps(pattern_info))
+    print("metrics:", json.dumps(metrics, indent=1))
 
 
 def print_confusion(confusion: np.ndarray) -> None:
@@ -97,7 +155,7 @@ def save_confusion_png(confusion: np.ndarray, path: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(9, 8))
+    fig, ax = plt.subplots(figsize=(6.4, 5.8))
     ax.imshow(confusion, cmap="Blues")
     ax.set_xticks(range(len(PATTERN_NAMES) + 1), list(PATTERN_NAMES) + [NONE], rotation=90, fontsize=7)
     ax.set_yticks(range(len(PATTERN_NAMES)), PATTERN_NAMES, fontsize=7)
@@ -109,16 +167,20 @@ def save_confusion_png(confusion: np.ndarray, path: Path, title: str) -> None:
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=80)
     plt.close(fig)
 
 
 def evaluate(args) -> None:
     results = {}
+    if not sorted(Path(args.cache).glob("test-*.npz")):
+        sys.exit(f"no cached test clips under {args.cache}; run collect first")
+    with_mp = perceived(Path(args.cache))
     for source, label in (("mp", "MediaPipe on the renders"), ("gn", f"ground-truth keypoints + {args.noise:.0%} IOD noise")):
+        if source == "mp" and not with_mp:
+            print("(cache collected with --no-perception: no MediaPipe rows)")
+            continue
         test = load_clips(Path(args.cache), "test", source)
-        if not test:
-            sys.exit(f"no cached test clips under {args.cache}; run collect first")
         for name, contact_model, pattern_model in (("hand-set", ContactModel.hand_set(), RulePatternModel()),
                                                    ("fitted", ContactModel(), PatternModel())):
             c = contact_counts(test, contact_model)
@@ -141,16 +203,107 @@ def evaluate(args) -> None:
             if name == "fitted":
                 print_confusion(confusion)
                 png = Path(args.cache) / f"confusion_{source}.png"
+                if args.png:
+                    png = Path(args.png).with_name(f"{Path(args.png).stem}_{source}{Path(args.png).suffix}")
                 save_confusion_png(confusion, png, f"{label}, fitted: 18-way accuracy {p['accuracy']:.1%} "
                                                    f"({p['clips']} test clips)")
                 print(f"  confusion matrix: {png}")
     (Path(args.cache) / "evaluation.json").write_text(json.dumps(results, indent=1, default=float))
 
 
+def real_predictions(clips, contact_model, pattern_model):
+    """Per real clip: the predicted contact flags' scores and the strongest recognised episode's pattern."""
+    from interanimate.data.annotate.analysis import recognise_episodes, strongest
+    from interanimate.data.annotate.calibration import run_real_contact
+
+    out = []
+    for clip in clips:
+        result = run_real_contact(clip, contact_model)
+        with np.errstate(all="ignore"):
+            best = strongest(recognise_episodes(clip.frame, result, clip.hands, clip.fps, pattern_model))
+        out.append(best.pattern if best else None)
+    return out
+
+
+def evaluate_real(args) -> None:
+    """The shipped models on the cached real devset half ``--real-splits`` (default: the test half)."""
+    from interanimate.taxonomy import get_pattern
+
+    split = args.real_splits[-1]
+    clips = load_real_clips(Path(args.real_cache), split)
+    if not clips:
+        sys.exit(f"no cached real {split} clips under {args.real_cache}; run collect-real first")
+    results = {}
+    # --contact-out / --pattern-out name the model files to score (default: the shipped ones)
+    for name, contact_model, pattern_model in (("fitted", ContactModel.load(args.contact_out),
+                                                PatternModel.load(args.pattern_out)),):
+        c = real_counts(clips, contact_model)
+        patterns = real_predictions(clips, contact_model, pattern_model)
+        family = [(clip.family, get_pattern(p).family if p else None) for clip, p in zip(clips, patterns) if clip.family]
+        exact = [(clip.pattern, p) for clip, p in zip(clips, patterns) if clip.pattern]
+        held = [p is None for clip, p in zip(clips, patterns) if clip.truth.any() and not clip.family]
+        no_touch = [p is None for clip, p in zip(clips, patterns) if not clip.truth.any()]
+        results[name] = {"contact": c, "family": family, "pattern": exact,
+                         "held_touches_unlabelled": f"{sum(held)}/{len(held)}",
+                         "no_touch_unlabelled": f"{sum(no_touch)}/{len(no_touch)}"}
+        print(f"## real devset, {split} half ({len(clips)} scored clips), {name} models")
+        print(f"  contact P/R/F1 {c['precision']:.3f} / {c['recall']:.3f} / {c['f1']:.3f} (tp {c['tp']}, fp {c['fp']}, "
+              f"fn {c['fn']}; +-4 frames around labelled edges ignored)")
+        print(f"  touch clips with any contact {c['touch_clips_found']:.2f} of {c['touch_clips']}; hard negatives with "
+              f"contact {c['hard_negative_fp']:.2f} of {c['hard_negatives']}; all no-touch clips "
+              f"{c['no_touch_fp']:.2f} of {c['no_touch_clips']}; region accuracy {c['region_accuracy']:.2f}")
+        print(f"  family right {sum(t == q for t, q in family)}/{len(family)}: {family}")
+        print(f"  18-way right {sum(t == q for t, q in exact)}/{len(exact)}: {exact}")
+        print(f"  touches without a family left unlabelled {sum(held)}/{len(held)}; no-touch clips unlabelled "
+              f"{sum(no_touch)}/{len(no_touch)}")
+        if args.png:
+            save_family_confusion_png(clips, patterns, Path(args.png), f"real devset, {split} half: recognised family "
+                                                                      f"per clip ({len(clips)} clips)")
+            print(f"  confusion picture: {args.png}")
+    (Path(args.real_cache) / f"evaluation-{split}.json").write_text(json.dumps(results, indent=1, default=float))
+
+
+def save_family_confusion_png(clips, patterns, path: Path, title: str) -> None:
+    """Rows: the clip's labelled family, a touch without one, or no touch; columns: the recognised family."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from interanimate.data.annotate.calibration import FAMILIES
+    from interanimate.taxonomy import get_pattern
+
+    rows = list(FAMILIES) + ["touch, no family", "no touch"]
+    cols = list(FAMILIES) + ["unlabelled"]
+    confusion = np.zeros((len(rows), len(cols)), int)
+    for clip, pattern in zip(clips, patterns):
+        r = rows.index(clip.family) if clip.family else (len(FAMILIES) if clip.truth.any() else len(FAMILIES) + 1)
+        c = cols.index(get_pattern(pattern).family) if pattern else len(FAMILIES)
+        confusion[r, c] += 1
+    fig, ax = plt.subplots(figsize=(4.6, 3.4))
+    ax.imshow(confusion, cmap="Blues")
+    ax.set_xticks(range(len(cols)), cols, rotation=30, fontsize=7)
+    ax.set_yticks(range(len(rows)), rows, fontsize=7)
+    for i, j in zip(*np.nonzero(confusion)):
+        ax.text(j, i, str(confusion[i, j]), ha="center", va="center", fontsize=8,
+                color="white" if confusion[i, j] > confusion.max() / 2 else "black")
+    ax.set_xlabel("recognised", fontsize=8)
+    ax.set_ylabel("labelled", fontsize=8)
+    ax.set_title(title, fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("collect", "fit", "evaluate"))
+    parser.add_argument("command", choices=("collect", "collect-real", "fit", "evaluate", "evaluate-real"))
     parser.add_argument("--cache", default="runs/annotate-fit")
+    parser.add_argument("--real-cache", default="runs/annotate-real", help="cached tracks of the real devset")
+    parser.add_argument("--real-splits", nargs="+", default=["fit", "test"], choices=["fit", "test"],
+                        help="devset halves collect-real caches (fit uses only the fit half)")
+    parser.add_argument("--pattern-cache", default=None,
+                        help="synthetic cache whose ground-truth cues fit the recogniser (default: --cache)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--frames", type=int, default=48)
@@ -161,11 +314,17 @@ def main(argv=None) -> None:
     parser.add_argument("--noise", type=float, default=0.03, help="keypoint noise of the ground-truth run (x IOD)")
     parser.add_argument("--splits", nargs="+", default=["train", "test"], choices=["train", "test"],
                         help="which splits collect renders (e.g. only test, to re-measure after generator fixes)")
+    parser.add_argument("--no-perception", action="store_true",
+                        help="collect only the ground-truth + noise cues (no MediaPipe run; several times faster)")
     parser.add_argument("--shard", default="0/1", help="i/n: this process collects every n-th clip from i")
+    parser.add_argument("--hover-weight", type=float, default=1.0,
+                        help="weight of the synthetic hover false-positive rate when choosing the contact thresholds")
+    parser.add_argument("--png", default=None, help="where evaluate / evaluate-real draw the confusion picture")
     parser.add_argument("--contact-out", type=Path, default=CONTACT_MODEL_FILE)
     parser.add_argument("--pattern-out", type=Path, default=PATTERN_MODEL_FILE)
     args = parser.parse_args(argv)
-    {"collect": collect, "fit": fit, "evaluate": evaluate}[args.command](args)
+    {"collect": collect, "collect-real": collect_real, "fit": fit, "evaluate": evaluate,
+     "evaluate-real": evaluate_real}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from interanimate.data.annotate.video import ReadLimits, VideoInfo, VideoReader
 CUT_DISTANCE = 0.2  # Bhattacharyya distance of consecutive frames' colour histograms that marks a shot cut
 FACE_GAP_S = 0.3  # longest face dropout bridged by interpolation
 HAND_GAP_S = 0.2  # longest hand dropout bridged by interpolation
+OCCLUDED_FACE_GAP_S = 2.0  # longest face dropout bridged when a hand at the face explains it
 
 
 @dataclass
@@ -206,7 +207,8 @@ def contact_episodes(frame: FaceFrame, contact: ContactResult, hands: np.ndarray
     """
     point_face = frame.to_face(np.nan_to_num(contact.point.astype(np.float64)))
     return [episode_features(hand, segments, np.where(contact.contact[:, hand, None], point_face[:, hand], np.nan),
-                             contact.region[:, hand], hands[:, hand], fps)
+                             contact.region[:, hand], hands[:, hand], fps,
+                             None if contact.tip is None else contact.tip[:, hand])
             for hand, segments in group_episodes(contact.contact, fps)]
 
 
@@ -268,10 +270,58 @@ def identifier(fetch):
 
 def clean(observations: list, fps: float, cuts: np.ndarray | None = None, identify=None) -> CleanTracks:
     """Per-frame observations -> the subject's tracks, short gaps filled and smoothed (One-Euro)."""
-    tracks = build_tracks(observations, cuts=cuts, identify=identify)
+    return clean_tracks(build_tracks(observations, cuts=cuts, identify=identify), fps)
+
+
+def occluded_face_gaps(face_mesh: np.ndarray, face_found: np.ndarray, hands: np.ndarray, hand_found: np.ndarray,
+                       fps: float) -> np.ndarray:
+    """``(F,)`` frames of face dropouts that a hand at the face explains, to be bridged like short gaps.
+
+    The face landmarker loses a face that a hand covers in part, typically for as long as the hand rests
+    on it, which is exactly when contact is to be measured. A dropout between two seen faces, at most
+    ``OCCLUDED_FACE_GAP_S`` long, is bridged when a hand is seen inside the (enlarged) face box on
+    a frame next to one of its ends and in at least a third of the dropout's frames (the hand that
+    hid the face may leave before the landmarker finds the face again).
+    """
+    bridged = np.zeros(len(face_found), bool)
+    longest = int(round(OCCLUDED_FACE_GAP_S * fps))
+    padded = np.concatenate([[False], ~face_found, [False]])
+    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
+    for start, end in zip(edges[::2], edges[1::2]):
+        if start == 0 or end == len(face_found) or end - start > longest:
+            continue
+        lo = np.nanmin(np.concatenate([face_mesh[start - 1, :, :2], face_mesh[end, :, :2]]), axis=0)
+        hi = np.nanmax(np.concatenate([face_mesh[start - 1, :, :2], face_mesh[end, :, :2]]), axis=0)
+        margin = 0.15 * (hi - lo)
+        lo, hi = lo - margin, hi + margin
+
+        def at_face(f: int) -> bool:
+            for h in range(hands.shape[1]):
+                if hand_found[f, h]:
+                    tips = hands[f, h, [4, 8, 12, 16, 20], :2]
+                    if ((tips >= lo) & (tips <= hi)).all(axis=1).any():
+                        return True
+            return False
+
+        ends = [f for f in (start - 1, end) if 0 <= f < len(face_found)]
+        inside = [at_face(f) for f in range(start, end)]
+        if any(at_face(f) for f in ends) and np.mean(inside) >= 1 / 3:
+            bridged[start:end] = True
+    return bridged
+
+
+def clean_tracks(tracks, fps: float) -> CleanTracks:
+    """The subject's raw tracks (``tracking.Tracks``) -> gaps filled and smoothed (One-Euro)."""
     gap_face = max(1, int(round(FACE_GAP_S * fps)))
     gap_hand = max(1, int(round(HAND_GAP_S * fps)))
+    occluded = occluded_face_gaps(tracks.face_mesh, tracks.face_found, tracks.hands, tracks.hand_found, fps)
     mesh, face_filled = fill_gaps(tracks.face_mesh, tracks.face_found, gap_face)
+    if occluded.any():
+        long_mesh, long_filled = fill_gaps(tracks.face_mesh, tracks.face_found,
+                                           max(gap_face, int(round(OCCLUDED_FACE_GAP_S * fps))))
+        take = occluded & long_filled & ~face_filled
+        mesh[take] = long_mesh[take]
+        face_filled = face_filled | take
     face_present = tracks.face_found | face_filled
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -298,5 +348,5 @@ def clean(observations: list, fps: float, cuts: np.ndarray | None = None, identi
                        tracks.hand_found, landmarks)
 
 
-__all__ = ["Analysis", "CleanTracks", "Episode", "analyse", "clean", "contact_episodes", "recognise_episodes",
+__all__ = ["Analysis", "CleanTracks", "Episode", "analyse", "clean", "clean_tracks", "contact_episodes", "recognise_episodes",
            "strongest"]

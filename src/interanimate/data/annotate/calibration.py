@@ -18,9 +18,10 @@ from types import SimpleNamespace
 import numpy as np
 
 from interanimate.data.annotate.analysis import analyse, contact_episodes, recognise_episodes, strongest
-from interanimate.data.annotate.contact import FEATURES, ContactModel, contact_features, label_contact
+from interanimate.data.annotate.contact import (FEATURES, ContactModel, ContactResult, contact_features,
+                                                contact_points, decide, label_contact, true_runs)
 from interanimate.data.annotate.geometry import face_frame, face_outline, signed_distance
-from interanimate.data.annotate.patterns import PatternModel, pattern_vector
+from interanimate.data.annotate.patterns import OTHER, PATTERN_CLASSES, PatternModel, pattern_vector
 from interanimate.data.annotate.smoothing import one_euro
 from interanimate.taxonomy import FACE_REGIONS, PATTERN_NAMES
 
@@ -116,7 +117,8 @@ def measure_clip(key: str, spec, hover: bool, noise: float, perceive: bool = Tru
                                              tracks.hand_present, fps, (size, size))
         arrays.update(mp_face=tracks.landmarks, mp_face_present=tracks.face_present, mp_hands=tracks.hands,
                       mp_hand_present=tracks.hand_present, mp_hand_found=tracks.hand_found, mp_features=features,
-                      mp_tip=tip)
+                      mp_tip=tip, mp_mesh=tracks.mesh.astype(np.float32),
+                      mp_hand_world=tracks.hand_world.astype(np.float32))
     perceive_s = time.perf_counter() - start
     rng = np.random.default_rng([spec.subject_index, spec.clip_index, PATTERN_NAMES.index(spec.pattern)])
     face, hands = ground_truth_tracks(gt, fps, noise, rng)
@@ -130,9 +132,9 @@ def measure_clip(key: str, spec, hover: bool, noise: float, perceive: bool = Tru
     return arrays
 
 
-def collect_clip(key: str, spec, hover: bool, out: Path, noise: float) -> None:
+def collect_clip(key: str, spec, hover: bool, out: Path, noise: float, perceive: bool = True) -> None:
     """``measure_clip`` written to ``out/<key>.npz`` (atomically: a killed run leaves no half file)."""
-    arrays = measure_clip(key, spec, hover, noise)
+    arrays = measure_clip(key, spec, hover, noise, perceive)
     tmp = out / f"{key}.tmp.npz"
     np.savez_compressed(tmp, **arrays)
     tmp.replace(out / f"{key}.npz")
@@ -141,13 +143,25 @@ def collect_clip(key: str, spec, hover: bool, out: Path, noise: float) -> None:
 def clip_cues(arrays, source: str) -> SimpleNamespace:
     """One clip's labels and the cues of ``source`` (``mp``: MediaPipe, ``gn``: ground truth + noise)."""
     meta = json.loads(str(arrays["meta"]))
+    face = arrays[f"{source}_face"].astype(np.float64)
+    hands = arrays[f"{source}_hands"].astype(np.float64)
+    face_present, hand_present = arrays[f"{source}_face_present"], arrays[f"{source}_hand_present"]
+    features, tip = arrays[f"{source}_features"], arrays[f"{source}_tip"]
+    if features.shape[-1] != len(FEATURES):  # cached by another version of the cues: recompute them
+        mesh = arrays[f"{source}_mesh"].astype(np.float64) if f"{source}_mesh" in arrays else face
+        world = arrays[f"{source}_hand_world"].astype(np.float64) if f"{source}_hand_world" in arrays else None
+        if source == "mp" and world is None:
+            raise ValueError(f"{meta['key']}: cached without the face mesh and metric hand landmarks the "
+                             "current cues need; re-run collect")
+        with np.errstate(all="ignore"):
+            features, tip = contact_features(face_frame(np.nan_to_num(face)), mesh, face_present, hands, world,
+                                             hand_present, meta["fps"], (meta["size"], meta["size"]))
     return SimpleNamespace(
         **meta, gt_contact=arrays["gt_contact"], gt_region=valid_regions(arrays["gt_region"]),
         hover_frames=arrays["hover"], phase=arrays["phase"], gt_hand_present=arrays["gt_hand_present"],
-        face=arrays[f"{source}_face"].astype(np.float64), face_present=arrays[f"{source}_face_present"],
-        hands=arrays[f"{source}_hands"].astype(np.float64), hand_present=arrays[f"{source}_hand_present"],
+        face=face, face_present=face_present, hands=hands, hand_present=hand_present,
         hand_found=arrays[f"{source}_hand_found" if f"{source}_hand_found" in arrays else f"{source}_hand_present"],
-        features=arrays[f"{source}_features"], tip=arrays[f"{source}_tip"])
+        features=features, tip=tip)
 
 
 def load_clips(cache: Path, split: str, source: str) -> list[SimpleNamespace]:
@@ -184,17 +198,19 @@ def clip_prediction(clip, contact, pattern_model) -> tuple[str, float]:
 
 # ---- contact fit ------------------------------------------------------------------------------------
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float) -> tuple[np.ndarray, float]:
-    """L2-regularised logistic regression (L-BFGS on the mean log-loss); ``x`` already standardised."""
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, weight: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """L2-regularised logistic regression (L-BFGS on the weighted mean log-loss); ``x`` already standardised."""
     from scipy.optimize import minimize
 
     design = np.concatenate([x, np.ones((len(x), 1))], axis=1)
     target = y.astype(np.float64)
+    weight = np.ones(len(x)) if weight is None else np.asarray(weight, np.float64)
+    weight = weight / weight.mean()
 
     def loss(theta):
         z = design @ theta
-        value = np.mean(np.logaddexp(0.0, z) - target * z) + 0.5 * l2 * theta[:-1] @ theta[:-1]
-        grad = design.T @ (1.0 / (1.0 + np.exp(-z)) - target) / len(z)
+        value = np.mean(weight * (np.logaddexp(0.0, z) - target * z)) + 0.5 * l2 * theta[:-1] @ theta[:-1]
+        grad = design.T @ (weight * (1.0 / (1.0 + np.exp(-z)) - target)) / len(z)
         grad[:-1] += l2 * theta[:-1]
         return value, grad
 
@@ -264,11 +280,13 @@ def pattern_dataset(clips, contact_model: ContactModel):
     return np.array(rows), np.array(labels)
 
 
-def fit_softmax(x: np.ndarray, y: np.ndarray, num_classes: int, l2: float) -> tuple[np.ndarray, np.ndarray]:
+def fit_softmax(x: np.ndarray, y: np.ndarray, num_classes: int, l2: float,
+                weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     from scipy.optimize import minimize
 
     n, d = x.shape
     onehot = np.eye(num_classes)[y]
+    weight = np.ones(n) if weight is None else np.asarray(weight, np.float64) / np.mean(weight)
 
     def loss(theta):
         w = theta[: d * num_classes].reshape(d, num_classes)
@@ -276,8 +294,8 @@ def fit_softmax(x: np.ndarray, y: np.ndarray, num_classes: int, l2: float) -> tu
         z = x @ w + b
         z = z - z.max(axis=1, keepdims=True)
         log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        value = -np.mean((onehot * log_p).sum(axis=1)) + 0.5 * l2 * np.sum(w * w)
-        g = (np.exp(log_p) - onehot) / n
+        value = -np.mean(weight * (onehot * log_p).sum(axis=1)) + 0.5 * l2 * np.sum(w * w)
+        g = weight[:, None] * (np.exp(log_p) - onehot) / n
         return value, np.concatenate([(x.T @ g + l2 * w).ravel(), g.sum(axis=0)])
 
     theta = minimize(loss, np.zeros(d * num_classes + num_classes), jac=True, method="L-BFGS-B",
@@ -330,3 +348,325 @@ def fit_pattern(clips, contact_model: ContactModel, l2: float = 1e-2) -> tuple[P
     model.min_confidence = best_threshold
     return model, {"episodes": int(len(labels)), "episodes_none": int((~keep).sum()), "l2": l2,
                    "selection": "min_confidence maximising train clip accuracy (hover clips must stay none/other)"}
+
+
+# ---- the real development set -----------------------------------------------------------------------
+
+def measure_real_clip(clip, path: Path) -> dict:
+    """Run perception and tracking on one labelled real clip (``evaluation.devset.DevsetClip``) at the
+    annotator's working resolution and keep the subject's *raw* tracks beside the hand labels, so that
+    cleaning, cues and models can be changed, fitted and scored without running perception again."""
+    from interanimate.data.annotate.analysis import _open, _perceive, identifier
+    from interanimate.data.annotate.pipeline import AnnotateConfig
+    from interanimate.data.annotate.tracking import build_tracks
+
+    decoded, fetch, _, (num_frames, height, width, fps) = _open(path, None, AnnotateConfig().limits(), None)
+    observations, cuts = _perceive(decoded, num_frames, float(fps), False, None, {})
+    tracks = build_tracks(observations, cuts=cuts, identify=identifier(fetch))
+    if len(observations) != clip.num_frames:
+        raise ValueError(f"{clip.id}: perceived {len(observations)} frames, labels have {clip.num_frames}")
+    return {"face_mesh": tracks.face_mesh.astype(np.float32), "face_found": tracks.face_found,
+            "other_faces": tracks.other_faces, "hands": tracks.hands.astype(np.float32),
+            "hand_world": tracks.hand_world.astype(np.float32), "hand_score": tracks.hand_score,
+            "hand_found": tracks.hand_found, "truth": clip.contact_flags(), "scoring_mask": clip.scoring_mask(),
+            "meta": json.dumps({"key": f"real-{clip.split}-{clip.id}", "id": clip.id, "split": clip.split,
+                                "fps": float(fps), "width": int(width), "height": int(height),
+                                "region": clip.region, "family": clip.family, "pattern": clip.pattern,
+                                "hard_negative": clip.hard_negative})}
+
+
+def collect_real_clip(clip, path: Path, out: Path) -> None:
+    """``measure_real_clip`` written to ``out/real-<split>-<id>.npz`` atomically."""
+    arrays = measure_real_clip(clip, path)
+    key = f"real-{clip.split}-{clip.id}"
+    tmp = out / f"{key}.tmp.npz"
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(out / f"{key}.npz")
+
+
+def real_clip_cues(arrays) -> SimpleNamespace:
+    """One cached real clip, cleaned and with its contact cues computed by the current code."""
+    from interanimate.data.annotate.analysis import clean_tracks
+
+    meta = json.loads(str(arrays["meta"]))
+    raw = SimpleNamespace(**{k: arrays[k] for k in ("face_mesh", "face_found", "other_faces", "hands", "hand_world",
+                                                     "hand_score", "hand_found")})
+    with np.errstate(all="ignore"):
+        t = clean_tracks(raw, meta["fps"])
+        landmarks = t.landmarks.astype(np.float64)
+        frame = face_frame(np.nan_to_num(landmarks))
+        features, tip = contact_features(frame, t.mesh, t.face_present, t.hands, t.hand_world, t.hand_present,
+                                         meta["fps"], (meta["width"], meta["height"]))
+    return SimpleNamespace(**meta, frame=frame, landmarks=landmarks, face=landmarks, hands=t.hands,
+                           face_present=t.face_present, hand_present=t.hand_present, hand_found=t.hand_found,
+                           features=features, tip=tip, truth=arrays["truth"], keep=arrays["scoring_mask"],
+                           size=max(meta["width"], meta["height"]))
+
+
+def load_real_clips(cache: Path, split: str) -> list[SimpleNamespace]:
+    """Cached real clips of one devset half (``collect_real_clip``), cues recomputed."""
+    return [real_clip_cues(np.load(path)) for path in sorted(Path(cache).glob(f"real-{split}-*.npz"))
+            if not path.name.endswith(".tmp.npz")]
+
+
+def run_real_contact(clip, model: ContactModel):
+    with np.errstate(all="ignore"):
+        return label_contact(clip.frame, clip.features, clip.tip, clip.hands, clip.hand_present, clip.face_present,
+                             clip.fps, (clip.width, clip.height), model)
+
+
+def acting_hand_labels(clip) -> np.ndarray:
+    """``(F, 2)`` per-hand contact targets of a real clip, whose labels say *that* a hand touches, not which:
+    in a contact frame the seen hand whose fingertip reaches furthest into the face is the touching one."""
+    labels = np.zeros(clip.hand_present.shape, bool)
+    reach = np.where(np.isfinite(clip.features[..., 0]), clip.features[..., 0], -np.inf)
+    acting = np.argmax(reach, axis=1)
+    seen = np.isfinite(reach).any(axis=1)
+    frames = np.flatnonzero(clip.truth & seen)
+    labels[frames, acting[frames]] = True
+    return labels
+
+
+def real_counts(clips, model: ContactModel, probability: list | None = None) -> dict:
+    """The devset's scores (``tools/score_devset.py``) on cached clips: frame P/R/F1 with edges ignored,
+    touch clips found, hard-negative and no-touch clips with any contact, region accuracy over touches."""
+    tp = fp = fn = 0
+    found, hard, no_touch, regions = [], [], [], []
+    for i, clip in enumerate(clips):
+        if probability is None:
+            result = run_real_contact(clip, model)
+            pred, region = result.contact.any(axis=1), result.region
+        else:  # out-of-fold probabilities: only the decision settings of ``model`` apply
+            on = np.stack([decide(probability[i][:, h], clip.fps, model) for h in range(2)], axis=1)
+            on &= clip.hand_present & clip.face_present[:, None]
+            pred, region = on.any(axis=1), None
+        tp += int((pred & clip.truth & clip.keep).sum())
+        fp += int((pred & ~clip.truth & clip.keep).sum())
+        fn += int((~pred & clip.truth & clip.keep).sum())
+        if clip.truth.any():
+            found.append(bool(pred.any()))
+            if region is not None:
+                ids = region[region >= 0]
+                best = FACE_REGIONS[int(np.bincount(ids).argmax())] if len(ids) else None
+                regions.append(best == clip.region)
+        else:
+            no_touch.append(bool(pred.any()))
+            if clip.hard_negative:
+                hard.append(bool(pred.any()))
+    precision, recall = tp / max(1, tp + fp), tp / max(1, tp + fn)
+    rate = lambda v: float(np.mean(v)) if v else float("nan")
+    return {"precision": precision, "recall": recall, "f1": 2 * precision * recall / max(1e-9, precision + recall),
+            "tp": tp, "fp": fp, "fn": fn, "touch_clips_found": rate(found), "touch_clips": len(found),
+            "hard_negative_fp": rate(hard), "hard_negatives": len(hard), "no_touch_fp": rate(no_touch),
+            "no_touch_clips": len(no_touch), "region_accuracy": rate(regions)}
+
+
+def _contact_rows(clips, shape: ContactModel, real: bool):
+    """Model inputs, targets and per-frame weights (each clip weighs the same in total) of usable frames."""
+    width = len(shape.weights)
+    xs, ys, ws = [], [], []
+    for clip in clips:
+        x = shape.inputs(clip.features, clip.fps).reshape(-1, width)
+        if real:
+            y = acting_hand_labels(clip).reshape(-1)
+            keep = np.repeat(clip.keep, clip.features.shape[1])
+        else:
+            y = clip.gt_contact.reshape(-1)
+            keep = np.ones(len(y), bool)
+        usable = np.isfinite(x[:, 0]) & keep
+        if usable.any():
+            xs.append(x[usable]), ys.append(y[usable]), ws.append(np.full(usable.sum(), 1.0 / usable.sum()))
+    return np.concatenate(xs), np.concatenate(ys), np.concatenate(ws)
+
+
+def fit_contact_real(real_clips, synthetic_clips=(), l2: float = 3e-2, folds: int = 5,
+                     synthetic_share: float = 0.5, hover_weight: float = 1.0) -> tuple[ContactModel, dict]:
+    """Fit the contact model on real labelled clips (the devset's fitting half) and, when given, synthetic
+    renders with exact labels; choose the decision settings on out-of-fold probabilities of the real clips.
+
+    Every clip weighs the same in the fit (long held touches would otherwise drown the short ones), and
+    the synthetic clips together weigh ``synthetic_share`` of the whole. The hysteresis thresholds, gap
+    closing and minimum duration maximise frame F1 + share of touch clips found - 2 x share of
+    hard-negative clips with any contact, on probabilities each real clip gets from a model fitted
+    without it (``folds``-fold, clips grouped by source video), minus ``hover_weight`` x the share of
+    the synthetic clips' hand-in-front-of-the-face frames flagged (in-sample; the real fitting half has
+    few such hands). A fingertip gate (``min_reach``) comes from the real contact frames' reach.
+    """
+    width = 2 * len(FEATURES)
+    shape = ContactModel(weights=(0.0,) * width, bias=0.0, mean=(0.0,) * width, scale=(1.0,) * width)
+
+    def fit_on(real, synthetic):
+        x, y, w = _contact_rows(real, shape, True)
+        if synthetic:
+            xs, ys, ws = _contact_rows(synthetic, shape, False)
+            w = w / w.sum() * (1 - synthetic_share)
+            ws = ws / ws.sum() * synthetic_share
+            x, y, w = np.concatenate([x, xs]), np.concatenate([y, ys]), np.concatenate([w, ws])
+        mean = np.nanmean(np.where(np.isfinite(x), x, np.nan), axis=0)
+        scale = np.nanstd(np.where(np.isfinite(x), x, np.nan), axis=0) + 1e-6
+        base = ContactModel(weights=(0.0,) * width, bias=0.0, mean=tuple(mean), scale=tuple(scale))
+        weights, bias = fit_logistic(base.standardise(x), y, l2, w)
+        return ContactModel(weights=tuple(float(v) for v in weights), bias=bias, mean=tuple(float(m) for m in mean),
+                            scale=tuple(float(v) for v in scale)), int(len(y)), int(y.sum())
+
+    order = np.arange(len(real_clips))
+    out_of_fold = [None] * len(real_clips)
+    for k in range(folds):
+        held = [i for i in order if i % folds == k]
+        model_k, _, _ = fit_on([real_clips[i] for i in order if i % folds != k], synthetic_clips)
+        for i in held:
+            out_of_fold[i] = model_k.probability(real_clips[i].features, real_clips[i].fps)
+    model, frames, positives = fit_on(real_clips, synthetic_clips)
+    # The geometric gate: the reach below which (almost) no labelled real touch has its fingertip.
+    reach = np.concatenate([c.features[..., 0][acting_hand_labels(c) & c.keep[:, None]] for c in real_clips])
+    reach = reach[np.isfinite(reach)]
+    min_reach = float(np.quantile(reach, 0.01)) if len(reach) else -1.5
+    model = ContactModel(**{**vars(model), "min_reach": min_reach})
+    out_of_fold = [np.where(c.features[..., 0] >= min_reach, p, 0.0) for c, p in zip(real_clips, out_of_fold)]
+    best, best_score, best_counts = None, -np.inf, None
+    for enter in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7):
+        for leave in (enter - 0.15, enter - 0.05):
+            for gap in (0.0, 0.1, 0.2):
+                for min_dur in (0.0, 0.1, 0.2):
+                    trial = ContactModel(**{**vars(model), "enter": enter, "leave": max(0.05, leave),
+                                            "close_gap_s": gap, "min_duration_s": min_dur})
+                    counts = real_counts(real_clips, trial, out_of_fold)
+                    score = counts["f1"] + counts["touch_clips_found"] - 2.0 * np.nan_to_num(counts["hard_negative_fp"])
+                    if synthetic_clips:  # hands held in front of the face: rendered hovers, exact labels
+                        hover = contact_counts(synthetic_clips, trial)
+                        counts["synthetic_hover_fp_rate"] = hover["hover_fp_rate"]
+                        score -= hover_weight * hover["hover_fp_rate"]
+                    if score > best_score:
+                        best, best_score, best_counts = trial, score, counts
+    return best, {"frames": frames, "positives": positives, "l2": l2, "real_clips": len(real_clips),
+                  "min_reach": "1st percentile of the fingertip reach over the real fitting half's contact frames",
+                  "synthetic_clips": len(synthetic_clips), "synthetic_share": synthetic_share if synthetic_clips else 0.0,
+                  "selection": f"max frame F1 + touch clips found - 2 x hard-negative clips with contact, on "
+                               f"{folds}-fold out-of-fold probabilities of the real fitting half"
+                               + (f", - {hover_weight} x synthetic hover-frame false-positive rate" if synthetic_clips else ""),
+                  "out_of_fold": {k: round(v, 4) if isinstance(v, float) else v for k, v in best_counts.items()}}
+
+
+# ---- pattern fit that transfers ---------------------------------------------------------------------
+
+STRETCHES = (0.5, 0.7, 1.0, 1.4, 2.0)  # time-stretch factors of the synthetic episodes (pacing is not a label)
+
+
+def jittered_contact(flags: np.ndarray, rng: np.random.Generator, frames: int = 3) -> np.ndarray:
+    """``(F, 2)`` contact flags with every run's ends moved by up to ``frames`` (a detector's edge errors)."""
+    out = np.zeros_like(flags)
+    for h in range(flags.shape[1]):
+        for a, b in true_runs(flags[:, h]):
+            a2 = int(np.clip(a + rng.integers(-frames, frames + 1), 0, len(flags)))
+            b2 = int(np.clip(b + rng.integers(-frames, frames + 1), 0, len(flags)))
+            if b2 - a2 >= 2:
+                out[a2:b2, h] = True
+    return out
+
+
+def stretched(e, factor: float):
+    """The episode as if it had been performed ``factor`` times slower (durations x, speeds /)."""
+    from dataclasses import replace
+
+    return replace(e, contact_seconds=e.contact_seconds * factor, longest_seconds=e.longest_seconds * factor,
+                   speed=e.speed / factor)
+
+
+def synthetic_pattern_rows(clips, contact_model: ContactModel, seed: int = 0):
+    """``(vectors, labels, groups)`` from synthetic clips: the episodes of the exact contact (ends jittered),
+    each at every ``STRETCHES`` pacing, labelled with the clip's pattern; episodes the detector finds away
+    from any real contact are ``OTHER``."""
+    rng = np.random.default_rng(seed)
+    rows, labels, groups = [], [], []
+    for clip in clips:
+        frame = face_frame(np.nan_to_num(clip.face))
+        size = (clip.size, clip.size)
+        if not clip.hover:
+            flags = jittered_contact(clip.gt_contact & clip.hand_present, rng)
+            point, region = contact_points(frame, flags, clip.tip, clip.hands, size)
+            result = ContactResult(flags, point, region, np.zeros(flags.shape), clip.features, clip.tip)
+            with np.errstate(all="ignore"):
+                for e in contact_episodes(frame, result, clip.hands, clip.fps):
+                    for factor in STRETCHES:
+                        rows.append(pattern_vector(stretched(e, factor)))
+                        labels.append(clip.pattern)
+                        groups.append(clip.subject)
+        for e, touches in clip_episodes(clip, run_contact(clip, contact_model)):
+            if not touches:
+                rows.append(pattern_vector(e)), labels.append(OTHER), groups.append(clip.subject)
+    return rows, labels, groups
+
+
+def real_pattern_rows(clips, contact_model: ContactModel):
+    """``(vectors, labels, clip ids)`` from the devset's fitting half: detected episodes that overlap a
+    labelled touch take the clip's pattern, or ``OTHER`` when the touch fits none (held touches);
+    episodes away from any touch are ``OTHER``. Touches with a family but no pattern are left out."""
+    rows, labels, groups = [], [], []
+    for clip in clips:
+        result = run_real_contact(clip, contact_model)
+        with np.errstate(all="ignore"):
+            for e in contact_episodes(clip.frame, result, clip.hands, clip.fps):
+                frames = np.concatenate([np.arange(a, b) for a, b in e.segments])
+                touches = bool(clip.truth[frames].any())
+                label = (clip.pattern if clip.pattern else (None if clip.family else OTHER)) if touches else OTHER
+                if label is not None:
+                    rows.append(pattern_vector(e)), labels.append(label), groups.append(clip.id)
+    return rows, labels, groups
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def fit_pattern_transfer(synthetic_clips, real_clips, contact_model: ContactModel, l2: float = 1e-2,
+                         real_share: float = 0.3, folds: int = 3, seed: int = 0) -> tuple[PatternModel, dict]:
+    """Fit the recogniser (18 patterns + ``OTHER``) on time-stretched synthetic episodes and the real
+    fitting half's episodes, then calibrate it: a temperature and the rejection threshold are chosen on
+    out-of-fold probabilities (folds grouped by synthetic subject / real clip).
+
+    The threshold maximises the out-of-fold share of episodes handled right: a pattern episode given its
+    pattern, an ``OTHER`` episode left unlabelled (most probable class ``OTHER`` or below threshold).
+    """
+    classes = list(PATTERN_CLASSES) + [OTHER]
+    sx, sy, sg = synthetic_pattern_rows(synthetic_clips, contact_model, seed)
+    rx, ry, rg = real_pattern_rows(real_clips, contact_model) if real_clips else ([], [], [])
+    x = np.array(sx + rx, np.float64)
+    y = np.array([classes.index(v) for v in sy + ry])
+    is_real = np.array([False] * len(sx) + [True] * len(rx))
+    weight = np.where(is_real, real_share / max(1, len(rx)), (1 - real_share if rx else 1.0) / max(1, len(sx)))
+    group_ids = {g: i for i, g in enumerate(dict.fromkeys([str(g) for g in sg + rg]))}
+    fold = np.array([group_ids[str(g)] % folds for g in sg + rg])
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+    xs = (x - mean) / scale
+    logits = np.zeros((len(x), len(classes)))
+    for k in range(folds):
+        train = fold != k
+        w, b = fit_softmax(xs[train], y[train], len(classes), l2, weight[train])
+        logits[~train] = xs[~train] @ w + b
+    # Temperature: the out-of-fold negative log-likelihood, weighted as the fit.
+    temps = np.exp(np.linspace(np.log(0.5), np.log(4.0), 29))
+    nll = [-np.sum(weight * np.log(_softmax(logits / t)[np.arange(len(y)), y] + 1e-12)) for t in temps]
+    temperature = float(temps[int(np.argmin(nll))])
+    prob = _softmax(logits / temperature)
+    best_class, confidence = prob.argmax(axis=1), prob.max(axis=1)
+    other = len(classes) - 1
+    best_threshold, best_score = 0.0, -np.inf
+    for threshold in np.linspace(0.0, 0.9, 19):
+        labelled = (best_class != other) & (confidence >= threshold)
+        right = np.where(y == other, ~labelled, labelled & (best_class == y))
+        score = float(np.sum(weight * right) / np.sum(weight))
+        if score > best_score:
+            best_threshold, best_score = float(threshold), score
+    w, b = fit_softmax(xs, y, len(classes), l2, weight)
+    model = PatternModel(weights=(w / temperature).tolist(), bias=(b / temperature).tolist(), mean=mean.tolist(),
+                         scale=scale.tolist(), min_confidence=best_threshold)
+    oof_right = lambda mask: float(np.mean(((best_class == y) & (confidence >= best_threshold))[mask])) if mask.any() else float("nan")
+    return model, {"episodes_synthetic": len(sx), "episodes_real": len(rx), "episodes_other": int((y == other).sum()),
+                   "stretches": list(STRETCHES), "l2": l2, "real_share": real_share if rx else 0.0,
+                   "temperature": round(temperature, 4), "min_confidence": best_threshold,
+                   "out_of_fold_score": round(best_score, 4),
+                   "out_of_fold_pattern_accuracy_synthetic": round(oof_right(~is_real & (y != other)), 4),
+                   "selection": f"temperature by out-of-fold NLL, then min_confidence maximising the out-of-fold "
+                                f"share of episodes handled right ({folds} folds by subject / real clip)"}

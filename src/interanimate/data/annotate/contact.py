@@ -14,7 +14,15 @@ face size so one calibration fits every resolution:
                skin under a hovering hand does not);
 ``occlusion``  share of face points covered by the hand's outline (a palm across the face with no
                fingertip at the skin is the typical hover);
-``speed``      fingertip speed relative to the face, in IODs per second (touching fingers slow down).
+``speed``      fingertip speed relative to the face, in IODs per second (touching fingers slow down);
+``size_ratio`` apparent-size depth alone: log of the hand's pixels per metre over the face's (> 0: the
+               hand is nearer the camera than the face's eye plane);
+``tip_depth``  how far the touching fingertip reaches *into* the scene past the rest of the hand, from
+               the hand's metric landmarks (cm): a finger pointed at the skin reaches back, a flat hand
+               held up in front of the face does not;
+``wobble``     occlusion evidence: non-rigid motion of the face points the hand covers against that of
+               the points it leaves free (log ratio); the face mesh guesses the covered skin, and its
+               guess drifts with the occluder when the hand hovers in front, not when it rests on it.
 
 A logistic model over the standardised cues turns them into a per-frame probability; hysteresis
 (enter high, leave low), closing of short gaps and a minimum duration give temporal persistence.
@@ -36,7 +44,7 @@ import numpy as np
 from interanimate.data.annotate.geometry import IOD_METRES, FaceFrame, face_outline, region_of_points, signed_distance
 from interanimate.data.schema import FINGERTIPS, NO_REGION
 
-FEATURES = ("reach", "depth_gap", "coupling", "occlusion", "speed")
+FEATURES = ("reach", "depth_gap", "coupling", "occlusion", "speed", "size_ratio", "tip_depth", "wobble")
 PERSISTENCE_S = 0.15  # half-width of the window whose cue means the fitted model also weighs
 BONES = ((0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8), (0, 9), (9, 10), (10, 11), (11, 12),
          (0, 13), (13, 14), (14, 15), (15, 16), (0, 17), (17, 18), (18, 19), (19, 20))
@@ -45,8 +53,9 @@ BONES = ((0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8), (0, 9),
 MODEL_DIR = Path(__file__).with_name("models")
 CONTACT_MODEL_FILE = MODEL_DIR / "contact.json"
 # The cue weights set by hand from the cues' meaning, before any fit (kept as the baseline to beat).
-HAND_SET = {"weights": (5.2, 2.1, 0.9, -1.6, -0.35), "bias": -0.9, "mean": (0.0,) * 5, "scale": (1.0,) * 5,
-            "enter": 0.6, "leave": 0.4, "close_gap_s": 0.08, "min_duration_s": 0.06}
+HAND_SET = {"weights": (5.2, 2.1, 0.9, -1.6, -0.35, 0.0, 0.0, 0.0), "bias": -0.9, "mean": (0.0,) * 8,
+            "scale": (1.0,) * 8,
+            "enter": 0.6, "leave": 0.4, "close_gap_s": 0.08, "min_duration_s": 0.06, "min_reach": -1.5}
 
 
 @functools.lru_cache(maxsize=4)
@@ -60,6 +69,7 @@ def _shipped(path: str) -> dict:
         raise ValueError(f"{file}: fitted on features {params.get('features')}, this code computes {FEATURES}")
     if params.get("persistence_s", PERSISTENCE_S) != PERSISTENCE_S:
         raise ValueError(f"{file}: fitted with a {params['persistence_s']} s persistence window, code uses {PERSISTENCE_S}")
+    params.setdefault("min_reach", HAND_SET["min_reach"])
     return {key: tuple(value) if isinstance(value, list) else value for key, value in params.items() if key in HAND_SET}
 
 
@@ -82,6 +92,8 @@ class ContactModel:
         enter, leave: hysteresis thresholds on the probability.
         close_gap_s: gaps shorter than this inside a contact are closed.
         min_duration_s: contacts shorter than this are dropped (flicker).
+        min_reach: a hand none of whose fingertips comes this close to the face outline (IOD, ``reach``;
+            negative = outside) is not touching, whatever the other cues say (the outline bounds the skin).
     """
 
     weights: tuple[float, ...] = _default("weights")
@@ -92,6 +104,7 @@ class ContactModel:
     leave: float = _default("leave")
     close_gap_s: float = _default("close_gap_s")
     min_duration_s: float = _default("min_duration_s")
+    min_reach: float = _default("min_reach")
 
     @classmethod
     def hand_set(cls) -> "ContactModel":
@@ -123,7 +136,7 @@ class ContactModel:
         """Contact probability per frame (and hand) from ``(F, ..., len(FEATURES))`` cues."""
         z = self.bias + self.standardise(self.inputs(features, fps)) @ np.asarray(self.weights, np.float64)
         p = 1.0 / (1.0 + np.exp(-z))
-        return np.where(np.isfinite(features[..., 0]), p, 0.0)
+        return np.where(np.isfinite(features[..., 0]) & (features[..., 0] >= self.min_reach), p, 0.0)
 
 
 def window_mean(values: np.ndarray, half_width: int) -> np.ndarray:
@@ -147,6 +160,7 @@ class ContactResult:
     region: np.ndarray  # (F, 2) int8, NO_REGION when not in contact
     probability: np.ndarray  # (F, 2)
     features: np.ndarray  # (F, 2, len(FEATURES))
+    tip: np.ndarray | None = None  # (F, 2) int: the fingertip keypoint the cues were read at
 
 
 def _px_per_metre_hand(points: np.ndarray, world: np.ndarray) -> float:
@@ -217,6 +231,7 @@ def contact_features(frame: FaceFrame, face_points: np.ndarray, face_present: np
             best_tip[f, h] = tips[k]
             feat = features[f, h]
             feat[0] = np.clip(reach[k], -1.5, 1.0)
+            px_per_m_hand = px_per_m_face = np.nan
             if has_depth:
                 px_per_m_hand = _px_per_metre_hand(pts[:, :3], hand_world[f, h])
                 eye_r = face_points[f, :, :3][[33, 133]].mean(axis=0) if face_points.shape[1] >= 468 else None
@@ -230,10 +245,22 @@ def contact_features(frame: FaceFrame, face_points: np.ndarray, face_present: np
                     eyes_z = (eye_r[2] + eye_l[2]) / 2 if eye_r is not None else 0.0
                     surface = depth_face + (float(face_points[f, near, 2].mean()) - eyes_z) / px_per_m_face
                     feat[1] = np.clip((depth_tip - surface) / 0.1, -3.0, 1.0)  # in 10 cm units
+            if hand_world is not None and np.isfinite(hand_world[f, h]).all():
+                world = hand_world[f, h]
+                # MediaPipe's world z grows away from the camera; knuckles and wrist give the hand's plane.
+                feat[6] = np.clip((world[tips[k], 2] - world[[0, 5, 9, 13, 17], 2].mean()) * 100.0, -6.0, 6.0)
+                if has_depth and np.isfinite(px_per_m_hand) and px_per_m_face > 0:
+                    feat[5] = np.clip(np.log(px_per_m_hand / px_per_m_face), -1.5, 1.5)
             # Occlusion: share of face points inside the hand's convex outline.
             hull = cv2.convexHull(pts[:, :2].astype(np.float32).reshape(-1, 1, 2))
-            inside = [cv2.pointPolygonTest(hull, (float(x), float(y)), False) >= 0 for x, y in face_xy[::4]]
-            feat[3] = float(np.mean(inside)) if inside else 0.0
+            covered = np.array([cv2.pointPolygonTest(hull, (float(x), float(y)), False) >= 0
+                                for x, y in face_xy[::4]], bool)
+            feat[3] = float(covered.mean()) if len(covered) else 0.0
+            if motion is not None and covered.sum() >= 3 and (~covered).sum() >= 6:
+                sub = face_points[f - 1, ::4, :2] @ motion[:, :2].T + motion[:, 2]
+                residual = np.linalg.norm(face_xy[::4] - sub, axis=-1) / iod
+                feat[7] = np.clip(np.log((np.median(residual[covered]) + 2e-3) / (np.median(residual[~covered]) + 2e-3)),
+                                  -2.0, 2.0)
             # Coupling and speed need the previous frame and the head's motion.
             if motion is not None and hand_present[f - 1, h]:
                 prev_tip = hands[f - 1, h, tips[k], :2]
@@ -301,6 +328,15 @@ def label_contact(frame: FaceFrame, features: np.ndarray, tip: np.ndarray, hands
     contact = np.zeros((num_frames, 2), bool)
     for h in range(2):
         contact[:, h] = decide(probability[:, h], fps, model) & hand_present[:, h] & face_present
+    point, region = contact_points(frame, contact, tip, hands, image_size)
+    return ContactResult(contact, point, region, probability, features, tip)
+
+
+def contact_points(frame: FaceFrame, contact: np.ndarray, tip: np.ndarray, hands: np.ndarray,
+                   image_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Contact point (pixels, ``(F, 2, 2)``, NaN off contact) and face region (``(F, 2)``) of ``contact``
+    flags: the touching fingertip ``tip``, or the point between thumb and index in a pinch."""
+    num_frames = len(contact)
     point = np.full((num_frames, 2, 2), np.nan, np.float32)
     region = np.full((num_frames, 2), NO_REGION, np.int8)
     width, height = image_size
@@ -316,4 +352,4 @@ def label_contact(frame: FaceFrame, features: np.ndarray, tip: np.ndarray, hands
         coords = frame.to_face(np.nan_to_num(point.astype(np.float64)))
         labels = region_of_points(coords, frame.to_face(frame.landmarks))
         region[contact] = labels[contact]
-    return ContactResult(contact, point, region, probability, features)
+    return point, region

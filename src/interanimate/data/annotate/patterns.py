@@ -6,13 +6,15 @@ the contact trajectory shows (face-frame units: IOD and seconds):
 * region histogram of the contact points, with neighbouring regions given partial credit (a poke
   aimed at the cheek often lands near the nose-cheek border);
 * number of contacts and their durations (pokes press 1-2 times briefly; strokes hold);
-* finger configuration: thumb-index gap over palm length (pinches close it on the skin);
+* finger configuration: thumb-index gap over palm length (pinches close it on the skin) and which
+  fingertip touches (pokes press with the index; many held touches rest the thumb on the skin);
 * slide: path length and speed of the contact point over the skin (strokes slide slowly, swipes
   pass fast), and its direction in the subject's frame (``+u`` = toward the subject's left).
 
 ``PatternModel`` (the default) is a multinomial logistic regression over ``pattern_vector`` of the
-episode, fitted on synthetic renders (``tools/fit_annotate_models.py``; parameters and provenance in
-``models/patterns.json``); its top class probability is the confidence. ``RulePatternModel`` is the
+episode with an extra ``OTHER`` class, fitted on time-stretched synthetic episodes and the real
+development set's fitting half and temperature-calibrated (``tools/fit_annotate_models.py``; parameters
+and provenance in ``models/patterns.json``); its top class probability is the confidence. ``RulePatternModel`` is the
 earlier hand-set rule model (soft family memberships x region/direction evidence), kept as the
 baseline. Below ``min_confidence`` the episode is "none/other": it is still cut into a clip, but
 unlabelled.
@@ -63,6 +65,8 @@ class EpisodeFeatures:
     mid_v: float  # v of the path's midpoint (height on the face)
     mean_u: float = 0.0  # median u of the contact points (side of the face)
     segments: list[tuple[int, int]] = field(default_factory=list)
+    thumb_share: float = 0.0  # share of contact frames touching with the thumb tip (or thumb-index pinch)
+    index_share: float = 0.0  # ... with the index fingertip (pokes press with it)
 
     def as_vector(self) -> np.ndarray:
         return np.array([self.num_contacts, self.contact_seconds, self.longest_seconds, self.pinch_gap, self.path,
@@ -78,13 +82,18 @@ class Recognition:
 
 
 def episode_features(hand: int, segments: list[tuple[int, int]], point_face: np.ndarray, region: np.ndarray,
-                     hands: np.ndarray, fps: float) -> EpisodeFeatures:
+                     hands: np.ndarray, fps: float, tip: np.ndarray | None = None) -> EpisodeFeatures:
     """Describe the contact ``segments`` (``[start, end)``) of ``hand``.
 
     ``point_face``: ``(F, 2)`` contact point in face-frame coordinates; ``region``: ``(F,)`` region ids;
-    ``hands``: ``(F, 21, >=2)`` that hand's keypoints in pixels.
+    ``hands``: ``(F, 21, >=2)`` that hand's keypoints in pixels; ``tip``: ``(F,)`` the touching fingertip's
+    keypoint index (which finger touches), when known.
     """
     frames = np.concatenate([np.arange(a, b) for a, b in segments])
+    thumb_share = index_share = 0.0
+    if tip is not None and len(frames):
+        thumb_share = float(np.mean(tip[frames] == 4))
+        index_share = float(np.mean(tip[frames] == 8))
     counts = np.bincount(region[frames][region[frames] >= 0], minlength=len(FACE_REGIONS))
     share = {r: float(c) / max(1, counts.sum()) for r, c in zip(FACE_REGIONS, counts) if c}
     palm = np.linalg.norm(hands[frames, 9, :2] - hands[frames, 0, :2], axis=-1) + 1e-6
@@ -108,7 +117,7 @@ def episode_features(hand: int, segments: list[tuple[int, int]], point_face: np.
         contact_seconds=len(frames) / fps, longest_seconds=(longest[1] - longest[0]) / fps, region_share=share,
         pinch_gap=float(np.nanmedian(gap)) if np.isfinite(gap).any() else 1.0, path=path,
         speed=float(np.median(speeds)) if speeds else 0.0, displacement=displacement, mid_v=mid_v, mean_u=mean_u,
-        segments=list(segments))
+        segments=list(segments), thumb_share=thumb_share, index_share=index_share)
 
 
 @dataclass
@@ -174,7 +183,8 @@ class RulePatternModel:
 
 PATTERN_MODEL_FILE = Path(__file__).with_name("models") / "patterns.json"
 VECTOR_NAMES = ("num_contacts", "log_contact_s", "log_longest_s", "pinch_gap", "log_path", "log_speed", "du", "dv",
-                "dir_u", "dir_v", "mid_v", "mean_u", "straightness") + tuple(f"share_{r}" for r in FACE_REGIONS)
+                "dir_u", "dir_v", "mid_v", "mean_u", "straightness", "thumb_share", "index_share") + tuple(
+                    f"share_{r}" for r in FACE_REGIONS)
 
 
 def pattern_vector(e: EpisodeFeatures) -> np.ndarray:
@@ -190,8 +200,13 @@ def pattern_vector(e: EpisodeFeatures) -> np.ndarray:
     mean_u = float(e.mean_u) if np.isfinite(e.mean_u) else 0.0
     return np.array([min(e.num_contacts, 4), np.log1p(e.contact_seconds * 10), np.log1p(e.longest_seconds * 10),
                      min(e.pinch_gap, 2.0), np.log1p(e.path * 10), np.log1p(e.speed), du, dv, *direction,
-                     e.mid_v, mean_u, norm / max(e.path, 1e-3) if e.path > 1e-3 else 0.0]
+                     e.mid_v, mean_u, norm / max(e.path, 1e-3) if e.path > 1e-3 else 0.0, e.thumb_share,
+                     e.index_share]
                     + [e.region_share.get(r, 0.0) for r in FACE_REGIONS], np.float64)
+
+
+OTHER = "other"  # the recogniser's extra class: a touch that is none of the 18 patterns (e.g. a held touch)
+PATTERN_CLASSES = tuple(p.name for p in PATTERNS)
 
 
 @functools.lru_cache(maxsize=4)
@@ -202,7 +217,8 @@ def _shipped(path: str) -> dict:
         return {"weights": [[0.0] * k] * d, "bias": [0.0] * k, "mean": [0.0] * d, "scale": [1.0] * d,
                 "min_confidence": 1.01}
     params = json.loads(file.read_text(encoding="utf-8"))
-    if tuple(params["inputs"]) != VECTOR_NAMES or tuple(params["classes"]) != tuple(p.name for p in PATTERNS):
+    if tuple(params["inputs"]) != VECTOR_NAMES or tuple(params["classes"]) not in (PATTERN_CLASSES,
+                                                                                   PATTERN_CLASSES + (OTHER,)):
         raise ValueError(f"{file} was fitted for other inputs or classes than this code uses")
     return {k: params[k] for k in ("weights", "bias", "mean", "scale", "min_confidence")}
 
@@ -215,11 +231,14 @@ def _default(key: str):
 class PatternModel:
     """Multinomial logistic regression from ``pattern_vector`` to the 18 patterns, with rejection.
 
-    ``PatternModel()`` loads the shipped fit (``models/patterns.json``).
+    ``PatternModel()`` loads the shipped fit (``models/patterns.json``). A model with a 19th column has
+    an explicit ``OTHER`` class (touches that are none of the patterns: held touches, brushes); an
+    episode whose most probable class is ``OTHER`` stays unlabelled, as does one below
+    ``min_confidence``.
 
     Args:
-        weights: ``(len(VECTOR_NAMES), 18)`` weights on standardised inputs.
-        bias: ``(18,)``.
+        weights: ``(len(VECTOR_NAMES), 18 or 19)`` weights on standardised inputs.
+        bias: ``(18 or 19,)``.
         mean, scale: standardisation of the inputs.
         min_confidence: below this top-class probability the episode is "none/other" (chosen on the
             training split so that hand-in-front-of-face episodes stay unlabelled).
@@ -236,7 +255,8 @@ class PatternModel:
         return cls(**_shipped(str(path)))
 
     def save(self, path: str | Path, provenance: dict | None = None) -> None:
-        params = {"inputs": list(VECTOR_NAMES), "classes": [p.name for p in PATTERNS],
+        classes = list(PATTERN_CLASSES) + ([OTHER] if np.shape(self.weights)[1] > len(PATTERNS) else [])
+        params = {"inputs": list(VECTOR_NAMES), "classes": classes,
                   "weights": np.round(np.asarray(self.weights, np.float64), 6).tolist(),
                   "bias": np.round(np.asarray(self.bias, np.float64), 6).tolist(),
                   "mean": np.round(np.asarray(self.mean, np.float64), 6).tolist(),
@@ -255,8 +275,11 @@ class PatternModel:
         p = self.probabilities(e)
         best = int(np.argmax(p))
         confidence = float(p[best])
-        pattern = PATTERNS[best] if confidence >= self.min_confidence else None
-        return Recognition(pattern, confidence, {q.name: float(v) for q, v in zip(PATTERNS, p)})
+        pattern = PATTERNS[best] if best < len(PATTERNS) and confidence >= self.min_confidence else None
+        scores = {q.name: float(v) for q, v in zip(PATTERNS, p)}
+        if len(p) > len(PATTERNS):
+            scores[OTHER] = float(p[-1])
+        return Recognition(pattern, confidence, scores)
 
 
 def group_episodes(contact: np.ndarray, fps: float, max_break_s: float = 0.8) -> list[tuple[int, list[tuple[int, int]]]]:
