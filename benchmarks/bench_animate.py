@@ -202,7 +202,7 @@ def quality_guard(ckpt, settings: list[tuple[str, object]], out: Path, num_clips
     from interanimate.data.manifest import read_manifest
     from interanimate.data.synth import generate_dataset
     from interanimate.data.writer import DatasetWriter
-    from interanimate.demo import _first_frame
+    from interanimate.demo import first_frame_reference
     from interanimate.evaluation.redetect import AnnotatorRedetector
     from interanimate.evaluation.runner import EvaluateConfig, evaluate
     from interanimate.pipelines import AnimatePipeline, AnimateRequest
@@ -221,7 +221,7 @@ def quality_guard(ckpt, settings: list[tuple[str, object]], out: Path, num_clips
             for i, record in enumerate(clips):
                 if writer.has_clip(f"gen-{record.clip_id}"):
                     continue
-                result = pipe(AnimateRequest(reference=_first_frame(dataset, record), reference_name=record.clip_id,
+                result = pipe(AnimateRequest(reference=first_frame_reference(dataset, record), reference_name=record.clip_id,
                                              driving=dataset / "clips" / record.clip_id, seed=100 + i))
                 writer.write_clip(pipe.record(result, clip_id=f"gen-{record.clip_id}"), result.frames,
                                   result.annotations, video_metadata=result.metadata)
