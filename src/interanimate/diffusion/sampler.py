@@ -270,7 +270,8 @@ class GuidedDenoiser:
         if feature_cache is not None:
             kwargs["feature_cache"] = feature_cache
         if reference_kv is not None:
-            kwargs["reference_kv"] = {k: (per_window(key), per_window(value)) for k, (key, value) in reference_kv.items()}
+            kwargs["reference_kv"] = {name: (per_window(key), per_window(value))
+                                      for name, (key, value) in reference_kv.items()}
         if self.precompute_attention:
             kwargs["single_key_shortcut"] = True
         timesteps = torch.full((model_input.shape[0],), int(t), device=latents.device, dtype=torch.long)
