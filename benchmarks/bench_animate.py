@@ -4,7 +4,7 @@
     python benchmarks/bench_animate.py --ablation        # also each switch on its own, added one at a time
     python benchmarks/bench_animate.py --checkpoint RUN --frames 16 --steps 20 --device cuda
     python benchmarks/bench_animate.py --quality --out /tmp/guard   # the quality guard on the demo's held-out clips
-    python benchmarks/bench_animate.py --quality --ablation --clips 2 --out /tmp/guard   # ... and the alternative
+    python benchmarks/bench_animate.py --quality --ablation --clips 2 --out /tmp/guard   # also the alternative row
     python benchmarks/bench_animate.py --renderer refine --size 256 --repeats 1   # composite + refine, untrained model
 
 The clip is the astronaut photo × ``poke_cheek_left`` (16 frames, 20 DDIM steps, guidance as the checkpoint says).
@@ -13,7 +13,8 @@ and ReferenceNet, and — when cached — pose guider, interaction latents, mask
 and VAE decoding.
 The **plain** loop is how sampling used to run: windows of the trained clip length overlapping by half, one model
 call per window, the pose guider and interaction conditioning recomputed in every call, the reference tokens
-projected in every attention call, guidance at every step, float32. The **default** is ``SamplingSpeed()`` (see ``interanimate.pipelines.interanimate_pipeline``).
+projected in every attention call, guidance at every step, float32. The **default** is ``SamplingSpeed()`` (see
+``interanimate.pipelines.interanimate_pipeline``).
 ``--renderer refine`` times the whole render-then-refine path instead: the composite renderer (timed once; it is
 the same for both settings) and the refine model under plain and default settings, at ``--size``, on the
 ``small-refine`` preset built with random, untrained weights (timing does not depend on them).
@@ -349,7 +350,7 @@ def main() -> None:
     for name, _, r in rows:
         print(f"| {name} | {r['windows']} | " + " | ".join(f"{r[s]:.2f}" for s in stages) +
               f" | {r['total']:.2f} | {plain / r['total']:.2f}x | {r['peak MiB']:.0f} |")
-    print(f"\ndefault vs plain: {plain / rows[-1][2]['total']:.2f}x faster ({default})")
+    print(f"\ndefault vs plain: {plain / best['default']['total']:.2f}x faster ({default})")
 
 
 if __name__ == "__main__":
