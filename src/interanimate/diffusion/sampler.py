@@ -12,7 +12,8 @@ schedulers must not special-case:
   embedding, interaction latents, region mask and identity tokens (``InterAnimateModel.prepare_conditioning``);
 - clips longer than one temporal window: the frames are covered by overlapping windows, predicted together in one
   batch, and blended in latent space with weights that ramp linearly across each overlap (1 outside overlaps);
-- optional reuse of the UNet's deep features between adjacent steps (DeepCache, Ma et al. 2023) and bf16 autocast.
+- optional reuse of the UNet's deep features between adjacent steps (DeepCache, Ma et al. 2023) at a chosen depth,
+  the reference keys/values projected once per clip, and bf16 autocast with the attention kernel kept in float32.
 
 ``sample(..., init_pixel_values=x, strength=s)`` starts part-way instead of from noise (SDEdit, Meng et al. 2022):
 ``x``'s latents noised to the first of the last ``round(n · s)`` steps, which are the only steps run (``denoise``).
@@ -32,6 +33,7 @@ from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
 from interanimate.diffusion.schedule import NoiseSchedule
+from interanimate.models.attention_kernel import float32_attention
 
 SAMPLERS = ("ddim", "dpmpp")
 
@@ -130,7 +132,12 @@ class GuidedDenoiser:
             (``False`` recomputes them in every model call; the results are the same).
         deep_cache_interval: ``n > 1`` runs the whole UNet every ``n``-th step and only its shallow path on the
             deep features of the last whole step in between (DeepCache); 1 runs the whole UNet every step.
+        deep_cache_layers: how many layers of the UNet's last up block the shallow path re-runs (the cache depth;
+            ``None``: all of them, i.e. the deep features are those entering the last up block).
+        precompute_attention: project the reference tokens by every reference-attention layer's keys and values
+            once per clip, and answer attention over the single context token by its value (both exact).
         autocast_dtype: run the model under ``torch.autocast`` with this dtype (``torch.bfloat16``); ``None``: no.
+        float32_attention: under autocast, keep the attention kernel in float32 (the projections stay in bf16).
         batch_windows: predict all windows of a step in one model call (``False``: one call per window).
         num_train_timesteps: ``T``.
     """
@@ -141,9 +148,17 @@ class GuidedDenoiser:
                  guidance_interval: tuple[float, float] | None = None, use_motion_modules: bool = True,
                  window_frames: int | None = None, window_overlap: int | None = None, cache_conditions: bool = True,
                  deep_cache_interval: int = 1, autocast_dtype: torch.dtype | None = None,
-                 batch_windows: bool = True, num_train_timesteps: int = 1000):
+                 batch_windows: bool = True, num_train_timesteps: int = 1000, deep_cache_layers: int | None = None,
+                 precompute_attention: bool = False, float32_attention: bool = False):
         if deep_cache_interval < 1:
             raise ValueError(f"deep_cache_interval must be at least 1, got {deep_cache_interval}")
+        last_layers = len(model.unet.up_blocks[-1].resnets)
+        if deep_cache_layers is not None and not 1 <= deep_cache_layers <= last_layers:
+            raise ValueError(f"deep_cache_layers must be between 1 and {last_layers} (the layers of the UNet's last "
+                             f"up block), got {deep_cache_layers}")
+        self.deep_cache_layers = deep_cache_layers
+        self.precompute_attention = precompute_attention
+        self.float32_attention = float32_attention
         self.model = model
         self.guidance_scale = guidance_scale
         self.guidance_interval = guidance_interval
@@ -162,11 +177,13 @@ class GuidedDenoiser:
         with self._autocast():
             reference_latents = model.encode(reference_pixel_values, sample=False)
             reference_features = model.compute_reference_features(reference_latents)  # once per clip
+            reference_kv = model.reference_keys_values(reference_features) if precompute_attention else None
         if identity_present is None and identity_embedding is not None:
             identity_present = torch.ones(self.batch_size, dtype=torch.bool, device=device)
         self.guided = guidance_scale != 1.0
         self.conditions = conditions
         self.reference_features = reference_features
+        self.reference_kv = reference_kv
         self.inputs = dict(pattern_id=pattern_id, identity_embedding=identity_embedding,
                            identity_present=identity_present)
         self.conditioning = None
@@ -184,6 +201,8 @@ class GuidedDenoiser:
             self.guided_inputs = dict(pattern_id=_double(pattern_id), identity_embedding=_double(identity_embedding),
                                       identity_present=present)
             self.guided_features = {k: _double(v) for k, v in reference_features.items()}
+            self.guided_kv = None if reference_kv is None else {
+                k: (_double(key), _double(value)) for k, (key, value) in reference_kv.items()}
             self.guided_conditioning = None
             if cache_conditions:
                 with self._autocast():
@@ -193,7 +212,10 @@ class GuidedDenoiser:
     def _autocast(self):
         if self.autocast_dtype is None:
             return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+        stack = contextlib.ExitStack()
+        stack.enter_context(torch.autocast(self.device.type, dtype=self.autocast_dtype))
+        stack.enter_context(float32_attention(self.float32_attention))
+        return stack
 
     def guided_at(self, t: int) -> bool:
         """Whether the step at timestep ``t`` applies guidance."""
@@ -217,9 +239,11 @@ class GuidedDenoiser:
             model_input = torch.cat([model_input, model_input])
             features, keep, inputs, conditioning = (self.guided_features, self.uncond_keep, self.guided_inputs,
                                                     self.guided_conditioning)
+            reference_kv = self.guided_kv
             conditions = _double(self.conditions)
         else:
             features, keep, inputs, conditioning = self.reference_features, None, self.inputs, self.conditioning
+            reference_kv = self.reference_kv
             conditions = self.conditions
         halves = 2 if guided else 1
 
@@ -245,6 +269,11 @@ class GuidedDenoiser:
             kwargs.update({k: per_window(v) for k, v in inputs.items()})
         if feature_cache is not None:
             kwargs["feature_cache"] = feature_cache
+        if reference_kv is not None:
+            kwargs["reference_kv"] = {name: (per_window(key), per_window(value))
+                                      for name, (key, value) in reference_kv.items()}
+        if self.precompute_attention:
+            kwargs["single_key_shortcut"] = True
         timesteps = torch.full((model_input.shape[0],), int(t), device=latents.device, dtype=torch.long)
         with self._autocast():
             prediction = self.model(model_input, timesteps, window_frames(conditions),
@@ -266,6 +295,8 @@ class GuidedDenoiser:
                 feature_cache = self._deep.get(key)
                 if step_index % self.deep_cache_interval == 0 or feature_cache is None:
                     feature_cache = self._deep[key] = {}  # a whole step: store fresh deep features
+                    if self.deep_cache_layers is not None:
+                        feature_cache["shallow_layers"] = self.deep_cache_layers
             prediction = self._call(latents, t, guided, [self.windows[i] for i in group], feature_cache)
             if guided:
                 uncond, cond = prediction.chunk(2)
@@ -366,7 +397,9 @@ def sample(model, reference_pixel_values: torch.Tensor, conditions: torch.Tensor
            progress: bool = False, guidance_interval: tuple[float, float] | None = None,
            cache_conditions: bool = True, deep_cache_interval: int = 1,
            autocast_dtype: torch.dtype | None = None, batch_windows: bool = True,
-           init_pixel_values: torch.Tensor | None = None, strength: float = 1.0) -> torch.Tensor:
+           init_pixel_values: torch.Tensor | None = None, strength: float = 1.0,
+           deep_cache_layers: int | None = None, precompute_attention: bool = False,
+           float32_attention: bool = False) -> torch.Tensor:
     """Generate clips for ``reference_pixel_values (b, 3, H, W)`` under ``conditions (b, C, f, H, W)``.
 
     ``sampler`` is ``"ddim"``, ``"dpmpp"`` (DPM-Solver++(2M); ``eta`` applies to DDIM only), both built from
@@ -408,7 +441,9 @@ def sample(model, reference_pixel_values: torch.Tensor, conditions: torch.Tensor
                               use_motion_modules=use_motion_modules, window_frames=window_frames,
                               window_overlap=window_overlap, cache_conditions=cache_conditions,
                               deep_cache_interval=deep_cache_interval, autocast_dtype=autocast_dtype,
-                              batch_windows=batch_windows, num_train_timesteps=int(config.num_train_timesteps))
+                              batch_windows=batch_windows, num_train_timesteps=int(config.num_train_timesteps),
+                              deep_cache_layers=deep_cache_layers, precompute_attention=precompute_attention,
+                              float32_attention=float32_attention)
     init_latents = None
     if init_pixel_values is not None and strength < 1.0:
         init_latents = model.encode(init_pixel_values.to(conditions.dtype), sample=False)

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from diffusers.models.attention_processor import Attention
 from einops import rearrange
 
+from interanimate.models.attention_kernel import attention
 from interanimate.models.attention_layers import (  # noqa: F401 (re-exported: the processors' layer names)
     attention_names,
     cross_attention_names,
@@ -75,6 +76,11 @@ class AttentionContext:
         identity_weight: face weighting at latent resolution ``(b, f, H, W)``, already multiplied by "identity
             present"; ``None`` = weight 1 everywhere.
         mask_blur_radius: see ``soften_mask``.
+        reference_kv: the reference tokens already projected by each layer's ``to_k`` and ``to_v``, by layer name,
+            each ``((b, n_ref, inner), (b, n_ref, inner))`` (``InterAnimateModel.reference_keys_values``): they do
+            not change across steps, so a sampler projects them once per clip; ``None`` projects them in every call.
+        single_key_shortcut: attention over a single key (the cross-attention's one context token) returns that
+            key's value without computing the softmax, which over one key is exactly 1.
     """
 
     batch_size: int
@@ -90,6 +96,8 @@ class AttentionContext:
     identity_tokens: torch.Tensor | None = None
     identity_weight: torch.Tensor | None = None
     mask_blur_radius: int = 1
+    reference_kv: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None
+    single_key_shortcut: bool = False
     _cache: dict = field(default_factory=dict, repr=False)
 
     def level_size(self, num_tokens: int) -> tuple[int, int]:
@@ -130,12 +138,24 @@ class AttentionContext:
 
 
 def _attend(attn: Attention, query_states: torch.Tensor, key_value_states: torch.Tensor,
-            attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Multi-head attention up to (not including) the output projection; same op order as AttnProcessor2_0."""
-    batch_size = query_states.shape[0]
-    query = attn.to_q(query_states)
-    key = attn.to_k(key_value_states)
-    value = attn.to_v(key_value_states)
+            attention_mask: torch.Tensor | None = None, single_key_shortcut: bool = False) -> torch.Tensor:
+    """Multi-head attention up to (not including) the output projection; same op order as AttnProcessor2_0.
+
+    With ``single_key_shortcut`` and one key, every query's output is that key's value (softmax over one key is
+    exactly 1), returned as a broadcast view ``(b, n, inner)``.
+    """
+    if (single_key_shortcut and key_value_states.shape[1] == 1 and attention_mask is None
+            and attn.norm_k is None):
+        value = attn.to_v(key_value_states)  # (b, 1, inner)
+        return value.expand(query_states.shape[0], query_states.shape[1], value.shape[-1])
+    return _attend_projected(attn, attn.to_q(query_states), attn.to_k(key_value_states), attn.to_v(key_value_states),
+                             attention_mask)
+
+
+def _attend_projected(attn: Attention, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                      attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """``_attend`` from projected ``query (b, n, inner)`` and ``key``, ``value (b, m, inner)``."""
+    batch_size = query.shape[0]
     head_dim = key.shape[-1] // attn.heads
     query = query.view(batch_size, -1, attn.heads, head_dim).transpose(1, 2)
     key = key.view(batch_size, -1, attn.heads, head_dim).transpose(1, 2)
@@ -144,8 +164,17 @@ def _attend(attn: Attention, query_states: torch.Tensor, key_value_states: torch
         query = attn.norm_q(query)
     if attn.norm_k is not None:
         key = attn.norm_k(key)
-    out = F.scaled_dot_product_attention(query, key, value, attn_mask=attention_mask, dropout_p=0.0, is_causal=False)
+    out = attention(query, key, value, attn_mask=attention_mask)
     return out.transpose(1, 2).reshape(batch_size, -1, attn.heads * head_dim).to(query.dtype)
+
+
+def _with_shared_tokens(own: torch.Tensor, shared: torch.Tensor, num_frames: int) -> torch.Tensor:
+    """``[own; shared]`` along the tokens: ``own (b f, n, c)``, ``shared (b, m, c)`` read by all ``f`` frames of its
+    sample → ``(b f, n + m, c)``, in one copy (no per-frame repeat of ``shared`` first)."""
+    rows, tokens, channels = own.shape
+    own = own.view(rows // num_frames, num_frames, tokens, channels)
+    shared = shared[:, None].expand(-1, num_frames, -1, -1)
+    return torch.cat([own, shared.to(own.dtype)], dim=2).view(rows, -1, channels)
 
 
 def _project_out(attn: Attention, hidden_states: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
@@ -227,20 +256,36 @@ class SpatialSelfAttnProcessor(LayerProcessor):
         Those samples are attended separately rather than through a key mask: the same result (masked keys carry
         zero weight) at half the keys, and a masked kernel is slower than an unmasked one on CPU.
         """
-        # (b, n_ref, c) -> (b f, n_ref, c): every frame attends to the same reference tokens.
-        reference = ctx.reference_features[self.name].repeat_interleave(ctx.num_frames, dim=0)
         keep = ctx.reference_keep
-        if keep is None or bool(keep.all()):
-            return _attend(attn, hidden_states, torch.cat([hidden_states, reference], dim=1))
-        rows = keep.repeat_interleave(ctx.num_frames)  # (b f,)
-        if not bool(rows.any()):
+        if keep is not None and not bool(keep.any()):
             return _attend(attn, hidden_states, hidden_states)
-        hidden, kept = hidden_states[~rows], hidden_states[rows]
+        if keep is None or bool(keep.all()):
+            return self._attend_reference(attn, hidden_states, ctx, None)
+        rows = keep.repeat_interleave(ctx.num_frames)  # (b f,)
+        hidden = hidden_states[~rows]
         dropped = _attend(attn, hidden, hidden)
         out = dropped.new_empty(hidden_states.shape[0], *dropped.shape[1:])
         out[~rows] = dropped
-        out[rows] = _attend(attn, kept, torch.cat([kept, reference[rows]], dim=1))
+        out[rows] = self._attend_reference(attn, hidden_states[rows], ctx, keep)
         return out
+
+    def _attend_reference(self, attn: Attention, hidden_states: torch.Tensor, ctx: AttentionContext,
+                          samples: torch.Tensor | None) -> torch.Tensor:
+        """Attention over ``[x; r]`` for the frames of ``samples`` (``(b,)`` bool; ``None``: all samples), whose rows
+        ``hidden_states`` are."""
+        num_frames = ctx.num_frames
+        projected = None if ctx.reference_kv is None else ctx.reference_kv.get(self.name)
+        if projected is None:
+            reference = ctx.reference_features[self.name]  # (b, n_ref, c): every frame reads the same tokens
+            if samples is not None:
+                reference = reference[samples]
+            return _attend(attn, hidden_states, _with_shared_tokens(hidden_states, reference, num_frames))
+        reference_key, reference_value = projected
+        if samples is not None:
+            reference_key, reference_value = reference_key[samples], reference_value[samples]
+        key = _with_shared_tokens(attn.to_k(hidden_states), reference_key, num_frames)
+        value = _with_shared_tokens(attn.to_v(hidden_states), reference_value, num_frames)
+        return _attend_projected(attn, attn.to_q(hidden_states), key, value)
 
 
 class TemporalSelfAttnProcessor(LayerProcessor):
@@ -275,7 +320,7 @@ class IdentityCrossAttnProcessor(LayerProcessor):
         context = hidden_states if encoder_hidden_states is None else encoder_hidden_states
         if encoder_hidden_states is not None and attn.norm_cross:
             context = attn.norm_encoder_hidden_states(context)
-        out = _attend(attn, hidden_states, context)
+        out = _attend(attn, hidden_states, context, single_key_shortcut=ctx is not None and ctx.single_key_shortcut)
         if ctx is not None and ctx.id_preserver is not None and ctx.identity_tokens is not None:
             layer = ctx.id_preserver.layer(self.name)
             if layer is not None:
@@ -283,7 +328,14 @@ class IdentityCrossAttnProcessor(LayerProcessor):
                 branch = layer(attn, hidden_states, tokens)  # (b f, h w, inner), gate applied
                 weight = ctx.spatial_mask("identity", hidden_states.shape[1])
                 out = out + (branch if weight is None else branch * weight)
-        return _project_out(attn, out, hidden_states)
+        return _project_out_broadcast(attn, out, hidden_states)
+
+
+def _project_out_broadcast(attn: Attention, attended: torch.Tensor, hidden_states: torch.Tensor) -> torch.Tensor:
+    """``_project_out`` that projects a broadcast (single-key) result once per sample, not once per query."""
+    if not attn.residual_connection and attended.dim() == 3 and attended.shape[1] > 1 and attended.stride(1) == 0:
+        return _project_out(attn, attended[:, :1], hidden_states[:, :1]).expand(*hidden_states.shape[:2], -1)
+    return _project_out(attn, attended, hidden_states)
 
 
 class PlainAttnProcessor:
@@ -296,7 +348,9 @@ class PlainAttnProcessor:
         context = hidden_states if encoder_hidden_states is None else encoder_hidden_states
         if encoder_hidden_states is not None and attn.norm_cross:
             context = attn.norm_encoder_hidden_states(context)
-        return _project_out(attn, _attend(attn, hidden_states, context), hidden_states)
+        shortcut = attention_context is not None and attention_context.single_key_shortcut
+        return _project_out_broadcast(attn, _attend(attn, hidden_states, context, single_key_shortcut=shortcut),
+                                      hidden_states)
 
 
 # ----------------------------------------------------------------------------------------------- installing

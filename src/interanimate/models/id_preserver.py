@@ -15,6 +15,7 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.attention_processor import Attention
 from diffusers.models.modeling_utils import ModelMixin
 
+from interanimate.models.attention_kernel import attention
 from interanimate.models.attention_layers import cross_attention_names, layer_key
 
 
@@ -34,7 +35,7 @@ class IdentityAttention(nn.Module):
         key, value = self.to_k(tokens), self.to_v(tokens)
         head_dim = query.shape[-1] // attn.heads
         query, key, value = (t.view(batch_size, -1, attn.heads, head_dim).transpose(1, 2) for t in (query, key, value))
-        out = F.scaled_dot_product_attention(query, key, value)
+        out = attention(query, key, value)
         return self.gate * out.transpose(1, 2).reshape(batch_size, -1, attn.heads * head_dim)
 
 

@@ -16,6 +16,7 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from einops import rearrange
 
+from interanimate.models.attention_kernel import attention
 from interanimate.models.attention_layers import (
     layer_key,
     spatial_self_attention_names,
@@ -46,7 +47,7 @@ class InteractionAttention(nn.Module):
         value = self.to_v(latents).repeat_interleave(repeat, dim=0)
         query = self.to_q(hidden_states)
         query, key, value = (rearrange(t, "b n (h d) -> b h n d", h=self.heads) for t in (query, key, value))
-        out = F.scaled_dot_product_attention(query, key, value)
+        out = attention(query, key, value)
         out = rearrange(out, "b h n d -> b n (h d)")
         return self.gate * self.to_out(out)
 

@@ -85,12 +85,14 @@ class ClipConditioning:
         """The batch repeated ``times`` times (``[c; c]`` for guidance)."""
         return self._map(lambda x: torch.cat([x] * times), lambda x: torch.cat([x] * times))
 
-    def attention_context(self, reference_features, reference_keep, model) -> AttentionContext:
+    def attention_context(self, reference_features, reference_keep, model, reference_kv=None,
+                          single_key_shortcut: bool = False) -> AttentionContext:
         """A fresh ``AttentionContext`` for one UNet call on these frames."""
         batch_size, _, num_frames, height, width = self.pose_embedding.shape
         ctx = AttentionContext(batch_size=batch_size, num_frames=num_frames, latent_size=(height, width),
                                reference_features=reference_features, reference_keep=reference_keep,
-                               mask_blur_radius=self.mask_blur_radius)
+                               mask_blur_radius=self.mask_blur_radius, reference_kv=reference_kv,
+                               single_key_shortcut=single_key_shortcut)
         if self.spatial_latents is not None:
             ctx.interaction = model.interaction
             ctx.spatial_latents = rearrange(self.spatial_latents, "b f n d -> (b f) n d")
@@ -339,6 +341,17 @@ class InterAnimateModel(nn.Module):
         context = self.context_tokens(reference_latents.shape[0], reference_latents.device, reference_latents.dtype)
         return self.reference_net.compute_reference_features(reference_latents, context)
 
+    def reference_keys_values(self, reference_features: dict[str, torch.Tensor]
+                              ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """The reference tokens projected by the matching denoising-UNet layer's ``to_k`` and ``to_v``:
+        ``{name: (key, value)}``, each ``(b, n_ref, inner)``. They do not depend on the step, so a sampler computes
+        them once per clip and passes them to ``forward(reference_kv=...)``."""
+        out = {}
+        for name, tokens in reference_features.items():
+            attn = self.unet.get_submodule(name)
+            out[name] = (attn.to_k(tokens), attn.to_v(tokens))
+        return out
+
     # ----------------------------------------------------------------------------------------------- forward
 
     def forward(
@@ -357,6 +370,8 @@ class InterAnimateModel(nn.Module):
         contact_mask: torch.Tensor | None = None,
         use_motion_modules: bool = True,
         conditioning: ClipConditioning | None = None,
+        reference_kv: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
+        single_key_shortcut: bool = False,
         **unet_kwargs,
     ) -> torch.Tensor:
         """One denoising prediction for a clip.
@@ -374,6 +389,9 @@ class InterAnimateModel(nn.Module):
             use_motion_modules: ``False`` for the image stage.
             conditioning: from ``prepare_conditioning`` for these conditions (then ``conditions``, ``pattern_id``,
                 the identity inputs, ``pose_keep`` and the masks are not read again).
+            reference_kv: ``reference_keys_values(reference_features)``, computed once per clip (``None``: the
+                reference tokens are projected in every call; the result is the same).
+            single_key_shortcut: attention over the one context token returns its value directly (exact).
             unet_kwargs: passed to the UNet (``feature_cache``).
 
         Returns:
@@ -386,7 +404,8 @@ class InterAnimateModel(nn.Module):
                 conditions, (height, width), pattern_id=pattern_id, identity_embedding=identity_embedding,
                 identity_present=identity_present, pose_keep=pose_keep, hand_mask=hand_mask, face_mask=face_mask,
                 contact_mask=contact_mask, dtype=dtype)
-        ctx = conditioning.attention_context(reference_features, reference_keep, self)
+        ctx = conditioning.attention_context(reference_features, reference_keep, self, reference_kv=reference_kv,
+                                             single_key_shortcut=single_key_shortcut)
         context = self.context_tokens(batch_size, device, dtype)
         return self.unet(noisy_latents, timesteps, context, pose_embedding=conditioning.pose_embedding.to(dtype),
                          attention_context=ctx, use_motion_modules=use_motion_modules, **unet_kwargs)

@@ -88,7 +88,11 @@ class InterAnimateUNet(InstallsProcessors, UNetMotionModel):
             feature_cache: deep-feature reuse between sampling steps (DeepCache, Ma et al. 2023, arXiv 2312.00858):
                 an empty dict runs the whole UNet and stores, under ``"deep"``, the features that enter the last up
                 block; a dict holding them runs only the shallow path (``conv_in``, the first down block's layers and
-                the last up block) on the stored deep features. ``None``: the whole UNet, nothing stored.
+                the last up block) on the stored deep features. ``None``: the whole UNet, nothing stored. A
+                ``"shallow_layers": r`` entry sets the cache depth: the reuse path re-runs only the last ``r`` layers
+                of the last up block (default all of them), so the features stored are those entering its layer
+                ``n − r``; a smaller ``r`` skips more of the full-resolution level, which needs only ``conv_in`` and
+                the first ``r − 1`` layers of the first down block for its skip connections.
 
         Returns:
             ``(b, out_channels, f, h, w)``.
@@ -107,19 +111,26 @@ class InterAnimateUNet(InstallsProcessors, UNetMotionModel):
             hidden_states = hidden_states + rearrange(pose_embedding, "b c f h w -> (b f) c h w")
 
         skips = [hidden_states]
-        def run_block_layers(block, hidden_states):  # a down block's resnet/attention/motion layers, skips kept
+        def run_block_layers(block, hidden_states, limit=None):  # a down block's layers (the first `limit`), skips kept
             attentions = getattr(block, "attentions", None)
-            for i, resnet in enumerate(block.resnets):
+            for i, resnet in enumerate(block.resnets[:limit]):
                 hidden_states = self._run_layer(
                     resnet, attentions[i] if attentions is not None else None, block.motion_modules[i],
                     hidden_states, emb, encoder_hidden_states, num_frames, kwargs, use_motion_modules)
                 skips.append(hidden_states)
             return hidden_states
 
+        last_layers = len(self.up_blocks[-1].resnets)
+        shallow = last_layers if feature_cache is None else int(feature_cache.get("shallow_layers", last_layers))
+        if not 1 <= shallow <= last_layers:
+            raise ValueError(f"shallow_layers must be between 1 and the last up block's {last_layers} layers, "
+                             f"got {shallow}")
         if feature_cache is not None and "deep" in feature_cache:
-            run_block_layers(self.down_blocks[0], hidden_states)
+            # The last `shallow` layers of the last up block pop the first `shallow` skips: conv_in's output and the
+            # outputs of the first down block's first `shallow - 1` layers.
+            run_block_layers(self.down_blocks[0], hidden_states, limit=shallow - 1)
             return self._last_up_block(feature_cache["deep"], skips, emb, encoder_hidden_states, num_frames, kwargs,
-                                       use_motion_modules)
+                                       use_motion_modules, start=last_layers - shallow)
         for block in self.down_blocks:
             hidden_states = run_block_layers(block, hidden_states)
             if block.downsamplers is not None:
@@ -140,14 +151,18 @@ class InterAnimateUNet(InstallsProcessors, UNetMotionModel):
         for block in self.up_blocks[:-1]:
             hidden_states = self._up_block(block, hidden_states, skips, emb, encoder_hidden_states, num_frames,
                                            kwargs, use_motion_modules)
-        if feature_cache is not None:
-            feature_cache["deep"] = hidden_states
         return self._last_up_block(hidden_states, skips, emb, encoder_hidden_states, num_frames, kwargs,
-                                   use_motion_modules)
+                                   use_motion_modules, store=feature_cache, store_at=last_layers - shallow)
 
-    def _up_block(self, block, hidden_states, skips, emb, encoder_hidden_states, num_frames, kwargs, use_motion):
+    def _up_block(self, block, hidden_states, skips, emb, encoder_hidden_states, num_frames, kwargs, use_motion,
+                  start=0, store=None, store_at=0):
+        """Layers ``start…`` of an up block; ``store["deep"]`` receives the input of layer ``store_at``."""
         attentions = getattr(block, "attentions", None)
         for i, resnet in enumerate(block.resnets):
+            if i < start:
+                continue
+            if store is not None and i == store_at:
+                store["deep"] = hidden_states
             skip = skips.pop()
             hidden_states = torch.cat([hidden_states, skip], dim=1)
             hidden_states = self._run_layer(
@@ -160,9 +175,10 @@ class InterAnimateUNet(InstallsProcessors, UNetMotionModel):
                 hidden_states = upsampler(hidden_states, output_size=size)
         return hidden_states
 
-    def _last_up_block(self, hidden_states, skips, emb, encoder_hidden_states, num_frames, kwargs, use_motion):
+    def _last_up_block(self, hidden_states, skips, emb, encoder_hidden_states, num_frames, kwargs, use_motion,
+                       start=0, store=None, store_at=0):
         hidden_states = self._up_block(self.up_blocks[-1], hidden_states, skips, emb, encoder_hidden_states,
-                                       num_frames, kwargs, use_motion)
+                                       num_frames, kwargs, use_motion, start=start, store=store, store_at=store_at)
         if self.conv_norm_out is not None:
             hidden_states = self.conv_act(self.conv_norm_out(hidden_states))
         hidden_states = self.conv_out(hidden_states)

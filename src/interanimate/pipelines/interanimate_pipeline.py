@@ -41,12 +41,17 @@ PIPELINE_FILE = "model_index.json"
 WINDOW_POLICIES = ("fit", "trained")
 
 
-def bf16_is_fast(device: torch.device | str) -> bool:
-    """Whether bf16 autocast pays here: a CUDA GPU with bf16. Not on CPU: even with AMX tiles, torch's CPU attention
-    kernel is about twice as slow in bf16 as in float32 at these head sizes, and attention dominates there
-    (docs/benchmarks.md)."""
+def bf16_is_fast(device: torch.device | str, float32_attention: bool = True) -> bool:
+    """Whether bf16 autocast pays here: a CUDA GPU with bf16, or a CPU with native bf16 instructions (AVX-512 BF16
+    or AMX) when the attention kernel stays in float32 — torch's CPU attention kernel is slower in bf16 than in
+    float32 at these head sizes, while the convolutions and linear layers are faster (docs/benchmarks.md)."""
     device = torch.device(device)
-    return device.type == "cuda" and torch.cuda.is_bf16_supported()
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return float32_attention and torch.backends.mkldnn.is_available() and \
+            bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return False
 
 
 @dataclass(frozen=True)
@@ -58,11 +63,16 @@ class SamplingSpeed:
             windows of the trained clip length overlapping by half (``WINDOW_POLICIES``).
         batch_windows: all windows of a step in one model call.
         cache_conditions: pose guider, interaction latents, masks and identity tokens once per clip.
+        precompute_attention: the reference tokens' keys and values projected once per clip, and the
+            cross-attention over the single context token answered by its value (both exact).
         guidance_interval: guidance only at noise levels ``t / (T − 1)`` in ``[low, high]`` (``None``: every step).
         deep_cache_interval: whole UNet every ``n``-th step, its shallow path on reused deep features between.
+        deep_cache_layers: the cache depth — how many layers of the last up block the shallow path re-runs
+            (``None``: the whole last up block).
         autocast: ``"bfloat16"`` runs the model under bf16 autocast where bf16 is native (``bf16_is_fast``),
-            ``"always"`` anywhere, ``None`` never. On CPU it is slower (``bf16_is_fast``), so there the default runs
-            in float32.
+            ``"always"`` anywhere, ``None`` never.
+        float32_attention: under autocast, the attention kernel stays in float32 (projections and convolutions
+            run in bf16); on CPU, bf16 autocast applies only with it.
 
     The defaults are the measured ones (``benchmarks/bench_animate.py``, docs/benchmarks.md); ``PLAIN_SPEED`` is
     the loop without any of them.
@@ -71,23 +81,30 @@ class SamplingSpeed:
     window_policy: str = "fit"
     batch_windows: bool = True
     cache_conditions: bool = True
+    precompute_attention: bool = True
     guidance_interval: tuple[float, float] | None = (0.0, 0.6)
     deep_cache_interval: int = 2
+    deep_cache_layers: int | None = 1
     autocast: str | None = "bfloat16"
+    float32_attention: bool = True
 
     def sampler_options(self, pipe: "InterAnimatePipeline", num_frames: int) -> dict:
         """The keyword arguments of ``diffusion.sampler.sample`` for a clip of ``num_frames`` frames."""
         if self.autocast not in (None, "bfloat16", "always"):
             raise ValueError(f"autocast must be None, 'bfloat16' or 'always', got {self.autocast!r}")
         device = pipe.unet.device
-        use_bf16 = self.autocast == "always" or (self.autocast == "bfloat16" and bf16_is_fast(device))
+        use_bf16 = self.autocast == "always" or (self.autocast == "bfloat16" and
+                                                 bf16_is_fast(device, self.float32_attention))
         return dict(window_frames=pipe.window_for(num_frames, self.window_policy), batch_windows=self.batch_windows,
-                    cache_conditions=self.cache_conditions, guidance_interval=self.guidance_interval,
-                    deep_cache_interval=self.deep_cache_interval, autocast_dtype=torch.bfloat16 if use_bf16 else None)
+                    cache_conditions=self.cache_conditions, precompute_attention=self.precompute_attention,
+                    guidance_interval=self.guidance_interval, deep_cache_interval=self.deep_cache_interval,
+                    deep_cache_layers=self.deep_cache_layers, autocast_dtype=torch.bfloat16 if use_bf16 else None,
+                    float32_attention=self.float32_attention)
 
 
 PLAIN_SPEED = SamplingSpeed(window_policy="trained", batch_windows=False, cache_conditions=False,
-                            guidance_interval=None, deep_cache_interval=1, autocast=None)
+                            precompute_attention=False, guidance_interval=None, deep_cache_interval=1,
+                            deep_cache_layers=None, autocast=None, float32_attention=False)
 
 
 class InterAnimatePipeline(DiffusionPipeline):
