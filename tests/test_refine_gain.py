@@ -24,6 +24,15 @@ def _tool():
     return module
 
 
+def test_checkpoints_are_named_once_and_at_least_one_is_given():
+    tool = _tool()
+    assert tool.parse_checkpoints(["a=runs/a/final"]) == {"a": Path("runs/a/final")}
+    assert list(tool.parse_checkpoints(["b=x", "a=y"])) == ["b", "a"]
+    for bad in ([], ["a=x", "a=y"], ["ground_truth=x"], ["no-path"]):
+        with pytest.raises(SystemExit):
+            tool.parse_checkpoints(bad)
+
+
 def _save_tiny(folder: Path, composite: bool) -> Path:
     overrides = ["data.resolution=64"] + (["model.composite_conditions=true"] if composite else [])
     config = load_config("tiny", overrides)

@@ -48,8 +48,8 @@ def parse_checkpoints(values: list[str]) -> dict[str, Path]:
         if name in checkpoints or name == "ground_truth":
             raise SystemExit(f"--checkpoint name {name!r} is used twice or reserved")
         checkpoints[name] = Path(path)
-    if len(checkpoints) < 2:
-        raise SystemExit("give at least two --checkpoint NAME=PATH to compare")
+    if not checkpoints:
+        raise SystemExit("give at least one --checkpoint NAME=PATH (two or more to compare)")
     return checkpoints
 
 
@@ -223,7 +223,8 @@ def parse_args(argv: list[str] | None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, required=True, help="InterHF dataset with a test split")
     parser.add_argument("--checkpoint", action="append", default=[], metavar="NAME=PATH",
-                        help="a model to compare (run, checkpoint or model folder); give two or more")
+                        help="a model to score (run, checkpoint or model folder); repeat it to compare several on "
+                             "the same clips, seeds and steps")
     parser.add_argument("--clips", type=int, default=8, help="test-split clips to re-generate")
     parser.add_argument("--frames", type=int, default=16, help="frames per clip, from frame 0")
     parser.add_argument("--steps", type=int, default=20, help="sampling steps (every model)")

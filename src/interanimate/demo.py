@@ -6,7 +6,8 @@
 3. animate real photographs (scikit-image's astronaut, matplotlib's Grace Hopper) with one pattern per family:
    with the composite renderer (the photo itself, touched by a posed 3-D hand), and, for the astronaut, with
    the `small` checkpoint that ships with the package (trained on CPU on synthetic data; see docs/training.md)
-   beside it; check the provenance marks of the results;
+   beside it, and render then refine one clip with the shipped `small-refine` checkpoint (the composite at 64 px,
+   refined from its noised latents); check the provenance marks of the results;
 4. re-generate held-out test clips from their first frame and their labels, and evaluate them against
    the ground truth (JSON + HTML report).
 """
@@ -20,6 +21,9 @@ import numpy as np
 
 DEMO_PATTERNS = ("poke_cheek_left", "pinch_chin", "stroke_forehead", "swipe_mouth_rightward")
 COMPOSITE_SIZE = 256  # the composite renderer's output size in the demo (it runs at the photo's resolution)
+# Render then refine: the refine model starts from the composite noised to this strength (SDEdit), so only
+# round(steps * strength) sampling steps run; one clip keeps the demo's added time to seconds on a CPU.
+REFINE_STRENGTH = 0.6
 
 
 def _demo_people() -> list[tuple[str, np.ndarray]]:
@@ -35,6 +39,28 @@ def _demo_people() -> list[tuple[str, np.ndarray]]:
 def default_checkpoint() -> Path:
     """The `small` checkpoint shipped inside the package for the demo."""
     return Path(__file__).resolve().parent / "checkpoints" / "small-synth64"
+
+
+def default_refine_checkpoint() -> Path:
+    """The `small-refine` checkpoint shipped inside the package (composite conditions; ``--renderer refine``)."""
+    return Path(__file__).resolve().parent / "checkpoints" / "small-refine64"
+
+
+def refine_clip(photo: np.ndarray, name: str, pattern: str, num_frames: int, steps: int, seed: int, videos: Path,
+                checkpoint: Path | None = None) -> tuple[dict[str, Path], list[tuple[str, np.ndarray]]]:
+    """Render then refine one clip of ``photo``: the written files (video, composite, labels, side-by-side) and
+    the strip rows (the 64 px composite the model was given, the refined frames)."""
+    from interanimate.pipelines import AnimateRequest
+    from interanimate.render.refine import RefinePipeline
+
+    pipe = RefinePipeline.from_checkpoint(checkpoint or default_refine_checkpoint(), strength=REFINE_STRENGTH,
+                                          num_inference_steps=steps)
+    result = pipe(AnimateRequest(reference=photo, reference_name=name, pattern=pattern, num_frames=num_frames,
+                                 seed=seed))
+    written = pipe.write(result, videos / f"{name}-{pattern}-refine.mp4", side_by_side=True)
+    rows = [(f"{pattern}: composite at {pipe.size} px", result.composite_frames),
+            (f"{pattern}: refined (strength {REFINE_STRENGTH})", result.frames)]
+    return written, rows
 
 
 def write_frame_strip(rows: list[tuple[str, np.ndarray]], path: Path, frames_per_row: int = 8) -> Path:
@@ -99,8 +125,8 @@ def run_demo(out: Path, seed: int = 0, quick: bool = False, checkpoint: Path | N
     batch = collate_samples([s for s, _ in zip(ShardDataset(shards, num_frames=8, seed=seed, shuffle_buffer=8), range(4))])
 
     checkpoint = Path(checkpoint) if checkpoint else default_checkpoint()
-    print(f"[4/6] animating real photos with one pattern per family: composite renderer, and the diffusion "
-          f"renderer ({checkpoint})")
+    print(f"[4/6] animating real photos with one pattern per family: composite renderer, the diffusion "
+          f"renderer ({checkpoint}), and render then refine ({default_refine_checkpoint()})")
     videos = out / "videos"
     videos.mkdir(exist_ok=True)
     patterns = DEMO_PATTERNS[:2] if quick else DEMO_PATTERNS
@@ -123,7 +149,10 @@ def run_demo(out: Path, seed: int = 0, quick: bool = False, checkpoint: Path | N
         written.append(paths)
         rows.append((f"{pattern}: generated", result.frames))
     strips = write_frame_strip(rows, out / "animate_strips.png")
+    refined, refine_rows = refine_clip(skdata.astronaut(), "astronaut", patterns[0], frames, steps, seed, videos)
+    refine_strips = write_frame_strip(refine_rows, out / "refine_strips.png")
     marks = check_file(written[0]["video"])
+    refine_marks = check_file(refined["video"])
     composite_marks = check_file(composite_written[0]["video"])
 
     print("[5/6] re-generating held-out test clips from their first frame and labels")
@@ -158,11 +187,13 @@ def run_demo(out: Path, seed: int = 0, quick: bool = False, checkpoint: Path | N
         f"  stats       {chart}",
         f"  shards      {shards}  ({len(pack.shards)} shards; batch {shapes})",
         f"  videos      {videos}  ({len(composite_written)} composite MP4s of {len(people)} people; "
-        f"{len(written)} diffusion MP4s with side-by-side conditions)",
+        f"{len(written)} diffusion MP4s with side-by-side conditions; 1 refined MP4 with its composite)",
         f"  composite   {composite_strips}  (the photos themselves, touched by a posed 3-D hand)",
         f"  strips      {strips}  (the shipped 64 px diffusion model on the same requests)",
         f"  provenance  {composite_marks.describe()}",
+        f"  refine      {refine_strips}  (the shipped 64 px refine model on the composite it was given)",
         f"  provenance  {marks.describe()}",
+        f"  provenance  {refine_marks.describe()}",
         f"  evaluation  {html_path}  ({headline})",
     ])
 
