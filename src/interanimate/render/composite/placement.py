@@ -24,6 +24,7 @@ import numpy as np
 from interanimate.data.annotate import ibug68_from_mesh
 from interanimate.data.synth.choreography import InteractionPlan, anchor_point
 from interanimate.data.synth.hand import NUM_POSE, HandModel
+from interanimate.data.synth.hand_mesh import SkinnedHand
 from interanimate.data.synth.head import HeadModel
 from interanimate.pipelines.errors import AnimateError
 from interanimate.pipelines.retarget import mls_affine
@@ -79,7 +80,9 @@ class Retargeter:
 
     def __init__(self, face: PhotoFace, head: HeadModel, hand: HandModel, plan: InteractionPlan,
                  long_sleeves: bool):
-        self.face, self.head, self.hand, self.plan = face, head, hand, plan
+        self.face, self.head, self.plan = face, head, plan
+        self.kinematic = hand
+        self.hand = SkinnedHand(hand)  # the organic skin drawn over the same joints
         self.long_sleeves = long_sleeves
         lm_head = head.surface_points(*head.landmark_material(1.0).T)
         lm_photo = ibug68_from_mesh(face.vertices)
@@ -132,10 +135,11 @@ class Retargeter:
         plan, hand = self.plan, self.hand
         pose = plan.pose[f]
         joints_local = hand.joints_local(pose)
-        anchor_local, _ = anchor_point(hand, pose, plan.anchor)
+        anchor_local, _ = anchor_point(self.kinematic, pose, plan.anchor)
         rot = plan.rotation[f]
         wrist = plan.target[f] - rot @ anchor_local
-        verts, attr, vmat, spheres = hand.surface(joints_local, rot, wrist, plan.arm_dir[f], self.long_sleeves)
+        verts, attr, vmat, spheres = hand.surface(joints_local, rot, wrist, plan.arm_dir[f], self.long_sleeves,
+                                                  pose=pose)
         joints = joints_local @ rot.T + wrist
         mapped_target, photo_target, turn = self._offsets[f]
 
@@ -359,7 +363,8 @@ class DrivenHand:
     """The fitted driving hand as the renderer's hand source: ``frame(f)`` in the photo's reference pose."""
 
     def __init__(self, face: PhotoFace, hand: HandModel, driven: DrivenFit, poses: list, long_sleeves: bool = False):
-        self.face, self.hand, self.driven, self.poses = face, hand, driven, poses
+        self.face, self.driven, self.poses = face, driven, poses
+        self.hand = SkinnedHand(hand)
         self.long_sleeves = long_sleeves
         self.plan = NoPlannedContact(len(poses))
         self.hand_side = driven.side
@@ -372,7 +377,8 @@ class DrivenHand:
         fit, pose, k = self.driven.fits[f], self.poses[f], self.driven.hand_scale
         local = self.hand.joints_local(fit.pose)
         arm = _unit(_unit(local[0] - local[9]) @ fit.rotation.T + ARM_BIAS)
-        verts, attr, vmat, spheres = self.hand.surface(local, fit.rotation, np.zeros(3), arm, self.long_sleeves)
+        verts, attr, vmat, spheres = self.hand.surface(local, fit.rotation, np.zeros(3), arm, self.long_sleeves,
+                                                       pose=fit.pose)
 
         def place(points: np.ndarray) -> np.ndarray:
             return pose.unapply(points * k + fit.wrist, self.face.pivot)
