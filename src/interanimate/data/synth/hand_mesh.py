@@ -2,7 +2,7 @@
 
 ``HandModel.surface`` lofts a tube along every bone: cheap, and a detector trained on photographs of hands does not
 take it for one (a boxy palm, polygonal fingers, no knuckles, no web between the fingers, a forearm with no wrist).
-``SkinnedHand`` builds the same subject's hand as an implicit solid in the hand-local frame of a spread rest pose:
+``SkinnedHand`` draws the hand as an implicit solid built in the hand-local frame of a spread rest pose:
 
 - every phalanx a round cone between its joints (radii from ``HandModel``), a slightly fuller sphere at every joint
   (the knuckles' width), a dorsal bump over every MCP (the knuckle line of a fist), a fuller pad on every fingertip,
@@ -12,9 +12,10 @@ take it for one (a boxy palm, polygonal fingers, no knuckles, no web between the
   webs between the fingers' bases and the thumb's web; fingers are not blended with each other;
 - a wrist narrower and flatter than the palm, widening into an elliptical forearm.
 
-The signed distance is sampled on a voxel grid and meshed by ``skimage.measure.marching_cubes`` (the surface is a
-closed 2-manifold). Every vertex is skinned to the two palm/forearm bones and the 15 phalanges with weights that fall
-off with the distance to each bone's axis, so a pose costs one blend of 17 rigid transforms. The joints — and every
+The signed distance of one canonical hand is sampled once on a grid and meshed by ``skimage.measure.marching_cubes``
+(a closed 2-manifold). Every vertex is skinned to the palm, the forearm and the 15 phalanges with weights that fall
+off with the distance to each bone's axis; a subject's hand in a pose is one blend of 17 affine bone transforms
+(each phalanx turned into its posed frame and stretched to the subject's bone length and finger thickness). The joints — and every
 label computed from them — are exactly ``HandModel.joints_local``'s; only the skin between them changes.
 """
 
@@ -280,8 +281,8 @@ def rest_skin(voxel: float = VOXEL_M) -> RestSkin:
     _, part = _field(verts, parts)
     chain = np.array([p.chain for p in parts], np.int8)[part]
     weights = _skin_weights(verts, template, joints, chain)
-    return RestSkin(vertices=verts.astype(np.float32), faces=np.ascontiguousarray(faces, np.int32), chain=chain, weights=weights,
-                    bone_lengths=_bone_lengths(template))
+    return RestSkin(vertices=verts.astype(np.float32), faces=np.ascontiguousarray(faces, np.int32), chain=chain,
+                    weights=weights, bone_lengths=_bone_lengths(template))
 
 
 def _narrow_band(parts, xs, ys, zs, voxel) -> np.ndarray:
