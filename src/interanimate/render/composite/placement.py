@@ -44,8 +44,8 @@ POKE_INTO_SKIN = (0.45, 0.65, 0.9, 1.3)  # candidate weights of the skin's inwar
 POKE_ROLLS = np.deg2rad(np.arange(-75, 76, 15))  # candidate turns of the palm about the finger
 POINT_PALM = np.array([-0.4, 1.0, 0.0])  # camera frame (x toward the hand's side): where a pointing palm faces
 ARM_LEANS = (0.3, 0.55, 0.8)  # candidate camera-ward components of the poking forearm
-MIN_POKE_COS = 0.4
-SWIPE_PITCHES = np.deg2rad(np.arange(-40, 41, 10))  # candidate pitches of a swipe's hand about its fingertips  # the finger meets the skin at no less than ~24 degrees
+MIN_POKE_COS = 0.4  # the finger meets the skin at no less than ~24 degrees
+SWIPE_PITCHES = np.deg2rad(np.arange(-40, 41, 10))  # candidate pitches of a swipe's hand about its fingertips
 
 
 def umeyama(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -124,9 +124,9 @@ class Retargeter:
         The choreography aims only the working fingertips; its forearm continues the hand's axis, which for a poke
         or a swipe points at the camera. Here the hand is turned about the touching fingertip (the plan's target,
         so contact and labels are untouched): a poke's finger rises from below and to the side of the hand's own
-        half, the palm turned toward the face's midline so the hand is seen from the side, the other fingers
-        loosely curled; a swipe's forearm bends at the wrist (at most ``MAX_WRIST_BEND_RAD``) toward
-        ``ARM_IN_PLANE``. Every candidate is scored as the choreography scores its own: no part but the working
+        half, the palm turned down and toward the face's midline (``POINT_PALM``) so the hand is seen from the side,
+        the other fingers loosely curled; a swipe's hand pitches toward the face's plane and its forearm bends at
+        the wrist (at most ``MAX_WRIST_BEND_RAD``) toward ``ARM_IN_PLANE``. Every candidate is scored as the choreography scores its own: no part but the working
         fingertip within ``CLEARANCE`` of the skin, the forearm included; the plan's own orientation is kept
         where no candidate clears the face at least as well.
         """
@@ -180,7 +180,7 @@ class Retargeter:
             arm_cam[2] = -lean
             want = _unit(self.rotation.T @ arm_cam)
             # The palm turned down and toward the midline: the curled fingers under the pointing one, the hand
-            # seen from its thumb side and three-quarter back.
+            # seen from the side rather than the back of a fist.
             want_palm = _unit(self.rotation.T @ (POINT_PALM * [side_x, 1.0, 1.0]))
             for k_in in POKE_INTO_SKIN:
                 for roll in POKE_ROLLS:
@@ -190,8 +190,7 @@ class Retargeter:
                         d = _unit(-want - k_in * n)
                         if float(-n @ d) < MIN_POKE_COS:
                             break
-                        palm = want_palm
-                        palm = _unit(palm - (palm @ d) * d)
+                        palm = _unit(want_palm - (want_palm @ d) * d)
                         palm = _unit(palm * np.cos(roll) + np.cross(d, palm) * np.sin(roll))
                         j = self.kinematic.joints_local(pose[f])
                         rot[f] = frame_align(j[8] - j[5], [0.0, 0.0, 1.0], d, palm)
