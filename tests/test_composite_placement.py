@@ -123,6 +123,36 @@ def test_the_hand_turns_about_the_touching_fingertip(photo_face, pattern):
         assert np.isfinite(now.vertices).all()
 
 
+def test_collision_spheres_are_the_surfaces_without_the_mesh():
+    from interanimate.data.synth.hand import POSES
+    from interanimate.pipelines.motion import SYNTH_ACTOR_SIZE
+    from interanimate.render.composite.renderer import subject_models
+
+    rng = np.random.default_rng(0)
+    for seed in (0, 1):
+        _, _, hands = subject_models(seed, 0, SYNTH_ACTOR_SIZE)
+        for hand in hands.values():
+            for pose in POSES.values():
+                joints, arm = hand.joints_local(pose), rng.normal(size=3)
+                expected = hand.surface(joints, np.eye(3), np.zeros(3), arm, False)[3]
+                np.testing.assert_array_equal(hand.collision_spheres(joints, arm), expected)
+
+
+@pytest.mark.parametrize("pattern,seed", [
+    ("poke_nose", 0), ("poke_nose", 2), ("poke_cheek_right", 1), ("poke_forehead", 3),
+    ("swipe_mouth_leftward", 0), ("swipe_face_downward", 1), ("swipe_forehead_rightward", 2),
+    ("stroke_jaw", 0),  # not re-posed: the plan's own pose
+    pytest.param("poke_chin", 0, marks=pytest.mark.slow),  # no candidate clears: every lean is tried
+])
+def test_the_fast_reposing_search_chooses_what_the_mesh_based_one_chooses(photo_face, pattern, seed):
+    from natural_arm_reference import reference_natural_arm
+
+    retarget = _retarget(photo_face, pattern, seed)
+    for fast, reference, name in zip((retarget.pose, retarget.hand_rotation, retarget.arm_dir),
+                                     reference_natural_arm(retarget), ("pose", "rotation", "forearm")):
+        np.testing.assert_array_equal(fast, reference, err_msg=f"{pattern} seed {seed}: {name}")
+
+
 @pytest.mark.parametrize("pattern", ["poke_nose", "swipe_face_downward"])
 def test_rendered_clip_touches_collision_free(astronaut, pattern):
     from interanimate.render.composite import render_composite

@@ -25,7 +25,7 @@ import numpy as np
 
 from interanimate.data.annotate import ibug68_from_mesh
 from interanimate.data.synth.choreography import CLEARANCE, InteractionPlan, anchor_point, frame_align
-from interanimate.data.synth.hand import NUM_POSE, HandModel, make_pose
+from interanimate.data.synth.hand import ARM_RING_DISTS, NUM_PALM_SPHERES, NUM_POSE, HandModel, make_pose
 from interanimate.data.synth.hand_mesh import SkinnedHand
 from interanimate.data.synth.head import HeadModel
 from interanimate.pipelines.errors import AnimateError
@@ -146,13 +146,17 @@ class Retargeter:
         c0, c1 = (int(contact[0]), int(contact[-1])) if len(contact) else (0, plan.num_frames - 1)
         keys = sorted({c0, (c0 + c1) // 2, c1} | {k for k in (c0 - 2, c1 + 2) if 0 <= k < plan.num_frames})
 
-        def clearance(pose_, rotation_, arm_) -> float:
-            """Summed intrusion (m) inside CLEARANCE of the skin of every part but the working tip, at ``keys``."""
-            total = 0.0
-            for k in keys:
-                local = self.kinematic.joints_local(pose_[k])
-                spheres = self.kinematic.surface(local, np.eye(3), np.zeros(3), rotation_[k].T @ arm_[k], False)[3]
-                anchor_local, _ = anchor_point(self.kinematic, pose_[k], plan.anchor)
+        # What a candidate does not change is computed once per key frame and pose: the spheres of the palm and
+        # digits in the hand's frame (``collision_spheres``, no mesh), which of them are the working tip's, the
+        # anchor. A batch of candidates is then scored with one height look-up.
+        statics: dict = {}
+
+        def static(k: int, pose_k: np.ndarray):
+            key = (k, pose_k.tobytes())
+            if key not in statics:
+                local = self.kinematic.joints_local(pose_k)
+                spheres = self.kinematic.collision_spheres(local, np.array([0.0, -1.0, 0.0]))
+                anchor_local, _ = anchor_point(self.kinematic, pose_k, plan.anchor)
                 working = np.zeros(len(spheres), bool)
                 if expect[k]:
                     fingers = (1,) if plan.anchor == "index_tip" else (1, 2)
@@ -160,20 +164,62 @@ class Retargeter:
                         rows = np.flatnonzero(spheres[:, 4] == fid)
                         tip = spheres[rows[-1], :3]
                         working[rows[np.linalg.norm(spheres[rows, :3] - tip, axis=1) <= 0.015]] = True
-                world = plan.target[k] + (spheres[:, :3] - anchor_local) @ rotation_[k].T
-                height, _, _ = head.height_above(world)
-                gap = np.where(np.isfinite(height), height, 1.0) - spheres[:, 3]
-                total += float(np.clip(CLEARANCE - gap[~working], 0.0, None).sum())
+                statics[key] = (spheres, local[0], anchor_local, ~working)
+            return statics[key]
+
+        arm_rows = slice(NUM_PALM_SPHERES, NUM_PALM_SPHERES + len(ARM_RING_DISTS))
+
+        def clearances(pose_, rotations, arms) -> np.ndarray:
+            """Per candidate (``rotations`` ``(C, F, 3, 3)``, ``arms`` ``(C, F, 3)``): summed intrusion (m) inside
+            CLEARANCE of the skin of every part but the working tip, at ``keys``."""
+            worlds, parts = [], []
+            for rotation_, arm_ in zip(rotations, arms):
+                for k in keys:
+                    spheres, wrist, anchor_local, others = static(k, pose_[k])
+                    arm_local = rotation_[k].T @ arm_[k]
+                    arm_local = arm_local / np.linalg.norm(arm_local)
+                    centres = spheres[:, :3].copy()
+                    centres[arm_rows] = wrist + arm_local * ARM_RING_DISTS[:, None]
+                    worlds.append(plan.target[k] + (centres - anchor_local) @ rotation_[k].T)
+                    parts.append((spheres[:, 3], others))
+            if not worlds:
+                return np.zeros(0)
+            height = head.height_above(np.concatenate(worlds))[0]
+            total = np.zeros(len(rotations))
+            start = 0
+            for i, (radius, others) in enumerate(parts):
+                h = height[start: start + len(radius)]
+                start += len(radius)
+                gap = np.where(np.isfinite(h), h, 1.0) - radius
+                total[i // len(keys)] += float(np.clip(CLEARANCE - gap[others], 0.0, None).sum())
             return total
+
+        def clearance(pose_, rotation_, arm_) -> float:
+            return float(clearances(pose_, [rotation_], [arm_])[0])
 
         base = clearance(pose, rotation, arm)
         if family == "swipe":
-            return (pose, *self._swipe_lowered(pose, rotation, arm, want_arm, clearance, base, c0, c1))
+            return (pose, *self._swipe_lowered(pose, rotation, arm, want_arm, clearances, base, c0, c1))
         # Pokes: the other fingers never more curled than a relaxed pointing hand.
         flexion = np.ones(NUM_POSE, bool)
         flexion[4:8] = False  # the index finger stays as planned
         flexion[[9, 13, 17]] = False  # finger spread
         pose[:, flexion] = np.minimum(pose[:, flexion], POINT_RELAXED[flexion])
+        joints = [self.kinematic.joints_local(p) for p in pose]
+
+        def poke_rotation(want, want_palm, k_in, roll, frames) -> np.ndarray:
+            """Hand rotations at ``frames`` (zero elsewhere): the index finger along ``-want`` tipped ``k_in`` into
+            the skin's normal, the palm toward ``want_palm`` turned ``roll`` about the finger."""
+            rot = np.zeros_like(rotation)
+            for f in frames:
+                n = normals[int(np.clip(f, c0, c1))]
+                d = _unit(-want - k_in * n)
+                palm = _unit(want_palm - (want_palm @ d) * d)
+                palm = _unit(palm * np.cos(roll) + np.cross(d, palm) * np.sin(roll))
+                j = joints[f]
+                rot[f] = frame_align(j[8] - j[5], [0.0, 0.0, 1.0], d, palm)
+            return rot
+
         best = (np.inf, plan.rotation, plan.arm_dir, plan.pose)
         for lean in ARM_LEANS:  # the forearm toward the camera only as far as the face asks
             arm_cam = ARM_IN_PLANE * [side_x, 1.0, 1.0]
@@ -182,54 +228,62 @@ class Retargeter:
             # The palm turned down and toward the midline: the curled fingers under the pointing one, the hand
             # seen from the side rather than the back of a fist.
             want_palm = _unit(self.rotation.T @ (POINT_PALM * [side_x, 1.0, 1.0]))
+            candidates = []
             for k_in in POKE_INTO_SKIN:
+                # The finger's direction depends on the frame only through the skin's normal (constant outside
+                # the contact span), so the steepness check needs only the span's frames.
+                if any(float(-n @ _unit(-want - k_in * n)) < MIN_POKE_COS for n in normals[c0:c1 + 1]):
+                    continue
                 for roll in POKE_ROLLS:
-                    rot = np.zeros_like(rotation)
-                    for f in range(plan.num_frames):
-                        n = normals[int(np.clip(f, c0, c1))]
-                        d = _unit(-want - k_in * n)
-                        if float(-n @ d) < MIN_POKE_COS:
-                            break
-                        palm = _unit(want_palm - (want_palm @ d) * d)
-                        palm = _unit(palm * np.cos(roll) + np.cross(d, palm) * np.sin(roll))
-                        j = self.kinematic.joints_local(pose[f])
-                        rot[f] = frame_align(j[8] - j[5], [0.0, 0.0, 1.0], d, palm)
-                    else:
-                        arms = np.repeat(want[None], plan.num_frames, 0)
-                        # Intrusion first (none beyond the plan's), then the flattest forearm, the least inward
-                        # finger and the least roll.
-                        intrusion = clearance(pose, rot, arms)
-                        score = intrusion + 1e-5 * (3.0 * lean + k_in + abs(roll))
-                        if intrusion <= base + 1e-6 and score < best[0]:
-                            best = (score, rot, arms, pose)
+                    # Scored at the key frames only; the chosen candidate's other frames are filled in below.
+                    candidates.append((k_in, roll, poke_rotation(want, want_palm, k_in, roll, keys)))
+            arms = np.repeat(want[None], plan.num_frames, 0)
+            intrusions = clearances(pose, [c[2] for c in candidates], [arms] * len(candidates))
+            for (k_in, roll, _), intrusion in zip(candidates, intrusions):
+                # Intrusion first (none beyond the plan's), then the flattest forearm, the least inward finger and
+                # the least roll.
+                score = intrusion + 1e-5 * (3.0 * lean + k_in + abs(roll))
+                if intrusion <= base + 1e-6 and score < best[0]:
+                    best = (score, (want, want_palm, k_in, roll), arms, pose)
             if np.isfinite(best[0]):
                 break
+        if np.isfinite(best[0]):
+            best = (best[0], poke_rotation(*best[1], range(plan.num_frames)), best[2], best[3])
         return np.array(best[3]), np.array(best[1]), np.array(best[2])
 
     def _map(self, points: np.ndarray) -> np.ndarray:
         return self.scale * points @ self.rotation.T + self.translation
 
-    def _swipe_lowered(self, pose, rotation, arm, want_arm, clearance, base, c0, c1):
+    def _swipe_lowered(self, pose, rotation, arm, want_arm, clearances, base, c0, c1):
         """A swipe's hand pitched about the line across its knuckles through the working fingertips, toward the face's
         plane (the fingertips stay where the plan put them), its forearm bent at the wrist toward ``ARM_IN_PLANE``:
-        of the candidates that clear the face as well as the plan, the one whose wrist comes least far forward."""
+        of the candidates that clear the face as well as the plan, the one whose wrist comes least far forward.
+        Per pitch the most bent forearm that clears is taken; all pitches and bends are scored in one batch."""
         plan = self.plan
-        best = (np.inf, rotation, arm)
+        bends = (1.0, 0.6, 0.3, 0.0)
+        lateral = [self._lateral(p) for p in pose]
+        # The wrist relative to the touching fingertips, hand frame, over the contact span.
+        reach = []
+        for f in range(c0, c1 + 1):
+            local, _ = anchor_point(self.kinematic, pose[f], plan.anchor)
+            reach.append(self.kinematic.joints_local(pose[f])[0] - local)
+        candidates = []
         for pitch in SWIPE_PITCHES:
-            rot = np.array([r @ _axis_rotation(self._lateral(p), pitch) for r, p in zip(rotation, pose)])
+            rot = np.array([r @ _axis_rotation(axis, pitch) for r, axis in zip(rotation, lateral)])
             # The plan's forearm carried along by the pitch, then bent at the wrist toward the image plane.
             carried = [_unit(r @ r0.T @ a) for r, r0, a in zip(rot, rotation, arm)]
-            for bend in (1.0, 0.6, 0.3, 0.0):
+            for bend in bends:
                 arms = np.array([_toward(a, want_arm, MAX_WRIST_BEND_RAD * bend) for a in carried])
-                intrusion = clearance(pose, rot, arms)
-                if intrusion > base + 1e-6:
+                candidates.append((pitch, bend, rot, arms))
+        intrusions = clearances(pose, [c[2] for c in candidates], [c[3] for c in candidates])
+        best = (np.inf, rotation, arm)
+        for i, pitch in enumerate(SWIPE_PITCHES):
+            for b in range(len(bends)):
+                _, bend, rot, arms = candidates[i * len(bends) + b]
+                if intrusions[i * len(bends) + b] > base + 1e-6:
                     continue
                 # How far in front of the touching fingertips the wrist comes, over the contact span (camera z).
-                forward = []
-                for f in range(c0, c1 + 1):
-                    local, _ = anchor_point(self.kinematic, pose[f], plan.anchor)
-                    j = self.kinematic.joints_local(pose[f])
-                    forward.append(-(self.rotation @ (rot[f] @ (j[0] - local)))[2])
+                forward = [-(self.rotation @ (rot[f] @ r))[2] for f, r in zip(range(c0, c1 + 1), reach)]
                 score = float(np.mean(forward)) + 1e-3 * (1.0 - bend) + 1e-4 * abs(pitch)
                 if score < best[0]:
                     best = (score, rot, arms)
