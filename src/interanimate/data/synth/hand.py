@@ -386,11 +386,7 @@ class HandModel:
             ring_index += 1
         verts[offset + ring_index * SIDES] = pts[-1]
         attr[offset + ring_index * SIDES, 0] = 0.5
-        # Collision spheres: three per segment plus the fingertip.
-        for i in range(len(centres) - 1):
-            for u in (0.0, 0.34, 0.67):
-                spheres.append((*(centres[i] * (1 - u) + centres[i + 1] * u), rads[i] * (1 - u) + rads[i + 1] * u, finger_id))
-        spheres.append((*centres[-1], r_tip, finger_id))
+        self._finger_spheres(spheres, pts, radii, finger_id)
 
 
 def _tube_faces(rings: int, sides: int, offset: int) -> np.ndarray:
