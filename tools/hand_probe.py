@@ -40,17 +40,24 @@ def _scores(found, ann) -> dict:
     rate = anatomy.hand_detection_rate(found.hand_present, ann.hand_present)
     # A hand found only in the other hand's slot: MediaPipe called it the wrong side (PCK counts it as missing).
     wrong_side = ann.hand_present & ~found.hand_present & found.hand_present[:, ::-1]
+    pck = {a: anatomy.hand_pck(found.hand_keypoints, ann.hand_keypoints, alpha=a) for a in (0.1, 0.2)}
     return {"visible": int(ann.hand_present.sum()), "found": int((found.hand_present & ann.hand_present).sum()),
+            "keypoints": pck[0.1]["num_keypoints"],
             "wrong_side": int(wrong_side.sum()),
             "detection_rate": rate["detection_rate"],
-            "pck@0.1": anatomy.hand_pck(found.hand_keypoints, ann.hand_keypoints, alpha=0.1)["pck"],
-            "pck@0.2": anatomy.hand_pck(found.hand_keypoints, ann.hand_keypoints, alpha=0.2)["pck"],
+            "pck@0.1": pck[0.1]["pck"], "pck@0.2": pck[0.2]["pck"],
             "_pred": found.hand_keypoints, "_tgt": ann.hand_keypoints}
 
 
 def _pooled(rows: list[dict]) -> dict:
     from interanimate.evaluation import anatomy
 
+    if not all("_pred" in r for r in rows):  # rows read back by --merge: pool the per-clip scores exactly
+        visible, keypoints = sum(r["visible"] for r in rows), sum(r["keypoints"] for r in rows)
+        return {"clips": len(rows), "detection_rate": sum(r["found"] for r in rows) / max(visible, 1),
+                "wrong_side_rate": sum(r["wrong_side"] for r in rows) / max(visible, 1),
+                **{k: sum(np.nan_to_num(r[k]) * r["keypoints"] for r in rows) / max(keypoints, 1)
+                   for k in ("pck@0.1", "pck@0.2")}}
     pred = np.concatenate([r["_pred"] for r in rows])
     tgt = np.concatenate([r["_tgt"] for r in rows])
     visible, found = sum(r["visible"] for r in rows), sum(r["found"] for r in rows)
@@ -75,7 +82,13 @@ def main() -> None:
     parser.add_argument("--refs", type=Path, default=Path("composite_gallery/refs"))
     parser.add_argument("--sheet", type=Path)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--merge", type=Path, nargs="+", help="pool the clips of earlier --json runs (e.g. run in "
+                        "parallel, one per --patterns subset) into one summary; renders nothing")
     args = parser.parse_args()
+    if args.merge:
+        rows = [clip for path in args.merge for clip in json.loads(path.read_text())["clips"]]
+        _summarise(rows, args.json)
+        return
     redetect = AnnotatorRedetector()
     rows, sheet = [], []
     for photo in portraits(args.refs):
@@ -92,6 +105,14 @@ def main() -> None:
                   f"PCK@0.1 {row['pck@0.1']:.3f}", flush=True)
             if args.sheet:
                 sheet.append(_tile_row(clip.frames, found.hand_present.any(1), 96))
+    if args.sheet:
+        width = max(r.shape[1] for r in sheet)
+        image = np.concatenate([np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in sheet])
+        cv2.imwrite(str(args.sheet), image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
+    _summarise(rows, args.json)
+
+
+def _summarise(rows: list[dict], json_path: Path | None) -> None:
     summary = {"all": _pooled(rows)}
     for key in ("family", "person"):
         for value in dict.fromkeys(r[key] for r in rows):
@@ -99,12 +120,8 @@ def main() -> None:
     for name, s in summary.items():
         print(f"{name:13s} detection {100 * s['detection_rate']:5.1f} %  PCK@0.1 {s['pck@0.1']:.3f}  "
               f"PCK@0.2 {s['pck@0.2']:.3f}  wrong side {100 * s['wrong_side_rate']:4.1f} %  ({s['clips']} clips)")
-    if args.sheet:
-        width = max(r.shape[1] for r in sheet)
-        image = np.concatenate([np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in sheet])
-        cv2.imwrite(str(args.sheet), image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
-    if args.json:
-        args.json.write_text(json.dumps({"summary": summary, "clips": [{k: v for k, v in r.items()
+    if json_path:
+        json_path.write_text(json.dumps({"summary": summary, "clips": [{k: v for k, v in r.items()
                                                                          if not k.startswith("_")} for r in rows]},
                                         indent=1))
 

@@ -42,6 +42,9 @@ _FINGER_RADII = np.array([  # MCP, PIP, DIP, tip
 _THUMB_RADII = np.array([0.0165, 0.0135, 0.0112, 0.0100, 0.0090])  # thenar, CMC, MCP, IP, tip
 
 SIDES = 9  # vertices around every tube ring
+ARM_RING_DISTS = np.array([-0.015, 0.04, 0.12, 0.22, 0.34])  # forearm rings (m from the wrist toward the elbow)
+ARM_RING_THICK = np.array([0.018, 0.021, 0.026, 0.031, 0.036])  # their half thickness (times the hand's scale)
+NUM_PALM_SPHERES = 9  # collision spheres: the palm's first, then the forearm's (one per ring), then the digits
 CAP_ANGLES = np.array([25.0, 50.0, 72.0]) * _D
 
 
@@ -255,9 +258,9 @@ class HandModel:
             arm_side = side.copy()
         arm_side /= np.linalg.norm(arm_side)
         arm_up = np.cross(arm_side, arm_dir)
-        dists = np.array([-0.015, 0.04, 0.12, 0.22, 0.34])
+        dists = ARM_RING_DISTS
         aw = np.array([0.027, 0.029, 0.032, 0.036, 0.040]) * s
-        at = np.array([0.018, 0.021, 0.026, 0.031, 0.036]) * s
+        at = ARM_RING_THICK * s
         for r, (d, w, th) in enumerate(zip(dists, aw, at)):
             centre = wrist_c + arm_dir * d
             ring = centre + np.outer(c * w, arm_side) + np.outer(sn * th, arm_up)
@@ -289,6 +292,54 @@ class HandModel:
             radii = np.concatenate([[self.finger_radii[f, 0]], self.finger_radii[f]])
             self._finger(verts, attr, spheres, self.offsets[FINGERS[f + 1]], pts, radii, volar, f + 1)
         return verts, attr, vmat, np.array(spheres, np.float64)
+
+    def collision_spheres(self, joints: np.ndarray, arm_dir: np.ndarray) -> np.ndarray:
+        """The collision spheres ``(K, 5)`` of ``surface(joints, eye, 0, arm_dir, ...)`` without building the mesh.
+
+        Hand-local frame; the same rows, in the same order and to the bit, as ``surface``'s fourth output, which
+        is what a search scoring many orientations of one pose needs (``surface`` costs a whole tube mesh).
+        """
+        J = np.asarray(joints, np.float64)
+        radial, distal, volar = np.diag(self.palm_frame_local()).copy() * np.eye(3)
+        s = self.palm_scale
+        spheres = []
+        knuckle = (J[5] + J[9] + J[13] + J[17]) / 4
+        wrist_c = J[0]
+        axis = knuckle - wrist_c
+        length = np.linalg.norm(axis)
+        axis /= length
+        side = np.cross(axis, volar)
+        side /= np.linalg.norm(side)
+        side *= np.sign(side @ radial)
+        for t in (0.2, 0.5, 0.8):
+            for u in (-0.6, 0.0, 0.6):
+                centre = wrist_c + axis * (t * length) + side * u * 0.038 * s
+                spheres.append((*centre, 0.0125 * s, 5))
+        arm_dir = arm_dir / np.linalg.norm(arm_dir)
+        for d, th in zip(ARM_RING_DISTS, ARM_RING_THICK * s):
+            spheres.append((*(wrist_c + arm_dir * d), th, 6))
+        thenar = J[0] + radial * 0.011 * s + distal * 0.018 * s + volar * 0.006 * s
+        self._finger_spheres(spheres, np.stack([thenar, J[1], J[2], J[3], J[4]]), self.thumb_radii, 0)
+        for f in range(4):
+            j = 5 + 4 * f
+            inside = J[j] - (J[j + 1] - J[j]) * 0.25 - volar * 0.002
+            pts = np.stack([inside, J[j], J[j + 1], J[j + 2], J[j + 3]])
+            radii = np.concatenate([[self.finger_radii[f, 0]], self.finger_radii[f]])
+            self._finger_spheres(spheres, pts, radii, f + 1)
+        return np.array(spheres, np.float64)
+
+    @staticmethod
+    def _finger_spheres(spheres, pts, radii, finger_id) -> None:
+        """``_finger``'s collision spheres alone: three per segment plus the fingertip."""
+        tip_dir = pts[-1] - pts[-2]
+        tip_dir /= np.linalg.norm(tip_dir) + 1e-12
+        r_tip = radii[-1]
+        centres = list(pts[:-1]) + [pts[-1] - tip_dir * r_tip]
+        rads = list(radii[:-1]) + [r_tip]
+        for i in range(len(centres) - 1):
+            for u in (0.0, 0.34, 0.67):
+                spheres.append((*(centres[i] * (1 - u) + centres[i + 1] * u), rads[i] * (1 - u) + rads[i + 1] * u, finger_id))
+        spheres.append((*centres[-1], r_tip, finger_id))
 
     def _finger(self, verts, attr, spheres, offset, pts, radii, volar_hint, finger_id) -> None:
         """Rings along a finger's joints, ending in a rounded tip exactly at the last joint."""
@@ -335,11 +386,7 @@ class HandModel:
             ring_index += 1
         verts[offset + ring_index * SIDES] = pts[-1]
         attr[offset + ring_index * SIDES, 0] = 0.5
-        # Collision spheres: three per segment plus the fingertip.
-        for i in range(len(centres) - 1):
-            for u in (0.0, 0.34, 0.67):
-                spheres.append((*(centres[i] * (1 - u) + centres[i + 1] * u), rads[i] * (1 - u) + rads[i + 1] * u, finger_id))
-        spheres.append((*centres[-1], r_tip, finger_id))
+        self._finger_spheres(spheres, pts, radii, finger_id)
 
 
 def _tube_faces(rings: int, sides: int, offset: int) -> np.ndarray:

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from interanimate.data.synth.hand import FINGERS, POSES, SIDES, HandModel
+from interanimate.data.synth.hand_mesh import REST_POSE, SkinnedHand
 from interanimate.data.synth.mesh import vertex_normals
 from interanimate.data.synth.raster import MAT_SLEEVE, rasterize
 from interanimate.data.synth.render import Camera
@@ -59,6 +60,8 @@ class HandAppearance:
     mottle: np.ndarray  # (N,) per-vertex colour variation in [-1, 1]
     texture: SurfaceCoordinates | None = None  # where each vertex sits on the hand at rest (skin texture)
     noise_seed: int = 0
+    occluders: OcclusionProbes | None = None  # sparse self-occlusion for dense meshes (None: every vertex)
+    occluder_scale: float = 1.0  # the hand's size relative to the probes' canonical skin
 
 
 @dataclass
@@ -78,10 +81,22 @@ class SurfaceCoordinates:
     tip_arcs: np.ndarray
 
 
-def surface_coordinates(hand: HandModel) -> SurfaceCoordinates:
-    """The hand's texture coordinates, from its flat pose (the tube topology puts rings at the joints)."""
-    rest = hand.surface(hand.joints_local(POSES["flat"]), np.eye(3), np.zeros(3), np.array([0.0, -1.0, 0.0]),
-                        False)[0]
+def surface_coordinates(hand: HandModel | SkinnedHand) -> SurfaceCoordinates:
+    """The hand's texture coordinates at rest (the tube topology puts rings at the joints).
+
+    For the organic skin (``SkinnedHand``) the rest surface is its canonical mesh and the distances along the fingers
+    are the canonical tube model's, carried onto the skin's vertices.
+    """
+    if isinstance(hand, SkinnedHand):
+        tube = _tube_coordinates(hand.template, REST_POSE)
+        arc = hand.tube_to_skin(tube.arc)
+        return SurfaceCoordinates(rest=hand.rest_vertices_local().astype(np.float64), chain=hand.rest.chain.copy(),
+                                  arc=arc, joint_arcs=tube.joint_arcs, tip_arcs=tube.tip_arcs)
+    return _tube_coordinates(hand, POSES["flat"])
+
+
+def _tube_coordinates(hand: HandModel, pose: np.ndarray) -> SurfaceCoordinates:
+    rest = hand.surface(hand.joints_local(pose), np.eye(3), np.zeros(3), np.array([0.0, -1.0, 0.0]), False)[0]
     n = hand.num_vertices
     chain = np.zeros(n, np.int8)
     arc = np.zeros(n)
@@ -101,6 +116,61 @@ def surface_coordinates(hand: HandModel) -> SurfaceCoordinates:
         joint_arcs[c] = along[1:4]
         tip_arcs[c] = tip
     return SurfaceCoordinates(rest=rest, chain=chain, arc=arc, joint_arcs=joint_arcs, tip_arcs=tip_arcs)
+
+
+PROBE_CELL_M = 0.009  # one occlusion probe per cell of this size on the rest skin
+PROBE_REACH_M = 0.06  # forearm skin farther than this from the wrist neither casts nor receives self-occlusion
+
+
+@dataclass
+class OcclusionProbes:
+    """A sparse set of the skin's vertices that stand for it in self-occlusion, and how to spread their result.
+
+    ``index (P,)``: the probe vertices; ``area (P,)``: the rest skin's area each stands for (m², canonical size);
+    ``spread_index (N, 4)`` / ``spread_weight (N, 4)``: every vertex's nearest probes at rest and their weights.
+    """
+
+    index: np.ndarray
+    area: np.ndarray
+    spread_index: np.ndarray
+    spread_weight: np.ndarray
+
+
+def occlusion_probes(hand: SkinnedHand) -> OcclusionProbes:
+    """Probes for ``hand``'s skin: one vertex per ``PROBE_CELL_M`` cell of the rest surface near the hand."""
+    from scipy.spatial import cKDTree
+
+    rest = hand.rest.vertices.astype(np.float64)
+    faces = hand.rest.faces
+    corner = rest[faces]
+    area = 0.5 * np.linalg.norm(np.cross(corner[:, 1] - corner[:, 0], corner[:, 2] - corner[:, 0]), axis=1)
+    vertex_area = np.bincount(faces.ravel(), np.repeat(area / 3.0, 3), len(rest))
+    near = rest[:, 1] > -PROBE_REACH_M
+    cells = np.floor(rest / PROBE_CELL_M).astype(np.int64)
+    cells[~near] = np.iinfo(np.int64).max // 4  # one shared cell: dropped below
+    _, first, inverse = np.unique(cells, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.ravel()
+    cell_area = np.bincount(inverse, vertex_area)
+    keep = near[first]
+    index, cell_area = first[keep], cell_area[keep]
+    dist, nearest = cKDTree(rest[index]).query(rest, k=4)
+    weight = 1.0 / (dist + 1e-4)
+    weight = weight / weight.sum(1, keepdims=True) * near[:, None]
+    return OcclusionProbes(index=index, area=cell_area, spread_index=nearest, spread_weight=weight)
+
+
+def probe_occlusion(vertices: np.ndarray, normals: np.ndarray, probes: OcclusionProbes, scale: float) -> np.ndarray:
+    """``(N,)`` self-occlusion of the posed skin, computed between the probes (``self_occlusion``'s form factors)."""
+    p, n = vertices[probes.index], normals[probes.index]
+    disc = probes.area * scale ** 2
+    offset = p[None, :, :] - p[:, None, :]
+    d2 = np.einsum("ijk,ijk->ij", offset, offset) + 1e-12
+    inv = 1.0 / np.sqrt(d2)
+    cos_r = np.einsum("ijk,ik->ij", offset, n) * inv
+    cos_o = -np.einsum("ijk,jk->ij", offset, n) * inv
+    form = disc[None, :] * np.clip(cos_r, 0, 1) * np.clip(4.0 * cos_o, 0, 1) / (np.pi * d2 + disc[None, :])
+    at_probes = np.clip(form.sum(1), 0.0, 1.0)
+    return np.einsum("nk,nk->n", probes.spread_weight, at_probes[probes.spread_index])
 
 
 NOISE_PERIOD = 64  # lattice cells before the noise repeats (64 × 2.8 mm: longer than a hand)
@@ -250,7 +320,11 @@ def render_hand(vertices: np.ndarray, faces: np.ndarray, attributes: np.ndarray,
         w0 = 1.0 - wb1 - wb2
 
         # Every per-vertex quantity interpolated at once, in single precision: (K, D).
-        fields = [vertices, normals_v, attributes, look.mottle[:, None], self_occlusion(vertices, faces, normals_v)[:, None]]
+        if look.occluders is not None:
+            occlusion = probe_occlusion(vertices, normals_v, look.occluders, look.occluder_scale)
+        else:
+            occlusion = self_occlusion(vertices, faces, normals_v)
+        fields = [vertices, normals_v, attributes, look.mottle[:, None], occlusion[:, None]]
         if look.texture is not None:
             fields += [look.texture.rest, look.texture.arc[:, None]]
         weights = np.concatenate([w0, wb1, wb2], 1).astype(np.float32)

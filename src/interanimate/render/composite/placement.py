@@ -6,7 +6,9 @@ proportions, so each frame's target is then re-anchored on the photo's own skin:
 by the moving-least-squares deformation of the two landmark sets (``pipelines.retarget.mls_affine``), looked up on
 the photo's surface, and the anchor is placed at the planned height above it along the photo's normal, with the hand
 turned by the difference between the two faces' normals there. What the hand then does to the skin is
-``contact.solve_contact``.
+``contact.solve_contact``. Before that, ``Retargeter`` re-poses pokes and swipes the way people hold their hands
+against their own faces (``_natural_arm``): the hand turned about the touching fingertips, the forearm from below
+and to the side nearly in the image plane, a pointing hand's other fingers loosely curled.
 
 A driving video has no plan: ``head_poses`` reads the photo's head motion off the retargeted driving face, and
 ``fit_driving_hand`` poses the hand model by inverse kinematics (``ik``) on the retargeted driving hand's keypoints;
@@ -22,8 +24,9 @@ import cv2
 import numpy as np
 
 from interanimate.data.annotate import ibug68_from_mesh
-from interanimate.data.synth.choreography import InteractionPlan, anchor_point
-from interanimate.data.synth.hand import NUM_POSE, HandModel
+from interanimate.data.synth.choreography import CLEARANCE, InteractionPlan, anchor_point, frame_align
+from interanimate.data.synth.hand import ARM_RING_DISTS, NUM_PALM_SPHERES, NUM_POSE, HandModel, make_pose
+from interanimate.data.synth.hand_mesh import SkinnedHand
 from interanimate.data.synth.head import HeadModel
 from interanimate.pipelines.errors import AnimateError
 from interanimate.pipelines.retarget import mls_affine
@@ -31,6 +34,18 @@ from interanimate.render.composite.face import PhotoFace, sample_map
 from interanimate.render.composite.warp import HeadPose
 
 MAX_TURN_RAD = np.deg2rad(35.0)  # the largest normal correction applied to the hand
+# Where a real forearm comes from when its hand touches the face (camera frame, wrist toward elbow; x toward the
+# hand's own side): from below and to the side, nearly in the image plane, a little toward the camera.
+ARM_IN_PLANE = np.array([0.55, 1.0, -0.3])
+MAX_WRIST_BEND_RAD = np.deg2rad(50.0)  # how far the forearm may turn off the hand's axis toward ARM_IN_PLANE
+# A pointing hand as people hold it: index straight, the other fingers loosely curled (not a fist), thumb relaxed.
+POINT_RELAXED = make_pose((20, 30, 15, 10), (2, 0, 4, 2), (45, 0, 55, 30), (52, 0, 62, 32), (60, -4, 62, 30))
+POKE_INTO_SKIN = (0.45, 0.65, 0.9, 1.3)  # candidate weights of the skin's inward normal in the finger's direction
+POKE_ROLLS = np.deg2rad(np.arange(-75, 76, 15))  # candidate turns of the palm about the finger
+POINT_PALM = np.array([-0.4, 1.0, 0.0])  # camera frame (x toward the hand's side): where a pointing palm faces
+ARM_LEANS = (0.3, 0.55, 0.8)  # candidate camera-ward components of the poking forearm
+MIN_POKE_COS = 0.4  # the finger meets the skin at no less than ~24 degrees
+SWIPE_PITCHES = np.deg2rad(np.arange(-40, 41, 10))  # candidate pitches of a swipe's hand about its fingertips
 
 
 def umeyama(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -79,7 +94,9 @@ class Retargeter:
 
     def __init__(self, face: PhotoFace, head: HeadModel, hand: HandModel, plan: InteractionPlan,
                  long_sleeves: bool):
-        self.face, self.head, self.hand, self.plan = face, head, hand, plan
+        self.face, self.head, self.plan = face, head, plan
+        self.kinematic = hand
+        self.hand = SkinnedHand(hand)  # the organic skin drawn over the same joints
         self.long_sleeves = long_sleeves
         lm_head = head.surface_points(*head.landmark_material(1.0).T)
         lm_photo = ibug68_from_mesh(face.vertices)
@@ -87,21 +104,201 @@ class Retargeter:
         self.mapped_landmarks_px = face.project(self._map(lm_head))
         self.photo_landmarks_px = face.landmarks
         self._offsets = self._anchor_corrections()
+        self.pose, self.hand_rotation, self.arm_dir = self._natural_arm()
 
-    def _map(self, points: np.ndarray) -> np.ndarray:
-        return self.scale * points @ self.rotation.T + self.translation
-
-    def _anchor_corrections(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Per frame: (mapped target, photo target, turn) re-anchoring the plan on the photo's skin."""
-        plan, head, face = self.plan, self.head, self.face
-        material = np.array(plan.contact_material, np.float64)
+    def _contact_material(self) -> np.ndarray:
+        """Per frame ``(a, y)`` of the plan's contact point; frames without one take the nearest frame's."""
+        material = np.array(self.plan.contact_material, np.float64)
         valid = np.isfinite(material).all(1)
         if not valid.any():
-            material[:] = head.region_anchor(plan.pattern.region)
+            material[:] = self.head.region_anchor(self.plan.pattern.region)
         elif not valid.all():
             index = np.flatnonzero(valid)
             nearest = index[np.abs(np.arange(len(material))[:, None] - index[None]).argmin(1)]
             material = material[nearest]
+        return material
+
+    def _natural_arm(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per frame finger pose, hand rotation and forearm direction (head frame), posed as people hold them.
+
+        The choreography aims only the working fingertips; its forearm continues the hand's axis, which for a poke
+        or a swipe points at the camera. Here the hand is turned about the touching fingertip (the plan's target,
+        so contact and labels are untouched): a poke's finger rises from below and to the side of the hand's own
+        half, the palm turned down and toward the face's midline (``POINT_PALM``) so the hand is seen from the side,
+        the other fingers loosely curled; a swipe's hand pitches toward the face's plane and its forearm bends at
+        the wrist (at most ``MAX_WRIST_BEND_RAD``) toward ``ARM_IN_PLANE``. Every candidate is scored as the choreography scores its own: no part but the working
+        fingertip within ``CLEARANCE`` of the skin, the forearm included; the plan's own orientation is kept
+        where no candidate clears the face at least as well.
+        """
+        plan, head = self.plan, self.head
+        pose = np.array(plan.pose, np.float64)
+        rotation = np.array(plan.rotation, np.float64)
+        arm = np.array(plan.arm_dir, np.float64)
+        family = plan.pattern.family
+        if family not in ("poke", "swipe"):
+            return pose, rotation, arm
+        side_x = 1.0 if plan.hand_side == "left" else -1.0
+        want_arm = _unit(self.rotation.T @ (ARM_IN_PLANE * [side_x, 1.0, 1.0]))
+        material = self._contact_material()
+        normals = head.surface_normals(material[:, 0], material[:, 1])
+        expect = np.asarray(plan.expect_contact, bool)
+        contact = np.flatnonzero(expect)
+        c0, c1 = (int(contact[0]), int(contact[-1])) if len(contact) else (0, plan.num_frames - 1)
+        keys = sorted({c0, (c0 + c1) // 2, c1} | {k for k in (c0 - 2, c1 + 2) if 0 <= k < plan.num_frames})
+
+        # What a candidate does not change is computed once per key frame and pose: the spheres of the palm and
+        # digits in the hand's frame (``collision_spheres``, no mesh), which of them are the working tip's, the
+        # anchor. A batch of candidates is then scored with one height look-up.
+        statics: dict = {}
+
+        def static(k: int, pose_k: np.ndarray):
+            key = (k, pose_k.tobytes())
+            if key not in statics:
+                local = self.kinematic.joints_local(pose_k)
+                spheres = self.kinematic.collision_spheres(local, np.array([0.0, -1.0, 0.0]))
+                anchor_local, _ = anchor_point(self.kinematic, pose_k, plan.anchor)
+                working = np.zeros(len(spheres), bool)
+                if expect[k]:
+                    fingers = (1,) if plan.anchor == "index_tip" else (1, 2)
+                    for fid in fingers:
+                        rows = np.flatnonzero(spheres[:, 4] == fid)
+                        tip = spheres[rows[-1], :3]
+                        working[rows[np.linalg.norm(spheres[rows, :3] - tip, axis=1) <= 0.015]] = True
+                statics[key] = (spheres, local[0], anchor_local, ~working)
+            return statics[key]
+
+        arm_rows = slice(NUM_PALM_SPHERES, NUM_PALM_SPHERES + len(ARM_RING_DISTS))
+
+        def clearances(pose_, rotations, arms) -> np.ndarray:
+            """Per candidate (``rotations`` ``(C, F, 3, 3)``, ``arms`` ``(C, F, 3)``): summed intrusion (m) inside
+            CLEARANCE of the skin of every part but the working tip, at ``keys``."""
+            worlds, parts = [], []
+            for rotation_, arm_ in zip(rotations, arms):
+                for k in keys:
+                    spheres, wrist, anchor_local, others = static(k, pose_[k])
+                    arm_local = rotation_[k].T @ arm_[k]
+                    arm_local = arm_local / np.linalg.norm(arm_local)
+                    centres = spheres[:, :3].copy()
+                    centres[arm_rows] = wrist + arm_local * ARM_RING_DISTS[:, None]
+                    worlds.append(plan.target[k] + (centres - anchor_local) @ rotation_[k].T)
+                    parts.append((spheres[:, 3], others))
+            if not worlds:
+                return np.zeros(0)
+            height = head.height_above(np.concatenate(worlds))[0]
+            total = np.zeros(len(rotations))
+            start = 0
+            for i, (radius, others) in enumerate(parts):
+                h = height[start: start + len(radius)]
+                start += len(radius)
+                gap = np.where(np.isfinite(h), h, 1.0) - radius
+                total[i // len(keys)] += float(np.clip(CLEARANCE - gap[others], 0.0, None).sum())
+            return total
+
+        def clearance(pose_, rotation_, arm_) -> float:
+            return float(clearances(pose_, [rotation_], [arm_])[0])
+
+        base = clearance(pose, rotation, arm)
+        if family == "swipe":
+            return (pose, *self._swipe_lowered(pose, rotation, arm, want_arm, clearances, base, c0, c1))
+        # Pokes: the other fingers never more curled than a relaxed pointing hand.
+        flexion = np.ones(NUM_POSE, bool)
+        flexion[4:8] = False  # the index finger stays as planned
+        flexion[[9, 13, 17]] = False  # finger spread
+        pose[:, flexion] = np.minimum(pose[:, flexion], POINT_RELAXED[flexion])
+        joints = [self.kinematic.joints_local(p) for p in pose]
+
+        def poke_rotation(want, want_palm, k_in, roll, frames) -> np.ndarray:
+            """Hand rotations at ``frames`` (zero elsewhere): the index finger along ``-want`` tipped ``k_in`` into
+            the skin's normal, the palm toward ``want_palm`` turned ``roll`` about the finger."""
+            rot = np.zeros_like(rotation)
+            for f in frames:
+                n = normals[int(np.clip(f, c0, c1))]
+                d = _unit(-want - k_in * n)
+                palm = _unit(want_palm - (want_palm @ d) * d)
+                palm = _unit(palm * np.cos(roll) + np.cross(d, palm) * np.sin(roll))
+                j = joints[f]
+                rot[f] = frame_align(j[8] - j[5], [0.0, 0.0, 1.0], d, palm)
+            return rot
+
+        best = (np.inf, plan.rotation, plan.arm_dir, plan.pose)
+        for lean in ARM_LEANS:  # the forearm toward the camera only as far as the face asks
+            arm_cam = ARM_IN_PLANE * [side_x, 1.0, 1.0]
+            arm_cam[2] = -lean
+            want = _unit(self.rotation.T @ arm_cam)
+            # The palm turned down and toward the midline: the curled fingers under the pointing one, the hand
+            # seen from the side rather than the back of a fist.
+            want_palm = _unit(self.rotation.T @ (POINT_PALM * [side_x, 1.0, 1.0]))
+            candidates = []
+            for k_in in POKE_INTO_SKIN:
+                # The finger's direction depends on the frame only through the skin's normal (constant outside
+                # the contact span), so the steepness check needs only the span's frames.
+                if any(float(-n @ _unit(-want - k_in * n)) < MIN_POKE_COS for n in normals[c0:c1 + 1]):
+                    continue
+                for roll in POKE_ROLLS:
+                    # Scored at the key frames only; the chosen candidate's other frames are filled in below.
+                    candidates.append((k_in, roll, poke_rotation(want, want_palm, k_in, roll, keys)))
+            arms = np.repeat(want[None], plan.num_frames, 0)
+            intrusions = clearances(pose, [c[2] for c in candidates], [arms] * len(candidates))
+            for (k_in, roll, _), intrusion in zip(candidates, intrusions):
+                # Intrusion first (none beyond the plan's), then the flattest forearm, the least inward finger and
+                # the least roll.
+                score = intrusion + 1e-5 * (3.0 * lean + k_in + abs(roll))
+                if intrusion <= base + 1e-6 and score < best[0]:
+                    best = (score, (want, want_palm, k_in, roll), arms, pose)
+            if np.isfinite(best[0]):
+                break
+        if np.isfinite(best[0]):
+            best = (best[0], poke_rotation(*best[1], range(plan.num_frames)), best[2], best[3])
+        return np.array(best[3]), np.array(best[1]), np.array(best[2])
+
+    def _map(self, points: np.ndarray) -> np.ndarray:
+        return self.scale * points @ self.rotation.T + self.translation
+
+    def _swipe_lowered(self, pose, rotation, arm, want_arm, clearances, base, c0, c1):
+        """A swipe's hand pitched about the line across its knuckles through the working fingertips, toward the face's
+        plane (the fingertips stay where the plan put them), its forearm bent at the wrist toward ``ARM_IN_PLANE``:
+        of the candidates that clear the face as well as the plan, the one whose wrist comes least far forward.
+        Per pitch the most bent forearm that clears is taken; all pitches and bends are scored in one batch."""
+        plan = self.plan
+        bends = (1.0, 0.6, 0.3, 0.0)
+        lateral = [self._lateral(p) for p in pose]
+        # The wrist relative to the touching fingertips, hand frame, over the contact span.
+        reach = []
+        for f in range(c0, c1 + 1):
+            local, _ = anchor_point(self.kinematic, pose[f], plan.anchor)
+            reach.append(self.kinematic.joints_local(pose[f])[0] - local)
+        candidates = []
+        for pitch in SWIPE_PITCHES:
+            rot = np.array([r @ _axis_rotation(axis, pitch) for r, axis in zip(rotation, lateral)])
+            # The plan's forearm carried along by the pitch, then bent at the wrist toward the image plane.
+            carried = [_unit(r @ r0.T @ a) for r, r0, a in zip(rot, rotation, arm)]
+            for bend in bends:
+                arms = np.array([_toward(a, want_arm, MAX_WRIST_BEND_RAD * bend) for a in carried])
+                candidates.append((pitch, bend, rot, arms))
+        intrusions = clearances(pose, [c[2] for c in candidates], [c[3] for c in candidates])
+        best = (np.inf, rotation, arm)
+        for i, pitch in enumerate(SWIPE_PITCHES):
+            for b in range(len(bends)):
+                _, bend, rot, arms = candidates[i * len(bends) + b]
+                if intrusions[i * len(bends) + b] > base + 1e-6:
+                    continue
+                # How far in front of the touching fingertips the wrist comes, over the contact span (camera z).
+                forward = [-(self.rotation @ (rot[f] @ r))[2] for f, r in zip(range(c0, c1 + 1), reach)]
+                score = float(np.mean(forward)) + 1e-3 * (1.0 - bend) + 1e-4 * abs(pitch)
+                if score < best[0]:
+                    best = (score, rot, arms)
+                break
+        return best[1], best[2]
+
+    def _lateral(self, pose: np.ndarray) -> np.ndarray:
+        """Hand-local unit axis across the knuckles (index to little finger)."""
+        j = self.kinematic.joints_local(pose)
+        return _unit(j[5] - j[17])
+
+    def _anchor_corrections(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Per frame: (mapped target, photo target, turn) re-anchoring the plan on the photo's skin."""
+        plan, head, face = self.plan, self.head, self.face
+        material = self._contact_material()
         out = []
         for f in range(plan.num_frames):
             a, y = material[f]
@@ -130,12 +327,13 @@ class Retargeter:
     def frame(self, f: int) -> PlacedHand:
         """The hand of frame ``f`` placed on the photo (before contact resolution)."""
         plan, hand = self.plan, self.hand
-        pose = plan.pose[f]
+        pose = self.pose[f]
         joints_local = hand.joints_local(pose)
-        anchor_local, _ = anchor_point(hand, pose, plan.anchor)
-        rot = plan.rotation[f]
+        anchor_local, _ = anchor_point(self.kinematic, pose, plan.anchor)
+        rot = self.hand_rotation[f]
         wrist = plan.target[f] - rot @ anchor_local
-        verts, attr, vmat, spheres = hand.surface(joints_local, rot, wrist, plan.arm_dir[f], self.long_sleeves)
+        verts, attr, vmat, spheres = hand.surface(joints_local, rot, wrist, self.arm_dir[f], self.long_sleeves,
+                                                  pose=pose)
         joints = joints_local @ rot.T + wrist
         mapped_target, photo_target, turn = self._offsets[f]
 
@@ -359,7 +557,8 @@ class DrivenHand:
     """The fitted driving hand as the renderer's hand source: ``frame(f)`` in the photo's reference pose."""
 
     def __init__(self, face: PhotoFace, hand: HandModel, driven: DrivenFit, poses: list, long_sleeves: bool = False):
-        self.face, self.hand, self.driven, self.poses = face, hand, driven, poses
+        self.face, self.driven, self.poses = face, driven, poses
+        self.hand = SkinnedHand(hand)
         self.long_sleeves = long_sleeves
         self.plan = NoPlannedContact(len(poses))
         self.hand_side = driven.side
@@ -372,7 +571,8 @@ class DrivenHand:
         fit, pose, k = self.driven.fits[f], self.poses[f], self.driven.hand_scale
         local = self.hand.joints_local(fit.pose)
         arm = _unit(_unit(local[0] - local[9]) @ fit.rotation.T + ARM_BIAS)
-        verts, attr, vmat, spheres = self.hand.surface(local, fit.rotation, np.zeros(3), arm, self.long_sleeves)
+        verts, attr, vmat, spheres = self.hand.surface(local, fit.rotation, np.zeros(3), arm, self.long_sleeves,
+                                                       pose=fit.pose)
 
         def place(points: np.ndarray) -> np.ndarray:
             return pose.unapply(points * k + fit.wrist, self.face.pivot)
@@ -385,3 +585,14 @@ class DrivenHand:
 
 def _unit(v: np.ndarray) -> np.ndarray:
     return v / (np.linalg.norm(v) + 1e-12)
+
+
+def _axis_rotation(axis: np.ndarray, angle: float) -> np.ndarray:
+    """Rodrigues rotation by ``angle`` about unit ``axis``."""
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * (k @ k)
+
+
+def _toward(a: np.ndarray, b: np.ndarray, limit: float) -> np.ndarray:
+    """Unit ``a`` turned toward unit ``b`` by at most ``limit`` radians."""
+    return _turn(a, b, limit) @ a

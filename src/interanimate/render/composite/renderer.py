@@ -23,13 +23,16 @@ from interanimate.data.schema import HAND_SIDES
 from interanimate.data.synth.choreography import head_motion
 from interanimate.data.synth.generator import subject_models
 from interanimate.data.synth.hand import HandModel
+from interanimate.data.synth.hand_mesh import SkinnedHand
 from interanimate.data.synth.raster import MAT_HAND
 from interanimate.data.synth.render import rotation_xyz
 from interanimate.pipelines.errors import AnimateError
 from interanimate.pipelines.reference_face import ReferenceFace
 from interanimate.render.composite.contact import SkinSurface, solve_contact
 from interanimate.render.composite.face import PhotoFace, build_face, linear_to_srgb
-from interanimate.render.composite.hand_render import HandAppearance, render_hand, surface_coordinates
+from interanimate.render.composite.hand_render import (
+    HandAppearance, occlusion_probes, render_hand, surface_coordinates,
+)
 from interanimate.render.composite.labels import fill_frame
 from interanimate.render.composite.lighting import dominant_direction
 from interanimate.render.composite.placement import (
@@ -73,12 +76,15 @@ class _Clock:
         self._last = now
 
 
-def _appearance(face: PhotoFace, hand: HandModel, rng: np.random.Generator) -> HandAppearance:
+def _appearance(face: PhotoFace, hand: HandModel | SkinnedHand, rng: np.random.Generator) -> HandAppearance:
     # The SH fit is albedo × irradiance; a typical face receives about 0.8 of its peak irradiance on average.
     albedo = np.clip(face.skin_linear / 0.8, 0.02, 1.0)
+    skinned = isinstance(hand, SkinnedHand)
     return HandAppearance(sh=face.sh, skin_albedo=albedo, sleeve_albedo=SLEEVES[rng.integers(len(SLEEVES))],
                           mottle=rng.uniform(-1.0, 1.0, hand.num_vertices), texture=surface_coordinates(hand),
-                          noise_seed=int(rng.integers(1 << 20)))
+                          noise_seed=int(rng.integers(1 << 20)),
+                          occluders=occlusion_probes(hand) if skinned else None,
+                          occluder_scale=hand.hand.palm_scale if skinned else 1.0)
 
 
 def _streak(travel: np.ndarray) -> np.ndarray:

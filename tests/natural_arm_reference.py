@@ -1,0 +1,131 @@
+"""The re-posing search of pokes and swipes as first written: every candidate scored on the collision spheres of a
+freshly built tube surface, one key frame at a time. The placement's fast search must choose exactly what this
+chooses; ``self`` is a ``Retargeter``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from interanimate.data.synth.choreography import CLEARANCE, anchor_point, frame_align
+from interanimate.data.synth.hand import NUM_POSE
+from interanimate.render.composite.placement import (ARM_IN_PLANE, ARM_LEANS, MAX_WRIST_BEND_RAD, MIN_POKE_COS,
+                                                     POINT_PALM, POINT_RELAXED, POKE_INTO_SKIN, POKE_ROLLS,
+                                                     SWIPE_PITCHES, _axis_rotation, _toward, _unit)
+
+
+def reference_natural_arm(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per frame finger pose, hand rotation and forearm direction (head frame), posed as people hold them.
+
+    The choreography aims only the working fingertips; its forearm continues the hand's axis, which for a poke
+    or a swipe points at the camera. Here the hand is turned about the touching fingertip (the plan's target,
+    so contact and labels are untouched): a poke's finger rises from below and to the side of the hand's own
+    half, the palm turned down and toward the face's midline (``POINT_PALM``) so the hand is seen from the side,
+    the other fingers loosely curled; a swipe's hand pitches toward the face's plane and its forearm bends at
+    the wrist (at most ``MAX_WRIST_BEND_RAD``) toward ``ARM_IN_PLANE``. Every candidate is scored as the choreography scores its own: no part but the working
+    fingertip within ``CLEARANCE`` of the skin, the forearm included; the plan's own orientation is kept
+    where no candidate clears the face at least as well.
+    """
+    plan, head = self.plan, self.head
+    pose = np.array(plan.pose, np.float64)
+    rotation = np.array(plan.rotation, np.float64)
+    arm = np.array(plan.arm_dir, np.float64)
+    family = plan.pattern.family
+    if family not in ("poke", "swipe"):
+        return pose, rotation, arm
+    side_x = 1.0 if plan.hand_side == "left" else -1.0
+    want_arm = _unit(self.rotation.T @ (ARM_IN_PLANE * [side_x, 1.0, 1.0]))
+    material = self._contact_material()
+    normals = head.surface_normals(material[:, 0], material[:, 1])
+    expect = np.asarray(plan.expect_contact, bool)
+    contact = np.flatnonzero(expect)
+    c0, c1 = (int(contact[0]), int(contact[-1])) if len(contact) else (0, plan.num_frames - 1)
+    keys = sorted({c0, (c0 + c1) // 2, c1} | {k for k in (c0 - 2, c1 + 2) if 0 <= k < plan.num_frames})
+
+    def clearance(pose_, rotation_, arm_) -> float:
+        """Summed intrusion (m) inside CLEARANCE of the skin of every part but the working tip, at ``keys``."""
+        total = 0.0
+        for k in keys:
+            local = self.kinematic.joints_local(pose_[k])
+            spheres = self.kinematic.surface(local, np.eye(3), np.zeros(3), rotation_[k].T @ arm_[k], False)[3]
+            anchor_local, _ = anchor_point(self.kinematic, pose_[k], plan.anchor)
+            working = np.zeros(len(spheres), bool)
+            if expect[k]:
+                fingers = (1,) if plan.anchor == "index_tip" else (1, 2)
+                for fid in fingers:
+                    rows = np.flatnonzero(spheres[:, 4] == fid)
+                    tip = spheres[rows[-1], :3]
+                    working[rows[np.linalg.norm(spheres[rows, :3] - tip, axis=1) <= 0.015]] = True
+            world = plan.target[k] + (spheres[:, :3] - anchor_local) @ rotation_[k].T
+            height, _, _ = head.height_above(world)
+            gap = np.where(np.isfinite(height), height, 1.0) - spheres[:, 3]
+            total += float(np.clip(CLEARANCE - gap[~working], 0.0, None).sum())
+        return total
+
+    base = clearance(pose, rotation, arm)
+    if family == "swipe":
+        return (pose, *_reference_swipe_lowered(self, pose, rotation, arm, want_arm, clearance, base, c0, c1))
+    # Pokes: the other fingers never more curled than a relaxed pointing hand.
+    flexion = np.ones(NUM_POSE, bool)
+    flexion[4:8] = False  # the index finger stays as planned
+    flexion[[9, 13, 17]] = False  # finger spread
+    pose[:, flexion] = np.minimum(pose[:, flexion], POINT_RELAXED[flexion])
+    best = (np.inf, plan.rotation, plan.arm_dir, plan.pose)
+    for lean in ARM_LEANS:  # the forearm toward the camera only as far as the face asks
+        arm_cam = ARM_IN_PLANE * [side_x, 1.0, 1.0]
+        arm_cam[2] = -lean
+        want = _unit(self.rotation.T @ arm_cam)
+        # The palm turned down and toward the midline: the curled fingers under the pointing one, the hand
+        # seen from the side rather than the back of a fist.
+        want_palm = _unit(self.rotation.T @ (POINT_PALM * [side_x, 1.0, 1.0]))
+        for k_in in POKE_INTO_SKIN:
+            for roll in POKE_ROLLS:
+                rot = np.zeros_like(rotation)
+                for f in range(plan.num_frames):
+                    n = normals[int(np.clip(f, c0, c1))]
+                    d = _unit(-want - k_in * n)
+                    if float(-n @ d) < MIN_POKE_COS:
+                        break
+                    palm = _unit(want_palm - (want_palm @ d) * d)
+                    palm = _unit(palm * np.cos(roll) + np.cross(d, palm) * np.sin(roll))
+                    j = self.kinematic.joints_local(pose[f])
+                    rot[f] = frame_align(j[8] - j[5], [0.0, 0.0, 1.0], d, palm)
+                else:
+                    arms = np.repeat(want[None], plan.num_frames, 0)
+                    # Intrusion first (none beyond the plan's), then the flattest forearm, the least inward
+                    # finger and the least roll.
+                    intrusion = clearance(pose, rot, arms)
+                    score = intrusion + 1e-5 * (3.0 * lean + k_in + abs(roll))
+                    if intrusion <= base + 1e-6 and score < best[0]:
+                        best = (score, rot, arms, pose)
+        if np.isfinite(best[0]):
+            break
+    return np.array(best[3]), np.array(best[1]), np.array(best[2])
+
+
+def _reference_swipe_lowered(self, pose, rotation, arm, want_arm, clearance, base, c0, c1):
+    """A swipe's hand pitched about the line across its knuckles through the working fingertips, toward the face's
+    plane (the fingertips stay where the plan put them), its forearm bent at the wrist toward ``ARM_IN_PLANE``:
+    of the candidates that clear the face as well as the plan, the one whose wrist comes least far forward."""
+    plan = self.plan
+    best = (np.inf, rotation, arm)
+    for pitch in SWIPE_PITCHES:
+        rot = np.array([r @ _axis_rotation(self._lateral(p), pitch) for r, p in zip(rotation, pose)])
+        # The plan's forearm carried along by the pitch, then bent at the wrist toward the image plane.
+        carried = [_unit(r @ r0.T @ a) for r, r0, a in zip(rot, rotation, arm)]
+        for bend in (1.0, 0.6, 0.3, 0.0):
+            arms = np.array([_toward(a, want_arm, MAX_WRIST_BEND_RAD * bend) for a in carried])
+            intrusion = clearance(pose, rot, arms)
+            if intrusion > base + 1e-6:
+                continue
+            # How far in front of the touching fingertips the wrist comes, over the contact span (camera z).
+            forward = []
+            for f in range(c0, c1 + 1):
+                local, _ = anchor_point(self.kinematic, pose[f], plan.anchor)
+                j = self.kinematic.joints_local(pose[f])
+                forward.append(-(self.rotation @ (rot[f] @ (j[0] - local)))[2])
+            score = float(np.mean(forward)) + 1e-3 * (1.0 - bend) + 1e-4 * abs(pitch)
+            if score < best[0]:
+                best = (score, rot, arms)
+            break
+    return best[1], best[2]
+

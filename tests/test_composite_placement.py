@@ -1,0 +1,163 @@
+"""How the composite renderer holds the pattern's hand and forearm against the photo's face."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import COMPOSITE_FRAMES as FRAMES
+
+
+@pytest.fixture(scope="module")
+def photo_face(astronaut):
+    from interanimate.render.composite.face import build_face
+
+    return build_face(astronaut.image, astronaut.mesh)
+
+
+def _retarget(face, pattern: str, seed: int):
+    from interanimate.pipelines.motion import SYNTH_ACTOR_SIZE, synthesize_performance
+    from interanimate.render.composite.placement import Retargeter
+    from interanimate.render.composite.renderer import subject_models
+
+    plan = synthesize_performance(pattern, 16, 25.0, seed, None).plan
+    _, head, hands = subject_models(seed, 0, SYNTH_ACTOR_SIZE)
+    return Retargeter(face, head, hands[plan.hand_side], plan, long_sleeves=False)
+
+
+def _contact_frames(retarget) -> np.ndarray:
+    frames = np.flatnonzero(retarget.plan.expect_contact)
+    assert len(frames) >= 2
+    return frames
+
+
+@pytest.mark.parametrize("pattern,seed", [("poke_nose", 0), ("poke_nose", 2), ("poke_cheek_left", 1),
+                                          ("poke_forehead", 0)])
+def test_a_poking_forearm_rises_from_below_nearly_in_the_image_plane(photo_face, pattern, seed):
+    retarget = _retarget(photo_face, pattern, seed)
+    chin_row = photo_face.landmarks[8, 1]  # iBUG-68 chin
+    for f in _contact_frames(retarget):
+        arm = retarget.rotation @ retarget.arm_dir[f]  # camera frame, wrist toward elbow
+        assert arm[1] > 0.6  # down the picture
+        assert abs(arm[2]) < 0.4  # mostly across the picture, not at the camera
+        placed = retarget.frame(f)
+        elbow = placed.joints[0] + 0.25 * arm  # a forearm's length from the wrist
+        assert photo_face.project(elbow[None])[0, 1] > chin_row
+
+
+def _as_planned(retarget):
+    """The same retargeter holding the hand exactly as the choreography planned it."""
+    import copy
+
+    planned = copy.copy(retarget)
+    planned.pose, planned.hand_rotation, planned.arm_dir = (np.array(retarget.plan.pose),
+                                                            np.array(retarget.plan.rotation),
+                                                            np.array(retarget.plan.arm_dir))
+    return planned
+
+
+@pytest.mark.parametrize("pattern,seed", [("poke_nose", 0), ("poke_nose", 1), ("poke_cheek_left", 1),
+                                          ("poke_forehead", 0)])
+def test_a_poking_hand_comes_nearer_the_face_depth(photo_face, pattern, seed):
+    retarget = _retarget(photo_face, pattern, seed)
+    planned = _as_planned(retarget)
+    for f in _contact_frames(retarget):
+        joints, before = retarget.frame(f).joints, planned.frame(f).joints
+        # The wrist less far in front of the touching fingertip than the choreography's straight-on reach.
+        ahead = joints[8, 2] - joints[0, 2]
+        assert ahead < 0.15
+        assert ahead < before[8, 2] - before[0, 2] - 0.01
+
+
+@pytest.mark.parametrize("pattern,seed", [("swipe_mouth_leftward", 0), ("swipe_face_downward", 1)])
+def test_a_swiping_forearm_bends_toward_the_image_plane(photo_face, pattern, seed):
+    retarget = _retarget(photo_face, pattern, seed)
+    planned = _as_planned(retarget)
+    ahead = []
+    for f in _contact_frames(retarget):
+        arm, before = (retarget.rotation @ r.arm_dir[f] for r in (retarget, planned))
+        assert arm[1] > 0.3  # down the picture
+        assert arm[2] > before[2] + 0.05  # less toward the camera than the plan's forearm
+        joints, was = retarget.frame(f).joints, planned.frame(f).joints
+        ahead.append((joints[8, 2] - joints[0, 2], was[8, 2] - was[0, 2]))
+    now, before = np.mean(ahead, 0)
+    assert now <= before + 1e-9  # the wrist, over the pass, no nearer the camera than planned
+
+
+def test_a_pointing_hand_is_seen_from_the_side_with_its_other_fingers_loosely_curled(photo_face):
+    from interanimate.data.synth.hand import POSES
+    from interanimate.render.composite.placement import POINT_RELAXED
+
+    retarget = _retarget(photo_face, "poke_nose", 0)
+    for f in _contact_frames(retarget):
+        j = retarget.frame(f).joints
+        palm = np.cross(j[5] - j[0], j[17] - j[0])
+        palm /= np.linalg.norm(palm)
+        assert abs(palm[2]) < 0.5  # the palm faces sideways, neither the camera nor the face
+        assert np.allclose(retarget.pose[f, 4:8], retarget.plan.pose[f, 4:8])  # the index finger as planned
+        assert (retarget.pose[f, [8, 10, 11, 12, 14, 15, 16, 18, 19]]
+                <= POINT_RELAXED[[8, 10, 11, 12, 14, 15, 16, 18, 19]] + 1e-9).all()
+    # Looser than the choreography's fist: the middle fingertip further from the wrist.
+    hand = retarget.kinematic
+    fist = hand.joints_local(POSES["point"])
+    loose = hand.joints_local(retarget.pose[_contact_frames(retarget)[0]])
+    assert np.linalg.norm(loose[12] - loose[0]) > np.linalg.norm(fist[12] - fist[0]) + 0.01
+
+
+@pytest.mark.parametrize("pattern", ["poke_nose", "poke_chin", "swipe_mouth_leftward", "swipe_face_downward"])
+def test_the_hand_turns_about_the_touching_fingertip(photo_face, pattern):
+    retarget = _retarget(photo_face, pattern, 0)
+    planned = _as_planned(retarget)
+    hand = retarget.kinematic
+    tips = {8: hand.finger_radii[0, 3]} if retarget.plan.anchor == "index_tip" else {
+        8: hand.finger_radii[0, 3], 12: hand.finger_radii[1, 3]}
+
+    def pads(joints):  # the working fingertip spheres' centres (the tip joint is the tip's surface)
+        return np.mean([joints[t] - retarget.scale * r * (joints[t] - joints[t - 1])
+                        / np.linalg.norm(joints[t] - joints[t - 1]) for t, r in tips.items()], 0)
+
+    for f in _contact_frames(retarget):
+        now, before = retarget.frame(f), planned.frame(f)
+        # Contact is planned at the fingertips: they stay put however the rest of the hand turns.
+        assert np.linalg.norm(pads(now.joints) - pads(before.joints)) < 1e-4
+        assert np.isfinite(now.vertices).all()
+
+
+def test_collision_spheres_are_the_surfaces_without_the_mesh():
+    from interanimate.data.synth.hand import POSES
+    from interanimate.pipelines.motion import SYNTH_ACTOR_SIZE
+    from interanimate.render.composite.renderer import subject_models
+
+    rng = np.random.default_rng(0)
+    for seed in (0, 1):
+        _, _, hands = subject_models(seed, 0, SYNTH_ACTOR_SIZE)
+        for hand in hands.values():
+            for pose in POSES.values():
+                joints, arm = hand.joints_local(pose), rng.normal(size=3)
+                expected = hand.surface(joints, np.eye(3), np.zeros(3), arm, False)[3]
+                np.testing.assert_array_equal(hand.collision_spheres(joints, arm), expected)
+
+
+@pytest.mark.parametrize("pattern,seed", [
+    ("poke_nose", 0), ("poke_nose", 2), ("poke_cheek_right", 1), ("poke_forehead", 3),
+    ("swipe_mouth_leftward", 0), ("swipe_face_downward", 1), ("swipe_forehead_rightward", 2),
+    ("stroke_jaw", 0),  # not re-posed: the plan's own pose
+    pytest.param("poke_chin", 0, marks=pytest.mark.slow),  # no candidate clears: every lean is tried
+])
+def test_the_fast_reposing_search_chooses_what_the_mesh_based_one_chooses(photo_face, pattern, seed):
+    from natural_arm_reference import reference_natural_arm
+
+    retarget = _retarget(photo_face, pattern, seed)
+    for fast, reference, name in zip((retarget.pose, retarget.hand_rotation, retarget.arm_dir),
+                                     reference_natural_arm(retarget), ("pose", "rotation", "forearm")):
+        np.testing.assert_array_equal(fast, reference, err_msg=f"{pattern} seed {seed}: {name}")
+
+
+@pytest.mark.parametrize("pattern", ["poke_nose", "swipe_face_downward"])
+def test_rendered_clip_touches_collision_free(astronaut, pattern):
+    from interanimate.render.composite import render_composite
+
+    clip = render_composite(astronaut, pattern, FRAMES, 25.0, seed=0)
+    ann = clip.annotations
+    assert ann.contact.any()
+    assert ann.penetration.max() <= 1.0  # mm
