@@ -1,6 +1,6 @@
 """Speed of the composite renderer: milliseconds per frame for each stage, frames per second, peak memory.
 
-    OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bench_composite.py [--size 512] [--frames 16]
+    OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 PYTHONPATH=src python benchmarks/bench_composite.py [--size 512] [--frames 16] [--patterns ...]
 
 One process, one thread: the matplotlib Grace Hopper portrait (512 px at the face framing) × one pattern per family,
 rendered once to compile the numba kernels and fill caches, then timed. Stages are those of
@@ -30,18 +30,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--frames", type=int, default=16)
+    parser.add_argument("--patterns", nargs="+", default=list(PATTERNS), help="patterns to time (one clip each)")
     args = parser.parse_args()
     photo = matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
     reference = load_photo(photo, args.size, "face")
     start = time.perf_counter()
     face = build_face(reference.image, reference.mesh)
     face_s = time.perf_counter() - start
-    render_composite(reference, PATTERNS[0], 8, 25.0, 0, face=face)  # warm-up: numba compilation, caches
+    render_composite(reference, args.patterns[0], 8, 25.0, 0, face=face)  # warm-up: numba compilation, caches
     totals: dict[str, float] = {}
     frames = 0
     watermark_s = encode_s = 0.0
     wall = time.perf_counter()
-    for i, pattern in enumerate(PATTERNS):
+    for i, pattern in enumerate(args.patterns):
         clip = render_composite(reference, pattern, args.frames, 25.0, seed=i, face=face)
         for stage, seconds in clip.timings.items():
             if stage == "face":  # the face was given: built once above
@@ -57,7 +58,7 @@ def main() -> None:
     wall = time.perf_counter() - wall
     totals["watermark"], totals["encode"] = watermark_s, encode_s
     height, width = reference.image.shape[:2]
-    print(f"composite renderer, {width}x{height}, {len(PATTERNS)} clips x {args.frames} frames, one thread")
+    print(f"composite renderer, {width}x{height}, {len(args.patterns)} clips x {args.frames} frames, one thread")
     print(f"{'stage':<10} {'ms/frame':>9}")
     for stage, seconds in totals.items():
         print(f"{stage:<10} {1e3 * seconds / frames:>9.1f}")
