@@ -145,3 +145,39 @@ def test_sd15_path_rejects_a_pose_guider_that_does_not_match_the_vae(sd_folders)
     config = dataclasses.replace(Config().model, pretrained=PretrainedConfig(sd_path=str(root / "sd15")))
     with pytest.raises(ValueError, match="downsampling steps"):
         InterAnimateModel.from_config(config, sample_size=32)
+
+
+def test_sd15_path_takes_the_composite_conditions(sd_folders):
+    """``model.composite_conditions=true`` on the pretrained path: the SD weights load as without it, the composite
+    channels enter through a zero-initialised convolution (a no-op until trained) and are read once it moves."""
+    from interanimate.data.composite_pairs import NUM_COMPOSITE_CHANNELS
+
+    root = sd_folders[0]
+    config = Config().model
+    config = dataclasses.replace(
+        config, composite_conditions=True,
+        pretrained=PretrainedConfig(sd_path=str(root / "sd15"), motion_adapter_path=str(root / "motion_adapter"),
+                                    required=True),
+        pose_guider=dataclasses.replace(config.pose_guider, block_out_channels=(8, 16, 16)),
+    )
+    model = InterAnimateModel.from_config(config, sample_size=32).eval()
+    plain = InterAnimateModel.from_config(dataclasses.replace(config, composite_conditions=False), sample_size=32).eval()
+    assert model.pose_guider.conv_in_composite is not None and plain.pose_guider.conv_in_composite is None
+    assert not model.pose_guider.conv_in_composite.weight.any()
+    # A trained pose guider (its zero-initialised output convolution moved), with the composite input still new.
+    _randomise(model.pose_guider, seed=6)
+    with torch.no_grad():
+        model.pose_guider.conv_in_composite.weight.zero_()
+        if model.pose_guider.conv_in_composite.bias is not None:
+            model.pose_guider.conv_in_composite.bias.zero_()
+    plain.pose_guider.load_state_dict({k: v for k, v in model.pose_guider.state_dict().items()
+                                       if not k.startswith("conv_in_composite")})
+    batch = random_batch(2, NUM_FRAMES, 32, seed=4)
+    g = torch.Generator().manual_seed(5)
+    b, _, f, h, w = batch["conditions"].shape
+    composite = torch.cat([batch["conditions"], torch.rand(b, NUM_COMPOSITE_CHANNELS, f, h, w, generator=g)], 1)
+    expected = _outputs(plain, batch)
+    assert torch.equal(_outputs(model, {**batch, "conditions": composite}), expected)
+    with torch.no_grad():
+        model.pose_guider.conv_in_composite.weight.normal_(0, 0.5)
+    assert not torch.allclose(_outputs(model, {**batch, "conditions": composite}), expected, atol=1e-4)
