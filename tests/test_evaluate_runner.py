@@ -221,6 +221,11 @@ def test_cli_evaluate_and_its_errors(reference, tmp_path, capsys):
                  "--metrics", "pixel", "--fid-weights", str(tmp_path / "no-such-file.pth")])
     err = capsys.readouterr().err
     assert code == 2 and "no-such-file.pth" in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(SystemExit) as exit_info:
+        main(["evaluate", "--generated", str(generated), "--reference", str(reference), "--out", str(tmp_path / "r4"),
+              "--pck-threshold", "0"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "--pck-threshold: must be in (0, 1], got 0" in err
 
 
 def test_arcface_identity_and_frechet_when_an_onnx_file_is_given(faces, tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from interanimate.cli_types import positive_int
+from interanimate.cli_types import float_in, positive_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,6 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-clips", type=positive_int)
     parser.add_argument("--frames-per-clip", type=positive_int, default=8,
                         help="frames per clip in Frechet feature sets")
+    parser.add_argument("--pck-threshold", type=float_in(0.0, 1.0, low_open=True), default=0.2,
+                        help="hand PCK threshold as a fraction of the hand box's longer side (default 0.2)")
     parser.add_argument("--fid-weights", help="local FID Inception-v3 weights (pt_inception-2015-12-05-6726825d.pth)")
     parser.add_argument("--fvd-weights", help="local I3D (Kinetics-400) weights for FVD")
     parser.add_argument("--lpips-weights", help="local LPIPS v0.1 alex.pth (lin layers)")
@@ -34,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from interanimate.evaluation.runner import EvaluateConfig, evaluate
 
     config = EvaluateConfig(metrics=tuple(args.metrics), max_clips=args.max_clips, frames_per_clip=args.frames_per_clip,
+                            pck_threshold=args.pck_threshold,
                             fid_weights=args.fid_weights, fvd_weights=args.fvd_weights,
                             lpips_weights=args.lpips_weights, lpips_backbone_weights=args.lpips_backbone_weights,
                             assume_standard=args.assume_standard_weights, arcface_weights=args.arcface,
