@@ -1,0 +1,40 @@
+"""tools/composite_bars.py: the bars over every clip, not only those the report's summary can measure."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+TOOL = Path(__file__).resolve().parents[1] / "tools" / "composite_bars.py"
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location("composite_bars", TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _clip(detection, pck, keypoints, predicted, labelled, recall):
+    return {"anatomy": {"ground_truth_detection": {"hand_detection_rate": detection},
+                        "hand_pck": {"pck": pck, "num_keypoints": keypoints},
+                        "contact": {"predicted_frames": predicted, "requested_frames": labelled, "recall": recall}}}
+
+
+def test_undetected_clips_count_as_zero_and_contact_is_pooled_from_frame_counts():
+    tool = _tool()
+    report = {"per_clip": {
+        "anna-poke_nose-s0": _clip(0.8, 0.5, 100, 10, 8, 0.75),      # 6 of 8 labelled frames found, 10 predicted
+        "anna-pinch_chin-s1": _clip(0.0, None, 50, 0, 12, None),      # hand never found: PCK and recall 0
+        "ben-poke_nose-s2": _clip(0.6, 0.2, 50, 2, 0, None),          # contact predicted where none is labelled
+    }}
+    rows = tool.clip_rows(report)
+    everything = tool.summarise(rows)
+    assert everything["detection"] == pytest.approx((0.8 + 0.0 + 0.6) / 3)
+    assert everything["pck"] == pytest.approx((0.5 * 100 + 0 * 50 + 0.2 * 50) / 200)
+    assert everything["precision"] == pytest.approx(6 / 12) and everything["recall"] == pytest.approx(6 / 20)
+    assert everything["f1"] == pytest.approx(2 * 0.5 * 0.3 / 0.8)
+    anna = tool.summarise([r for r in rows if r["person"] == "anna"])
+    assert anna["clips"] == 2 and anna["recall"] == pytest.approx(6 / 20) and anna["precision"] == pytest.approx(0.6)
