@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "composite_bars.py"
+from project_tools import load_tool
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("composite_bars", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("composite_bars")
 
 
 def _clip(detection, pck, keypoints, predicted, labelled, recall):

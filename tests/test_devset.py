@@ -135,13 +135,9 @@ def test_fetch_tool_offline_says_one_line_and_fails(tmp_path):
 
 
 def _score_tool():
-    import importlib.util
+    from project_tools import load_tool
 
-    spec = importlib.util.spec_from_file_location("score_devset", LABELS.parents[2] / "tools" / "score_devset.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("score_devset")
 
 
 def test_score_summary_counts_clip_level_errors():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import cv2
@@ -13,15 +12,11 @@ import torch
 from interanimate.data.manifest import read_manifest
 from interanimate.models import InterAnimateModel
 from interanimate.training.config import load_config, save_config
-
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "refine_gain.py"
+from project_tools import load_tool
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("refine_gain", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("refine_gain")
 
 
 def test_checkpoints_are_named_once_and_at_least_one_is_given():

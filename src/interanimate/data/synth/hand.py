@@ -217,14 +217,7 @@ class HandModel:
 
         # Palm: boxy rings from the wrist to the knuckle line, slanted like the knuckles.
         o = self.offsets["palm"]
-        knuckle = (J[5] + J[9] + J[13] + J[17]) / 4
-        wrist_c = J[0]
-        axis = knuckle - wrist_c
-        length = np.linalg.norm(axis)
-        axis /= length
-        side = np.cross(axis, volar)
-        side /= np.linalg.norm(side)
-        side *= np.sign(side @ radial)
+        knuckle, wrist_c, axis, length, side = _palm_axes(J, radial, volar)
         mid = (J[5] + J[17]) / 2 - knuckle
         ts = np.array([-0.02, 0.3, 0.62, 0.86, 1.0, 1.06])
         widths = np.array([0.028, 0.038, 0.043, 0.044, 0.041, 0.033]) * s
@@ -303,14 +296,7 @@ class HandModel:
         radial, distal, volar = np.diag(self.palm_frame_local()).copy() * np.eye(3)
         s = self.palm_scale
         spheres = []
-        knuckle = (J[5] + J[9] + J[13] + J[17]) / 4
-        wrist_c = J[0]
-        axis = knuckle - wrist_c
-        length = np.linalg.norm(axis)
-        axis /= length
-        side = np.cross(axis, volar)
-        side /= np.linalg.norm(side)
-        side *= np.sign(side @ radial)
+        _, wrist_c, axis, length, side = _palm_axes(J, radial, volar)
         for t in (0.2, 0.5, 0.8):
             for u in (-0.6, 0.0, 0.6):
                 centre = wrist_c + axis * (t * length) + side * u * 0.038 * s
@@ -387,6 +373,19 @@ class HandModel:
         verts[offset + ring_index * SIDES] = pts[-1]
         attr[offset + ring_index * SIDES, 0] = 0.5
         self._finger_spheres(spheres, pts, radii, finger_id)
+
+
+def _palm_axes(J: np.ndarray, radial: np.ndarray, volar: np.ndarray):
+    """The palm's knuckle-line centre, wrist, unit wrist→knuckle axis, its length and the unit radial side."""
+    knuckle = (J[5] + J[9] + J[13] + J[17]) / 4
+    wrist_c = J[0]
+    axis = knuckle - wrist_c
+    length = np.linalg.norm(axis)
+    axis /= length
+    side = np.cross(axis, volar)
+    side /= np.linalg.norm(side)
+    side *= np.sign(side @ radial)
+    return knuckle, wrist_c, axis, length, side
 
 
 def _tube_faces(rings: int, sides: int, offset: int) -> np.ndarray:
