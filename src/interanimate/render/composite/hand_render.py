@@ -161,15 +161,7 @@ def occlusion_probes(hand: SkinnedHand) -> OcclusionProbes:
 
 def probe_occlusion(vertices: np.ndarray, normals: np.ndarray, probes: OcclusionProbes, scale: float) -> np.ndarray:
     """``(N,)`` self-occlusion of the posed skin, computed between the probes (``self_occlusion``'s form factors)."""
-    p, n = vertices[probes.index], normals[probes.index]
-    disc = probes.area * scale ** 2
-    offset = p[None, :, :] - p[:, None, :]
-    d2 = np.einsum("ijk,ijk->ij", offset, offset) + 1e-12
-    inv = 1.0 / np.sqrt(d2)
-    cos_r = np.einsum("ijk,ik->ij", offset, n) * inv
-    cos_o = -np.einsum("ijk,jk->ij", offset, n) * inv
-    form = disc[None, :] * np.clip(cos_r, 0, 1) * np.clip(4.0 * cos_o, 0, 1) / (np.pi * d2 + disc[None, :])
-    at_probes = np.clip(form.sum(1), 0.0, 1.0)
+    at_probes = _disc_occlusion(vertices[probes.index], normals[probes.index], probes.area * scale ** 2)
     return np.einsum("nk,nk->n", probes.spread_weight, at_probes[probes.spread_index])
 
 
@@ -214,11 +206,17 @@ def self_occlusion(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray)
     corner = vertices[faces]
     area = 0.5 * np.linalg.norm(np.cross(corner[:, 1] - corner[:, 0], corner[:, 2] - corner[:, 0]), axis=1)
     disc = np.bincount(faces.ravel(), np.repeat(area / 3.0, 3), len(vertices))
-    offset = vertices[None, :, :] - vertices[:, None, :]  # (N, N, 3) receiver -> occluder
+    return _disc_occlusion(vertices, normals, disc)
+
+
+def _disc_occlusion(points: np.ndarray, normals: np.ndarray, disc: np.ndarray) -> np.ndarray:
+    """``(P,)`` summed disc-to-point form factors ``A cosθ / (π d² + A)`` between ``points``, clipped to [0, 1]."""
+    offset = points[None, :, :] - points[:, None, :]  # (P, P, 3) receiver -> occluder
     d2 = np.einsum("ijk,ijk->ij", offset, offset) + 1e-12
-    cos_r = np.einsum("ijk,ik->ij", offset, normals) / np.sqrt(d2)
+    inv = 1.0 / np.sqrt(d2)
+    cos_r = np.einsum("ijk,ik->ij", offset, normals) * inv
     # Occluders must face the receiver (their back sides are inside the hand).
-    cos_o = -np.einsum("ijk,jk->ij", offset, normals) / np.sqrt(d2)
+    cos_o = -np.einsum("ijk,jk->ij", offset, normals) * inv
     form = disc[None, :] * np.clip(cos_r, 0, 1) * np.clip(4.0 * cos_o, 0, 1) / (np.pi * d2 + disc[None, :])
     return np.clip(form.sum(1), 0.0, 1.0)
 
