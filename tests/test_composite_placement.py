@@ -161,3 +161,45 @@ def test_rendered_clip_touches_collision_free(astronaut, pattern):
     ann = clip.annotations
     assert ann.contact.any()
     assert ann.penetration.max() <= 1.0  # mm
+
+
+@pytest.mark.parametrize("pattern,seed", [("pinch_cheek_left", 0), ("pinch_cheek_right", 0), ("pinch_chin", 0),
+                                          ("pinch_nose", 1)])
+def test_a_pinching_hand_reaches_up_from_below_with_both_fingertips_on_the_fold(photo_face, pattern, seed):
+    from interanimate.data.synth.choreography import anchor_point, tip_centres
+    from interanimate.render.composite.placement import ARM_IN_PLANE
+
+    retarget = _retarget(photo_face, pattern, seed)
+    planned = _as_planned(retarget)
+    hand = retarget.kinematic
+    side_x = 1.0 if retarget.plan.hand_side == "left" else -1.0
+    want = ARM_IN_PLANE * [side_x, 1.0, 1.0]
+    want = want / np.linalg.norm(want)
+    gains = []
+    for f in _contact_frames(retarget):
+        now, before = retarget.frame(f), planned.frame(f)
+        # The pinch itself is where the plan put it: its anchor (between the two pads) and the pads' spacing.
+        anchor_local, _ = anchor_point(hand, retarget.pose[f], retarget.plan.anchor)
+        tips = tip_centres(hand, retarget.pose[f])
+        assert np.allclose(retarget.pose[f], retarget.plan.pose[f])  # the fingers as planned
+        spacing = [np.linalg.norm(r.hand_rotation[f] @ (tips[8] - tips[4])) for r in (retarget, planned)]
+        assert spacing[0] == pytest.approx(spacing[1], abs=1e-9)
+        # The wrist below the pinch in the picture and its direction nearer a forearm's natural one.
+        wrist_now = retarget.rotation @ (retarget.hand_rotation[f] @ (hand.joints_local(retarget.pose[f])[0]
+                                                                          - anchor_local))
+        wrist_was = retarget.rotation @ (planned.hand_rotation[f] @ (hand.joints_local(retarget.pose[f])[0]
+                                                                         - anchor_local))
+        assert wrist_now[1] > 0.0  # camera y points down the picture
+        gains.append(wrist_now @ want / np.linalg.norm(wrist_now) - wrist_was @ want / np.linalg.norm(wrist_was))
+        assert np.isfinite(now.vertices).all() and np.isfinite(before.vertices).all()
+    assert np.mean(gains) > 0.1  # cosine with the natural forearm direction, over the contact frames
+
+
+@pytest.mark.parametrize("pattern", ["pinch_cheek_left", "pinch_nose"])
+def test_rendered_pinch_touches_collision_free(astronaut, pattern):
+    from interanimate.render.composite import render_composite
+
+    clip = render_composite(astronaut, pattern, FRAMES, 25.0, seed=0)
+    ann = clip.annotations
+    assert ann.contact.any()
+    assert ann.penetration.max() <= 1.0  # mm

@@ -5,8 +5,9 @@
 Renders both offline portraits (scikit-image's astronaut, matplotlib's Grace Hopper) × two patterns per family with
 ``render_composite`` (seeds ``--seeds``, default 0; no video encoding), re-detects every clip with the evaluation's own annotator
 (``evaluation.redetect.AnnotatorRedetector``: MediaPipe in video mode, the annotator's temporal cleaning) and scores
-it with ``evaluation.anatomy`` against the clip's exact labels: the hand detection rate and PCK@0.1 / @0.2, per
-family and overall. A few minutes on one core at 256 px, where the full bar measurement
+it with ``evaluation.anatomy`` against the clip's exact labels: the hand detection rate (over every frame the labels
+call visible, and over those where at least half the hand's keypoints are inside the picture) and PCK@0.1 / @0.2,
+per family and overall. A few minutes on one core at 256 px, where the full bar measurement
 (``tools/composite_gallery.py`` + ``interanimate evaluate``) takes much longer. ``--sheet`` writes a contact sheet
 (one row per clip, every other frame; green outline where the hand was found).
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+IN_VIEW_KEYPOINTS = 11  # of 21: the hand counts as in view when at least this many keypoints are in the picture
 SUBSET = ("poke_cheek_left", "poke_nose", "pinch_chin", "pinch_cheek_right", "stroke_forehead", "stroke_jaw",
           "swipe_mouth_leftward", "swipe_face_downward")
 
@@ -41,7 +43,10 @@ def _scores(found, ann) -> dict:
     # A hand found only in the other hand's slot: MediaPipe called it the wrong side (PCK counts it as missing).
     wrong_side = ann.hand_present & ~found.hand_present & found.hand_present[:, ::-1]
     pck = {a: anatomy.hand_pck(found.hand_keypoints, ann.hand_keypoints, alpha=a) for a in (0.1, 0.2)}
+    # Frames where at least half the hand's 21 keypoints lie inside the picture (a label's confidence is 0 outside).
+    in_view = ann.hand_present & ((ann.hand_keypoints[..., 2] > 0).sum(-1) >= IN_VIEW_KEYPOINTS)
     return {"visible": int(ann.hand_present.sum()), "found": int((found.hand_present & ann.hand_present).sum()),
+            "in_view": int(in_view.sum()), "found_in_view": int((found.hand_present & in_view).sum()),
             "keypoints": pck[0.1]["num_keypoints"],
             "wrong_side": int(wrong_side.sum()),
             "detection_rate": rate["detection_rate"],
@@ -52,16 +57,18 @@ def _scores(found, ann) -> dict:
 def _pooled(rows: list[dict]) -> dict:
     from interanimate.evaluation import anatomy
 
+    in_view = {"in_view_detection_rate": sum(r.get("found_in_view", 0) for r in rows)
+               / max(sum(r.get("in_view", 0) for r in rows), 1)}
     if not all("_pred" in r for r in rows):  # rows read back by --merge: pool the per-clip scores exactly
         visible, keypoints = sum(r["visible"] for r in rows), sum(r["keypoints"] for r in rows)
-        return {"clips": len(rows), "detection_rate": sum(r["found"] for r in rows) / max(visible, 1),
+        return {"clips": len(rows), "detection_rate": sum(r["found"] for r in rows) / max(visible, 1), **in_view,
                 "wrong_side_rate": sum(r["wrong_side"] for r in rows) / max(visible, 1),
                 **{k: sum(np.nan_to_num(r[k]) * r["keypoints"] for r in rows) / max(keypoints, 1)
                    for k in ("pck@0.1", "pck@0.2")}}
     pred = np.concatenate([r["_pred"] for r in rows])
     tgt = np.concatenate([r["_tgt"] for r in rows])
     visible, found = sum(r["visible"] for r in rows), sum(r["found"] for r in rows)
-    return {"clips": len(rows), "detection_rate": found / max(visible, 1),
+    return {"clips": len(rows), "detection_rate": found / max(visible, 1), **in_view,
             "wrong_side_rate": sum(r["wrong_side"] for r in rows) / max(visible, 1),
             "pck@0.1": anatomy.hand_pck(pred, tgt, alpha=0.1)["pck"], "pck@0.2": anatomy.hand_pck(pred, tgt, alpha=0.2)["pck"]}
 
@@ -101,7 +108,7 @@ def main() -> None:
                    **_scores(found, clip.annotations)}
             rows.append(row)
             print(f"{photo.stem:13s} {pattern:22s} seed {seed}  found {row['found']:2d}/{row['visible']:2d} "
-                  f"(wrong side {row['wrong_side']:2d})  "
+                  f"(in view {row['found_in_view']:2d}/{row['in_view']:2d}, wrong side {row['wrong_side']:2d})  "
                   f"PCK@0.1 {row['pck@0.1']:.3f}", flush=True)
             if args.sheet:
                 sheet.append(_tile_row(clip.frames, found.hand_present.any(1), 96))
@@ -118,7 +125,8 @@ def _summarise(rows: list[dict], json_path: Path | None) -> None:
         for value in dict.fromkeys(r[key] for r in rows):
             summary[value] = _pooled([r for r in rows if r[key] == value])
     for name, s in summary.items():
-        print(f"{name:13s} detection {100 * s['detection_rate']:5.1f} %  PCK@0.1 {s['pck@0.1']:.3f}  "
+        print(f"{name:13s} detection {100 * s['detection_rate']:5.1f} % (in view "
+              f"{100 * s['in_view_detection_rate']:5.1f} %)  PCK@0.1 {s['pck@0.1']:.3f}  "
               f"PCK@0.2 {s['pck@0.2']:.3f}  wrong side {100 * s['wrong_side_rate']:4.1f} %  ({s['clips']} clips)")
     if json_path:
         json_path.write_text(json.dumps({"summary": summary, "clips": [{k: v for k, v in r.items()

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from interanimate.data.annotate import ibug68_from_mesh
-from interanimate.data.synth.choreography import CLEARANCE, InteractionPlan, anchor_point, frame_align
+from interanimate.data.synth.choreography import CLEARANCE, InteractionPlan, anchor_point, frame_align, tip_centres
 from interanimate.data.synth.hand import ARM_RING_DISTS, NUM_PALM_SPHERES, NUM_POSE, HandModel, make_pose
 from interanimate.data.synth.hand_mesh import SkinnedHand
 from interanimate.data.synth.head import HeadModel
@@ -46,6 +46,8 @@ POINT_PALM = np.array([-0.4, 1.0, 0.0])  # camera frame (x toward the hand's sid
 ARM_LEANS = (0.3, 0.55, 0.8)  # candidate camera-ward components of the poking forearm
 MIN_POKE_COS = 0.4  # the finger meets the skin at no less than ~24 degrees
 SWIPE_PITCHES = np.deg2rad(np.arange(-40, 41, 10))  # candidate pitches of a swipe's hand about its fingertips
+PINCH_ROLLS = np.deg2rad(np.arange(-150, 151, 15))  # candidate rolls of a pinching hand about its two fingertips
+PINCH_TURNS = np.deg2rad([0.0, -25.0, 25.0, -50.0, 50.0])  # candidate turns of the pinch's fold about the skin's normal
 
 
 def umeyama(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -135,7 +137,7 @@ class Retargeter:
         rotation = np.array(plan.rotation, np.float64)
         arm = np.array(plan.arm_dir, np.float64)
         family = plan.pattern.family
-        if family not in ("poke", "swipe"):
+        if family not in ("poke", "swipe", "pinch"):
             return pose, rotation, arm
         side_x = 1.0 if plan.hand_side == "left" else -1.0
         want_arm = _unit(self.rotation.T @ (ARM_IN_PLANE * [side_x, 1.0, 1.0]))
@@ -159,7 +161,7 @@ class Retargeter:
                 anchor_local, _ = anchor_point(self.kinematic, pose_k, plan.anchor)
                 working = np.zeros(len(spheres), bool)
                 if expect[k]:
-                    fingers = (1,) if plan.anchor == "index_tip" else (1, 2)
+                    fingers = {"index_tip": (1,), "pinch": (0, 1)}.get(plan.anchor, (1, 2))
                     for fid in fingers:
                         rows = np.flatnonzero(spheres[:, 4] == fid)
                         tip = spheres[rows[-1], :3]
@@ -200,6 +202,8 @@ class Retargeter:
         base = clearance(pose, rotation, arm)
         if family == "swipe":
             return (pose, *self._swipe_lowered(pose, rotation, arm, want_arm, clearances, base, c0, c1))
+        if family == "pinch":
+            return (pose, *self._pinch_swung(pose, rotation, arm, want_arm, normals, clearances, base, c0, c1))
         # Pokes: the other fingers never more curled than a relaxed pointing hand.
         flexion = np.ones(NUM_POSE, bool)
         flexion[4:8] = False  # the index finger stays as planned
@@ -285,6 +289,50 @@ class Retargeter:
                 # How far in front of the touching fingertips the wrist comes, over the contact span (camera z).
                 forward = [-(self.rotation @ (rot[f] @ r))[2] for f, r in zip(range(c0, c1 + 1), reach)]
                 score = float(np.mean(forward)) + 1e-3 * (1.0 - bend) + 1e-4 * abs(pitch)
+                if score < best[0]:
+                    best = (score, rot, arms)
+                break
+        return best[1], best[2]
+
+    def _pinch_swung(self, pose, rotation, arm, want_arm, normals, clearances, base, c0, c1):
+        """A pinching hand turned about the skin's normal at the pinch (``PINCH_TURNS``: the fold taken at another
+        angle), rolled about the line through its thumb and index fingertips (which leaves both where they are)
+        and its forearm bent at the wrist toward ``ARM_IN_PLANE``: of the candidates that clear the face as well
+        as the plan, the one whose wrist lies most nearly below and to the side of the pinch, the way people reach
+        up to pinch a cheek, the chin or the nose, rather than the choreography's hand pointing into the face with
+        its forearm at the camera."""
+        plan = self.plan
+        bends = (1.0, 0.6, 0.3, 0.0)
+        axes = []
+        for p in pose:
+            tips = tip_centres(self.kinematic, p)
+            axes.append(_unit(tips[8] - tips[4]))
+        reach = []  # the wrist relative to the pinch, hand frame, over the contact span
+        for f in range(c0, c1 + 1):
+            local, _ = anchor_point(self.kinematic, pose[f], plan.anchor)
+            reach.append(self.kinematic.joints_local(pose[f])[0] - local)
+        want_cam = _unit(self.rotation @ want_arm)
+        frames = np.clip(np.arange(plan.num_frames), c0, c1)
+        candidates = []
+        for turn in PINCH_TURNS:
+            spun = np.array([_axis_rotation(normals[k], turn) @ r for k, r in zip(frames, rotation)])
+            for roll in PINCH_ROLLS:
+                rot = np.array([r @ _axis_rotation(axis, roll) for r, axis in zip(spun, axes)])
+                carried = [_unit(r @ r0.T @ a) for r, r0, a in zip(rot, rotation, arm)]
+                for bend in bends:
+                    arms = np.array([_toward(a, want_arm, MAX_WRIST_BEND_RAD * bend) for a in carried])
+                    candidates.append((turn, roll, bend, rot, arms))
+        intrusions = clearances(pose, [c[3] for c in candidates], [c[4] for c in candidates])
+        best = (np.inf, rotation, arm)
+        for group in range(0, len(candidates), len(bends)):  # per turn and roll, the most bent forearm that clears
+            for i in range(group, group + len(bends)):
+                turn, roll, bend, rot, arms = candidates[i]
+                if intrusions[i] > base + 1e-6:
+                    continue
+                # How far the wrist's direction from the pinch is from a forearm's natural one (camera frame).
+                away = [1.0 - float(_unit(self.rotation @ (rot[f] @ r)) @ want_cam)
+                        for f, r in zip(range(c0, c1 + 1), reach)]
+                score = float(np.mean(away)) + 1e-3 * (1.0 - bend) + 1e-4 * (abs(roll) + 2.0 * abs(turn))
                 if score < best[0]:
                     best = (score, rot, arms)
                 break
