@@ -149,3 +149,33 @@ def test_penetration_stats_over_contact_frames():
     stats = anatomy.penetration_stats(depth, contact)
     assert stats == {"mean_mm": 1.25, "max_mm": 2.0, "rate_above_threshold": 0.5, "frames": 2}
     assert anatomy.penetration_stats(depth)["frames"] == 4
+
+
+def test_hands_found_in_the_other_slot_are_matched_by_position_and_the_swap_is_reported():
+    target = _remove_hand(_hands_video(), 0)  # only the right hand (slot 1) is labelled
+    present = np.zeros((len(target), 2), bool)
+    present[:, 1] = True
+    detected = target[:, ::-1].copy()  # the detector calls it a left hand in every frame
+    found = present[:, ::-1].copy()
+    detected[:4] = target[:4]  # ... except in the first four, where its label is right
+    found[:4] = present[:4]
+    assert anatomy.hand_detection_rate(found, present)["detection_rate"] == pytest.approx(4 / 12)
+    keypoints, matched, stats = anatomy.match_hands(detected, found, target, present)
+    assert anatomy.hand_detection_rate(matched, present)["detection_rate"] == 1.0
+    assert anatomy.hand_pck(keypoints, target)["pck"] == 1.0
+    assert stats["frames_swapped"] == 8 and stats["handedness_agreement"] == pytest.approx(4 / 12)
+
+
+def test_two_hands_keep_the_detector_order_unless_crossing_lies_nearer():
+    target = _hands_video()
+    present = np.ones((len(target), 2), bool)
+    noisy = target.copy()
+    noisy[..., :2] += 1.5  # both hands found where they are, a little off
+    keypoints, matched, stats = anatomy.match_hands(noisy, present, target, present)
+    np.testing.assert_array_equal(keypoints, noisy)
+    assert stats["frames_swapped"] == 0 and stats["handedness_agreement"] == 1.0
+    crossed = noisy.copy()
+    crossed[5:] = noisy[5:, ::-1]  # from frame 5 on the labels are crossed
+    keypoints, _, stats = anatomy.match_hands(crossed, present, target, present)
+    np.testing.assert_allclose(keypoints, noisy)
+    assert stats["frames_swapped"] == 7

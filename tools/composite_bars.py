@@ -5,7 +5,8 @@
 
 The report's summary averages hand metrics only over clips whose ground-truth hands the detector finds in at least
 half the frames; the bars ask for all clips. Per person and per family: the mean over clips of the ground-truth
-hand detection rate, PCK over all labelled keypoints (an undetected hand scores 0), and contact precision, recall
+hand detection rate (hands matched to the labels by position) and of the share of those frames where MediaPipe's own
+left/right label was right, PCK over all labelled keypoints (an undetected hand scores 0), and contact precision, recall
 and F1 pooled from the clips' frame counts (the clip id's first two fields name the person and the pattern).
 """
 
@@ -26,6 +27,7 @@ def clip_rows(report: dict) -> list[dict]:
         contact = anatomy["contact"]
         rows.append(dict(person=person, family=pattern.split("_")[0],
                          detection=anatomy["ground_truth_detection"]["hand_detection_rate"],
+                         handedness=anatomy.get("hand_matching", {}).get("handedness_agreement"),
                          pck=anatomy["hand_pck"]["pck"] or 0.0, keypoints=anatomy["hand_pck"]["num_keypoints"] or 0,
                          predicted=contact["predicted_frames"], labelled=contact["requested_frames"],
                          true_positive=round((contact["recall"] or 0.0) * contact["requested_frames"])))
@@ -39,7 +41,9 @@ def summarise(rows: list[dict]) -> dict:
     precision = tp / predicted if predicted else float("nan")
     recall = tp / labelled if labelled else float("nan")
     f1 = 2 * precision * recall / (precision + recall) if tp else 0.0
+    handed = [r["handedness"] for r in rows if r.get("handedness") is not None]
     return dict(clips=len(rows), detection=float(np.mean([r["detection"] for r in rows])),
+                handedness=float(np.mean(handed)) if handed else float("nan"),
                 pck=sum(r["pck"] * r["keypoints"] for r in rows) / max(keypoints, 1),
                 precision=precision, recall=recall, f1=f1, predicted=predicted, labelled=labelled)
 
@@ -57,6 +61,7 @@ def main() -> None:
             continue
         s = summarise(selected)
         print(f"{name:<14} clips {s['clips']:2d}  detection {100 * s['detection']:5.1f} %  PCK {s['pck']:.3f}  "
+              f"handedness kept {100 * s['handedness']:5.1f} %  "
               f"contact P {s['precision']:.3f} R {s['recall']:.3f} F1 {s['f1']:.2f} "
               f"({s['predicted']} predicted, {s['labelled']} labelled)")
 

@@ -39,19 +39,22 @@ def _tile_row(frames: np.ndarray, found: np.ndarray, thumb: int) -> np.ndarray:
 def _scores(found, ann) -> dict:
     from interanimate.evaluation import anatomy
 
-    rate = anatomy.hand_detection_rate(found.hand_present, ann.hand_present)
-    # A hand found only in the other hand's slot: MediaPipe called it the wrong side (PCK counts it as missing).
-    wrong_side = ann.hand_present & ~found.hand_present & found.hand_present[:, ::-1]
-    pck = {a: anatomy.hand_pck(found.hand_keypoints, ann.hand_keypoints, alpha=a) for a in (0.1, 0.2)}
+    # Hands matched to the labels by position, as the evaluation does; "wrong side": frames where that swapped
+    # MediaPipe's left/right label.
+    keypoints, present, matching = anatomy.match_hands(found.hand_keypoints, found.hand_present, ann.hand_keypoints,
+                                                       ann.hand_present)
+    rate = anatomy.hand_detection_rate(present, ann.hand_present)
+    wrong_side = matching["frames_swapped"]
+    pck = {a: anatomy.hand_pck(keypoints, ann.hand_keypoints, alpha=a) for a in (0.1, 0.2)}
     # Frames where at least half the hand's 21 keypoints lie inside the picture (a label's confidence is 0 outside).
     in_view = ann.hand_present & ((ann.hand_keypoints[..., 2] > 0).sum(-1) >= IN_VIEW_KEYPOINTS)
-    return {"visible": int(ann.hand_present.sum()), "found": int((found.hand_present & ann.hand_present).sum()),
-            "in_view": int(in_view.sum()), "found_in_view": int((found.hand_present & in_view).sum()),
+    return {"visible": int(ann.hand_present.sum()), "found": int((present & ann.hand_present).sum()),
+            "in_view": int(in_view.sum()), "found_in_view": int((present & in_view).sum()),
             "keypoints": pck[0.1]["num_keypoints"],
-            "wrong_side": int(wrong_side.sum()),
+            "wrong_side": int(wrong_side),
             "detection_rate": rate["detection_rate"],
             "pck@0.1": pck[0.1]["pck"], "pck@0.2": pck[0.2]["pck"],
-            "_pred": found.hand_keypoints, "_tgt": ann.hand_keypoints}
+            "_pred": keypoints, "_tgt": ann.hand_keypoints}
 
 
 def _pooled(rows: list[dict]) -> dict:

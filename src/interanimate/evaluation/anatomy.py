@@ -20,6 +20,10 @@ Definitions:
   counted in ``missing_rate`` and excluded from the mean.
 * **Hand detection rate**: of the hand-frames present in the target, the fraction present in the
   prediction (plus the false-detection rate on target-absent hand-frames).
+* **Hand matching** (``match_hands``): before the hand metrics, a frame's re-detected hands may be swapped
+  between the two slots when that puts them nearer the target's, as keypoint benchmarks match detections
+  to people by position rather than by a class label; how often the detector's own left/right label was
+  kept is reported on its own (``handedness_agreement``).
 * **Bone-length stability**: per hand and bone (``schema.HAND_BONES``), the coefficient of variation
   ``std / mean`` of the 2-D bone length over the frames where both joints are valid. 2-D lengths
   change with foreshortening, so compare a generated video's value with its driving video's.
@@ -43,6 +47,49 @@ EYE_RANGES = ((36, 42), (42, 48))
 def _valid_hand_points(keypoints: np.ndarray, min_confidence: float) -> np.ndarray:
     kp = np.asarray(keypoints, dtype=np.float64)
     return np.all(np.isfinite(kp[..., :2]), axis=-1) & (np.nan_to_num(kp[..., 2]) > min_confidence)
+
+
+def match_hands(predicted: np.ndarray, predicted_present: np.ndarray, target: np.ndarray,
+                target_present: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+    """Swap a frame's two predicted hand slots where the swapped order lies nearer the target hands.
+
+    ``predicted``/``target`` are ``(F, 2, 21, 3)`` keypoints, ``*_present`` ``(F, 2)`` flags. Per frame, each
+    order is scored by the target hands it leaves without a prediction, then by the mean keypoint distance in
+    target hand sizes; ties keep the detector's order. Returns the re-ordered keypoints and presence, and
+    ``handedness_agreement`` (of the frames with a matched hand, the share whose order was kept) with
+    ``frames_swapped``.
+    """
+    pred = np.asarray(predicted, dtype=np.float64)
+    tgt = np.asarray(target, dtype=np.float64)
+    pred_on = np.asarray(predicted_present, dtype=bool)
+    tgt_on = np.asarray(target_present, dtype=bool)
+    tgt_valid = _valid_hand_points(tgt, 0.0) & tgt_on[..., None]
+    xs = np.where(tgt_valid, tgt[..., 0], np.nan)
+    ys = np.where(tgt_valid, tgt[..., 1], np.nan)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # absent hands: all-NaN slices
+        size = np.maximum(np.nanmax(xs, -1) - np.nanmin(xs, -1), np.nanmax(ys, -1) - np.nanmin(ys, -1))
+
+        def cost(order: list[int]) -> tuple[np.ndarray, np.ndarray]:
+            unmatched = np.zeros(len(pred))
+            spread = np.zeros(len(pred))
+            for slot, source in enumerate(order):
+                on = tgt_on[:, slot] & pred_on[:, source]
+                unmatched += tgt_on[:, slot] & ~pred_on[:, source]
+                d = np.linalg.norm(pred[:, source, :, :2] - tgt[:, slot, :, :2], axis=-1)
+                d = np.nanmean(np.where(tgt_valid[:, slot], d, np.nan), axis=-1) / np.maximum(size[:, slot], 1.0)
+                spread += np.where(on, np.nan_to_num(d, nan=0.0), 0.0)
+            return unmatched, spread
+
+        kept_unmatched, kept_spread = cost([0, 1])
+        swap_unmatched, swap_spread = cost([1, 0])
+    swap = (swap_unmatched < kept_unmatched) | ((swap_unmatched == kept_unmatched) & (swap_spread < kept_spread))
+    out_kp = np.where(swap[:, None, None, None], pred[:, ::-1], pred)
+    out_on = np.where(swap[:, None], pred_on[:, ::-1], pred_on)
+    matched = (out_on & tgt_on).any(axis=1)
+    stats = {"handedness_agreement": float(1.0 - (swap & matched).sum() / matched.sum()) if matched.any()
+             else float("nan"), "frames_swapped": int((swap & matched).sum())}
+    return out_kp, out_on, stats
 
 
 def hand_pck(

@@ -224,7 +224,8 @@ def identity_group(gen_desc: np.ndarray, ref_desc: np.ndarray, fps: float, kind:
 MIN_GROUND_TRUTH_DETECTION = 0.5  # the detector must find at least this share of the ground truth's parts
 MIN_SCORED_FRAMES = 3  # fewer frames than this are too few detections to average
 STRICT_PCK = 0.05  # PCK@0.05: sensitive to a shift of a tenth of the hand size, which PCK@0.2 accepts
-HAND_FIELDS = ("hand_pck", "hand_pck_strict", "hand_detection", "bone_length_stability", "contact", "pattern")
+HAND_FIELDS = ("hand_pck", "hand_pck_strict", "hand_detection", "hand_matching", "bone_length_stability", "contact",
+               "pattern")
 
 
 def anatomy_group(gen: np.ndarray, gen_ann: ClipAnnotations, ref_ann: ClipAnnotations, pattern: str | None,
@@ -249,23 +250,27 @@ def anatomy_group(gen: np.ndarray, gen_ann: ClipAnnotations, ref_ann: ClipAnnota
                                                                               "ground_truth_detection")}
         return out
     found = redetector(gen, fps)
-    out["hand_pck"] = anatomy.hand_pck(found.hand_keypoints, gen_ann.hand_keypoints, alpha=pck_threshold)
-    out["hand_pck_strict"] = anatomy.hand_pck(found.hand_keypoints, gen_ann.hand_keypoints, alpha=STRICT_PCK)
+    hand_keypoints, hand_present, out["hand_matching"] = anatomy.match_hands(
+        found.hand_keypoints, found.hand_present, gen_ann.hand_keypoints, gen_ann.hand_present)
+    out["hand_pck"] = anatomy.hand_pck(hand_keypoints, gen_ann.hand_keypoints, alpha=pck_threshold)
+    out["hand_pck_strict"] = anatomy.hand_pck(hand_keypoints, gen_ann.hand_keypoints, alpha=STRICT_PCK)
     both = found.face_present & gen_ann.face_present
     if both.any():
         out["face_nme"] = anatomy.face_nme(found.face_keypoints[both], gen_ann.face_keypoints[both])
         if out["face_nme"]["frames_scored"] < MIN_SCORED_FRAMES:
             unmeasured["face_nme"] = (f"face landmarks re-detected in {out['face_nme']['frames_scored']} generated "
                                       f"frames (fewer than {MIN_SCORED_FRAMES})")
-    out["hand_detection"] = anatomy.hand_detection_rate(found.hand_present, gen_ann.hand_present)
-    out["bone_length_stability"] = anatomy.bone_length_stability(found.hand_keypoints)
+    out["hand_detection"] = anatomy.hand_detection_rate(hand_present, gen_ann.hand_present)
+    out["bone_length_stability"] = anatomy.bone_length_stability(hand_keypoints)
     if found.contact is not None:
         out["contact"] = anatomy.contact_scores(found.contact.any(axis=1), gen_ann.contact.any(axis=1), tolerance=1)
     if pattern is not None:
         out["pattern"] = {"requested": pattern, "recognised": found.pattern}
     if ref is not None:
         truth = redetector(ref, fps)
-        hands = anatomy.hand_detection_rate(truth.hand_present, ref_ann.hand_present)
+        _, truth_present, _ = anatomy.match_hands(truth.hand_keypoints, truth.hand_present, ref_ann.hand_keypoints,
+                                                  ref_ann.hand_present)
+        hands = anatomy.hand_detection_rate(truth_present, ref_ann.hand_present)
         face_rate = (float((truth.face_present & ref_ann.face_present).sum() / ref_ann.face_present.sum())
                      if ref_ann.face_present.any() else float("nan"))
         out["ground_truth_detection"] = {"hand_detection_rate": hands["detection_rate"],
@@ -435,6 +440,7 @@ SUMMARY_KEYS = {
     "anatomy.hand_pck.pck": "hand PCK", "anatomy.hand_pck_strict.pck": "hand PCK@0.05",
     "anatomy.face_nme.nme": "face NME",
     "anatomy.hand_detection.detection_rate": "hand detection rate", "anatomy.contact.precision": "contact precision",
+    "anatomy.hand_matching.handedness_agreement": "handedness agreement",
     "anatomy.contact.recall": "contact recall",
     "anatomy.ground_truth_detection.hand_detection_rate": "hand detection rate (ground truth)",
     "anatomy.ground_truth_penetration.max_mm": "max penetration mm (ground truth)",
@@ -448,6 +454,7 @@ _NO_VALUE_REASONS = {
     "anatomy.face_nme": "no face re-detected in the generated frames",
     "anatomy.hand_pck": "no requested hand keypoints",
     "anatomy.hand_pck_strict": "no requested hand keypoints",
+    "anatomy.hand_matching": "no hand both requested and re-detected",
     "anatomy.contact": "no contact requested or re-detected",
     "anatomy.ground_truth_penetration": "the ground truth carries no penetration depths",
     "anatomy.ground_truth_detection": "no re-detector, or no hands in the ground truth",
