@@ -1,16 +1,16 @@
-"""The re-posing search of pokes and swipes as first written: every candidate scored on the collision spheres of a
-freshly built tube surface, one key frame at a time. The placement's fast search must choose exactly what this
+"""The re-posing search of pokes, pinches and swipes written plainly: every candidate scored on the collision spheres
+of a freshly built tube surface, one key frame and one candidate at a time. The placement's fast search must choose exactly what this
 chooses; ``self`` is a ``Retargeter``."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from interanimate.data.synth.choreography import CLEARANCE, anchor_point, frame_align
+from interanimate.data.synth.choreography import CLEARANCE, anchor_point, frame_align, tip_centres
 from interanimate.data.synth.hand import NUM_POSE
 from interanimate.render.composite.placement import (ARM_IN_PLANE, ARM_LEANS, MAX_WRIST_BEND_RAD, MIN_POKE_COS,
                                                      POINT_PALM, POINT_RELAXED, POKE_INTO_SKIN, POKE_ROLLS,
-                                                     SWIPE_PITCHES, _axis_rotation, _toward, _unit)
+                                                     SWING_ROLLS, SWING_TURNS, _axis_rotation, _toward, _unit)
 
 
 def reference_natural_arm(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -30,7 +30,7 @@ def reference_natural_arm(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rotation = np.array(plan.rotation, np.float64)
     arm = np.array(plan.arm_dir, np.float64)
     family = plan.pattern.family
-    if family not in ("poke", "swipe"):
+    if family not in ("poke", "swipe", "pinch"):
         return pose, rotation, arm
     side_x = 1.0 if plan.hand_side == "left" else -1.0
     want_arm = _unit(self.rotation.T @ (ARM_IN_PLANE * [side_x, 1.0, 1.0]))
@@ -50,7 +50,7 @@ def reference_natural_arm(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             anchor_local, _ = anchor_point(self.kinematic, pose_[k], plan.anchor)
             working = np.zeros(len(spheres), bool)
             if expect[k]:
-                fingers = (1,) if plan.anchor == "index_tip" else (1, 2)
+                fingers = {"index_tip": (1,), "pinch": (0, 1)}.get(plan.anchor, (1, 2))
                 for fid in fingers:
                     rows = np.flatnonzero(spheres[:, 4] == fid)
                     tip = spheres[rows[-1], :3]
@@ -62,8 +62,8 @@ def reference_natural_arm(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return total
 
     base = clearance(pose, rotation, arm)
-    if family == "swipe":
-        return (pose, *_reference_swipe_lowered(self, pose, rotation, arm, want_arm, clearance, base, c0, c1))
+    if family in ("pinch", "swipe"):
+        return (pose, *_reference_swung(self, pose, rotation, arm, want_arm, normals, clearance, base, c0, c1))
     # Pokes: the other fingers never more curled than a relaxed pointing hand.
     flexion = np.ones(NUM_POSE, bool)
     flexion[4:8] = False  # the index finger stays as planned
@@ -102,30 +102,33 @@ def reference_natural_arm(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.array(best[3]), np.array(best[1]), np.array(best[2])
 
 
-def _reference_swipe_lowered(self, pose, rotation, arm, want_arm, clearance, base, c0, c1):
-    """A swipe's hand pitched about the line across its knuckles through the working fingertips, toward the face's
-    plane (the fingertips stay where the plan put them), its forearm bent at the wrist toward ``ARM_IN_PLANE``:
-    of the candidates that clear the face as well as the plan, the one whose wrist comes least far forward."""
+def _reference_swung(self, pose, rotation, arm, want_arm, normals, clearance, base, c0, c1):
+    """A pinching or swiping hand turned about the skin's normal, rolled about its two working fingertips, its
+    forearm bent toward ``ARM_IN_PLANE``: of the candidates that clear the face as well as the plan, the one whose
+    wrist lies most nearly below and to the side of the fingertips."""
     plan = self.plan
+    other_tip = 4 if plan.anchor == "pinch" else 12
+    want_cam = _unit(self.rotation @ want_arm)
     best = (np.inf, rotation, arm)
-    for pitch in SWIPE_PITCHES:
-        rot = np.array([r @ _axis_rotation(self._lateral(p), pitch) for r, p in zip(rotation, pose)])
-        # The plan's forearm carried along by the pitch, then bent at the wrist toward the image plane.
-        carried = [_unit(r @ r0.T @ a) for r, r0, a in zip(rot, rotation, arm)]
-        for bend in (1.0, 0.6, 0.3, 0.0):
-            arms = np.array([_toward(a, want_arm, MAX_WRIST_BEND_RAD * bend) for a in carried])
-            intrusion = clearance(pose, rot, arms)
-            if intrusion > base + 1e-6:
-                continue
-            # How far in front of the touching fingertips the wrist comes, over the contact span (camera z).
-            forward = []
-            for f in range(c0, c1 + 1):
-                local, _ = anchor_point(self.kinematic, pose[f], plan.anchor)
-                j = self.kinematic.joints_local(pose[f])
-                forward.append(-(self.rotation @ (rot[f] @ (j[0] - local)))[2])
-            score = float(np.mean(forward)) + 1e-3 * (1.0 - bend) + 1e-4 * abs(pitch)
-            if score < best[0]:
-                best = (score, rot, arms)
-            break
+    for turn in SWING_TURNS:
+        for roll in SWING_ROLLS:
+            rot = np.zeros_like(rotation)
+            for f in range(plan.num_frames):
+                tips = tip_centres(self.kinematic, pose[f])
+                spin = _axis_rotation(normals[int(np.clip(f, c0, c1))], turn)
+                rot[f] = spin @ rotation[f] @ _axis_rotation(_unit(tips[8] - tips[other_tip]), roll)
+            carried = [_unit(r @ r0.T @ a) for r, r0, a in zip(rot, rotation, arm)]
+            for bend in (1.0, 0.6, 0.3, 0.0):
+                arms = np.array([_toward(a, want_arm, MAX_WRIST_BEND_RAD * bend) for a in carried])
+                if clearance(pose, rot, arms) > base + 1e-6:
+                    continue
+                away = []
+                for f in range(c0, c1 + 1):
+                    local, _ = anchor_point(self.kinematic, pose[f], plan.anchor)
+                    wrist = self.rotation @ (rot[f] @ (self.kinematic.joints_local(pose[f])[0] - local))
+                    away.append(1.0 - float(_unit(wrist) @ want_cam))
+                score = float(np.mean(away)) + 1e-3 * (1.0 - bend) + 1e-4 * (abs(roll) + 2.0 * abs(turn))
+                if score < best[0]:
+                    best = (score, rot, arms)
+                break
     return best[1], best[2]
-

@@ -141,6 +141,7 @@ def test_collision_spheres_are_the_surfaces_without_the_mesh():
 @pytest.mark.parametrize("pattern,seed", [
     ("poke_nose", 0), ("poke_nose", 2), ("poke_cheek_right", 1), ("poke_forehead", 3),
     ("swipe_mouth_leftward", 0), ("swipe_face_downward", 1), ("swipe_forehead_rightward", 2),
+    ("pinch_cheek_left", 0), ("pinch_nose", 1),
     ("stroke_jaw", 0),  # not re-posed: the plan's own pose
     pytest.param("poke_chin", 0, marks=pytest.mark.slow),  # no candidate clears: every lean is tried
 ])
@@ -164,8 +165,8 @@ def test_rendered_clip_touches_collision_free(astronaut, pattern):
 
 
 @pytest.mark.parametrize("pattern,seed", [("pinch_cheek_left", 0), ("pinch_cheek_right", 0), ("pinch_chin", 0),
-                                          ("pinch_nose", 1)])
-def test_a_pinching_hand_reaches_up_from_below_with_both_fingertips_on_the_fold(photo_face, pattern, seed):
+                                          ("pinch_nose", 1), ("swipe_mouth_leftward", 1), ("swipe_face_downward", 1)])
+def test_a_pinching_or_swiping_hand_reaches_up_from_below_its_two_fingertips(photo_face, pattern, seed):
     from interanimate.data.synth.choreography import anchor_point, tip_centres
     from interanimate.render.composite.placement import ARM_IN_PLANE
 
@@ -178,11 +179,12 @@ def test_a_pinching_hand_reaches_up_from_below_with_both_fingertips_on_the_fold(
     gains = []
     for f in _contact_frames(retarget):
         now, before = retarget.frame(f), planned.frame(f)
-        # The pinch itself is where the plan put it: its anchor (between the two pads) and the pads' spacing.
+        # The touch itself is as planned: its anchor (between the two working pads) and the pads' spacing.
         anchor_local, _ = anchor_point(hand, retarget.pose[f], retarget.plan.anchor)
         tips = tip_centres(hand, retarget.pose[f])
         assert np.allclose(retarget.pose[f], retarget.plan.pose[f])  # the fingers as planned
-        spacing = [np.linalg.norm(r.hand_rotation[f] @ (tips[8] - tips[4])) for r in (retarget, planned)]
+        other = 4 if retarget.plan.anchor == "pinch" else 12  # the thumb, or the middle finger
+        spacing = [np.linalg.norm(r.hand_rotation[f] @ (tips[8] - tips[other])) for r in (retarget, planned)]
         assert spacing[0] == pytest.approx(spacing[1], abs=1e-9)
         # The wrist below the pinch in the picture and its direction nearer a forearm's natural one.
         wrist_now = retarget.rotation @ (retarget.hand_rotation[f] @ (hand.joints_local(retarget.pose[f])[0]

@@ -6,9 +6,9 @@ proportions, so each frame's target is then re-anchored on the photo's own skin:
 by the moving-least-squares deformation of the two landmark sets (``pipelines.retarget.mls_affine``), looked up on
 the photo's surface, and the anchor is placed at the planned height above it along the photo's normal, with the hand
 turned by the difference between the two faces' normals there. What the hand then does to the skin is
-``contact.solve_contact``. Before that, ``Retargeter`` re-poses pokes and swipes the way people hold their hands
-against their own faces (``_natural_arm``): the hand turned about the touching fingertips, the forearm from below
-and to the side nearly in the image plane, a pointing hand's other fingers loosely curled.
+``contact.solve_contact``. Before that, ``Retargeter`` re-poses pokes, pinches and swipes the way people hold their
+hands against their own faces (``_natural_arm``): the hand turned about the touching fingertips, the forearm from
+below and to the side nearly in the image plane, a pointing hand's other fingers loosely curled.
 
 A driving video has no plan: ``head_poses`` reads the photo's head motion off the retargeted driving face, and
 ``fit_driving_hand`` poses the hand model by inverse kinematics (``ik``) on the retargeted driving hand's keypoints;
@@ -45,9 +45,8 @@ POKE_ROLLS = np.deg2rad(np.arange(-75, 76, 15))  # candidate turns of the palm a
 POINT_PALM = np.array([-0.4, 1.0, 0.0])  # camera frame (x toward the hand's side): where a pointing palm faces
 ARM_LEANS = (0.3, 0.55, 0.8)  # candidate camera-ward components of the poking forearm
 MIN_POKE_COS = 0.4  # the finger meets the skin at no less than ~24 degrees
-SWIPE_PITCHES = np.deg2rad(np.arange(-40, 41, 10))  # candidate pitches of a swipe's hand about its fingertips
-PINCH_ROLLS = np.deg2rad(np.arange(-150, 151, 15))  # candidate rolls of a pinching hand about its two fingertips
-PINCH_TURNS = np.deg2rad([0.0, -25.0, 25.0, -50.0, 50.0])  # candidate turns of the pinch's fold about the skin's normal
+SWING_ROLLS = np.deg2rad(np.arange(-150, 151, 15))  # candidate rolls of a pinching/swiping hand about its two tips
+SWING_TURNS = np.deg2rad([0.0, -25.0, 25.0, -50.0, 50.0])  # candidate turns of those tips about the skin's normal
 
 
 def umeyama(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -123,14 +122,15 @@ class Retargeter:
     def _natural_arm(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per frame finger pose, hand rotation and forearm direction (head frame), posed as people hold them.
 
-        The choreography aims only the working fingertips; its forearm continues the hand's axis, which for a poke
-        or a swipe points at the camera. Here the hand is turned about the touching fingertip (the plan's target,
-        so contact and labels are untouched): a poke's finger rises from below and to the side of the hand's own
-        half, the palm turned down and toward the face's midline (``POINT_PALM``) so the hand is seen from the side,
-        the other fingers loosely curled; a swipe's hand pitches toward the face's plane and its forearm bends at
-        the wrist (at most ``MAX_WRIST_BEND_RAD``) toward ``ARM_IN_PLANE``. Every candidate is scored as the choreography scores its own: no part but the working
-        fingertip within ``CLEARANCE`` of the skin, the forearm included; the plan's own orientation is kept
-        where no candidate clears the face at least as well.
+        The choreography aims only the working fingertips; its forearm continues the hand's axis, which for a poke,
+        a pinch or a swipe points at the camera. Here the hand is turned about the touching fingertips (the plan's
+        target, so contact and labels are untouched): a poke's finger rises from below and to the side of the
+        hand's own half, the palm turned down and toward the face's midline (``POINT_PALM``) so the hand is seen
+        from the side, the other fingers loosely curled; a pinching or swiping hand swings about its two working
+        fingertips until its wrist is below and to the side of them (``_swung``), its forearm bent at the wrist (at
+        most ``MAX_WRIST_BEND_RAD``) toward ``ARM_IN_PLANE``. Every candidate is scored as the choreography scores
+        its own: no part but the working fingertips within ``CLEARANCE`` of the skin, the forearm included; the
+        plan's own orientation is kept where no candidate clears the face at least as well.
         """
         plan, head = self.plan, self.head
         pose = np.array(plan.pose, np.float64)
@@ -200,10 +200,8 @@ class Retargeter:
             return float(clearances(pose_, [rotation_], [arm_])[0])
 
         base = clearance(pose, rotation, arm)
-        if family == "swipe":
-            return (pose, *self._swipe_lowered(pose, rotation, arm, want_arm, clearances, base, c0, c1))
-        if family == "pinch":
-            return (pose, *self._pinch_swung(pose, rotation, arm, want_arm, normals, clearances, base, c0, c1))
+        if family in ("pinch", "swipe"):
+            return (pose, *self._swung(pose, rotation, arm, want_arm, normals, clearances, base, c0, c1))
         # Pokes: the other fingers never more curled than a relaxed pointing hand.
         flexion = np.ones(NUM_POSE, bool)
         flexion[4:8] = False  # the index finger stays as planned
@@ -258,55 +256,21 @@ class Retargeter:
     def _map(self, points: np.ndarray) -> np.ndarray:
         return self.scale * points @ self.rotation.T + self.translation
 
-    def _swipe_lowered(self, pose, rotation, arm, want_arm, clearances, base, c0, c1):
-        """A swipe's hand pitched about the line across its knuckles through the working fingertips, toward the face's
-        plane (the fingertips stay where the plan put them), its forearm bent at the wrist toward ``ARM_IN_PLANE``:
-        of the candidates that clear the face as well as the plan, the one whose wrist comes least far forward.
-        Per pitch the most bent forearm that clears is taken; all pitches and bends are scored in one batch."""
+    def _swung(self, pose, rotation, arm, want_arm, normals, clearances, base, c0, c1):
+        """A pinching or swiping hand turned about the skin's normal at its anchor (``SWING_TURNS``: a pinch's fold,
+        a swipe's pads taken at another angle), rolled about the line through its two working fingertips (thumb
+        and index for a pinch, index and middle for a swipe; both stay where they are) and its forearm bent at
+        the wrist toward ``ARM_IN_PLANE``: of the candidates that clear the face as well as the plan, the one whose
+        wrist lies most nearly below and to the side of the fingertips, the way people reach up to pinch a cheek
+        or wipe across their mouth, rather than the choreography's hand pointing into the face with its forearm
+        at the camera."""
         plan = self.plan
-        bends = (1.0, 0.6, 0.3, 0.0)
-        lateral = [self._lateral(p) for p in pose]
-        # The wrist relative to the touching fingertips, hand frame, over the contact span.
-        reach = []
-        for f in range(c0, c1 + 1):
-            local, _ = anchor_point(self.kinematic, pose[f], plan.anchor)
-            reach.append(self.kinematic.joints_local(pose[f])[0] - local)
-        candidates = []
-        for pitch in SWIPE_PITCHES:
-            rot = np.array([r @ _axis_rotation(axis, pitch) for r, axis in zip(rotation, lateral)])
-            # The plan's forearm carried along by the pitch, then bent at the wrist toward the image plane.
-            carried = [_unit(r @ r0.T @ a) for r, r0, a in zip(rot, rotation, arm)]
-            for bend in bends:
-                arms = np.array([_toward(a, want_arm, MAX_WRIST_BEND_RAD * bend) for a in carried])
-                candidates.append((pitch, bend, rot, arms))
-        intrusions = clearances(pose, [c[2] for c in candidates], [c[3] for c in candidates])
-        best = (np.inf, rotation, arm)
-        for i, pitch in enumerate(SWIPE_PITCHES):
-            for b in range(len(bends)):
-                _, bend, rot, arms = candidates[i * len(bends) + b]
-                if intrusions[i * len(bends) + b] > base + 1e-6:
-                    continue
-                # How far in front of the touching fingertips the wrist comes, over the contact span (camera z).
-                forward = [-(self.rotation @ (rot[f] @ r))[2] for f, r in zip(range(c0, c1 + 1), reach)]
-                score = float(np.mean(forward)) + 1e-3 * (1.0 - bend) + 1e-4 * abs(pitch)
-                if score < best[0]:
-                    best = (score, rot, arms)
-                break
-        return best[1], best[2]
-
-    def _pinch_swung(self, pose, rotation, arm, want_arm, normals, clearances, base, c0, c1):
-        """A pinching hand turned about the skin's normal at the pinch (``PINCH_TURNS``: the fold taken at another
-        angle), rolled about the line through its thumb and index fingertips (which leaves both where they are)
-        and its forearm bent at the wrist toward ``ARM_IN_PLANE``: of the candidates that clear the face as well
-        as the plan, the one whose wrist lies most nearly below and to the side of the pinch, the way people reach
-        up to pinch a cheek, the chin or the nose, rather than the choreography's hand pointing into the face with
-        its forearm at the camera."""
-        plan = self.plan
+        other_tip = 4 if plan.anchor == "pinch" else 12
         bends = (1.0, 0.6, 0.3, 0.0)
         axes = []
         for p in pose:
             tips = tip_centres(self.kinematic, p)
-            axes.append(_unit(tips[8] - tips[4]))
+            axes.append(_unit(tips[8] - tips[other_tip]))
         reach = []  # the wrist relative to the pinch, hand frame, over the contact span
         for f in range(c0, c1 + 1):
             local, _ = anchor_point(self.kinematic, pose[f], plan.anchor)
@@ -314,9 +278,9 @@ class Retargeter:
         want_cam = _unit(self.rotation @ want_arm)
         frames = np.clip(np.arange(plan.num_frames), c0, c1)
         candidates = []
-        for turn in PINCH_TURNS:
+        for turn in SWING_TURNS:
             spun = np.array([_axis_rotation(normals[k], turn) @ r for k, r in zip(frames, rotation)])
-            for roll in PINCH_ROLLS:
+            for roll in SWING_ROLLS:
                 rot = np.array([r @ _axis_rotation(axis, roll) for r, axis in zip(spun, axes)])
                 carried = [_unit(r @ r0.T @ a) for r, r0, a in zip(rot, rotation, arm)]
                 for bend in bends:
