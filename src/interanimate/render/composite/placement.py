@@ -277,15 +277,15 @@ class Retargeter:
             reach.append(self.kinematic.joints_local(pose[f])[0] - local)
         want_cam = _unit(self.rotation @ want_arm)
         frames = np.clip(np.arange(plan.num_frames), c0, c1)
+        reach = np.array(reach)
         candidates = []
         for turn in SWING_TURNS:
-            spun = np.array([_axis_rotation(normals[k], turn) @ r for k, r in zip(frames, rotation)])
+            spun = _axis_rotations(normals[frames], turn) @ rotation
             for roll in SWING_ROLLS:
-                rot = np.array([r @ _axis_rotation(axis, roll) for r, axis in zip(spun, axes)])
-                carried = [_unit(r @ r0.T @ a) for r, r0, a in zip(rot, rotation, arm)]
+                rot = spun @ _axis_rotations(np.array(axes), roll)
+                carried = _units(np.einsum("fij,fkj,fk->fi", rot, rotation, arm))
                 for bend in bends:
-                    arms = np.array([_toward(a, want_arm, MAX_WRIST_BEND_RAD * bend) for a in carried])
-                    candidates.append((turn, roll, bend, rot, arms))
+                    candidates.append((turn, roll, bend, rot, _toward_many(carried, want_arm, MAX_WRIST_BEND_RAD * bend)))
         intrusions = clearances(pose, [c[3] for c in candidates], [c[4] for c in candidates])
         best = (np.inf, rotation, arm)
         for group in range(0, len(candidates), len(bends)):  # per turn and roll, the most bent forearm that clears
@@ -293,10 +293,10 @@ class Retargeter:
                 turn, roll, bend, rot, arms = candidates[i]
                 if intrusions[i] > base + 1e-6:
                     continue
-                # How far the wrist's direction from the pinch is from a forearm's natural one (camera frame).
-                away = [1.0 - float(_unit(self.rotation @ (rot[f] @ r)) @ want_cam)
-                        for f, r in zip(range(c0, c1 + 1), reach)]
-                score = float(np.mean(away)) + 1e-3 * (1.0 - bend) + 1e-4 * (abs(roll) + 2.0 * abs(turn))
+                # How far the wrist's direction from the fingertips is from a forearm's natural one (camera frame).
+                wrist = np.einsum("ij,fjk,fk->fi", self.rotation, rot[c0:c1 + 1], reach)
+                score = float(np.mean(1.0 - _units(wrist) @ want_cam)) + 1e-3 * (1.0 - bend) \
+                    + 1e-4 * (abs(roll) + 2.0 * abs(turn))
                 if score < best[0]:
                     best = (score, rot, arms)
                 break
@@ -603,6 +603,28 @@ def _axis_rotation(axis: np.ndarray, angle: float) -> np.ndarray:
     """Rodrigues rotation by ``angle`` about unit ``axis``."""
     k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
     return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * (k @ k)
+
+
+def _units(v: np.ndarray) -> np.ndarray:
+    return v / (np.linalg.norm(v, axis=-1, keepdims=True) + 1e-12)
+
+
+def _axis_rotations(axes: np.ndarray, angle: float) -> np.ndarray:
+    """``(N, 3, 3)`` Rodrigues rotations by one ``angle`` about each unit row of ``axes``."""
+    k = np.zeros((len(axes), 3, 3))
+    k[:, 0, 1], k[:, 0, 2], k[:, 1, 2] = -axes[:, 2], axes[:, 1], -axes[:, 0]
+    k -= k.transpose(0, 2, 1)
+    return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * (k @ k)
+
+
+def _toward_many(a: np.ndarray, b: np.ndarray, limit: float) -> np.ndarray:
+    """Unit rows of ``a`` each turned toward unit ``b`` by at most ``limit`` radians (``_toward`` for many)."""
+    dot = a @ b
+    off = b[None] - dot[:, None] * a  # b's part perpendicular to each row
+    sin = np.linalg.norm(off, axis=1)
+    angle = np.minimum(np.arctan2(sin, dot), limit)
+    turned = a * np.cos(angle)[:, None] + off / np.maximum(sin, 1e-12)[:, None] * np.sin(angle)[:, None]
+    return np.where((sin < 1e-9)[:, None], a, turned)
 
 
 def _toward(a: np.ndarray, b: np.ndarray, limit: float) -> np.ndarray:
