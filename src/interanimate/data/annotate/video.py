@@ -294,11 +294,6 @@ class VideoReader:
         if not slots:
             return
         last_needed = max(slots)
-        # Scale while converting to RGB (swscale, area averaging: one pass, cheaper than a separate resize);
-        # the working size is upright, the decoded frame is not yet rotated.
-        info = self.info
-        quarter = (info.rotation // 90) % 2
-        width, height = (info.height, info.width) if quarter else (info.width, info.height)
         decoded = -1
         try:
             with av.open(str(self.path), mode="r") as container:
@@ -306,8 +301,7 @@ class VideoReader:
                 stream.thread_type = "AUTO"
                 for decoded, frame in enumerate(container.decode(stream)):
                     if decoded in slots:
-                        image = self._prepare(frame.reformat(width=width, height=height, format="rgb24",
-                                                             interpolation="AREA").to_ndarray())
+                        image = self._prepare(frame.to_ndarray(format="rgb24"))
                         for out_index in slots[decoded]:
                             yield out_index, image
                     if decoded >= last_needed:
