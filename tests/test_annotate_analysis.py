@@ -118,3 +118,19 @@ def test_keypoint_masks_agree_with_the_keypoints_and_the_renderer(clip):
         x, y = np.floor(ann.contact_point[f, h]).astype(int)
         assert ann.mask("contact")[f, y, x]
     assert ann.contact_segments.size and ann.pattern_id >= 0
+
+
+def test_report_gives_the_cpu_time_of_every_stage(clip, tmp_path):
+    import time
+
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(encode_video(clip.frames, FPS))
+    report: dict = {}
+    started = time.process_time()
+    analyse(path, report=report)
+    spent = time.process_time() - started
+    cpu = report["cpu"]
+    assert set(cpu) == {"decode", "perception", "post", "clean", "contact", "patterns"}
+    assert all(v >= 0.0 for v in cpu.values()) and cpu["perception"] > 0.0
+    assert cpu["post"] == pytest.approx(cpu["clean"] + cpu["contact"] + cpu["patterns"])
+    assert cpu["decode"] + cpu["perception"] + cpu["post"] <= spent + 1e-3  # parts of this process's CPU time

@@ -119,3 +119,46 @@ def test_episodes_group_nearby_contacts_per_hand():
     episodes = group_episodes(contact, fps=20.0, max_break_s=0.5)
     assert [(h, [tuple(s) for s in segs]) for h, segs in episodes] == [
         (1, [(5, 8), (12, 15)]), (0, [(20, 30)]), (1, [(50, 55)])]
+
+
+def _face_at(x: float, y: float, size: float) -> np.ndarray:
+    mesh = np.zeros((478, 3), np.float32)
+    mesh[:, :2] = np.random.default_rng(0).uniform(-size / 2, size / 2, (478, 2)) + (x, y)
+    return mesh
+
+
+def test_a_face_lost_for_seconds_in_one_shot_stays_the_subject_without_an_embedding():
+    from interanimate.data.annotate.perception import FrameObservation
+    from interanimate.data.annotate.tracking import track_faces
+
+    def identify(requests):
+        raise AssertionError("tracks of one shot at one place need no embedding")
+
+    seen = [FrameObservation(faces=[_face_at(300, 200, 150)]) for _ in range(20)]
+    gone = [FrameObservation() for _ in range(45)]  # a hand covers the face for 1.8 s at 25 fps
+    back = [FrameObservation(faces=[_face_at(310, 205, 145)]) for _ in range(20)]
+    mesh, found, _ = track_faces(seen + gone + back, identify=identify)
+    assert found[:20].all() and found[65:].all() and not found[20:65].any()
+
+
+def test_faces_in_other_shots_or_other_places_are_still_told_apart_by_embedding():
+    from interanimate.data.annotate.perception import FrameObservation
+    from interanimate.data.annotate.tracking import track_faces
+
+    asked = []
+
+    def identify(requests):  # two different people
+        asked.extend(requests)
+        return [np.full(128, float(i)) for i, _ in enumerate(requests)]
+
+    first = [FrameObservation(faces=[_face_at(300, 200, 150)]) for _ in range(30)]
+    second = [FrameObservation(faces=[_face_at(300, 200, 120)]) for _ in range(20)]
+    cuts = np.zeros(50, bool)
+    cuts[30] = True  # a shot cut: the same place may show someone else
+    mesh, found, _ = track_faces(first + second, cuts=cuts, identify=identify)
+    assert len(asked) == 2 and found[:30].all() and not found[30:].any()
+    elsewhere = [FrameObservation(faces=[_face_at(700, 200, 150)]) for _ in range(20)]
+    gap = [FrameObservation() for _ in range(20)]
+    asked.clear()
+    track_faces(first + gap + elsewhere, identify=identify)
+    assert len(asked) == 2  # no cut, but the face reappears somewhere else: the embedding decides

@@ -117,3 +117,23 @@ def test_rendered_hover_clips_are_flagged_less_than_by_the_hand_set_model(fresh_
     flagged = {name: sum(int((run_contact(c, model).contact & c.hover_frames).sum()) for c in hover)
                for name, model in (("fitted", ContactModel()), ("hand_set", ContactModel.hand_set()))}
     assert flagged["fitted"] < flagged["hand_set"]
+
+
+def test_the_recogniser_also_learns_the_episodes_the_detector_gives(fresh_sample):
+    from interanimate.data.annotate.calibration import STRETCHES, synthetic_pattern_rows
+    from interanimate.data.annotate.patterns import OTHER
+
+    exact = synthetic_pattern_rows(fresh_sample, ContactModel(), detected=False)
+    both = synthetic_pattern_rows(fresh_sample, ContactModel(), detected=True)
+    patterns = lambda rows: sum(label != OTHER for label in rows[1])
+    # Same OTHER rows (the detector's episodes away from any touch); one more row per pacing for each
+    # detected episode that overlaps a touch, labelled with the clip's pattern.
+    assert sum(label == OTHER for label in both[1]) == sum(label == OTHER for label in exact[1])
+    assert patterns(both) - patterns(exact) >= len(STRETCHES) * len(PATTERN_NAMES) * 0.8
+    assert set(both[1]) <= set(PATTERN_NAMES) | {OTHER}
+
+
+def test_shipped_recogniser_names_most_fresh_episodes_as_the_detector_finds_them(fresh_sample):
+    # 96 px renders of new subjects, episodes as the shipped detector cuts them (longer than the touch)
+    fitted = pattern_accuracy(fresh_sample, ContactModel(), PatternModel())
+    assert fitted["accuracy"] > 0.5 and fitted["unlabelled"] < fitted["clips"] / 2, fitted

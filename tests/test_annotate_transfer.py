@@ -135,3 +135,14 @@ def test_a_model_with_the_other_class_round_trips(tmp_path):
     loaded = PatternModel.load(tmp_path / "p.json")
     np.testing.assert_allclose(loaded.probabilities(episode()), model.probabilities(episode()), atol=1e-6)
     assert len(pattern_vector(episode())) == len(VECTOR_NAMES)
+
+
+def test_calibration_error_is_zero_when_confidence_matches_the_hit_rate_and_large_when_overconfident():
+    from interanimate.data.annotate.calibration import calibration_error
+
+    rng = np.random.default_rng(0)
+    confidence = rng.uniform(0.05, 0.95, 20000)
+    calibrated = rng.uniform(size=confidence.shape) < confidence
+    assert calibration_error(confidence, calibrated) < 0.02
+    overconfident = rng.uniform(size=confidence.shape) < confidence / 2
+    assert calibration_error(confidence, overconfident) > 0.2

@@ -6,7 +6,8 @@
     python tools/fit_annotate_models.py collect-real --real-cache runs/annotate-real
     python tools/fit_annotate_models.py fit --cache runs/annotate-mp --pattern-cache runs/annotate-gn --real-cache runs/annotate-real \
         --size 256 --train-subjects 6 --test-subjects 2
-    python tools/fit_annotate_models.py evaluate --cache runs/annotate-mp [--png PNG]
+    python tools/fit_annotate_models.py cv-patterns --cache runs/annotate-mp --pattern-cache runs/annotate-gn --real-cache runs/annotate-real
+    python tools/fit_annotate_models.py evaluate --cache runs/annotate-mp [--png PNG] [--contact-out C --pattern-out P]
     python tools/fit_annotate_models.py evaluate-real --real-cache runs/annotate-real [--real-splits test] [--png PNG]
 
 ``collect`` renders the train and test splits with ``interanimate.data.synth`` (exact labels) and runs,
@@ -109,8 +110,15 @@ def fit(args) -> None:
                  f"{pattern_cache} (collect)")
     print(f"synthetic train: {len(synthetic_mp)} clips with MediaPipe cues (contact), {len(synthetic_gn)} with "
           f"ground-truth cues (patterns); real fitting half: {len(real)} clips")
-    contact_model, contact_info = fit_contact_real(real, synthetic_mp, hover_weight=args.hover_weight)
-    pattern_model, pattern_info = fit_pattern_transfer(synthetic_gn, real, contact_model, seed=args.seed)
+    if args.keep_contact:  # refit the recogniser only, on the episodes of the contact model in --contact-out
+        contact_model = ContactModel.load(args.contact_out)
+        contact_info = json.loads(Path(args.contact_out).read_text())["provenance"]["fit"]
+    else:
+        contact_model, contact_info = fit_contact_real(real, synthetic_mp, hover_weight=args.hover_weight)
+    # The recogniser learns from the ground-truth cues' episodes and, with --pattern-mp, the MediaPipe cues' too.
+    pattern_clips = synthetic_gn + (synthetic_mp if args.pattern_mp else [])
+    pattern_model, pattern_info = fit_pattern_transfer(pattern_clips, real, contact_model, seed=args.seed,
+                                                       detected=not args.exact_episodes_only)
     strip = lambda d: {k: round(v, 4) if isinstance(v, float) else v for k, v in d.items() if k != "confusion"}
     metrics = {"real_fit_in_sample": strip(real_counts(real, contact_model))}
     for name, folder, source in (("synthetic_test_mp", cache, "mp"), ("synthetic_test_gn", pattern_cache, "gn")):
@@ -126,18 +134,48 @@ def fit(args) -> None:
             "contact_synthetic": f"{len(synthetic_mp)} train clips (MediaPipe cues), {cache}, subjects "
                                  f"{subjects(synthetic_mp)}" if synthetic_mp else "none",
             "pattern_synthetic": f"{len(synthetic_gn)} train clips (ground-truth keypoints + {args.noise:.0%} IOD "
-                                 f"noise), {pattern_cache}, subjects {subjects(synthetic_gn)}",
+                                 f"noise), {pattern_cache}, subjects {subjects(synthetic_gn)}"
+                                 + (f" + the {len(synthetic_mp)} MediaPipe-cue train clips" if args.pattern_mp else ""),
             "real": "devset/real fitting half (labels.json split=fit, ambiguous clips excluded), "
                     "MediaPipe face+hand landmarkers at the annotator's working resolution"}
     provenance = {"date": datetime.date.today().isoformat(), "seed": args.seed, "data": data, "fit": contact_info,
                   "metrics": metrics,
-                  "command": "tools/fit_annotate_models.py collect (+ collect --no-perception) + collect-real + fit"}
-    contact_model.save(args.contact_out, provenance)
+                  "command": "tools/fit_annotate_models.py collect (+ collect --no-perception) + collect-real + fit"
+                             + " " + " ".join(sys.argv[2:])}
+    if not args.keep_contact:
+        contact_model.save(args.contact_out, provenance)
     pattern_model.save(args.pattern_out, {**provenance, "fit": pattern_info})
     print("contact model:", json.dumps({k: v for k, v in vars(contact_model).items()}, default=float))
     print("contact fit:", json.dumps(contact_info))
     print("pattern fit:", json.dumps(pattern_info))
     print("metrics:", json.dumps(metrics, indent=1))
+
+
+def cross_validate_patterns(args) -> None:
+    """The recogniser's fit judged on fitting data only: 3 folds of the synthetic train split grouped by subject,
+    each fold's clips labelled end to end (the shipped contact model's episodes, the strongest one per clip) by
+    a recogniser fitted on the other folds + the real fitting half; with and without the detected episodes as
+    rows (``--exact-episodes-only`` is the earlier fit)."""
+    contact_model = ContactModel.load(args.contact_out)
+    synthetic_gn = load_clips(Path(args.pattern_cache or args.cache), "train", "gn")
+    synthetic_mp = load_clips(Path(args.cache), "train", "mp") if perceived(Path(args.cache)) else []
+    real = load_real_clips(Path(args.real_cache), "fit")
+    subjects = sorted({c.subject for c in synthetic_gn})
+    folds = 3
+    for detected in (False, True):
+        right = {"gn": [0, 0], "mp": [0, 0]}
+        for k in range(folds):
+            held = set(subjects[k::folds])
+            model, _ = fit_pattern_transfer([c for c in synthetic_gn if c.subject not in held], real, contact_model,
+                                            seed=args.seed, detected=detected)
+            for source, clips in (("gn", synthetic_gn), ("mp", synthetic_mp)):
+                p = pattern_accuracy([c for c in clips if c.subject in held], contact_model, model)
+                right[source][0] += round(p["accuracy"] * p["clips"])
+                right[source][1] += p["clips"]
+        rows = "detected + exact episodes" if detected else "exact episodes only"
+        print(f"{rows}: 18-way out of fold (synthetic train split, {folds} folds by subject) "
+              + ", ".join(f"{'ground truth + noise' if s == 'gn' else 'MediaPipe'} {a}/{n} = {a / max(1, n):.1%}"
+                          for s, (a, n) in right.items() if n))
 
 
 def print_confusion(confusion: np.ndarray) -> None:
@@ -182,7 +220,8 @@ def evaluate(args) -> None:
             continue
         test = load_clips(Path(args.cache), "test", source)
         for name, contact_model, pattern_model in (("hand-set", ContactModel.hand_set(), RulePatternModel()),
-                                                   ("fitted", ContactModel(), PatternModel())):
+                                                   ("fitted", ContactModel.load(args.contact_out),
+                                                    PatternModel.load(args.pattern_out))):
             c = contact_counts(test, contact_model)
             p = pattern_accuracy(test, contact_model, pattern_model)
             results[f"{source}/{name}"] = {"contact": c, "pattern": p}
@@ -297,7 +336,7 @@ def save_family_confusion_png(clips, patterns, path: Path, title: str) -> None:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("collect", "collect-real", "fit", "evaluate", "evaluate-real"))
+    parser.add_argument("command", choices=("collect", "collect-real", "fit", "cv-patterns", "evaluate", "evaluate-real"))
     parser.add_argument("--cache", default="runs/annotate-fit")
     parser.add_argument("--real-cache", default="runs/annotate-real", help="cached tracks of the real devset")
     parser.add_argument("--real-splits", nargs="+", default=["fit", "test"], choices=["fit", "test"],
@@ -319,11 +358,17 @@ def main(argv=None) -> None:
     parser.add_argument("--shard", default="0/1", help="i/n: this process collects every n-th clip from i")
     parser.add_argument("--hover-weight", type=float, default=1.0,
                         help="weight of the synthetic hover false-positive rate when choosing the contact thresholds")
+    parser.add_argument("--keep-contact", action="store_true",
+                        help="fit: keep the contact model in --contact-out, refit only the pattern recogniser")
+    parser.add_argument("--pattern-mp", action="store_true",
+                        help="fit: the recogniser also learns from the MediaPipe-cue train clips of --cache")
+    parser.add_argument("--exact-episodes-only", action="store_true",
+                        help="fit: synthetic pattern rows from the exact contact only, not from detected episodes")
     parser.add_argument("--png", default=None, help="where evaluate / evaluate-real draw the confusion picture")
     parser.add_argument("--contact-out", type=Path, default=CONTACT_MODEL_FILE)
     parser.add_argument("--pattern-out", type=Path, default=PATTERN_MODEL_FILE)
     args = parser.parse_args(argv)
-    {"collect": collect, "collect-real": collect_real, "fit": fit, "evaluate": evaluate,
+    {"collect": collect, "collect-real": collect_real, "fit": fit, "cv-patterns": cross_validate_patterns, "evaluate": evaluate,
      "evaluate-real": evaluate_real}[args.command](args)
 
 

@@ -165,24 +165,31 @@ def analyse(source: str | Path | np.ndarray | VideoReader, fps: float | None = N
         max_frames: analyse only the first frames.
         contact_model, pattern_model: default: the shipped models.
         report: filled as the stages finish, also when a later one rejects the video: ``frames`` and
-            ``shot_cuts`` counted, and ``timings`` (seconds of ``decode``, ``perception``, ``post``).
+            ``shot_cuts`` counted, ``timings`` (wall seconds of ``decode``, ``perception``, ``post``) and
+            ``cpu`` (the process's CPU seconds, all its threads, of the same stages and of ``post``'s parts
+            ``clean``, ``contact``, ``patterns``).
 
     Raises ``RejectedInput`` (a reason code and a message) when the video cannot be read or shows no single
     subject's face.
     """
     report = {} if report is None else report
     timings = report.setdefault("timings", {})
+    cpu = report.setdefault("cpu", {})
     decoded, fetch, video, (num_frames, height, width, fps) = _open(source, fps, limits, max_frames)
-    observations, cuts = _perceive(decoded, num_frames, float(fps), mirrored, max_frames, timings)
+    observations, cuts = _perceive(decoded, num_frames, float(fps), mirrored, max_frames, timings, cpu)
     report["frames"], report["shot_cuts"] = len(observations), int(cuts.sum())
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     with np.errstate(invalid="ignore", divide="ignore"):
         tracks = clean(observations, float(fps), cuts, identifier(fetch))
+        cpu["clean"] = time.process_time() - cpu_started
         frame = face_frame(np.nan_to_num(tracks.landmarks.astype(np.float64)))
         contact = detect_contact(frame, tracks.mesh, tracks.face_present, tracks.hands, tracks.hand_world,
                                  tracks.hand_present, float(fps), (width, height), contact_model)
+        cpu["contact"] = time.process_time() - cpu_started - cpu["clean"]
         episodes = recognise_episodes(frame, contact, tracks.hands, float(fps), pattern_model or PatternModel())
     timings["post"] = time.perf_counter() - started
+    cpu["post"] = time.process_time() - cpu_started
+    cpu["patterns"] = cpu["post"] - cpu["clean"] - cpu["contact"]
     return Analysis(float(fps), int(width), int(height), tracks, frame, contact, episodes, cuts, video)
 
 
@@ -227,28 +234,32 @@ def _thumb_histogram(frame: np.ndarray) -> np.ndarray:
 
 
 def _perceive(decoded, num_frames: int, fps: float, mirrored: bool, max_frames: int | None,
-              timings: dict) -> tuple[list, np.ndarray]:
+              timings: dict, cpu: dict | None = None) -> tuple[list, np.ndarray]:
     """Landmarks of every frame and the shot cuts (Bhattacharyya distance of colour histograms)."""
     observations = []
     cuts = np.zeros(num_frames, bool)
     previous = None
-    decode_time = perceive_time = 0.0
-    start = time.perf_counter()
+    decode_time = perceive_time = decode_cpu = perceive_cpu = 0.0
+    start, cpu_start = time.perf_counter(), time.process_time()
     with Perceiver(mirrored=mirrored) as perceiver:
         for index, frame in decoded:
             if max_frames is not None and len(observations) >= max_frames:
                 break
-            t = time.perf_counter()
+            t, cpu_t = time.perf_counter(), time.process_time()
             decode_time += t - start
+            decode_cpu += cpu_t - cpu_start
             observations.append(perceiver(frame, int(round(index * 1000.0 / fps))))
             hist = _thumb_histogram(frame)
             if previous is not None and index < len(cuts):
                 cuts[index] = cv2.compareHist(previous, hist, cv2.HISTCMP_BHATTACHARYYA) > CUT_DISTANCE
             previous = hist
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             perceive_time += start - t
+            perceive_cpu += cpu_start - cpu_t
     timings["decode"] = timings.get("decode", 0.0) + decode_time
     timings["perception"] = perceive_time
+    if cpu is not None:
+        cpu["decode"], cpu["perception"] = cpu.get("decode", 0.0) + decode_cpu, perceive_cpu
     return observations, cuts[: len(observations)]
 
 

@@ -572,10 +572,12 @@ def stretched(e, factor: float):
                    speed=e.speed / factor)
 
 
-def synthetic_pattern_rows(clips, contact_model: ContactModel, seed: int = 0):
+def synthetic_pattern_rows(clips, contact_model: ContactModel, seed: int = 0, detected: bool = True):
     """``(vectors, labels, groups)`` from synthetic clips: the episodes of the exact contact (ends jittered),
     each at every ``STRETCHES`` pacing, labelled with the clip's pattern; episodes the detector finds away
-    from any real contact are ``OTHER``."""
+    from any real contact are ``OTHER``. With ``detected``, the episodes ``contact_model`` finds that overlap
+    the exact contact are rows of the clip's pattern too (at every pacing): the recogniser then learns the
+    episodes it will be given, whose edges the detector extends into the approach and the retreat."""
     rng = np.random.default_rng(seed)
     rows, labels, groups = [], [], []
     for clip in clips:
@@ -594,6 +596,11 @@ def synthetic_pattern_rows(clips, contact_model: ContactModel, seed: int = 0):
         for e, touches in clip_episodes(clip, run_contact(clip, contact_model)):
             if not touches:
                 rows.append(pattern_vector(e)), labels.append(OTHER), groups.append(clip.subject)
+            elif detected and not clip.hover:
+                for factor in STRETCHES:
+                    rows.append(pattern_vector(stretched(e, factor)))
+                    labels.append(clip.pattern)
+                    groups.append(clip.subject)
     return rows, labels, groups
 
 
@@ -614,6 +621,20 @@ def real_pattern_rows(clips, contact_model: ContactModel):
     return rows, labels, groups
 
 
+def calibration_error(confidence: np.ndarray, right: np.ndarray, weight: np.ndarray | None = None,
+                      bins: int = 10) -> float:
+    """Expected calibration error: the (weighted) mean gap between the top-class probability and the share
+    of right answers, over ``bins`` equal-width confidence bins."""
+    weight = np.ones(len(confidence)) if weight is None else np.asarray(weight, np.float64)
+    which = np.minimum((np.asarray(confidence) * bins).astype(int), bins - 1)
+    gap = 0.0
+    for b in range(bins):
+        mask = which == b
+        if mask.any():
+            gap += abs(np.sum(weight[mask] * (confidence[mask] - right[mask])))
+    return float(gap / np.sum(weight))
+
+
 def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
@@ -621,7 +642,8 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 
 
 def fit_pattern_transfer(synthetic_clips, real_clips, contact_model: ContactModel, l2: float = 1e-2,
-                         real_share: float = 0.3, folds: int = 3, seed: int = 0) -> tuple[PatternModel, dict]:
+                         real_share: float = 0.3, folds: int = 3, seed: int = 0,
+                         detected: bool = True) -> tuple[PatternModel, dict]:
     """Fit the recogniser (18 patterns + ``OTHER``) on time-stretched synthetic episodes and the real
     fitting half's episodes, then calibrate it: a temperature and the rejection threshold are chosen on
     out-of-fold probabilities (folds grouped by synthetic subject / real clip).
@@ -630,7 +652,7 @@ def fit_pattern_transfer(synthetic_clips, real_clips, contact_model: ContactMode
     pattern, an ``OTHER`` episode left unlabelled (most probable class ``OTHER`` or below threshold).
     """
     classes = list(PATTERN_CLASSES) + [OTHER]
-    sx, sy, sg = synthetic_pattern_rows(synthetic_clips, contact_model, seed)
+    sx, sy, sg = synthetic_pattern_rows(synthetic_clips, contact_model, seed, detected)
     rx, ry, rg = real_pattern_rows(real_clips, contact_model) if real_clips else ([], [], [])
     x = np.array(sx + rx, np.float64)
     y = np.array([classes.index(v) for v in sy + ry])
@@ -651,6 +673,7 @@ def fit_pattern_transfer(synthetic_clips, real_clips, contact_model: ContactMode
     temperature = float(temps[int(np.argmin(nll))])
     prob = _softmax(logits / temperature)
     best_class, confidence = prob.argmax(axis=1), prob.max(axis=1)
+    raw = _softmax(logits)
     other = len(classes) - 1
     best_threshold, best_score = 0.0, -np.inf
     for threshold in np.linspace(0.0, 0.9, 19):
@@ -667,6 +690,9 @@ def fit_pattern_transfer(synthetic_clips, real_clips, contact_model: ContactMode
                    "stretches": list(STRETCHES), "l2": l2, "real_share": real_share if rx else 0.0,
                    "temperature": round(temperature, 4), "min_confidence": best_threshold,
                    "out_of_fold_score": round(best_score, 4),
+                   "out_of_fold_ece_uncalibrated": round(calibration_error(raw.max(axis=1), raw.argmax(axis=1) == y,
+                                                                           weight), 4),
+                   "out_of_fold_ece": round(calibration_error(confidence, best_class == y, weight), 4),
                    "out_of_fold_pattern_accuracy_synthetic": round(oof_right(~is_real & (y != other)), 4),
                    "selection": f"temperature by out-of-fold NLL, then min_confidence maximising the out-of-fold "
                                 f"share of episodes handled right ({folds} folds by subject / real clip)"}

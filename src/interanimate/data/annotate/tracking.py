@@ -96,7 +96,8 @@ def track_faces(observations: list[FrameObservation], ambiguity_ratio: float = 0
     if not tracks:
         raise RejectedInput("no_face", "no face was found in any frame")
     tracks = [t for t in tracks if len(t["members"]) >= 3] or tracks  # detector blips are not people
-    identities = _group_identities(tracks, observations, identify)
+    shots = np.cumsum(cuts[:num_frames]) if cuts is not None else np.zeros(num_frames, int)
+    identities = _group_identities(_join_within_shots(tracks, observations, shots), observations, identify)
     identities.sort(key=lambda group: -sum(t["score"] for t in group))
     subject = identities[0]
     members = {f: i for t in subject for f, i in t["members"].items()}
@@ -119,6 +120,33 @@ def track_faces(observations: list[FrameObservation], ambiguity_ratio: float = 0
         own = _face_geometry(mesh[f])[1]
         other[f] = sum(1 for i, m in enumerate(obs.faces) if i != members[f] and _face_geometry(m)[1] > 0.5 * own)
     return mesh, found, other
+
+
+def _join_within_shots(tracks: list[dict], observations: list[FrameObservation], shots: np.ndarray,
+                       max_shift: float = 0.6, max_scale: float = 1.5) -> list[dict]:
+    """Join a track to an earlier one of the same shot when it starts after that one ends, where it ended
+    (centre within ``max_shift`` face sizes, size within ``max_scale``), for any gap: without a cut the
+    camera keeps looking at the same place, and the face landmarker loses a face for as long as a hand
+    covers it. Such tracks need no embedding (which costs a second decoding pass and dlib)."""
+    geometry = lambda t, f: _face_geometry(observations[f].faces[t["members"][f]])
+    joined: list[dict] = []
+    for track in sorted(tracks, key=lambda t: min(t["members"])):
+        first = min(track["members"])
+        centre, size = geometry(track, first)
+        for earlier in joined:
+            last = max(earlier["members"])
+            if last >= first or shots[last] != shots[first] or any(
+                    last < min(other["members"]) < first for other in tracks if other is not track):
+                continue
+            end_centre, end_size = geometry(earlier, last)
+            if (np.linalg.norm(centre - end_centre) < max_shift * max(size, end_size)
+                    and max(size, end_size) < max_scale * min(size, end_size)):
+                earlier["members"].update(track["members"])
+                earlier["score"] += track["score"]
+                break
+        else:
+            joined.append({**track, "members": dict(track["members"])})
+    return joined
 
 
 def _group_identities(tracks: list[dict], observations: list[FrameObservation], identify) -> list[list[dict]]:
