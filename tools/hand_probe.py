@@ -57,6 +57,27 @@ def _scores(found, ann) -> dict:
             "_pred": keypoints, "_tgt": ann.hand_keypoints}
 
 
+KEYPOINT_NAMES = ["wrist"] + [f"{finger}{joint}" for finger in ("thumb", "index", "middle", "ring", "little")
+                             for joint in ("_mcp", "_pip", "_dip", "_tip")]
+
+
+def keypoint_errors(pred: np.ndarray, tgt: np.ndarray) -> dict[str, np.ndarray]:
+    """Per keypoint, over the hand-frames found with all 21 labelled keypoints in the picture: PCK@0.1 and the mean
+    offset of the detection from the label in hand sizes, along the hand (wrist → middle knuckle) and across it.
+    ``pred``/``tgt``: ``(F, 2, 21, 3)``."""
+    found = np.isfinite(pred[..., :2]).all(-1).all(-1) & (tgt[..., 2] > 0).all(-1)
+    p, t = pred[found][..., :2].astype(np.float64), tgt[found][..., :2].astype(np.float64)
+    if not len(t):
+        return {"hands": 0, "pck@0.1": np.full(21, np.nan), "along": np.full(21, np.nan), "across": np.full(21, np.nan)}
+    size = np.maximum(np.ptp(t[..., 0], axis=1), np.ptp(t[..., 1], axis=1))[:, None]
+    axis = t[:, 9] - t[:, 0]
+    axis /= np.linalg.norm(axis, axis=1, keepdims=True) + 1e-12
+    normal = np.stack([-axis[:, 1], axis[:, 0]], -1)
+    d = (p - t) / size[..., None]
+    return {"hands": int(len(t)), "pck@0.1": (np.linalg.norm(d, axis=-1) <= 0.1).mean(0),
+            "along": np.einsum("nkd,nd->nk", d, axis).mean(0), "across": np.einsum("nkd,nd->nk", d, normal).mean(0)}
+
+
 def _pooled(rows: list[dict]) -> dict:
     from interanimate.evaluation import anatomy
 
@@ -91,6 +112,7 @@ def main() -> None:
     parser.add_argument("--patterns", nargs="*", default=list(SUBSET))
     parser.add_argument("--refs", type=Path, default=Path("composite_gallery/refs"))
     parser.add_argument("--sheet", type=Path)
+    parser.add_argument("--keypoints", action="store_true", help="also print PCK and mean offset per keypoint")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--merge", type=Path, nargs="+", help="pool the clips of earlier --json runs (e.g. run in "
                         "parallel, one per --patterns subset) into one summary; renders nothing")
@@ -120,6 +142,13 @@ def main() -> None:
         image = np.concatenate([np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in sheet])
         cv2.imwrite(str(args.sheet), image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
     _summarise(rows, args.json)
+    if args.keypoints:
+        errors = keypoint_errors(np.concatenate([r["_pred"] for r in rows]), np.concatenate([r["_tgt"] for r in rows]))
+        print(f"per keypoint over {errors['hands']} found hands with every keypoint in the picture "
+              "(offset of the detection from the label, hand sizes):")
+        for k, name in enumerate(KEYPOINT_NAMES):
+            print(f"  {name:11s} PCK@0.1 {errors['pck@0.1'][k]:.2f}  along the hand {errors['along'][k]:+.3f}  "
+                  f"across {errors['across'][k]:+.3f}")
 
 
 def _summarise(rows: list[dict], json_path: Path | None) -> None:
