@@ -31,3 +31,21 @@ def test_undetected_clips_count_as_zero_and_contact_is_pooled_from_frame_counts(
     assert everything["f1"] == pytest.approx(2 * 0.5 * 0.3 / 0.8)
     anna = tool.summarise([r for r in rows if r["person"] == "anna"])
     assert anna["clips"] == 2 and anna["recall"] == pytest.approx(6 / 20) and anna["precision"] == pytest.approx(0.6)
+
+
+def test_recognised_patterns_are_scored_18_way_and_by_family():
+    tool = _tool()
+
+    def named(requested, recognised):
+        clip = _clip(0.5, 0.5, 10, 1, 1, 1.0)
+        clip["anatomy"]["pattern"] = {"requested": requested, "recognised": recognised}
+        return clip
+
+    report = {"per_clip": {"a-poke_nose-s0": named("poke_nose", "poke_nose"),
+                           "a-poke_chin-s1": named("poke_chin", "poke_nose"),        # right family, wrong region
+                           "a-stroke_jaw-s2": named("stroke_jaw", "swipe_mouth_leftward"),
+                           "a-pinch_chin-s3": named("pinch_chin", None)}}           # left unlabelled
+    s = tool.summarise(tool.clip_rows(report))
+    assert s["pattern_accuracy"] == pytest.approx(1 / 4)
+    assert s["family_accuracy"] == pytest.approx(2 / 4)
+    assert s["unlabelled"] == pytest.approx(1 / 4)

@@ -57,8 +57,8 @@ def _scores(found, ann) -> dict:
             "_pred": keypoints, "_tgt": ann.hand_keypoints}
 
 
-KEYPOINT_NAMES = ["wrist"] + [f"{finger}{joint}" for finger in ("thumb", "index", "middle", "ring", "little")
-                             for joint in ("_mcp", "_pip", "_dip", "_tip")]
+KEYPOINT_NAMES = ["wrist", "thumb_cmc", "thumb_mcp", "thumb_ip", "thumb_tip"] + [
+    f"{finger}_{joint}" for finger in ("index", "middle", "ring", "little") for joint in ("mcp", "pip", "dip", "tip")]
 
 
 def keypoint_errors(pred: np.ndarray, tgt: np.ndarray) -> dict[str, np.ndarray]:
