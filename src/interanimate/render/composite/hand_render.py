@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+import math
 
 import cv2
 import numpy as np
+from numba import njit
 
 from interanimate.data.synth.hand import FINGERS, POSES, SIDES, HandModel
 from interanimate.data.synth.hand_mesh import REST_POSE, SkinnedHand
@@ -176,23 +178,34 @@ def _lattice(seed: int) -> np.ndarray:
 def value_noise(points: np.ndarray, seed: int) -> np.ndarray:
     """3-D value noise in [-1, 1] at ``(K, 3)`` points given in lattice cells (trilinear between random values).
 
-    Written as eight gathers from the flattened lattice: faster than ``scipy.ndimage.map_coordinates``'s general path.
+    One pass of eight gathers from the flattened lattice per point (``_value_noise``), in single precision.
     """
-    table = _lattice(seed).ravel()
-    base = np.floor(points)
-    cell = base.astype(np.int64)
-    frac = (points - base).astype(np.float32)
-    mask, n = NOISE_PERIOD - 1, NOISE_PERIOD
-    out = np.zeros(len(points), np.float32)
-    for dx in (0, 1):
-        wx = frac[:, 0] if dx else 1.0 - frac[:, 0]
-        ix = ((cell[:, 0] + dx) & mask) * (n * n)
-        for dy in (0, 1):
-            wxy = wx * (frac[:, 1] if dy else 1.0 - frac[:, 1])
-            ixy = ix + ((cell[:, 1] + dy) & mask) * n
-            for dz in (0, 1):
-                out += wxy * (frac[:, 2] if dz else 1.0 - frac[:, 2]) * table[ixy + ((cell[:, 2] + dz) & mask)]
+    out = np.empty(len(points), np.float32)
+    _value_noise(np.ascontiguousarray(points, np.float32), _lattice(seed).ravel(), NOISE_PERIOD, out)
     return out
+
+
+@njit(cache=True)
+def _value_noise(points, table, n, out):
+    one = np.float32(1.0)
+    mask = n - 1
+    for k in range(points.shape[0]):
+        bx, by, bz = math.floor(points[k, 0]), math.floor(points[k, 1]), math.floor(points[k, 2])
+        fx = np.float32(points[k, 0] - np.float32(bx))
+        fy = np.float32(points[k, 1] - np.float32(by))
+        fz = np.float32(points[k, 2] - np.float32(bz))
+        cx, cy, cz = int(bx), int(by), int(bz)
+        total = np.float32(0.0)
+        for dx in range(2):
+            wx = fx if dx else one - fx
+            ix = ((cx + dx) & mask) * (n * n)
+            for dy in range(2):
+                wxy = np.float32(wx * (fy if dy else one - fy))
+                ixy = ix + ((cy + dy) & mask) * n
+                for dz in range(2):
+                    wz = fz if dz else one - fz
+                    total += np.float32(np.float32(wxy * wz) * table[ixy + ((cz + dz) & mask)])
+        out[k] = total
 
 
 def self_occlusion(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray) -> np.ndarray:
@@ -211,14 +224,31 @@ def self_occlusion(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray)
 
 def _disc_occlusion(points: np.ndarray, normals: np.ndarray, disc: np.ndarray) -> np.ndarray:
     """``(P,)`` summed disc-to-point form factors ``A cosθ / (π d² + A)`` between ``points``, clipped to [0, 1]."""
-    offset = points[None, :, :] - points[:, None, :]  # (P, P, 3) receiver -> occluder
-    d2 = np.einsum("ijk,ijk->ij", offset, offset) + 1e-12
-    inv = 1.0 / np.sqrt(d2)
-    cos_r = np.einsum("ijk,ik->ij", offset, normals) * inv
-    # Occluders must face the receiver (their back sides are inside the hand).
-    cos_o = -np.einsum("ijk,jk->ij", offset, normals) * inv
-    form = disc[None, :] * np.clip(cos_r, 0, 1) * np.clip(4.0 * cos_o, 0, 1) / (np.pi * d2 + disc[None, :])
-    return np.clip(form.sum(1), 0.0, 1.0)
+    out = np.empty(len(points))
+    _form_factors(np.ascontiguousarray(points, np.float64), np.ascontiguousarray(normals, np.float64),
+                  np.ascontiguousarray(disc, np.float64), out)
+    return out
+
+
+@njit(cache=True)
+def _form_factors(points, normals, disc, out):
+    # Each pair once: receiver i sees occluder j in front of its tangent plane and facing it exactly when j sees i
+    # the same way (the two cosines swap), so both form factors are added under one test.
+    out[:] = 0.0
+    for i in range(points.shape[0]):
+        for j in range(i + 1, points.shape[0]):
+            ox, oy, oz = points[j, 0] - points[i, 0], points[j, 1] - points[i, 1], points[j, 2] - points[i, 2]
+            toward_j = ox * normals[i, 0] + oy * normals[i, 1] + oz * normals[i, 2]  # receiver i -> occluder j
+            toward_i = -(ox * normals[j, 0] + oy * normals[j, 1] + oz * normals[j, 2])
+            if toward_j <= 0.0 or toward_i <= 0.0:
+                continue
+            d2 = ox * ox + oy * oy + oz * oz + 1e-12
+            inv = 1.0 / math.sqrt(d2)
+            cos_i, cos_j = toward_j * inv, toward_i * inv
+            out[i] += disc[j] * min(cos_i, 1.0) * min(4.0 * cos_j, 1.0) / (math.pi * d2 + disc[j])
+            out[j] += disc[i] * min(cos_j, 1.0) * min(4.0 * cos_i, 1.0) / (math.pi * d2 + disc[i])
+    for i in range(points.shape[0]):
+        out[i] = min(max(out[i], 0.0), 1.0)
 
 
 @dataclass

@@ -31,7 +31,7 @@ from interanimate.pipelines.reference_face import ReferenceFace
 from interanimate.render.composite.contact import SkinSurface, solve_contact
 from interanimate.render.composite.face import PhotoFace, build_face, linear_to_srgb
 from interanimate.render.composite.hand_render import (
-    HandAppearance, occlusion_probes, render_hand, surface_coordinates,
+    SUPERSAMPLE, HandAppearance, occlusion_probes, render_hand, surface_coordinates,
 )
 from interanimate.render.composite.labels import fill_frame
 from interanimate.render.composite.lighting import dominant_direction
@@ -51,6 +51,7 @@ BLUR_PX = 1.5  # hand travel during the exposure (px) above which a frame is mot
 SHADOW_TINT = np.array([0.8, 1.0, 1.15])
 SHADOW_REACH_M = 0.12  # skin this far (in the image plane) from the hand's spheres is tested for its shadow
 HAND_SOFTEN_PX = 0.45  # optical softness given to the drawn hand, like the photo's own lens and resampling
+SOFTEN_REACH_PX = 4  # beyond the softening kernel's reach (its radius is 2 px at 0.45 px) and its mirrored border
 SLEEVES = np.array([[0.05, 0.06, 0.09], [0.12, 0.12, 0.13], [0.20, 0.05, 0.05], [0.03, 0.10, 0.06],
                     [0.30, 0.28, 0.25]])
 
@@ -103,6 +104,12 @@ def _box_around(points_px: np.ndarray, pad: float, height: int, width: int) -> t
     lo = np.floor(points_px.min(0) - pad).astype(int)
     hi = np.ceil(points_px.max(0) + pad).astype(int)
     return max(lo[1], 0), min(hi[1], height), max(lo[0], 0), min(hi[0], width)
+
+
+def _grown(box: tuple[int, int, int, int], pad: int, height: int, width: int) -> tuple[slice, slice]:
+    """``box`` (y0, y1, x0, x1) grown by ``pad`` pixels and clipped to the frame, as slices."""
+    return (slice(max(box[0] - pad, 0), min(box[1] + pad, height)),
+            slice(max(box[2] - pad, 0), min(box[3] + pad, width)))
 
 
 def _check_reference(reference: ReferenceFace) -> None:
@@ -229,26 +236,39 @@ def _composite(face: PhotoFace, source, poses: list, eye_open: np.ndarray, look:
         if box[0] < box[1] and box[2] < box[3]:
             shade = hand_shadow(warped.points, warped.normals, warped.face_mask, spheres[spheres[:, 4] < 6], light,
                                 direct, box)
-            # Skin scatters red light into its own shadows: the shadow deepens least in red.
-            linear = linear * (shade[..., None] ** SHADOW_TINT).astype(np.float32)
+            # Skin scatters red light into its own shadows: the shadow deepens least in red. (Outside the box
+            # the shade is 1.)
+            inside = np.s_[box[0]:box[1], box[2]:box[3]]
+            linear = linear.copy()
+            linear[inside] *= (shade[inside][..., None] ** SHADOW_TINT).astype(np.float32)
         clock.lap("shadow")
         layer = render_hand(vertices, hand_model.faces, placed.attributes, placed.materials, face.camera, face_depth,
                             look)
+        # The layer is zero outside its drawn box: smear, soften and composite only there (and as far as the
+        # filters reach), with the same result as over the whole frame.
+        drawn = (layer.origin[1], layer.origin[1] + layer.zbuf.shape[0] // SUPERSAMPLE,
+                 layer.origin[0], layer.origin[0] + layer.zbuf.shape[1] // SUPERSAMPLE)
+        reach = SOFTEN_REACH_PX
         if previous is not None:
             # The shutter is open for the last SHUTTER of the frame interval: smear the layer along the hand's
             # image motion over that time (a line kernel; the hand's motion within a frame is nearly a translation).
             travel = (face.project(joints) - face.project(previous[1])).mean(0) * SHUTTER
             if float(np.linalg.norm(travel)) > BLUR_PX:
                 kernel = _streak(travel)
-                layer.colour = cv2.filter2D(layer.colour, -1, kernel, borderType=cv2.BORDER_CONSTANT)
-                layer.alpha = cv2.filter2D(layer.alpha, -1, kernel, borderType=cv2.BORDER_CONSTANT)
+                smear = _grown(drawn, kernel.shape[0] // 2 + 1, height, width)
+                layer.colour[smear] = cv2.filter2D(layer.colour[smear], -1, kernel, borderType=cv2.BORDER_CONSTANT)
+                layer.alpha[smear] = cv2.filter2D(layer.alpha[smear], -1, kernel, borderType=cv2.BORDER_CONSTANT)
+                reach += kernel.shape[0] // 2 + 1
         previous = (vertices, joints)
-        colour = cv2.GaussianBlur(layer.colour, (0, 0), HAND_SOFTEN_PX)
-        alpha = cv2.GaussianBlur(layer.alpha, (0, 0), HAND_SOFTEN_PX)[..., None]
-        out = linear * (1.0 - alpha) + colour
+        inside = _grown(drawn, reach, height, width)
+        colour = cv2.GaussianBlur(layer.colour[inside], (0, 0), HAND_SOFTEN_PX)
+        alpha = cv2.GaussianBlur(layer.alpha[inside], (0, 0), HAND_SOFTEN_PX)[..., None]
+        out = linear.copy()
+        out[inside] = linear[inside] * (1.0 - alpha) + colour
         srgb = linear_to_srgb(out) * 255.0
         if face.noise_sigma > 0:
-            srgb = srgb + noise_rng.normal(0.0, face.noise_sigma, srgb.shape[:2])[..., None] * alpha
+            noise = noise_rng.normal(0.0, face.noise_sigma, srgb.shape[:2])  # the whole frame's draws: one stream
+            srgb[inside] = srgb[inside] + noise[inside][..., None] * alpha
         frames[f] = np.clip(np.round(srgb), 0, 255).astype(np.uint8)
         clock.lap("hand")
         lids = warper.eyelids.closed_face(face, blink)  # the mesh with its lids where the warp drew them

@@ -75,6 +75,7 @@ class FaceWarper:
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
         self.grid = np.stack([xx + 0.5, yy + 0.5], -1)
         self.points = face.points.astype(np.float64)
+        self.normals = np.ascontiguousarray(face.normals, np.float32)
         self.mask_f = face.face_mask.astype(np.float32)
         self.eyelids = Eyelids(face.mesh_px)
 
@@ -95,7 +96,9 @@ class FaceWarper:
     def __call__(self, pose: HeadPose, kernels: np.ndarray, blink: float = 0.0) -> WarpedFace:
         """The frame under ``pose`` with the contact ``kernels`` applied and the eyes ``blink`` of the way shut."""
         face = self.face
-        moved = pose.apply(self.points, face.pivot)
+        # pose.apply over the whole frame as one affine map of the 3-channel image.
+        affine = np.hstack([pose.rotation, (face.pivot + pose.translation - pose.rotation @ face.pivot)[:, None]])
+        moved = cv2.transform(self.points, affine)
         proj0 = face.project(moved).astype(np.float32)
         disp_img = face.support[..., None] * (proj0 - self.grid)
         linear = face.linear
@@ -146,8 +149,10 @@ class FaceWarper:
 
         out_linear = warp(np.ascontiguousarray(linear, np.float32))
         mask = warp(self.mask_f) > 0.5
-        normals = warp((face.normals @ pose.rotation.T).astype(np.float32))
-        normals /= np.linalg.norm(normals, axis=-1, keepdims=True) + 1e-12
+        # Resampling is linear, so the resampled normals are turned by the head's rotation after it (the same
+        # vectors); the rotation keeps their lengths.
+        normals = cv2.transform(warp(self.normals), pose.rotation.astype(np.float32))
+        normals /= np.sqrt(np.einsum("ijk,ijk->ij", normals, normals))[..., None] + np.float32(1e-12)
         return WarpedFace(linear=out_linear, face_mask=mask, deformation_mm=warp(deformation) * mask,
                           contact_weight=warp(contact) * mask, points=warp(deformed.astype(np.float32)),
                           normals=normals, max_shift_px=max_shift)
