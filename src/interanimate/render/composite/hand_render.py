@@ -273,6 +273,23 @@ class HandLayer:
         return out
 
 
+@njit(cache=True)
+def _interpolate(table, faces, tri, b1, b2, out, nearest):
+    """Perspective-correct barycentric interpolation of per-vertex ``table (N, D)`` at samples of triangles ``tri``."""
+    for k in range(tri.shape[0]):
+        i0, i1, i2 = faces[tri[k], 0], faces[tri[k], 1], faces[tri[k], 2]
+        w0 = 1.0 - b1[k] - b2[k]
+        c0, c1, c2 = np.float32(w0), np.float32(b1[k]), np.float32(b2[k])
+        for d in range(table.shape[1]):
+            out[k, d] = c0 * table[i0, d] + c1 * table[i1, d] + c2 * table[i2, d]
+        if w0 >= b1[k] and w0 >= b2[k]:
+            nearest[k] = i0
+        elif b1[k] >= b2[k]:
+            nearest[k] = i1
+        else:
+            nearest[k] = i2
+
+
 def crevice_shading(zbuf: np.ndarray, drawn: np.ndarray, receives: np.ndarray, radius_px: float) -> np.ndarray:
     """``(h, w)`` shading of hand samples lying just behind a nearer part of the hand (screen-space occlusion).
 
@@ -299,9 +316,13 @@ def _skin_detail(look: HandAppearance, rest: np.ndarray, arc: np.ndarray, chain:
              + 0.4 * value_noise(rest / TEXTURE_CELLS_M[1], look.noise_seed + 1))[:, None]
     detail = 1.0 + SKIN_TEXTURE * (1.0 - nail) * grain * np.array([1.0, 1.1, 1.15], np.float32)
     joints = tex.joint_arcs[chain].astype(np.float32)  # (K, 3), NaN off the fingers
-    offset = np.nan_to_num(arc - joints, nan=1.0)  # off the fingers: a metre from any joint
-    near = np.exp(-(offset / np.array(KNUCKLE_REACH_M, np.float32)) ** 2).max(1, keepdims=True)
-    nearest = np.take_along_axis(offset, np.abs(offset).argmin(1)[:, None], 1)
+    # Off the fingers a sample is a metre from any joint: no patch (the exponential is exactly 0 there).
+    finger = np.nonzero(chain >= 2)[0]
+    offset = np.nan_to_num(arc[finger] - joints[finger], nan=1.0)
+    near = np.zeros((len(chain), 1), np.float32)
+    near[finger] = np.exp(-(offset / np.array(KNUCKLE_REACH_M, np.float32)) ** 2).max(1, keepdims=True)
+    nearest = np.ones((len(chain), 1), np.float32)
+    nearest[finger] = np.take_along_axis(offset, np.abs(offset).argmin(1)[:, None], 1)
     # Fine wrinkles across the joint's back, about 1.5 mm apart, on the blood-rich patch.
     wrinkle = 0.65 + 0.35 * np.cos(np.float32(2 * np.pi / 0.0015) * nearest)
     knuckle = near * (1.0 - palm) * (1.0 - nail)
@@ -343,9 +364,7 @@ def render_hand(vertices: np.ndarray, faces: np.ndarray, attributes: np.ndarray,
         normals_v = np.zeros_like(vertices)
         vertex_normals(vertices, faces, normals_v)
         t = tri[iy, ix]
-        corners = faces[t]
-        wb1, wb2 = b1[iy, ix][:, None], b2[iy, ix][:, None]
-        w0 = 1.0 - wb1 - wb2
+        first = faces[t, 0]  # a corner of the sample's triangle (its chain)
 
         # Every per-vertex quantity interpolated at once, in single precision: (K, D).
         if look.occluders is not None:
@@ -355,8 +374,9 @@ def render_hand(vertices: np.ndarray, faces: np.ndarray, attributes: np.ndarray,
         fields = [vertices, normals_v, attributes, look.mottle[:, None], occlusion[:, None]]
         if look.texture is not None:
             fields += [look.texture.rest, look.texture.arc[:, None]]
-        weights = np.concatenate([w0, wb1, wb2], 1).astype(np.float32)
-        sample = np.einsum("kc,kcd->kd", weights, np.concatenate(fields, 1).astype(np.float32)[corners])
+        sample = np.empty((len(t), sum(field.shape[1] for field in fields)), np.float32)
+        nearest = np.empty(len(t), np.int64)  # the triangle's corner nearest the sample (its material)
+        _interpolate(np.concatenate(fields, 1).astype(np.float32), faces, t, b1[iy, ix], b2[iy, ix], sample, nearest)
         pos, n, attr, mottle, occlusion = sample[:, 0:3], sample[:, 3:6], sample[:, 6:9], sample[:, 9:10], sample[:, 10:11]
         n /= np.linalg.norm(n, axis=1, keepdims=True) + 1e-12
         view = -pos / (np.linalg.norm(pos, axis=1, keepdims=True) + 1e-12)
@@ -376,7 +396,7 @@ def render_hand(vertices: np.ndarray, faces: np.ndarray, attributes: np.ndarray,
         skin = lit * tint * (1 - CREASE_DARKEN * crease) * (1 + MOTTLE * mottle * np.array([1.0, 0.8, 0.7]))
         skin = skin * (1.0 - NAIL_FOLD_DARKEN * fold * (1.0 - nail))
         if look.texture is not None:
-            skin = skin * _skin_detail(look, sample[:, 11:14], sample[:, 14:15], look.texture.chain[corners[:, 0]], palm,
+            skin = skin * _skin_detail(look, sample[:, 11:14], sample[:, 14:15], look.texture.chain[first], palm,
                                        nail)
         light = dominant_direction(look.sh)
         half = light + view
@@ -385,20 +405,25 @@ def render_hand(vertices: np.ndarray, faces: np.ndarray, attributes: np.ndarray,
         ndh = np.clip(np.einsum("ij,ij->i", n, half), 0, 1)[:, None]
         gloss = (SHEEN * ndh ** SHEEN_EXPONENT + nail * 0.10 * ndh ** 60) * irradiance.mean(1, keepdims=True)
         skin = skin + gloss
-        sleeve = materials[corners[np.arange(len(t)), np.argmax(np.concatenate([w0, wb1, wb2], 1), 1)]] == MAT_SLEEVE
+        sleeve = materials[nearest] == MAT_SLEEVE
         cloth = look.sleeve_albedo * irradiance
         colour[iy, ix] = np.where(sleeve[:, None], cloth, skin).astype(np.float32)
         radius = CREVICE_REACH_M * camera.fx * s / float(np.median(zbuf[iy, ix]))
         receives = tri >= 0
         if look.texture is not None:  # the forearm's tube starts inside the palm: that seam is not a crevice
-            receives[iy, ix] &= look.texture.chain[corners[:, 0]] != ARM_CHAIN
-        colour *= crevice_shading(zbuf, tri >= 0, receives, radius)[..., None] ** OCCLUSION_TINT.astype(np.float32)
+            receives[iy, ix] &= look.texture.chain[first] != ARM_CHAIN
+        crevice = crevice_shading(zbuf, tri >= 0, receives, radius)
+        cy, cx = np.nonzero(crevice < 1.0)  # elsewhere the factor is exactly 1
+        colour[cy, cx] *= crevice[cy, cx][:, None] ** OCCLUSION_TINT.astype(np.float32)
     coverage = visible.astype(np.float32)
     colour_out = cv2.resize(colour, (w, h), interpolation=cv2.INTER_AREA)
     alpha = cv2.resize(coverage, (w, h), interpolation=cv2.INTER_AREA)
     # Nearest visible sample of each pixel's S×S block.
     depth_ss = np.where(visible, zbuf, np.inf).astype(np.float32)
-    depth = depth_ss.reshape(h, s, w, s).min(axis=(1, 3))
+    depth = depth_ss[0::s, 0::s]
+    for dy in range(s):
+        for dx in range(s):
+            depth = np.minimum(depth, depth_ss[dy::s, dx::s])
     colour_full[y0:y1, x0:x1] = colour_out
     alpha_full[y0:y1, x0:x1] = alpha
     depth_full[y0:y1, x0:x1] = depth
