@@ -290,6 +290,29 @@ def _interpolate(table, faces, tri, b1, b2, out, nearest):
             nearest[k] = i2
 
 
+@njit(cache=True)
+def _view_geometry(pos, n, light, view, facing, ndh):
+    """Per sample: normalise ``n`` in place and turn it toward the camera; write the unit ``view`` direction,
+    ``facing`` (n·view, clipped to [0, 1]) and ``ndh`` (n·half, half between ``light`` and the view, clipped)."""
+    tiny = np.float32(1e-12)
+    for k in range(pos.shape[0]):
+        nl = np.float32(math.sqrt(n[k, 0] * n[k, 0] + n[k, 1] * n[k, 1] + n[k, 2] * n[k, 2])) + tiny
+        pl = np.float32(math.sqrt(pos[k, 0] * pos[k, 0] + pos[k, 1] * pos[k, 1] + pos[k, 2] * pos[k, 2])) + tiny
+        cos = np.float32(0.0)
+        for d in range(3):
+            n[k, d] = n[k, d] / nl
+            view[k, d] = -pos[k, d] / pl
+            cos += n[k, d] * view[k, d]
+        if cos < 0:
+            for d in range(3):
+                n[k, d] = -n[k, d]
+            cos = -cos
+        facing[k, 0] = min(max(cos, np.float32(0.0)), np.float32(1.0))
+        h0, h1, h2 = light[0] + view[k, 0], light[1] + view[k, 1], light[2] + view[k, 2]
+        hl = math.sqrt(h0 * h0 + h1 * h1 + h2 * h2) + 1e-12
+        ndh[k, 0] = min(max((n[k, 0] * h0 + n[k, 1] * h1 + n[k, 2] * h2) / hl, 0.0), 1.0)
+
+
 def crevice_shading(zbuf: np.ndarray, drawn: np.ndarray, receives: np.ndarray, radius_px: float) -> np.ndarray:
     """``(h, w)`` shading of hand samples lying just behind a nearer part of the hand (screen-space occlusion).
 
@@ -378,9 +401,10 @@ def render_hand(vertices: np.ndarray, faces: np.ndarray, attributes: np.ndarray,
         nearest = np.empty(len(t), np.int64)  # the triangle's corner nearest the sample (its material)
         _interpolate(np.concatenate(fields, 1).astype(np.float32), faces, t, b1[iy, ix], b2[iy, ix], sample, nearest)
         pos, n, attr, mottle, occlusion = sample[:, 0:3], sample[:, 3:6], sample[:, 6:9], sample[:, 9:10], sample[:, 10:11]
-        n /= np.linalg.norm(n, axis=1, keepdims=True) + 1e-12
-        view = -pos / (np.linalg.norm(pos, axis=1, keepdims=True) + 1e-12)
-        n = np.where((np.einsum("ij,ij->i", n, view) < 0)[:, None], -n, n)
+        # Unit normals turned toward the camera, view directions, and the cosines with the view and the half vector.
+        light = dominant_direction(look.sh)
+        view, facing, ndh = np.empty_like(pos), np.empty((len(t), 1), np.float32), np.empty((len(t), 1))
+        _view_geometry(pos, n, light, view, facing, ndh)
         palm, nail, crease = attr[:, 0:1], np.clip(attr[:, 1:2], 0, 1), np.clip(attr[:, 2:3], 0, 1)
         # A nail is a plate with an edge, not a blush: sharpen the generator's smooth nail weight into the plate
         # and a darker fold of skin around it (the cue that tells the back of a finger from its pad).
@@ -389,7 +413,6 @@ def render_hand(vertices: np.ndarray, faces: np.ndarray, attributes: np.ndarray,
         lit = eval_sh(look.sh, n)
         # Skin darkens where the hand hides its own sky and toward its silhouette, keeping its red.
         occluded = SELF_OCCLUSION * occlusion
-        facing = np.clip(np.einsum("ij,ij->i", n, view), 0, 1)[:, None]
         lit = lit * (1.0 - occluded) ** OCCLUSION_TINT * (1.0 - EDGE_DARKEN * (1.0 - facing) ** 2) ** OCCLUSION_TINT
         tint = DORSUM_TINT * (1 - palm) + PALM_TINT * palm
         tint = tint * (1 - nail) + NAIL_TINT * nail
@@ -398,11 +421,7 @@ def render_hand(vertices: np.ndarray, faces: np.ndarray, attributes: np.ndarray,
         if look.texture is not None:
             skin = skin * _skin_detail(look, sample[:, 11:14], sample[:, 14:15], look.texture.chain[first], palm,
                                        nail)
-        light = dominant_direction(look.sh)
-        half = light + view
-        half /= np.linalg.norm(half, axis=1, keepdims=True) + 1e-12
         irradiance = lit / np.maximum(look.skin_albedo, 1e-3)
-        ndh = np.clip(np.einsum("ij,ij->i", n, half), 0, 1)[:, None]
         gloss = (SHEEN * ndh ** SHEEN_EXPONENT + nail * 0.10 * ndh ** 60) * irradiance.mean(1, keepdims=True)
         skin = skin + gloss
         sleeve = materials[nearest] == MAT_SLEEVE

@@ -12,6 +12,7 @@ kinematics on a driving video's keypoints (``placement.fit_driving_hand``, ``ik`
 from __future__ import annotations
 
 import time
+import weakref
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -112,6 +113,17 @@ def _grown(box: tuple[int, int, int, int], pad: int, height: int, width: int) ->
             slice(max(box[2] - pad, 0), min(box[3] + pad, width)))
 
 
+_last_surface: tuple = (lambda: None, None)  # (weak reference to a PhotoFace, its SkinSurface)
+
+
+def _skin_surface(face: PhotoFace) -> SkinSurface:
+    """The photo's ``SkinSurface`` (a per-photo constant: every clip of one photo shares it)."""
+    global _last_surface
+    if _last_surface[0]() is not face:
+        _last_surface = (weakref.ref(face), SkinSurface(face))
+    return _last_surface[1]
+
+
 def _check_reference(reference: ReferenceFace) -> None:
     if reference.mesh is None:
         raise AnimateError(f"reference {reference.name!r} carries no face mesh; load it with load_reference")
@@ -195,7 +207,7 @@ def _composite(face: PhotoFace, source, poses: list, eye_open: np.ndarray, look:
     """The frame loop shared by patterns and driving videos: ``source.frame(f)`` is the hand before contact."""
     num_frames = len(poses)
     hand_model = source.hand
-    surface = SkinSurface(face)
+    surface = _skin_surface(face)
     warper = FaceWarper(face)
     light = dominant_direction(face.sh)
     grey = face.sh.mean(1)
