@@ -240,19 +240,19 @@ def _composite(face: PhotoFace, source, poses: list, eye_open: np.ndarray, look:
         joints = pose.apply(contact.hand.joints, face.pivot)
         spheres = contact.hand.spheres.copy()
         spheres[:, :3] = pose.apply(spheres[:, :3], face.pivot)
-        face_depth = np.where(warped.face_mask, warped.points[..., 2], np.inf)
+        face_depth = np.where(warped.face_mask, warped.depth, np.inf)
         # Shadow and occlusion on the skin near the hand.
         finger_px = face.project(spheres[spheres[:, 4] < 6, :3])
         box = _box_around(finger_px, SHADOW_REACH_M * face.px_per_m, height, width)
         linear = warped.linear
         if box[0] < box[1] and box[2] < box[3]:
-            shade = hand_shadow(warped.points, warped.normals, warped.face_mask, spheres[spheres[:, 4] < 6], light,
-                                direct, box)
-            # Skin scatters red light into its own shadows: the shadow deepens least in red. (Outside the box
-            # the shade is 1.)
+            # Only the box is shaded (the shade is 1 outside it): its skin points and normals are all it needs.
             inside = np.s_[box[0]:box[1], box[2]:box[3]]
+            shade = hand_shadow(warped.points_in(inside), warped.normals_in(inside), warped.face_mask[inside],
+                                spheres[spheres[:, 4] < 6], light, direct, (0, box[1] - box[0], 0, box[3] - box[2]))
+            # Skin scatters red light into its own shadows: the shadow deepens least in red.
             linear = linear.copy()
-            linear[inside] *= (shade[inside][..., None] ** SHADOW_TINT).astype(np.float32)
+            linear[inside] *= (shade[..., None] ** SHADOW_TINT).astype(np.float32)
         clock.lap("shadow")
         layer = render_hand(vertices, hand_model.faces, placed.attributes, placed.materials, face.camera, face_depth,
                             look)
