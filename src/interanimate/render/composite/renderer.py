@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+from numba import njit
 
 from interanimate.data.annotations import ClipAnnotations
 from interanimate.data.schema import HAND_SIDES
@@ -30,7 +31,7 @@ from interanimate.data.synth.render import rotation_xyz
 from interanimate.pipelines.errors import AnimateError
 from interanimate.pipelines.reference_face import ReferenceFace
 from interanimate.render.composite.contact import SkinSurface, solve_contact
-from interanimate.render.composite.face import PhotoFace, build_face, linear_to_srgb
+from interanimate.render.composite.face import PhotoFace, build_face
 from interanimate.render.composite.hand_render import (
     SUPERSAMPLE, HandAppearance, occlusion_probes, render_hand, surface_coordinates,
 )
@@ -105,6 +106,30 @@ def _box_around(points_px: np.ndarray, pad: float, height: int, width: int) -> t
     lo = np.floor(points_px.min(0) - pad).astype(int)
     hi = np.ceil(points_px.max(0) + pad).astype(int)
     return max(lo[1], 0), min(hi[1], height), max(lo[0], 0), min(hi[0], width)
+
+
+@njit(cache=True)
+def _composite_bytes(linear, colour, alpha, y0, x0, noise, out):
+    """``out (H, W, 3) uint8``: the hand layer (premultiplied ``colour``, ``alpha`` of the box at ``y0, x0``) over
+    ``linear``, in sRGB, plus the sensor ``noise (H, W)`` (grey levels; empty for none) weighted by the coverage."""
+    zero, one = np.float32(0.0), np.float32(1.0)
+    h, w = alpha.shape
+    noisy = noise.size > 0
+    for i in range(linear.shape[0]):
+        for j in range(linear.shape[1]):
+            inside = y0 <= i < y0 + h and x0 <= j < x0 + w
+            a = alpha[i - y0, j - x0] if inside else zero
+            for c in range(3):
+                x = linear[i, j, c] * (one - a) + colour[i - y0, j - x0, c] if inside else linear[i, j, c]
+                x = min(max(x, zero), one)  # linear_to_srgb
+                if x <= np.float32(0.0031308):
+                    v = np.float32(12.92) * x
+                else:
+                    v = np.float32(1.055) * x ** np.float32(1 / 2.4) - np.float32(0.055)
+                v = v * np.float32(255.0)
+                if inside and noisy:
+                    v = np.float32(v + noise[i, j] * a)
+                out[i, j, c] = min(max(round(v), 0), 255)
 
 
 def _grown(box: tuple[int, int, int, int], pad: int, height: int, width: int) -> tuple[slice, slice]:
@@ -274,14 +299,11 @@ def _composite(face: PhotoFace, source, poses: list, eye_open: np.ndarray, look:
         previous = (vertices, joints)
         inside = _grown(drawn, reach, height, width)
         colour = cv2.GaussianBlur(layer.colour[inside], (0, 0), HAND_SOFTEN_PX)
-        alpha = cv2.GaussianBlur(layer.alpha[inside], (0, 0), HAND_SOFTEN_PX)[..., None]
-        out = linear.copy()
-        out[inside] = linear[inside] * (1.0 - alpha) + colour
-        srgb = linear_to_srgb(out) * 255.0
-        if face.noise_sigma > 0:
-            noise = noise_rng.normal(0.0, face.noise_sigma, srgb.shape[:2])  # the whole frame's draws: one stream
-            srgb[inside] = srgb[inside] + noise[inside][..., None] * alpha
-        frames[f] = np.clip(np.round(srgb), 0, 255).astype(np.uint8)
+        alpha = cv2.GaussianBlur(layer.alpha[inside], (0, 0), HAND_SOFTEN_PX)
+        # The whole frame's noise is drawn (one stream whatever the hand's size); only the hand receives it.
+        noise = (noise_rng.normal(0.0, face.noise_sigma, (height, width)) if face.noise_sigma > 0
+                 else np.zeros((0, 0)))
+        _composite_bytes(linear, colour, alpha, inside[0].start, inside[1].start, noise, frames[f])
         clock.lap("hand")
         lids = warper.eyelids.closed_face(face, blink)  # the mesh with its lids where the warp drew them
         fill_frame(ann, f, lids, pose, contact.kernels, warped, layer, vertices, hand_only, joints, hand_index,
