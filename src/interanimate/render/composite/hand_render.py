@@ -27,7 +27,7 @@ from interanimate.data.synth.hand_mesh import REST_POSE, SkinnedHand
 from interanimate.data.synth.mesh import vertex_normals
 from interanimate.data.synth.raster import MAT_SLEEVE, rasterize
 from interanimate.data.synth.render import Camera
-from interanimate.render.composite.lighting import dominant_direction, eval_sh
+from interanimate.render.composite.lighting import dominant_direction
 
 SUPERSAMPLE = 2
 SKIN_TEXTURE = 0.2  # luminance amplitude of the skin's pore-and-mottle texture (two octaves of 3-D noise)
@@ -328,31 +328,94 @@ def crevice_shading(zbuf: np.ndarray, drawn: np.ndarray, receives: np.ndarray, r
     return np.where(receives, 1.0 - CREVICE_DARKEN * behind, 1.0).astype(np.float32)
 
 
-def _skin_detail(look: HandAppearance, rest: np.ndarray, arc: np.ndarray, chain: np.ndarray, palm: np.ndarray,
-                 nail: np.ndarray) -> np.ndarray:
-    """``(K, 3)`` multiplicative skin detail at the samples: pores and blotches, knuckle wrinkles, red fingertips.
+# The shading's constants, handed to ``_skin_colour`` when it runs (so they are read where they are defined).
+def _skin_scalars() -> np.ndarray:
+    return np.array([SELF_OCCLUSION, EDGE_DARKEN, CREASE_DARKEN, MOTTLE, NAIL_EDGE, NAIL_FOLD_DARKEN, SKIN_TEXTURE,
+                     KNUCKLE_DARKEN, SHEEN, SHEEN_EXPONENT], np.float64)
 
-    ``rest (K, 3)`` and ``arc (K, 1)`` are the samples' interpolated ``SurfaceCoordinates``, ``chain (K,)`` theirs.
+
+def _skin_colours() -> np.ndarray:
+    # rows: occlusion tint, dorsum, palm, nail tints, mottle and grain colour, redden
+    return np.array([OCCLUSION_TINT, DORSUM_TINT, PALM_TINT, NAIL_TINT, [1.0, 0.8, 0.7], [1.0, 1.1, 1.15], REDDEN],
+                    np.float64)
+
+
+@njit(cache=True)
+def _skin_colour(n, facing, ndh, attr, mottle, occlusion, sleeve, sh, skin_albedo, sleeve_albedo, textured, grain,
+                 arc, chain, joint_arcs, tip_arcs, scalars, colours, knuckle_reach, out):
+    """Linear colour ``out (K, 3)`` of the hand's samples: SH light × tints × skin detail, plus sheen (sleeve: cloth).
+
+    Per sample: ``n`` unit normal toward the camera, ``facing`` n·view, ``ndh`` n·half, ``attr`` (palm side, nail,
+    crease), ``mottle``, ``occlusion``; with ``textured``, ``grain`` (skin noise), ``arc`` and ``chain`` place it on
+    the fingers (``SurfaceCoordinates``). ``scalars``/``colours``: ``_skin_scalars()``/``_skin_colours()``.
     """
-    tex = look.texture
-    grain = (0.6 * value_noise(rest / TEXTURE_CELLS_M[0], look.noise_seed)
-             + 0.4 * value_noise(rest / TEXTURE_CELLS_M[1], look.noise_seed + 1))[:, None]
-    detail = 1.0 + SKIN_TEXTURE * (1.0 - nail) * grain * np.array([1.0, 1.1, 1.15], np.float32)
-    joints = tex.joint_arcs[chain].astype(np.float32)  # (K, 3), NaN off the fingers
-    # Off the fingers a sample is a metre from any joint: no patch (the exponential is exactly 0 there).
-    finger = np.nonzero(chain >= 2)[0]
-    offset = np.nan_to_num(arc[finger] - joints[finger], nan=1.0)
-    near = np.zeros((len(chain), 1), np.float32)
-    near[finger] = np.exp(-(offset / np.array(KNUCKLE_REACH_M, np.float32)) ** 2).max(1, keepdims=True)
-    nearest = np.ones((len(chain), 1), np.float32)
-    nearest[finger] = np.take_along_axis(offset, np.abs(offset).argmin(1)[:, None], 1)
-    # Fine wrinkles across the joint's back, about 1.5 mm apart, on the blood-rich patch.
-    wrinkle = 0.65 + 0.35 * np.cos(np.float32(2 * np.pi / 0.0015) * nearest)
-    knuckle = near * (1.0 - palm) * (1.0 - nail)
-    detail = detail * (1.0 - KNUCKLE_DARKEN * knuckle * wrinkle) * REDDEN ** knuckle
-    dip, tip = joints[:, 2:3], tex.tip_arcs[chain][:, None]
-    pad = np.nan_to_num(np.clip((arc - dip) / (tip - dip), 0, 1))
-    return detail * REDDEN ** (0.7 * pad * (1.0 - nail))
+    self_occ, edge_darken, crease_darken, mottle_amp, nail_edge, fold_darken, texture_amp, knuckle_darken, sheen, \
+        sheen_exp = scalars[0], scalars[1], scalars[2], scalars[3], scalars[4], scalars[5], scalars[6], scalars[7], \
+        scalars[8], scalars[9]
+    occ_tint, dorsum, palm_tint, nail_tint = colours[0], colours[1], colours[2], colours[3]
+    mottle_rgb, grain_rgb, redden = colours[4], colours[5], colours[6]
+    floor = np.empty(3)
+    for c in range(3):
+        floor[c] = 0.15 * max(sh[0, c], 1e-4)  # eval_sh's floor
+    basis = np.empty(9)
+    lit = np.empty(3)
+    detail = np.empty(3)
+    offset = np.empty(3)
+    for k in range(n.shape[0]):
+        x, y, z = float(n[k, 0]), float(n[k, 1]), float(n[k, 2])
+        basis[0], basis[1], basis[2], basis[3] = 1.0, x, y, z  # lighting.sh_basis
+        basis[4], basis[5], basis[6], basis[7], basis[8] = x * y, x * z, y * z, x * x - y * y, 3.0 * z * z - 1.0
+        palm = float(attr[k, 0])
+        nail = min(max(float(attr[k, 1]), 0.0), 1.0)
+        crease = min(max(float(attr[k, 2]), 0.0), 1.0)
+        # A nail is a plate with an edge, not a blush: sharpen the generator's smooth nail weight into the plate
+        # and a darker fold of skin around it (the cue that tells the back of a finger from its pad).
+        fold = min(max(1.0 - abs(nail - nail_edge) / 0.12, 0.0), 1.0)
+        nail = min(max((nail - nail_edge) / 0.08 + 0.5, 0.0), 1.0)
+        # Skin darkens where the hand hides its own sky and toward its silhouette, keeping its red.
+        unoccluded = 1.0 - self_occ * float(occlusion[k])
+        edge = 1.0 - edge_darken * (1.0 - float(facing[k])) ** 2
+        for c in range(3):
+            e = 0.0
+            for b in range(9):
+                e += basis[b] * sh[b, c]
+            lit[c] = max(e, floor[c]) * unoccluded ** occ_tint[c] * edge ** occ_tint[c]
+        # Skin detail: pores and blotches, wrinkled redder skin over the finger joints' backs, redder fingertip pads.
+        for c in range(3):
+            detail[c] = 1.0
+        if textured:
+            for c in range(3):
+                detail[c] = 1.0 + texture_amp * (1.0 - nail) * float(grain[k]) * grain_rgb[c]
+            f = chain[k]
+            a = float(arc[k])
+            near, best = 0.0, 0
+            for j in range(3):  # off the fingers a metre from any joint
+                offset[j] = 1.0 if math.isnan(joint_arcs[f, j]) else a - joint_arcs[f, j]
+                near = max(near, math.exp(-(offset[j] / knuckle_reach[j]) ** 2))
+                if abs(offset[j]) < abs(offset[best]):
+                    best = j
+            # Fine wrinkles across the joint's back, about 1.5 mm apart, on the blood-rich patch.
+            wrinkle = 0.65 + 0.35 * math.cos(2 * math.pi / 0.0015 * offset[best])
+            knuckle = near * (1.0 - palm) * (1.0 - nail)
+            dip, tip = joint_arcs[f, 2], tip_arcs[f]
+            pad = 0.0
+            if not (math.isnan(dip) or math.isnan(tip)) and tip != dip:
+                pad = min(max((a - dip) / (tip - dip), 0.0), 1.0)
+            for c in range(3):
+                detail[c] *= (1.0 - knuckle_darken * knuckle * wrinkle) * redden[c] ** knuckle
+                detail[c] *= redden[c] ** (0.7 * pad * (1.0 - nail))
+        irradiance = 0.0
+        for c in range(3):
+            irradiance += lit[c] / max(skin_albedo[c], 1e-3) / 3.0
+        h = float(ndh[k])
+        gloss = (sheen * h ** sheen_exp + nail * 0.10 * h ** 60) * irradiance
+        for c in range(3):
+            if sleeve[k]:
+                out[k, c] = sleeve_albedo[c] * lit[c] / max(skin_albedo[c], 1e-3)
+            else:
+                tint = (dorsum[c] * (1 - palm) + palm_tint[c] * palm) * (1 - nail) + nail_tint[c] * nail
+                skin = lit[c] * tint * (1 - crease_darken * crease) * (1 + mottle_amp * float(mottle[k]) * mottle_rgb[c])
+                out[k, c] = skin * (1.0 - fold_darken * fold * (1.0 - nail)) * detail[c] + gloss
 
 
 def render_hand(vertices: np.ndarray, faces: np.ndarray, attributes: np.ndarray, materials: np.ndarray,
@@ -405,28 +468,22 @@ def render_hand(vertices: np.ndarray, faces: np.ndarray, attributes: np.ndarray,
         light = dominant_direction(look.sh)
         view, facing, ndh = np.empty_like(pos), np.empty((len(t), 1), np.float32), np.empty((len(t), 1))
         _view_geometry(pos, n, light, view, facing, ndh)
-        palm, nail, crease = attr[:, 0:1], np.clip(attr[:, 1:2], 0, 1), np.clip(attr[:, 2:3], 0, 1)
-        # A nail is a plate with an edge, not a blush: sharpen the generator's smooth nail weight into the plate
-        # and a darker fold of skin around it (the cue that tells the back of a finger from its pad).
-        fold = np.clip(1.0 - np.abs(nail - NAIL_EDGE) / 0.12, 0, 1)
-        nail = np.clip((nail - NAIL_EDGE) / 0.08 + 0.5, 0, 1)
-        lit = eval_sh(look.sh, n)
-        # Skin darkens where the hand hides its own sky and toward its silhouette, keeping its red.
-        occluded = SELF_OCCLUSION * occlusion
-        lit = lit * (1.0 - occluded) ** OCCLUSION_TINT * (1.0 - EDGE_DARKEN * (1.0 - facing) ** 2) ** OCCLUSION_TINT
-        tint = DORSUM_TINT * (1 - palm) + PALM_TINT * palm
-        tint = tint * (1 - nail) + NAIL_TINT * nail
-        skin = lit * tint * (1 - CREASE_DARKEN * crease) * (1 + MOTTLE * mottle * np.array([1.0, 0.8, 0.7]))
-        skin = skin * (1.0 - NAIL_FOLD_DARKEN * fold * (1.0 - nail))
-        if look.texture is not None:
-            skin = skin * _skin_detail(look, sample[:, 11:14], sample[:, 14:15], look.texture.chain[first], palm,
-                                       nail)
-        irradiance = lit / np.maximum(look.skin_albedo, 1e-3)
-        gloss = (SHEEN * ndh ** SHEEN_EXPONENT + nail * 0.10 * ndh ** 60) * irradiance.mean(1, keepdims=True)
-        skin = skin + gloss
-        sleeve = materials[nearest] == MAT_SLEEVE
-        cloth = look.sleeve_albedo * irradiance
-        colour[iy, ix] = np.where(sleeve[:, None], cloth, skin).astype(np.float32)
+        textured = look.texture is not None
+        if textured:
+            rest, arc, chain = sample[:, 11:14], sample[:, 14], look.texture.chain[first]
+            grain = (0.6 * value_noise(rest / TEXTURE_CELLS_M[0], look.noise_seed)
+                     + 0.4 * value_noise(rest / TEXTURE_CELLS_M[1], look.noise_seed + 1))
+            joint_arcs, tip_arcs = look.texture.joint_arcs, look.texture.tip_arcs
+        else:
+            arc, grain, chain = np.zeros(len(t), np.float32), np.zeros(len(t), np.float32), np.zeros(len(t), np.int8)
+            joint_arcs, tip_arcs = np.full((1, 3), np.nan), np.full(1, np.nan)
+        skin = np.empty((len(t), 3), np.float32)
+        _skin_colour(n, facing[:, 0], ndh[:, 0], attr, mottle[:, 0], occlusion[:, 0], materials[nearest] == MAT_SLEEVE,
+                     np.asarray(look.sh, np.float64), np.asarray(look.skin_albedo, np.float64),
+                     np.asarray(look.sleeve_albedo, np.float64), textured, grain, arc, chain,
+                     np.asarray(joint_arcs, np.float64), np.asarray(tip_arcs, np.float64), _skin_scalars(),
+                     _skin_colours(), np.array(KNUCKLE_REACH_M), skin)
+        colour[iy, ix] = skin
         radius = CREVICE_REACH_M * camera.fx * s / float(np.median(zbuf[iy, ix]))
         receives = tri >= 0
         if look.texture is not None:  # the forearm's tube starts inside the palm: that seam is not a crevice
