@@ -355,8 +355,10 @@ def _skin_colour(n, facing, ndh, attr, mottle, occlusion, sleeve, sh, skin_albed
     occ_tint, dorsum, palm_tint, nail_tint = colours[0], colours[1], colours[2], colours[3]
     mottle_rgb, grain_rgb, redden = colours[4], colours[5], colours[6]
     floor = np.empty(3)
+    log_redden = np.empty(3)
     for c in range(3):
         floor[c] = 0.15 * max(sh[0, c], 1e-4)  # eval_sh's floor
+        log_redden[c] = math.log(redden[c])
     basis = np.empty(9)
     lit = np.empty(3)
     detail = np.empty(3)
@@ -375,11 +377,12 @@ def _skin_colour(n, facing, ndh, attr, mottle, occlusion, sleeve, sh, skin_albed
         # Skin darkens where the hand hides its own sky and toward its silhouette, keeping its red.
         unoccluded = 1.0 - self_occ * float(occlusion[k])
         edge = 1.0 - edge_darken * (1.0 - float(facing[k])) ** 2
+        log_dark = math.log(unoccluded * edge)  # both darkenings raised to the tint's exponents at once
         for c in range(3):
             e = 0.0
             for b in range(9):
                 e += basis[b] * sh[b, c]
-            lit[c] = max(e, floor[c]) * unoccluded ** occ_tint[c] * edge ** occ_tint[c]
+            lit[c] = max(e, floor[c]) * math.exp(occ_tint[c] * log_dark)
         # Skin detail: pores and blotches, wrinkled redder skin over the finger joints' backs, redder fingertip pads.
         for c in range(3):
             detail[c] = 1.0
@@ -401,14 +404,21 @@ def _skin_colour(n, facing, ndh, attr, mottle, occlusion, sleeve, sh, skin_albed
             pad = 0.0
             if not (math.isnan(dip) or math.isnan(tip)) and tip != dip:
                 pad = min(max((a - dip) / (tip - dip), 0.0), 1.0)
+            blood = knuckle + 0.7 * pad * (1.0 - nail)  # how much redder: knuckle patches and fingertip pads
             for c in range(3):
-                detail[c] *= (1.0 - knuckle_darken * knuckle * wrinkle) * redden[c] ** knuckle
-                detail[c] *= redden[c] ** (0.7 * pad * (1.0 - nail))
+                detail[c] *= 1.0 - knuckle_darken * knuckle * wrinkle
+                if blood > 0.0:
+                    detail[c] *= math.exp(log_redden[c] * blood)
         irradiance = 0.0
         for c in range(3):
             irradiance += lit[c] / max(skin_albedo[c], 1e-3) / 3.0
         h = float(ndh[k])
-        gloss = (sheen * h ** sheen_exp + nail * 0.10 * h ** 60) * irradiance
+        gloss = 0.0
+        if h > 0.0:
+            gloss = sheen * h ** sheen_exp
+            if nail > 0.0:
+                gloss += nail * 0.10 * h ** 60
+            gloss *= irradiance
         for c in range(3):
             if sleeve[k]:
                 out[k, c] = sleeve_albedo[c] * lit[c] / max(skin_albedo[c], 1e-3)

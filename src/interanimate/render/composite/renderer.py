@@ -277,7 +277,8 @@ def _composite(face: PhotoFace, source, poses: list, eye_open: np.ndarray, look:
                                 spheres[spheres[:, 4] < 6], light, direct, (0, box[1] - box[0], 0, box[3] - box[2]))
             # Skin scatters red light into its own shadows: the shadow deepens least in red.
             linear = linear.copy()
-            linear[inside] *= (shade[..., None] ** SHADOW_TINT).astype(np.float32)
+            sy, sx = np.nonzero(shade < 1.0)  # the unshadowed rest keeps its colour exactly
+            linear[box[0] + sy, box[2] + sx] *= (shade[sy, sx][:, None] ** SHADOW_TINT).astype(np.float32)
         clock.lap("shadow")
         layer = render_hand(vertices, hand_model.faces, placed.attributes, placed.materials, face.camera, face_depth,
                             look)
