@@ -15,6 +15,7 @@ import time
 import weakref
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -109,27 +110,72 @@ def _box_around(points_px: np.ndarray, pad: float, height: int, width: int) -> t
 
 
 @njit(cache=True)
-def _composite_bytes(linear, colour, alpha, y0, x0, noise, out):
+def _srgb255(x):
+    """``255 · linear_to_srgb(x)`` of a float32, in single precision."""
+    x = min(max(x, np.float32(0.0)), np.float32(1.0))
+    if x <= np.float32(0.0031308):
+        v = np.float32(12.92) * x
+    else:
+        v = np.float32(1.055) * x ** np.float32(1 / 2.4) - np.float32(0.055)
+    return v * np.float32(255.0)
+
+
+SRGB_BUCKET_SHIFT = 14  # float32 bit patterns per bucket of the sRGB byte table: 2^14 (65k buckets over [0, 1])
+
+
+@njit(cache=True)
+def _srgb_steps(top):
+    """``steps (257,)``: ``steps[k]`` is the first float32 bit pattern in [0, ``top``] whose byte is at least ``k``
+    (bisection over the bit patterns: the curve rises monotonically)."""
+    steps = np.empty(257, np.int64)
+    steps[0], steps[256] = -1, top + 1
+    for k in range(1, 256):
+        lo, hi = 0, top  # byte(lo) < k <= byte(hi)
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if round(_srgb255(np.array(np.int32(mid)).view(np.float32)[()])) >= k:
+                hi = mid
+            else:
+                lo = mid
+        steps[k] = hi
+    return steps
+
+
+@lru_cache(maxsize=1)
+def _srgb_table() -> tuple[np.ndarray, np.ndarray]:
+    """Exact bytes of ``round(_srgb255(x))`` by table: ``_srgb_steps`` and each bucket's byte at its first value."""
+    top = int(np.float32(1.0).view(np.int32))
+    steps = _srgb_steps(top)
+    starts = np.arange(0, top + (1 << SRGB_BUCKET_SHIFT), 1 << SRGB_BUCKET_SHIFT)
+    return steps, (np.searchsorted(steps, starts, side="right") - 1).astype(np.int64)
+
+
+@njit(cache=True)
+def _composite_bytes(linear, colour, alpha, y0, x0, noise, steps, buckets, out):
     """``out (H, W, 3) uint8``: the hand layer (premultiplied ``colour``, ``alpha`` of the box at ``y0, x0``) over
-    ``linear``, in sRGB, plus the sensor ``noise (H, W)`` (grey levels; empty for none) weighted by the coverage."""
-    zero, one = np.float32(0.0), np.float32(1.0)
+    ``linear``, in sRGB, plus the sensor ``noise (H, W)`` (grey levels; empty for none) weighted by the coverage.
+    Outside the box the byte comes from ``_srgb_table`` (the same byte, without the power)."""
+    one = np.float32(1.0)
     h, w = alpha.shape
     noisy = noise.size > 0
+    top = steps[256] - 1  # the bit pattern of 1.0
+    photo_bits = linear.view(np.int32)
     for i in range(linear.shape[0]):
         for j in range(linear.shape[1]):
-            inside = y0 <= i < y0 + h and x0 <= j < x0 + w
-            a = alpha[i - y0, j - x0] if inside else zero
-            for c in range(3):
-                x = linear[i, j, c] * (one - a) + colour[i - y0, j - x0, c] if inside else linear[i, j, c]
-                x = min(max(x, zero), one)  # linear_to_srgb
-                if x <= np.float32(0.0031308):
-                    v = np.float32(12.92) * x
-                else:
-                    v = np.float32(1.055) * x ** np.float32(1 / 2.4) - np.float32(0.055)
-                v = v * np.float32(255.0)
-                if inside and noisy:
-                    v = np.float32(v + noise[i, j] * a)
-                out[i, j, c] = min(max(round(v), 0), 255)
+            if y0 <= i < y0 + h and x0 <= j < x0 + w:
+                a = alpha[i - y0, j - x0]
+                for c in range(3):
+                    v = _srgb255(linear[i, j, c] * (one - a) + colour[i - y0, j - x0, c])
+                    if noisy:
+                        v = np.float32(v + noise[i, j] * a)
+                    out[i, j, c] = min(max(round(v), 0), 255)
+            else:
+                for c in range(3):
+                    bits = min(max(np.int64(photo_bits[i, j, c]), 0), top)  # the float's order is its bits' (x >= 0)
+                    k = buckets[bits >> SRGB_BUCKET_SHIFT]
+                    while bits >= steps[k + 1]:
+                        k += 1
+                    out[i, j, c] = k
 
 
 def _grown(box: tuple[int, int, int, int], pad: int, height: int, width: int) -> tuple[slice, slice]:
@@ -304,7 +350,7 @@ def _composite(face: PhotoFace, source, poses: list, eye_open: np.ndarray, look:
         # The whole frame's noise is drawn (one stream whatever the hand's size); only the hand receives it.
         noise = (noise_rng.normal(0.0, face.noise_sigma, (height, width)) if face.noise_sigma > 0
                  else np.zeros((0, 0)))
-        _composite_bytes(linear, colour, alpha, inside[0].start, inside[1].start, noise, frames[f])
+        _composite_bytes(linear, colour, alpha, inside[0].start, inside[1].start, noise, *_srgb_table(), frames[f])
         clock.lap("hand")
         lids = warper.eyelids.closed_face(face, blink)  # the mesh with its lids where the warp drew them
         fill_frame(ann, f, lids, pose, contact.kernels, warped, layer, vertices, hand_only, joints, hand_index,
