@@ -186,26 +186,43 @@ def value_noise(points: np.ndarray, seed: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def _value_noise(points, table, n, out):
+def _noise_at(px, py, pz, table, n):
+    """Value noise at one float32 point (in lattice cells) of the flattened ``table`` with period ``n``."""
     one = np.float32(1.0)
     mask = n - 1
+    bx, by, bz = math.floor(px), math.floor(py), math.floor(pz)
+    fx = np.float32(px - np.float32(bx))
+    fy = np.float32(py - np.float32(by))
+    fz = np.float32(pz - np.float32(bz))
+    cx, cy, cz = int(bx), int(by), int(bz)
+    total = np.float32(0.0)
+    for dx in range(2):
+        wx = fx if dx else one - fx
+        ix = ((cx + dx) & mask) * (n * n)
+        for dy in range(2):
+            wxy = np.float32(wx * (fy if dy else one - fy))
+            ixy = ix + ((cy + dy) & mask) * n
+            for dz in range(2):
+                wz = fz if dz else one - fz
+                total += np.float32(np.float32(wxy * wz) * table[ixy + ((cz + dz) & mask)])
+    return total
+
+
+@njit(cache=True)
+def _value_noise(points, table, n, out):
     for k in range(points.shape[0]):
-        bx, by, bz = math.floor(points[k, 0]), math.floor(points[k, 1]), math.floor(points[k, 2])
-        fx = np.float32(points[k, 0] - np.float32(bx))
-        fy = np.float32(points[k, 1] - np.float32(by))
-        fz = np.float32(points[k, 2] - np.float32(bz))
-        cx, cy, cz = int(bx), int(by), int(bz)
-        total = np.float32(0.0)
-        for dx in range(2):
-            wx = fx if dx else one - fx
-            ix = ((cx + dx) & mask) * (n * n)
-            for dy in range(2):
-                wxy = np.float32(wx * (fy if dy else one - fy))
-                ixy = ix + ((cy + dy) & mask) * n
-                for dz in range(2):
-                    wz = fz if dz else one - fz
-                    total += np.float32(np.float32(wxy * wz) * table[ixy + ((cz + dz) & mask)])
-        out[k] = total
+        out[k] = _noise_at(points[k, 0], points[k, 1], points[k, 2], table, n)
+
+
+@njit(cache=True)
+def _grain(rest, coarse_cell, fine_cell, coarse, fine, n, out):
+    """The skin's two octaves at ``rest (K, 3)`` points: ``0.6 · noise(rest / coarse_cell) + 0.4 · noise(rest /
+    fine_cell)`` with lattices ``coarse`` and ``fine``, in single precision (as ``value_noise`` twice)."""
+    c0, c1 = np.float32(coarse_cell), np.float32(fine_cell)
+    for k in range(rest.shape[0]):
+        a = _noise_at(rest[k, 0] / c0, rest[k, 1] / c0, rest[k, 2] / c0, coarse, n)
+        b = _noise_at(rest[k, 0] / c1, rest[k, 1] / c1, rest[k, 2] / c1, fine, n)
+        out[k] = np.float32(np.float32(0.6) * a) + np.float32(np.float32(0.4) * b)
 
 
 def self_occlusion(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray) -> np.ndarray:
@@ -481,8 +498,9 @@ def render_hand(vertices: np.ndarray, faces: np.ndarray, attributes: np.ndarray,
         textured = look.texture is not None
         if textured:
             rest, arc, chain = sample[:, 11:14], sample[:, 14], look.texture.chain[first]
-            grain = (0.6 * value_noise(rest / TEXTURE_CELLS_M[0], look.noise_seed)
-                     + 0.4 * value_noise(rest / TEXTURE_CELLS_M[1], look.noise_seed + 1))
+            grain = np.empty(len(t), np.float32)  # pores and blotches: two octaves of noise on the rest skin
+            _grain(rest, TEXTURE_CELLS_M[0], TEXTURE_CELLS_M[1], _lattice(look.noise_seed).ravel(),
+                   _lattice(look.noise_seed + 1).ravel(), NOISE_PERIOD, grain)
             joint_arcs, tip_arcs = look.texture.joint_arcs, look.texture.tip_arcs
         else:
             arc, grain, chain = np.zeros(len(t), np.float32), np.zeros(len(t), np.float32), np.zeros(len(t), np.int8)
