@@ -94,12 +94,27 @@ class WarpedFace:
 
 
 @njit(cache=True)
-def _project_grid(points, fx, fy, cx, cy, out):
+def _project_grid(points, fx, fy, cx, cy, support, grid, proj, disp):
+    """``proj``: the pixels of ``points (H, W, 3)`` (``Camera.project``); ``disp``: ``support · (proj - grid)``."""
     for i in range(points.shape[0]):
         for j in range(points.shape[1]):
             z = max(points[i, j, 2], 1e-6)
-            out[i, j, 0] = fx * points[i, j, 0] / z + cx
-            out[i, j, 1] = fy * points[i, j, 1] / z + cy
+            proj[i, j, 0] = fx * points[i, j, 0] / z + cx
+            proj[i, j, 1] = fy * points[i, j, 1] / z + cy
+            for c in range(2):
+                disp[i, j, c] = support[i, j] * (proj[i, j, c] - grid[i, j, c])
+
+
+@njit(cache=True)
+def _step_back(grid, disp):
+    """The remap coordinates ``grid - disp - 0.5`` (pixel centres to cv2's convention) as two contiguous maps."""
+    half = np.float32(0.5)
+    map_x, map_y = np.empty(grid.shape[:2], np.float32), np.empty(grid.shape[:2], np.float32)
+    for i in range(grid.shape[0]):
+        for j in range(grid.shape[1]):
+            map_x[i, j] = grid[i, j, 0] - disp[i, j, 0] - half
+            map_y[i, j] = grid[i, j, 1] - disp[i, j, 1] - half
+    return map_x, map_y
 
 
 def _grid_normals(points: np.ndarray) -> np.ndarray:
@@ -143,10 +158,10 @@ class FaceWarper:
         # pose.apply over the whole frame as one affine map of the 3-channel image.
         affine = np.hstack([pose.rotation, (face.pivot + pose.translation - pose.rotation @ face.pivot)[:, None]])
         moved = cv2.transform(self.points, affine)
-        proj0 = np.empty(moved.shape[:2] + (2,), np.float32)
+        proj0, disp_img = np.empty(moved.shape[:2] + (2,), np.float32), np.empty(moved.shape[:2] + (2,), np.float32)
         camera = face.camera
-        _project_grid(moved, camera.fx, camera.fy, camera.cx, camera.cy, proj0)  # face.project, into float32
-        disp_img = face.support[..., None] * (proj0 - self.grid)
+        # proj0 = face.project(moved); disp_img = support · (proj0 - grid): the head motion's image displacement.
+        _project_grid(moved, camera.fx, camera.fy, camera.cx, camera.cy, face.support, self.grid, proj0, disp_img)
         linear = face.linear
         deformed = moved
         deformation = np.zeros(self.mask_f.shape, np.float32)
@@ -182,10 +197,9 @@ class FaceWarper:
             linear = linear.copy()
             linear[ys, xs] = linear[ys, xs] * (m * ratio + (1 - m))
         # Backward map, one fixed-point step: src(p) = p - d(p - d(p)).
-        first = self.grid - disp_img - 0.5
-        d_at = cv2.remap(disp_img, first[..., 0], first[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        src = self.grid - d_at - 0.5
-        mx, my = np.ascontiguousarray(src[..., 0]), np.ascontiguousarray(src[..., 1])  # cv2 would copy each time
+        first_x, first_y = _step_back(self.grid, disp_img)
+        d_at = cv2.remap(disp_img, first_x, first_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        mx, my = _step_back(self.grid, d_at)
         if blink > 0:
             # The lids close on the photo itself: read the moved pixel from where the blink's warp takes it.
             my = (self.eyelids.source(mx + 0.5, my + 0.5, blink) - 0.5).astype(np.float32)
