@@ -215,10 +215,8 @@ class SkinnedHand:
         """
         if pose is None:
             raise ValueError("SkinnedHand.surface needs the pose its joints came from (pose=...)")
+        spheres = self.hand.collision_spheres(joints, arm_dir, rotation, wrist)  # the tube model's, without its mesh
         arm_local = rotation.T @ (np.asarray(arm_dir, np.float64) / np.linalg.norm(arm_dir))
-        # The tube model's spheres without its mesh, placed like the skin.
-        spheres = self.hand.collision_spheres(joints, arm_local)
-        spheres[:, :3] = spheres[:, :3] @ rotation.T + wrist
         local = self.pose_vertices_local(pose, arm_local)
         materials = self._materials.copy()
         if long_sleeves:
