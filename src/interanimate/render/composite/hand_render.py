@@ -139,11 +139,23 @@ class OcclusionProbes:
 
 
 def occlusion_probes(hand: SkinnedHand) -> OcclusionProbes:
-    """Probes for ``hand``'s skin: one vertex per ``PROBE_CELL_M`` cell of the rest surface near the hand."""
+    """Probes for ``hand``'s skin: one vertex per ``PROBE_CELL_M`` cell of the rest surface near the hand.
+
+    They depend on the canonical rest skin alone (shared by every hand), so they are made once per rest skin.
+    """
+    key = id(hand.rest)
+    if key not in _PROBES:
+        _PROBES[key] = (hand.rest, _occlusion_probes(hand.rest.vertices, hand.rest.faces))  # keeps the key alive
+    return _PROBES[key][1]
+
+
+_PROBES: dict = {}
+
+
+def _occlusion_probes(vertices: np.ndarray, faces: np.ndarray) -> OcclusionProbes:
     from scipy.spatial import cKDTree
 
-    rest = hand.rest.vertices.astype(np.float64)
-    faces = hand.rest.faces
+    rest = vertices.astype(np.float64)
     corner = rest[faces]
     area = 0.5 * np.linalg.norm(np.cross(corner[:, 1] - corner[:, 0], corner[:, 2] - corner[:, 0]), axis=1)
     vertex_area = np.bincount(faces.ravel(), np.repeat(area / 3.0, 3), len(rest))

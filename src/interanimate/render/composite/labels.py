@@ -47,9 +47,9 @@ def fill_frame(ann: ClipAnnotations, f: int, face: PhotoFace, pose: HeadPose, ke
     ix = np.clip(lm[:, 0].astype(int), 0, w - 1)
     iy = np.clip(lm[:, 1].astype(int), 0, h - 1)
     ann.face_confidence[f] = float(np.clip(1.0 - 0.6 * hand_visible[iy, ix].mean(), 0.05, 1.0))
-    ys, xs = np.nonzero(warped.face_mask)
-    if len(ys):
-        ann.face_box[f] = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+    rows, cols = np.flatnonzero(warped.face_mask.any(1)), np.flatnonzero(warped.face_mask.any(0))
+    if len(rows):
+        ann.face_box[f] = (cols[0], rows[0], cols[-1] + 1, rows[-1] + 1)
     # Hand: keypoints with self- and face-occlusion confidence, amodal mask.
     px = face.project(joints)
     inside = (px[:, 0] >= 0.5) & (px[:, 0] <= w - 0.5) & (px[:, 1] >= 0.5) & (px[:, 1] <= h - 0.5)
