@@ -453,7 +453,8 @@ def _skin_colour(n, facing, ndh, attr, mottle, occlusion, sleeve, sh, skin_albed
                 out[k, c] = sleeve_albedo[c] * lit[c] / max(skin_albedo[c], 1e-3)
             else:
                 tint = (dorsum[c] * (1 - palm) + palm_tint[c] * palm) * (1 - nail) + nail_tint[c] * nail
-                skin = lit[c] * tint * (1 - crease_darken * crease) * (1 + mottle_amp * float(mottle[k]) * mottle_rgb[c])
+                skin = (lit[c] * tint * (1 - crease_darken * crease)
+                        * (1 + mottle_amp * float(mottle[k]) * mottle_rgb[c]))
                 out[k, c] = skin * (1.0 - fold_darken * fold * (1.0 - nail)) * detail[c] + gloss
 
 
