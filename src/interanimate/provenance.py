@@ -28,6 +28,7 @@ manifests record provenance too.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import cv2
@@ -53,13 +54,16 @@ def _signs(num_frames: int) -> np.ndarray:
     return np.repeat(signs, RUN)[:num_frames]
 
 
+@lru_cache(maxsize=8)
 def _pattern(height: int, width: int) -> np.ndarray:
-    """Keyed ±1 pattern of ``BLOCK``-pixel blocks: ``(height, width)``. Frame sizes share one key grid."""
+    """Keyed ±1 pattern of ``BLOCK``-pixel blocks: ``(height, width)``, read-only. Frame sizes share one key grid."""
     rows, cols = -(-height // BLOCK), -(-width // BLOCK)
     grid = np.random.default_rng(WATERMARK_KEY + 1).choice([-1.0, 1.0], size=(512, 512))
     if rows > grid.shape[0] or cols > grid.shape[1]:
         grid = np.random.default_rng(WATERMARK_KEY + 1).choice([-1.0, 1.0], size=(rows, cols))
-    return np.kron(grid[:rows, :cols], np.ones((BLOCK, BLOCK)))[:height, :width]
+    pattern = np.kron(grid[:rows, :cols], np.ones((BLOCK, BLOCK)))[:height, :width]
+    pattern.flags.writeable = False
+    return pattern
 
 
 def embed_watermark(frames: np.ndarray, strength: float = DEFAULT_STRENGTH) -> np.ndarray:
@@ -68,8 +72,18 @@ def embed_watermark(frames: np.ndarray, strength: float = DEFAULT_STRENGTH) -> n
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(f"frames must be (F, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
     num_frames, height, width = frames.shape[:3]
-    mark = strength * _signs(num_frames)[:, None, None, None] * _pattern(height, width)[None, :, :, None]
-    return np.clip(frames.astype(np.float32) + mark, 0, 255).round().astype(np.uint8)
+    signs = _signs(num_frames)
+    pattern = _pattern(height, width)
+    out = np.empty_like(frames)
+    if float(strength).is_integer():  # whole grey levels: exact in integers, a frame at a time
+        step = pattern.astype(np.int16)[..., None] * np.int16(strength)
+        for f, frame in enumerate(frames):
+            marked = frame.astype(np.int16) + step if signs[f] > 0 else frame.astype(np.int16) - step
+            out[f] = np.clip(marked, 0, 255)
+        return out
+    for f, frame in enumerate(frames):
+        out[f] = np.clip(frame + strength * signs[f] * pattern[..., None], 0, 255).round()
+    return out
 
 
 def _high_pass(image: np.ndarray) -> np.ndarray:

@@ -199,7 +199,7 @@ def _clear_the_face(pattern: Pattern, head: HeadModel, hand: HandModel, anchor: 
     penalty = deviation * 1e-3  # 1 mm of intrusion outweighs a full radian of turn
     worst = np.full(len(candidates), np.inf)
     for k in keys:
-        spheres = hand.surface(hand.joints_local(pose[k]), np.eye(3), np.zeros(3), np.array([0.0, -1.0, 0.3]), False)[3]
+        spheres = hand.collision_spheres(hand.joints_local(pose[k]), np.array([0.0, -1.0, 0.3]))  # surface's, no mesh
         spheres = spheres[spheres[:, 4] < 6]  # the forearm is placed later and stays below the face
         ids = spheres[:, 4].astype(int)
         working = np.zeros(len(spheres), bool)

@@ -286,14 +286,21 @@ class HandModel:
             self._finger(verts, attr, spheres, self.offsets[FINGERS[f + 1]], pts, radii, volar, f + 1)
         return verts, attr, vmat, np.array(spheres, np.float64)
 
-    def collision_spheres(self, joints: np.ndarray, arm_dir: np.ndarray) -> np.ndarray:
-        """The collision spheres ``(K, 5)`` of ``surface(joints, eye, 0, arm_dir, ...)`` without building the mesh.
+    def collision_spheres(self, joints: np.ndarray, arm_dir: np.ndarray, rotation: np.ndarray | None = None,
+                          wrist: np.ndarray | None = None) -> np.ndarray:
+        """The collision spheres ``(K, 5)`` of ``surface(joints, rotation, wrist, arm_dir, ...)`` without the mesh.
 
-        Hand-local frame; the same rows, in the same order and to the bit, as ``surface``'s fourth output, which
-        is what a search scoring many orientations of one pose needs (``surface`` costs a whole tube mesh).
+        By default in the hand-local frame (``rotation`` the identity, ``wrist`` 0); the same rows, in the same
+        order and to the bit, as ``surface``'s fourth output, which is what a search scoring many orientations of
+        one pose needs (``surface`` costs a whole tube mesh).
         """
-        J = np.asarray(joints, np.float64)
-        radial, distal, volar = np.diag(self.palm_frame_local()).copy() * np.eye(3)
+        if rotation is None:
+            J = np.asarray(joints, np.float64)
+            radial, distal, volar = np.diag(self.palm_frame_local()).copy() * np.eye(3)
+        else:
+            J = joints @ rotation.T + wrist
+            frame = rotation @ self.palm_frame_local()
+            radial, distal, volar = frame[:, 0], frame[:, 1], frame[:, 2]
         s = self.palm_scale
         spheres = []
         _, wrist_c, axis, length, side = _palm_axes(J, radial, volar)

@@ -215,7 +215,7 @@ class SkinnedHand:
         """
         if pose is None:
             raise ValueError("SkinnedHand.surface needs the pose its joints came from (pose=...)")
-        _, _, _, spheres = self.hand.surface(joints, rotation, wrist, arm_dir, long_sleeves)
+        spheres = self.hand.collision_spheres(joints, arm_dir, rotation, wrist)  # the tube model's, without its mesh
         arm_local = rotation.T @ (np.asarray(arm_dir, np.float64) / np.linalg.norm(arm_dir))
         local = self.pose_vertices_local(pose, arm_local)
         materials = self._materials.copy()

@@ -16,16 +16,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+import math
 
 import cv2
 import numpy as np
+from numba import njit
 
 from interanimate.data.synth.hand import FINGERS, POSES, SIDES, HandModel
 from interanimate.data.synth.hand_mesh import REST_POSE, SkinnedHand
 from interanimate.data.synth.mesh import vertex_normals
 from interanimate.data.synth.raster import MAT_SLEEVE, rasterize
 from interanimate.data.synth.render import Camera
-from interanimate.render.composite.lighting import dominant_direction, eval_sh
+from interanimate.render.composite.lighting import dominant_direction
 
 SUPERSAMPLE = 2
 SKIN_TEXTURE = 0.2  # luminance amplitude of the skin's pore-and-mottle texture (two octaves of 3-D noise)
@@ -137,11 +139,23 @@ class OcclusionProbes:
 
 
 def occlusion_probes(hand: SkinnedHand) -> OcclusionProbes:
-    """Probes for ``hand``'s skin: one vertex per ``PROBE_CELL_M`` cell of the rest surface near the hand."""
+    """Probes for ``hand``'s skin: one vertex per ``PROBE_CELL_M`` cell of the rest surface near the hand.
+
+    They depend on the canonical rest skin alone (shared by every hand), so they are made once per rest skin.
+    """
+    key = id(hand.rest)
+    if key not in _PROBES:
+        _PROBES[key] = (hand.rest, _occlusion_probes(hand.rest.vertices, hand.rest.faces))  # keeps the key alive
+    return _PROBES[key][1]
+
+
+_PROBES: dict = {}
+
+
+def _occlusion_probes(vertices: np.ndarray, faces: np.ndarray) -> OcclusionProbes:
     from scipy.spatial import cKDTree
 
-    rest = hand.rest.vertices.astype(np.float64)
-    faces = hand.rest.faces
+    rest = vertices.astype(np.float64)
     corner = rest[faces]
     area = 0.5 * np.linalg.norm(np.cross(corner[:, 1] - corner[:, 0], corner[:, 2] - corner[:, 0]), axis=1)
     vertex_area = np.bincount(faces.ravel(), np.repeat(area / 3.0, 3), len(rest))
@@ -176,23 +190,51 @@ def _lattice(seed: int) -> np.ndarray:
 def value_noise(points: np.ndarray, seed: int) -> np.ndarray:
     """3-D value noise in [-1, 1] at ``(K, 3)`` points given in lattice cells (trilinear between random values).
 
-    Written as eight gathers from the flattened lattice: faster than ``scipy.ndimage.map_coordinates``'s general path.
+    One pass of eight gathers from the flattened lattice per point (``_value_noise``), in single precision.
     """
-    table = _lattice(seed).ravel()
-    base = np.floor(points)
-    cell = base.astype(np.int64)
-    frac = (points - base).astype(np.float32)
-    mask, n = NOISE_PERIOD - 1, NOISE_PERIOD
-    out = np.zeros(len(points), np.float32)
-    for dx in (0, 1):
-        wx = frac[:, 0] if dx else 1.0 - frac[:, 0]
-        ix = ((cell[:, 0] + dx) & mask) * (n * n)
-        for dy in (0, 1):
-            wxy = wx * (frac[:, 1] if dy else 1.0 - frac[:, 1])
-            ixy = ix + ((cell[:, 1] + dy) & mask) * n
-            for dz in (0, 1):
-                out += wxy * (frac[:, 2] if dz else 1.0 - frac[:, 2]) * table[ixy + ((cell[:, 2] + dz) & mask)]
+    out = np.empty(len(points), np.float32)
+    _value_noise(np.ascontiguousarray(points, np.float32), _lattice(seed).ravel(), NOISE_PERIOD, out)
     return out
+
+
+@njit(cache=True)
+def _noise_at(px, py, pz, table, n):
+    """Value noise at one float32 point (in lattice cells) of the flattened ``table`` with period ``n``."""
+    one = np.float32(1.0)
+    mask = n - 1
+    bx, by, bz = math.floor(px), math.floor(py), math.floor(pz)
+    fx = np.float32(px - np.float32(bx))
+    fy = np.float32(py - np.float32(by))
+    fz = np.float32(pz - np.float32(bz))
+    cx, cy, cz = int(bx), int(by), int(bz)
+    total = np.float32(0.0)
+    for dx in range(2):
+        wx = fx if dx else one - fx
+        ix = ((cx + dx) & mask) * (n * n)
+        for dy in range(2):
+            wxy = np.float32(wx * (fy if dy else one - fy))
+            ixy = ix + ((cy + dy) & mask) * n
+            for dz in range(2):
+                wz = fz if dz else one - fz
+                total += np.float32(np.float32(wxy * wz) * table[ixy + ((cz + dz) & mask)])
+    return total
+
+
+@njit(cache=True)
+def _value_noise(points, table, n, out):
+    for k in range(points.shape[0]):
+        out[k] = _noise_at(points[k, 0], points[k, 1], points[k, 2], table, n)
+
+
+@njit(cache=True)
+def _grain(rest, coarse_cell, fine_cell, coarse, fine, n, out):
+    """The skin's two octaves at ``rest (K, 3)`` points: ``0.6 · noise(rest / coarse_cell) + 0.4 · noise(rest /
+    fine_cell)`` with lattices ``coarse`` and ``fine``, in single precision (as ``value_noise`` twice)."""
+    c0, c1 = np.float32(coarse_cell), np.float32(fine_cell)
+    for k in range(rest.shape[0]):
+        a = _noise_at(rest[k, 0] / c0, rest[k, 1] / c0, rest[k, 2] / c0, coarse, n)
+        b = _noise_at(rest[k, 0] / c1, rest[k, 1] / c1, rest[k, 2] / c1, fine, n)
+        out[k] = np.float32(np.float32(0.6) * a) + np.float32(np.float32(0.4) * b)
 
 
 def self_occlusion(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray) -> np.ndarray:
@@ -211,14 +253,31 @@ def self_occlusion(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray)
 
 def _disc_occlusion(points: np.ndarray, normals: np.ndarray, disc: np.ndarray) -> np.ndarray:
     """``(P,)`` summed disc-to-point form factors ``A cosθ / (π d² + A)`` between ``points``, clipped to [0, 1]."""
-    offset = points[None, :, :] - points[:, None, :]  # (P, P, 3) receiver -> occluder
-    d2 = np.einsum("ijk,ijk->ij", offset, offset) + 1e-12
-    inv = 1.0 / np.sqrt(d2)
-    cos_r = np.einsum("ijk,ik->ij", offset, normals) * inv
-    # Occluders must face the receiver (their back sides are inside the hand).
-    cos_o = -np.einsum("ijk,jk->ij", offset, normals) * inv
-    form = disc[None, :] * np.clip(cos_r, 0, 1) * np.clip(4.0 * cos_o, 0, 1) / (np.pi * d2 + disc[None, :])
-    return np.clip(form.sum(1), 0.0, 1.0)
+    out = np.empty(len(points))
+    _form_factors(np.ascontiguousarray(points, np.float64), np.ascontiguousarray(normals, np.float64),
+                  np.ascontiguousarray(disc, np.float64), out)
+    return out
+
+
+@njit(cache=True)
+def _form_factors(points, normals, disc, out):
+    # Each pair once: receiver i sees occluder j in front of its tangent plane and facing it exactly when j sees i
+    # the same way (the two cosines swap), so both form factors are added under one test.
+    out[:] = 0.0
+    for i in range(points.shape[0]):
+        for j in range(i + 1, points.shape[0]):
+            ox, oy, oz = points[j, 0] - points[i, 0], points[j, 1] - points[i, 1], points[j, 2] - points[i, 2]
+            toward_j = ox * normals[i, 0] + oy * normals[i, 1] + oz * normals[i, 2]  # receiver i -> occluder j
+            toward_i = -(ox * normals[j, 0] + oy * normals[j, 1] + oz * normals[j, 2])
+            if toward_j <= 0.0 or toward_i <= 0.0:
+                continue
+            d2 = ox * ox + oy * oy + oz * oz + 1e-12
+            inv = 1.0 / math.sqrt(d2)
+            cos_i, cos_j = toward_j * inv, toward_i * inv
+            out[i] += disc[j] * min(cos_i, 1.0) * min(4.0 * cos_j, 1.0) / (math.pi * d2 + disc[j])
+            out[j] += disc[i] * min(cos_j, 1.0) * min(4.0 * cos_i, 1.0) / (math.pi * d2 + disc[i])
+    for i in range(points.shape[0]):
+        out[i] = min(max(out[i], 0.0), 1.0)
 
 
 @dataclass
@@ -243,6 +302,46 @@ class HandLayer:
         return out
 
 
+@njit(cache=True)
+def _interpolate(table, faces, tri, b1, b2, out, nearest):
+    """Perspective-correct barycentric interpolation of per-vertex ``table (N, D)`` at samples of triangles ``tri``."""
+    for k in range(tri.shape[0]):
+        i0, i1, i2 = faces[tri[k], 0], faces[tri[k], 1], faces[tri[k], 2]
+        w0 = 1.0 - b1[k] - b2[k]
+        c0, c1, c2 = np.float32(w0), np.float32(b1[k]), np.float32(b2[k])
+        for d in range(table.shape[1]):
+            out[k, d] = c0 * table[i0, d] + c1 * table[i1, d] + c2 * table[i2, d]
+        if w0 >= b1[k] and w0 >= b2[k]:
+            nearest[k] = i0
+        elif b1[k] >= b2[k]:
+            nearest[k] = i1
+        else:
+            nearest[k] = i2
+
+
+@njit(cache=True)
+def _view_geometry(pos, n, light, view, facing, ndh):
+    """Per sample: normalise ``n`` in place and turn it toward the camera; write the unit ``view`` direction,
+    ``facing`` (n·view, clipped to [0, 1]) and ``ndh`` (n·half, half between ``light`` and the view, clipped)."""
+    tiny = np.float32(1e-12)
+    for k in range(pos.shape[0]):
+        nl = np.float32(math.sqrt(n[k, 0] * n[k, 0] + n[k, 1] * n[k, 1] + n[k, 2] * n[k, 2])) + tiny
+        pl = np.float32(math.sqrt(pos[k, 0] * pos[k, 0] + pos[k, 1] * pos[k, 1] + pos[k, 2] * pos[k, 2])) + tiny
+        cos = np.float32(0.0)
+        for d in range(3):
+            n[k, d] = n[k, d] / nl
+            view[k, d] = -pos[k, d] / pl
+            cos += n[k, d] * view[k, d]
+        if cos < 0:
+            for d in range(3):
+                n[k, d] = -n[k, d]
+            cos = -cos
+        facing[k, 0] = min(max(cos, np.float32(0.0)), np.float32(1.0))
+        h0, h1, h2 = light[0] + view[k, 0], light[1] + view[k, 1], light[2] + view[k, 2]
+        hl = math.sqrt(h0 * h0 + h1 * h1 + h2 * h2) + 1e-12
+        ndh[k, 0] = min(max((n[k, 0] * h0 + n[k, 1] * h1 + n[k, 2] * h2) / hl, 0.0), 1.0)
+
+
 def crevice_shading(zbuf: np.ndarray, drawn: np.ndarray, receives: np.ndarray, radius_px: float) -> np.ndarray:
     """``(h, w)`` shading of hand samples lying just behind a nearer part of the hand (screen-space occlusion).
 
@@ -258,27 +357,105 @@ def crevice_shading(zbuf: np.ndarray, drawn: np.ndarray, receives: np.ndarray, r
     return np.where(receives, 1.0 - CREVICE_DARKEN * behind, 1.0).astype(np.float32)
 
 
-def _skin_detail(look: HandAppearance, rest: np.ndarray, arc: np.ndarray, chain: np.ndarray, palm: np.ndarray,
-                 nail: np.ndarray) -> np.ndarray:
-    """``(K, 3)`` multiplicative skin detail at the samples: pores and blotches, knuckle wrinkles, red fingertips.
+# The shading's constants, handed to ``_skin_colour`` when it runs (so they are read where they are defined).
+def _skin_scalars() -> np.ndarray:
+    return np.array([SELF_OCCLUSION, EDGE_DARKEN, CREASE_DARKEN, MOTTLE, NAIL_EDGE, NAIL_FOLD_DARKEN, SKIN_TEXTURE,
+                     KNUCKLE_DARKEN, SHEEN, SHEEN_EXPONENT], np.float64)
 
-    ``rest (K, 3)`` and ``arc (K, 1)`` are the samples' interpolated ``SurfaceCoordinates``, ``chain (K,)`` theirs.
+
+def _skin_colours() -> np.ndarray:
+    # rows: occlusion tint, dorsum, palm, nail tints, mottle and grain colour, redden
+    return np.array([OCCLUSION_TINT, DORSUM_TINT, PALM_TINT, NAIL_TINT, [1.0, 0.8, 0.7], [1.0, 1.1, 1.15], REDDEN],
+                    np.float64)
+
+
+@njit(cache=True)
+def _skin_colour(n, facing, ndh, attr, mottle, occlusion, sleeve, sh, skin_albedo, sleeve_albedo, textured, grain,
+                 arc, chain, joint_arcs, tip_arcs, scalars, colours, knuckle_reach, out):
+    """Linear colour ``out (K, 3)`` of the hand's samples: SH light × tints × skin detail, plus sheen (sleeve: cloth).
+
+    Per sample: ``n`` unit normal toward the camera, ``facing`` n·view, ``ndh`` n·half, ``attr`` (palm side, nail,
+    crease), ``mottle``, ``occlusion``; with ``textured``, ``grain`` (skin noise), ``arc`` and ``chain`` place it on
+    the fingers (``SurfaceCoordinates``). ``scalars``/``colours``: ``_skin_scalars()``/``_skin_colours()``.
     """
-    tex = look.texture
-    grain = (0.6 * value_noise(rest / TEXTURE_CELLS_M[0], look.noise_seed)
-             + 0.4 * value_noise(rest / TEXTURE_CELLS_M[1], look.noise_seed + 1))[:, None]
-    detail = 1.0 + SKIN_TEXTURE * (1.0 - nail) * grain * np.array([1.0, 1.1, 1.15], np.float32)
-    joints = tex.joint_arcs[chain].astype(np.float32)  # (K, 3), NaN off the fingers
-    offset = np.nan_to_num(arc - joints, nan=1.0)  # off the fingers: a metre from any joint
-    near = np.exp(-(offset / np.array(KNUCKLE_REACH_M, np.float32)) ** 2).max(1, keepdims=True)
-    nearest = np.take_along_axis(offset, np.abs(offset).argmin(1)[:, None], 1)
-    # Fine wrinkles across the joint's back, about 1.5 mm apart, on the blood-rich patch.
-    wrinkle = 0.65 + 0.35 * np.cos(np.float32(2 * np.pi / 0.0015) * nearest)
-    knuckle = near * (1.0 - palm) * (1.0 - nail)
-    detail = detail * (1.0 - KNUCKLE_DARKEN * knuckle * wrinkle) * REDDEN ** knuckle
-    dip, tip = joints[:, 2:3], tex.tip_arcs[chain][:, None]
-    pad = np.nan_to_num(np.clip((arc - dip) / (tip - dip), 0, 1))
-    return detail * REDDEN ** (0.7 * pad * (1.0 - nail))
+    self_occ, edge_darken, crease_darken, mottle_amp, nail_edge, fold_darken, texture_amp, knuckle_darken, sheen, \
+        sheen_exp = scalars[0], scalars[1], scalars[2], scalars[3], scalars[4], scalars[5], scalars[6], scalars[7], \
+        scalars[8], scalars[9]
+    occ_tint, dorsum, palm_tint, nail_tint = colours[0], colours[1], colours[2], colours[3]
+    mottle_rgb, grain_rgb, redden = colours[4], colours[5], colours[6]
+    floor = np.empty(3)
+    log_redden = np.empty(3)
+    for c in range(3):
+        floor[c] = 0.15 * max(sh[0, c], 1e-4)  # eval_sh's floor
+        log_redden[c] = math.log(redden[c])
+    basis = np.empty(9)
+    lit = np.empty(3)
+    detail = np.empty(3)
+    offset = np.empty(3)
+    for k in range(n.shape[0]):
+        x, y, z = float(n[k, 0]), float(n[k, 1]), float(n[k, 2])
+        basis[0], basis[1], basis[2], basis[3] = 1.0, x, y, z  # lighting.sh_basis
+        basis[4], basis[5], basis[6], basis[7], basis[8] = x * y, x * z, y * z, x * x - y * y, 3.0 * z * z - 1.0
+        palm = float(attr[k, 0])
+        nail = min(max(float(attr[k, 1]), 0.0), 1.0)
+        crease = min(max(float(attr[k, 2]), 0.0), 1.0)
+        # A nail is a plate with an edge, not a blush: sharpen the generator's smooth nail weight into the plate
+        # and a darker fold of skin around it (the cue that tells the back of a finger from its pad).
+        fold = min(max(1.0 - abs(nail - nail_edge) / 0.12, 0.0), 1.0)
+        nail = min(max((nail - nail_edge) / 0.08 + 0.5, 0.0), 1.0)
+        # Skin darkens where the hand hides its own sky and toward its silhouette, keeping its red.
+        unoccluded = 1.0 - self_occ * float(occlusion[k])
+        edge = 1.0 - edge_darken * (1.0 - float(facing[k])) ** 2
+        log_dark = math.log(unoccluded * edge)  # both darkenings raised to the tint's exponents at once
+        for c in range(3):
+            e = 0.0
+            for b in range(9):
+                e += basis[b] * sh[b, c]
+            lit[c] = max(e, floor[c]) * math.exp(occ_tint[c] * log_dark)
+        # Skin detail: pores and blotches, wrinkled redder skin over the finger joints' backs, redder fingertip pads.
+        for c in range(3):
+            detail[c] = 1.0
+        if textured:
+            for c in range(3):
+                detail[c] = 1.0 + texture_amp * (1.0 - nail) * float(grain[k]) * grain_rgb[c]
+            f = chain[k]
+            a = float(arc[k])
+            near, best = 0.0, 0
+            for j in range(3):  # off the fingers a metre from any joint
+                offset[j] = 1.0 if math.isnan(joint_arcs[f, j]) else a - joint_arcs[f, j]
+                near = max(near, math.exp(-(offset[j] / knuckle_reach[j]) ** 2))
+                if abs(offset[j]) < abs(offset[best]):
+                    best = j
+            # Fine wrinkles across the joint's back, about 1.5 mm apart, on the blood-rich patch.
+            wrinkle = 0.65 + 0.35 * math.cos(2 * math.pi / 0.0015 * offset[best])
+            knuckle = near * (1.0 - palm) * (1.0 - nail)
+            dip, tip = joint_arcs[f, 2], tip_arcs[f]
+            pad = 0.0
+            if not (math.isnan(dip) or math.isnan(tip)) and tip != dip:
+                pad = min(max((a - dip) / (tip - dip), 0.0), 1.0)
+            blood = knuckle + 0.7 * pad * (1.0 - nail)  # how much redder: knuckle patches and fingertip pads
+            for c in range(3):
+                detail[c] *= 1.0 - knuckle_darken * knuckle * wrinkle
+                if blood > 0.0:
+                    detail[c] *= math.exp(log_redden[c] * blood)
+        irradiance = 0.0
+        for c in range(3):
+            irradiance += lit[c] / max(skin_albedo[c], 1e-3) / 3.0
+        h = float(ndh[k])
+        gloss = 0.0
+        if h > 0.0:
+            gloss = sheen * h ** sheen_exp
+            if nail > 0.0:
+                gloss += nail * 0.10 * h ** 60
+            gloss *= irradiance
+        for c in range(3):
+            if sleeve[k]:
+                out[k, c] = sleeve_albedo[c] * lit[c] / max(skin_albedo[c], 1e-3)
+            else:
+                tint = (dorsum[c] * (1 - palm) + palm_tint[c] * palm) * (1 - nail) + nail_tint[c] * nail
+                skin = (lit[c] * tint * (1 - crease_darken * crease)
+                        * (1 + mottle_amp * float(mottle[k]) * mottle_rgb[c]))
+                out[k, c] = skin * (1.0 - fold_darken * fold * (1.0 - nail)) * detail[c] + gloss
 
 
 def render_hand(vertices: np.ndarray, faces: np.ndarray, attributes: np.ndarray, materials: np.ndarray,
@@ -313,9 +490,7 @@ def render_hand(vertices: np.ndarray, faces: np.ndarray, attributes: np.ndarray,
         normals_v = np.zeros_like(vertices)
         vertex_normals(vertices, faces, normals_v)
         t = tri[iy, ix]
-        corners = faces[t]
-        wb1, wb2 = b1[iy, ix][:, None], b2[iy, ix][:, None]
-        w0 = 1.0 - wb1 - wb2
+        first = faces[t, 0]  # a corner of the sample's triangle (its chain)
 
         # Every per-vertex quantity interpolated at once, in single precision: (K, D).
         if look.occluders is not None:
@@ -325,50 +500,47 @@ def render_hand(vertices: np.ndarray, faces: np.ndarray, attributes: np.ndarray,
         fields = [vertices, normals_v, attributes, look.mottle[:, None], occlusion[:, None]]
         if look.texture is not None:
             fields += [look.texture.rest, look.texture.arc[:, None]]
-        weights = np.concatenate([w0, wb1, wb2], 1).astype(np.float32)
-        sample = np.einsum("kc,kcd->kd", weights, np.concatenate(fields, 1).astype(np.float32)[corners])
+        sample = np.empty((len(t), sum(field.shape[1] for field in fields)), np.float32)
+        nearest = np.empty(len(t), np.int64)  # the triangle's corner nearest the sample (its material)
+        _interpolate(np.concatenate(fields, 1).astype(np.float32), faces, t, b1[iy, ix], b2[iy, ix], sample, nearest)
         pos, n, attr, mottle, occlusion = sample[:, 0:3], sample[:, 3:6], sample[:, 6:9], sample[:, 9:10], sample[:, 10:11]
-        n /= np.linalg.norm(n, axis=1, keepdims=True) + 1e-12
-        view = -pos / (np.linalg.norm(pos, axis=1, keepdims=True) + 1e-12)
-        n = np.where((np.einsum("ij,ij->i", n, view) < 0)[:, None], -n, n)
-        palm, nail, crease = attr[:, 0:1], np.clip(attr[:, 1:2], 0, 1), np.clip(attr[:, 2:3], 0, 1)
-        # A nail is a plate with an edge, not a blush: sharpen the generator's smooth nail weight into the plate
-        # and a darker fold of skin around it (the cue that tells the back of a finger from its pad).
-        fold = np.clip(1.0 - np.abs(nail - NAIL_EDGE) / 0.12, 0, 1)
-        nail = np.clip((nail - NAIL_EDGE) / 0.08 + 0.5, 0, 1)
-        lit = eval_sh(look.sh, n)
-        # Skin darkens where the hand hides its own sky and toward its silhouette, keeping its red.
-        occluded = SELF_OCCLUSION * occlusion
-        facing = np.clip(np.einsum("ij,ij->i", n, view), 0, 1)[:, None]
-        lit = lit * (1.0 - occluded) ** OCCLUSION_TINT * (1.0 - EDGE_DARKEN * (1.0 - facing) ** 2) ** OCCLUSION_TINT
-        tint = DORSUM_TINT * (1 - palm) + PALM_TINT * palm
-        tint = tint * (1 - nail) + NAIL_TINT * nail
-        skin = lit * tint * (1 - CREASE_DARKEN * crease) * (1 + MOTTLE * mottle * np.array([1.0, 0.8, 0.7]))
-        skin = skin * (1.0 - NAIL_FOLD_DARKEN * fold * (1.0 - nail))
-        if look.texture is not None:
-            skin = skin * _skin_detail(look, sample[:, 11:14], sample[:, 14:15], look.texture.chain[corners[:, 0]], palm,
-                                       nail)
+        # Unit normals turned toward the camera, view directions, and the cosines with the view and the half vector.
         light = dominant_direction(look.sh)
-        half = light + view
-        half /= np.linalg.norm(half, axis=1, keepdims=True) + 1e-12
-        irradiance = lit / np.maximum(look.skin_albedo, 1e-3)
-        ndh = np.clip(np.einsum("ij,ij->i", n, half), 0, 1)[:, None]
-        gloss = (SHEEN * ndh ** SHEEN_EXPONENT + nail * 0.10 * ndh ** 60) * irradiance.mean(1, keepdims=True)
-        skin = skin + gloss
-        sleeve = materials[corners[np.arange(len(t)), np.argmax(np.concatenate([w0, wb1, wb2], 1), 1)]] == MAT_SLEEVE
-        cloth = look.sleeve_albedo * irradiance
-        colour[iy, ix] = np.where(sleeve[:, None], cloth, skin).astype(np.float32)
+        view, facing, ndh = np.empty_like(pos), np.empty((len(t), 1), np.float32), np.empty((len(t), 1))
+        _view_geometry(pos, n, light, view, facing, ndh)
+        textured = look.texture is not None
+        if textured:
+            rest, arc, chain = sample[:, 11:14], sample[:, 14], look.texture.chain[first]
+            grain = np.empty(len(t), np.float32)  # pores and blotches: two octaves of noise on the rest skin
+            _grain(rest, TEXTURE_CELLS_M[0], TEXTURE_CELLS_M[1], _lattice(look.noise_seed).ravel(),
+                   _lattice(look.noise_seed + 1).ravel(), NOISE_PERIOD, grain)
+            joint_arcs, tip_arcs = look.texture.joint_arcs, look.texture.tip_arcs
+        else:
+            arc, grain, chain = np.zeros(len(t), np.float32), np.zeros(len(t), np.float32), np.zeros(len(t), np.int8)
+            joint_arcs, tip_arcs = np.full((1, 3), np.nan), np.full(1, np.nan)
+        skin = np.empty((len(t), 3), np.float32)
+        _skin_colour(n, facing[:, 0], ndh[:, 0], attr, mottle[:, 0], occlusion[:, 0], materials[nearest] == MAT_SLEEVE,
+                     np.asarray(look.sh, np.float64), np.asarray(look.skin_albedo, np.float64),
+                     np.asarray(look.sleeve_albedo, np.float64), textured, grain, arc, chain,
+                     np.asarray(joint_arcs, np.float64), np.asarray(tip_arcs, np.float64), _skin_scalars(),
+                     _skin_colours(), np.array(KNUCKLE_REACH_M), skin)
+        colour[iy, ix] = skin
         radius = CREVICE_REACH_M * camera.fx * s / float(np.median(zbuf[iy, ix]))
         receives = tri >= 0
         if look.texture is not None:  # the forearm's tube starts inside the palm: that seam is not a crevice
-            receives[iy, ix] &= look.texture.chain[corners[:, 0]] != ARM_CHAIN
-        colour *= crevice_shading(zbuf, tri >= 0, receives, radius)[..., None] ** OCCLUSION_TINT.astype(np.float32)
+            receives[iy, ix] &= look.texture.chain[first] != ARM_CHAIN
+        crevice = crevice_shading(zbuf, tri >= 0, receives, radius)
+        cy, cx = np.nonzero(crevice < 1.0)  # elsewhere the factor is exactly 1
+        colour[cy, cx] *= crevice[cy, cx][:, None] ** OCCLUSION_TINT.astype(np.float32)
     coverage = visible.astype(np.float32)
     colour_out = cv2.resize(colour, (w, h), interpolation=cv2.INTER_AREA)
     alpha = cv2.resize(coverage, (w, h), interpolation=cv2.INTER_AREA)
     # Nearest visible sample of each pixel's S×S block.
     depth_ss = np.where(visible, zbuf, np.inf).astype(np.float32)
-    depth = depth_ss.reshape(h, s, w, s).min(axis=(1, 3))
+    depth = depth_ss[0::s, 0::s]
+    for dy in range(s):
+        for dx in range(s):
+            depth = np.minimum(depth, depth_ss[dy::s, dx::s])
     colour_full[y0:y1, x0:x1] = colour_out
     alpha_full[y0:y1, x0:x1] = alpha
     depth_full[y0:y1, x0:x1] = depth

@@ -47,9 +47,9 @@ def fill_frame(ann: ClipAnnotations, f: int, face: PhotoFace, pose: HeadPose, ke
     ix = np.clip(lm[:, 0].astype(int), 0, w - 1)
     iy = np.clip(lm[:, 1].astype(int), 0, h - 1)
     ann.face_confidence[f] = float(np.clip(1.0 - 0.6 * hand_visible[iy, ix].mean(), 0.05, 1.0))
-    ys, xs = np.nonzero(warped.face_mask)
-    if len(ys):
-        ann.face_box[f] = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+    rows, cols = np.flatnonzero(warped.face_mask.any(1)), np.flatnonzero(warped.face_mask.any(0))
+    if len(rows):
+        ann.face_box[f] = (cols[0], rows[0], cols[-1] + 1, rows[-1] + 1)
     # Hand: keypoints with self- and face-occlusion confidence, amodal mask.
     px = face.project(joints)
     inside = (px[:, 0] >= 0.5) & (px[:, 0] <= w - 0.5) & (px[:, 1] >= 0.5) & (px[:, 1] <= h - 0.5)
@@ -63,7 +63,7 @@ def fill_frame(ann: ClipAnnotations, f: int, face: PhotoFace, pose: HeadPose, ke
         front = layer.front_depth(px)
         fx = np.clip(px[:, 0].astype(int), 0, w - 1)
         fy = np.clip(px[:, 1].astype(int), 0, h - 1)
-        face_z = np.where(warped.face_mask[fy, fx], warped.points[fy, fx, 2], np.inf)
+        face_z = np.where(warped.face_mask[fy, fx], warped.depth[fy, fx], np.inf)
         visible = (front >= joints[:, 2] - SELF_OCCLUSION_M) & (face_z >= joints[:, 2] - 0.002)
         ann.hand_present[f, hand_index] = True
         ann.hand_keypoints[f, hand_index, :, :2] = px
@@ -81,7 +81,7 @@ def fill_frame(ann: ClipAnnotations, f: int, face: PhotoFace, pose: HeadPose, ke
             contact_mask[int(point[1]), int(point[0])] = True
             ann.mask("contact")[f] = contact_mask
     # Synthetic arrays: visible depth, visible skin deformation, penetration.
-    face_depth = np.where(warped.face_mask, warped.points[..., 2], 0.0)
+    face_depth = np.where(warped.face_mask, warped.depth, 0.0)
     ann.depth[f] = np.where(hand_visible & np.isfinite(layer.depth), layer.depth, face_depth)
     ann.deformation[f] = np.where(hand_visible, 0.0, warped.deformation_mm)
     ann.penetration[f] = penetration_mm

@@ -12,11 +12,14 @@ kinematics on a driving video's keypoints (``placement.fit_driving_hand``, ``ik`
 from __future__ import annotations
 
 import time
+import weakref
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import cv2
 import numpy as np
+from numba import njit
 
 from interanimate.data.annotations import ClipAnnotations
 from interanimate.data.schema import HAND_SIDES
@@ -29,9 +32,9 @@ from interanimate.data.synth.render import rotation_xyz
 from interanimate.pipelines.errors import AnimateError
 from interanimate.pipelines.reference_face import ReferenceFace
 from interanimate.render.composite.contact import SkinSurface, solve_contact
-from interanimate.render.composite.face import PhotoFace, build_face, linear_to_srgb
+from interanimate.render.composite.face import PhotoFace, build_face
 from interanimate.render.composite.hand_render import (
-    HandAppearance, occlusion_probes, render_hand, surface_coordinates,
+    SUPERSAMPLE, HandAppearance, occlusion_probes, render_hand, surface_coordinates,
 )
 from interanimate.render.composite.labels import fill_frame
 from interanimate.render.composite.lighting import dominant_direction
@@ -51,6 +54,7 @@ BLUR_PX = 1.5  # hand travel during the exposure (px) above which a frame is mot
 SHADOW_TINT = np.array([0.8, 1.0, 1.15])
 SHADOW_REACH_M = 0.12  # skin this far (in the image plane) from the hand's spheres is tested for its shadow
 HAND_SOFTEN_PX = 0.45  # optical softness given to the drawn hand, like the photo's own lens and resampling
+SOFTEN_REACH_PX = 4  # beyond the softening kernel's reach (its radius is 2 px at 0.45 px) and its mirrored border
 SLEEVES = np.array([[0.05, 0.06, 0.09], [0.12, 0.12, 0.13], [0.20, 0.05, 0.05], [0.03, 0.10, 0.06],
                     [0.30, 0.28, 0.25]])
 
@@ -103,6 +107,92 @@ def _box_around(points_px: np.ndarray, pad: float, height: int, width: int) -> t
     lo = np.floor(points_px.min(0) - pad).astype(int)
     hi = np.ceil(points_px.max(0) + pad).astype(int)
     return max(lo[1], 0), min(hi[1], height), max(lo[0], 0), min(hi[0], width)
+
+
+@njit(cache=True)
+def _srgb255(x):
+    """``255 · linear_to_srgb(x)`` of a float32, in single precision."""
+    x = min(max(x, np.float32(0.0)), np.float32(1.0))
+    if x <= np.float32(0.0031308):
+        v = np.float32(12.92) * x
+    else:
+        v = np.float32(1.055) * x ** np.float32(1 / 2.4) - np.float32(0.055)
+    return v * np.float32(255.0)
+
+
+SRGB_BUCKET_SHIFT = 14  # float32 bit patterns per bucket of the sRGB byte table: 2^14 (65k buckets over [0, 1])
+
+
+@njit(cache=True)
+def _srgb_steps(top):
+    """``steps (257,)``: ``steps[k]`` is the first float32 bit pattern in [0, ``top``] whose byte is at least ``k``
+    (bisection over the bit patterns: the curve rises monotonically)."""
+    steps = np.empty(257, np.int64)
+    steps[0], steps[256] = -1, top + 1
+    for k in range(1, 256):
+        lo, hi = 0, top  # byte(lo) < k <= byte(hi)
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if round(_srgb255(np.array(np.int32(mid)).view(np.float32)[()])) >= k:
+                hi = mid
+            else:
+                lo = mid
+        steps[k] = hi
+    return steps
+
+
+@lru_cache(maxsize=1)
+def _srgb_table() -> tuple[np.ndarray, np.ndarray]:
+    """Exact bytes of ``round(_srgb255(x))`` by table: ``_srgb_steps`` and each bucket's byte at its first value."""
+    top = int(np.float32(1.0).view(np.int32))
+    steps = _srgb_steps(top)
+    starts = np.arange(0, top + (1 << SRGB_BUCKET_SHIFT), 1 << SRGB_BUCKET_SHIFT)
+    return steps, (np.searchsorted(steps, starts, side="right") - 1).astype(np.int64)
+
+
+@njit(cache=True)
+def _composite_bytes(linear, colour, alpha, y0, x0, noise, steps, buckets, out):
+    """``out (H, W, 3) uint8``: the hand layer (premultiplied ``colour``, ``alpha`` of the box at ``y0, x0``) over
+    ``linear``, in sRGB, plus the sensor ``noise (H, W)`` (grey levels; empty for none) weighted by the coverage.
+    Outside the box the byte comes from ``_srgb_table`` (the same byte, without the power)."""
+    one = np.float32(1.0)
+    h, w = alpha.shape
+    noisy = noise.size > 0
+    top = steps[256] - 1  # the bit pattern of 1.0
+    photo_bits = linear.view(np.int32)
+    for i in range(linear.shape[0]):
+        for j in range(linear.shape[1]):
+            if y0 <= i < y0 + h and x0 <= j < x0 + w:
+                a = alpha[i - y0, j - x0]
+                for c in range(3):
+                    v = _srgb255(linear[i, j, c] * (one - a) + colour[i - y0, j - x0, c])
+                    if noisy:
+                        v = np.float32(v + noise[i, j] * a)
+                    out[i, j, c] = min(max(round(v), 0), 255)
+            else:
+                for c in range(3):
+                    bits = min(max(np.int64(photo_bits[i, j, c]), 0), top)  # the float's order is its bits' (x >= 0)
+                    k = buckets[bits >> SRGB_BUCKET_SHIFT]
+                    while bits >= steps[k + 1]:
+                        k += 1
+                    out[i, j, c] = k
+
+
+def _grown(box: tuple[int, int, int, int], pad: int, height: int, width: int) -> tuple[slice, slice]:
+    """``box`` (y0, y1, x0, x1) grown by ``pad`` pixels and clipped to the frame, as slices."""
+    return (slice(max(box[0] - pad, 0), min(box[1] + pad, height)),
+            slice(max(box[2] - pad, 0), min(box[3] + pad, width)))
+
+
+_last_surface: tuple = (lambda: None, None)  # (weak reference to a PhotoFace, its SkinSurface)
+
+
+def _skin_surface(face: PhotoFace) -> SkinSurface:
+    """The photo's ``SkinSurface`` (a per-photo constant: every clip of one photo shares it)."""
+    global _last_surface
+    if _last_surface[0]() is not face:
+        _last_surface = (weakref.ref(face), SkinSurface(face))
+    return _last_surface[1]
 
 
 def _check_reference(reference: ReferenceFace) -> None:
@@ -188,7 +278,7 @@ def _composite(face: PhotoFace, source, poses: list, eye_open: np.ndarray, look:
     """The frame loop shared by patterns and driving videos: ``source.frame(f)`` is the hand before contact."""
     num_frames = len(poses)
     hand_model = source.hand
-    surface = SkinSurface(face)
+    surface = _skin_surface(face)
     warper = FaceWarper(face)
     light = dominant_direction(face.sh)
     grey = face.sh.mean(1)
@@ -221,35 +311,46 @@ def _composite(face: PhotoFace, source, poses: list, eye_open: np.ndarray, look:
         joints = pose.apply(contact.hand.joints, face.pivot)
         spheres = contact.hand.spheres.copy()
         spheres[:, :3] = pose.apply(spheres[:, :3], face.pivot)
-        face_depth = np.where(warped.face_mask, warped.points[..., 2], np.inf)
+        face_depth = np.where(warped.face_mask, warped.depth, np.inf)
         # Shadow and occlusion on the skin near the hand.
         finger_px = face.project(spheres[spheres[:, 4] < 6, :3])
         box = _box_around(finger_px, SHADOW_REACH_M * face.px_per_m, height, width)
         linear = warped.linear
         if box[0] < box[1] and box[2] < box[3]:
-            shade = hand_shadow(warped.points, warped.normals, warped.face_mask, spheres[spheres[:, 4] < 6], light,
-                                direct, box)
+            # Only the box is shaded (the shade is 1 outside it): its skin points and normals are all it needs.
+            inside = np.s_[box[0]:box[1], box[2]:box[3]]
+            shade = hand_shadow(warped.points_in(inside), warped.normals_in(inside), warped.face_mask[inside],
+                                spheres[spheres[:, 4] < 6], light, direct, (0, box[1] - box[0], 0, box[3] - box[2]))
             # Skin scatters red light into its own shadows: the shadow deepens least in red.
-            linear = linear * (shade[..., None] ** SHADOW_TINT).astype(np.float32)
+            linear = linear.copy()
+            sy, sx = np.nonzero(shade < 1.0)  # the unshadowed rest keeps its colour exactly
+            linear[box[0] + sy, box[2] + sx] *= (shade[sy, sx][:, None] ** SHADOW_TINT).astype(np.float32)
         clock.lap("shadow")
         layer = render_hand(vertices, hand_model.faces, placed.attributes, placed.materials, face.camera, face_depth,
                             look)
+        # The layer is zero outside its drawn box: smear, soften and composite only there (and as far as the
+        # filters reach), with the same result as over the whole frame.
+        drawn = (layer.origin[1], layer.origin[1] + layer.zbuf.shape[0] // SUPERSAMPLE,
+                 layer.origin[0], layer.origin[0] + layer.zbuf.shape[1] // SUPERSAMPLE)
+        reach = SOFTEN_REACH_PX
         if previous is not None:
             # The shutter is open for the last SHUTTER of the frame interval: smear the layer along the hand's
             # image motion over that time (a line kernel; the hand's motion within a frame is nearly a translation).
             travel = (face.project(joints) - face.project(previous[1])).mean(0) * SHUTTER
             if float(np.linalg.norm(travel)) > BLUR_PX:
                 kernel = _streak(travel)
-                layer.colour = cv2.filter2D(layer.colour, -1, kernel, borderType=cv2.BORDER_CONSTANT)
-                layer.alpha = cv2.filter2D(layer.alpha, -1, kernel, borderType=cv2.BORDER_CONSTANT)
+                smear = _grown(drawn, kernel.shape[0] // 2 + 1, height, width)
+                layer.colour[smear] = cv2.filter2D(layer.colour[smear], -1, kernel, borderType=cv2.BORDER_CONSTANT)
+                layer.alpha[smear] = cv2.filter2D(layer.alpha[smear], -1, kernel, borderType=cv2.BORDER_CONSTANT)
+                reach += kernel.shape[0] // 2 + 1
         previous = (vertices, joints)
-        colour = cv2.GaussianBlur(layer.colour, (0, 0), HAND_SOFTEN_PX)
-        alpha = cv2.GaussianBlur(layer.alpha, (0, 0), HAND_SOFTEN_PX)[..., None]
-        out = linear * (1.0 - alpha) + colour
-        srgb = linear_to_srgb(out) * 255.0
-        if face.noise_sigma > 0:
-            srgb = srgb + noise_rng.normal(0.0, face.noise_sigma, srgb.shape[:2])[..., None] * alpha
-        frames[f] = np.clip(np.round(srgb), 0, 255).astype(np.uint8)
+        inside = _grown(drawn, reach, height, width)
+        colour = cv2.GaussianBlur(layer.colour[inside], (0, 0), HAND_SOFTEN_PX)
+        alpha = cv2.GaussianBlur(layer.alpha[inside], (0, 0), HAND_SOFTEN_PX)
+        # The whole frame's noise is drawn (one stream whatever the hand's size); only the hand receives it.
+        noise = (noise_rng.normal(0.0, face.noise_sigma, (height, width)) if face.noise_sigma > 0
+                 else np.zeros((0, 0)))
+        _composite_bytes(linear, colour, alpha, inside[0].start, inside[1].start, noise, *_srgb_table(), frames[f])
         clock.lap("hand")
         lids = warper.eyelids.closed_face(face, blink)  # the mesh with its lids where the warp drew them
         fill_frame(ann, f, lids, pose, contact.kernels, warped, layer, vertices, hand_only, joints, hand_index,

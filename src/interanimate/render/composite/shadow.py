@@ -33,6 +33,11 @@ def hand_shadow(points: np.ndarray, normals: np.ndarray, mask: np.ndarray, spher
     centre = spheres[:, :3].mean(0)
     radius = float(np.max(np.linalg.norm(spheres[:, :3] - centre, axis=1) + spheres[:, 3]))
     bound = np.array([*centre, radius])
-    _shade_box(points.astype(np.float64), normals.astype(np.float64), mask, np.ascontiguousarray(spheres, np.float64),
-               bound, float(light[0]), float(light[1]), float(light[2]), float(direct), *box, out)
+    y0, y1, x0, x1 = box
+    if y1 <= y0 or x1 <= x0:
+        return out
+    inside = np.s_[y0:y1, x0:x1]  # only the box is shaded: convert just its points and normals
+    _shade_box(points[inside].astype(np.float64), normals[inside].astype(np.float64),
+               np.ascontiguousarray(mask[inside]), np.ascontiguousarray(spheres, np.float64), bound, float(light[0]),
+               float(light[1]), float(light[2]), float(direct), 0, y1 - y0, 0, x1 - x0, out[inside])
     return out

@@ -10,10 +10,11 @@ photo's own spherical-harmonic lighting (an indent darkens on the side away from
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+from numba import njit
 
 from interanimate.data.synth.physics import K_CX, K_REACH, apply_kernels
 from interanimate.render.composite.face import Eyelids, PhotoFace, sample_map
@@ -47,15 +48,73 @@ class HeadPose:
 
 @dataclass
 class WarpedFace:
-    """The warped photo (linear RGB) and the skin's geometry and labels in the output frame."""
+    """The warped photo (linear RGB) and the skin's geometry and labels in the output frame.
+
+    The skin's 3-D points and normals are resampled on demand (``points_in``, ``normals_in``: only a region, e.g.
+    where the hand's shadow falls; ``points``, ``normals``: the whole frame); ``depth`` is their camera depth.
+    """
 
     linear: np.ndarray  # (H, W, 3)
     face_mask: np.ndarray  # (H, W) bool
     deformation_mm: np.ndarray  # (H, W)
     contact_weight: np.ndarray  # (H, W)
-    points: np.ndarray  # (H, W, 3) camera frame, after motion and deformation
-    normals: np.ndarray  # (H, W, 3)
+    depth: np.ndarray  # (H, W) the points' z (m)
     max_shift_px: float  # largest contact-induced image displacement
+    source_points: np.ndarray = field(repr=False)  # (H, W, 3) float32 camera frame, after motion and deformation,
+    source_normals: np.ndarray = field(repr=False)  # (H, W, 3) float32 reference normals; both before resampling
+    rotation: np.ndarray = field(repr=False)  # the head's rotation (turns the normals)
+    map_x: np.ndarray = field(repr=False)  # (H, W) the backward map's source columns and rows (cv2.remap)
+    map_y: np.ndarray = field(repr=False)
+
+    def _warp(self, values: np.ndarray, region) -> np.ndarray:
+        return cv2.remap(values, self.map_x[region], self.map_y[region], cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE)
+
+    def points_in(self, region=np.s_[:, :]) -> np.ndarray:
+        """``(h, w, 3)`` camera-frame skin points of the output pixels in ``region`` (a pair of slices)."""
+        return self._warp(self.source_points, region)
+
+    def normals_in(self, region=np.s_[:, :]) -> np.ndarray:
+        """``(h, w, 3)`` unit skin normals (camera frame) of the output pixels in ``region``."""
+        # Resampling is linear, so the resampled normals are turned by the head's rotation after it (the same
+        # vectors); the rotation keeps their lengths.
+        normals = cv2.transform(self._warp(self.source_normals, region), self.rotation.astype(np.float32))
+        normals /= np.sqrt(np.einsum("ijk,ijk->ij", normals, normals))[..., None] + np.float32(1e-12)
+        return normals
+
+    @property
+    def points(self) -> np.ndarray:
+        """``(H, W, 3)`` camera-frame skin points, after motion and deformation."""
+        return self.points_in()
+
+    @property
+    def normals(self) -> np.ndarray:
+        """``(H, W, 3)`` unit skin normals."""
+        return self.normals_in()
+
+
+@njit(cache=True)
+def _project_grid(points, fx, fy, cx, cy, support, grid, proj, disp):
+    """``proj``: the pixels of ``points (H, W, 3)`` (``Camera.project``); ``disp``: ``support · (proj - grid)``."""
+    for i in range(points.shape[0]):
+        for j in range(points.shape[1]):
+            z = max(points[i, j, 2], 1e-6)
+            proj[i, j, 0] = fx * points[i, j, 0] / z + cx
+            proj[i, j, 1] = fy * points[i, j, 1] / z + cy
+            for c in range(2):
+                disp[i, j, c] = support[i, j] * (proj[i, j, c] - grid[i, j, c])
+
+
+@njit(cache=True)
+def _step_back(grid, disp):
+    """The remap coordinates ``grid - disp - 0.5`` (pixel centres to cv2's convention) as two contiguous maps."""
+    half = np.float32(0.5)
+    map_x, map_y = np.empty(grid.shape[:2], np.float32), np.empty(grid.shape[:2], np.float32)
+    for i in range(grid.shape[0]):
+        for j in range(grid.shape[1]):
+            map_x[i, j] = grid[i, j, 0] - disp[i, j, 0] - half
+            map_y[i, j] = grid[i, j, 1] - disp[i, j, 1] - half
+    return map_x, map_y
 
 
 def _grid_normals(points: np.ndarray) -> np.ndarray:
@@ -75,6 +134,7 @@ class FaceWarper:
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
         self.grid = np.stack([xx + 0.5, yy + 0.5], -1)
         self.points = face.points.astype(np.float64)
+        self.normals = np.ascontiguousarray(face.normals, np.float32)
         self.mask_f = face.face_mask.astype(np.float32)
         self.eyelids = Eyelids(face.mesh_px)
 
@@ -95,9 +155,13 @@ class FaceWarper:
     def __call__(self, pose: HeadPose, kernels: np.ndarray, blink: float = 0.0) -> WarpedFace:
         """The frame under ``pose`` with the contact ``kernels`` applied and the eyes ``blink`` of the way shut."""
         face = self.face
-        moved = pose.apply(self.points, face.pivot)
-        proj0 = face.project(moved).astype(np.float32)
-        disp_img = face.support[..., None] * (proj0 - self.grid)
+        # pose.apply over the whole frame as one affine map of the 3-channel image.
+        affine = np.hstack([pose.rotation, (face.pivot + pose.translation - pose.rotation @ face.pivot)[:, None]])
+        moved = cv2.transform(self.points, affine)
+        proj0, disp_img = np.empty(moved.shape[:2] + (2,), np.float32), np.empty(moved.shape[:2] + (2,), np.float32)
+        camera = face.camera
+        # proj0 = face.project(moved); disp_img = support · (proj0 - grid): the head motion's image displacement.
+        _project_grid(moved, camera.fx, camera.fy, camera.cx, camera.cy, face.support, self.grid, proj0, disp_img)
         linear = face.linear
         deformed = moved
         deformation = np.zeros(self.mask_f.shape, np.float32)
@@ -133,10 +197,9 @@ class FaceWarper:
             linear = linear.copy()
             linear[ys, xs] = linear[ys, xs] * (m * ratio + (1 - m))
         # Backward map, one fixed-point step: src(p) = p - d(p - d(p)).
-        first = self.grid - disp_img - 0.5
-        d_at = cv2.remap(disp_img, first[..., 0], first[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        src = self.grid - d_at - 0.5
-        mx, my = src[..., 0], src[..., 1]
+        first_x, first_y = _step_back(self.grid, disp_img)
+        d_at = cv2.remap(disp_img, first_x, first_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        mx, my = _step_back(self.grid, d_at)
         if blink > 0:
             # The lids close on the photo itself: read the moved pixel from where the blink's warp takes it.
             my = (self.eyelids.source(mx + 0.5, my + 0.5, blink) - 0.5).astype(np.float32)
@@ -146,8 +209,12 @@ class FaceWarper:
 
         out_linear = warp(np.ascontiguousarray(linear, np.float32))
         mask = warp(self.mask_f) > 0.5
-        normals = warp((face.normals @ pose.rotation.T).astype(np.float32))
-        normals /= np.linalg.norm(normals, axis=-1, keepdims=True) + 1e-12
-        return WarpedFace(linear=out_linear, face_mask=mask, deformation_mm=warp(deformation) * mask,
-                          contact_weight=warp(contact) * mask, points=warp(deformed.astype(np.float32)),
-                          normals=normals, max_shift_px=max_shift)
+        if box is None:  # no contact: nothing is deformed
+            deformation_mm, contact_weight = deformation, contact
+        else:
+            deformation_mm, contact_weight = warp(deformation) * mask, warp(contact) * mask
+        source_points = deformed.astype(np.float32)
+        return WarpedFace(linear=out_linear, face_mask=mask, deformation_mm=deformation_mm,
+                          contact_weight=contact_weight, depth=warp(np.ascontiguousarray(source_points[..., 2])),
+                          max_shift_px=max_shift, source_points=source_points, source_normals=self.normals,
+                          rotation=pose.rotation, map_x=mx, map_y=my)
