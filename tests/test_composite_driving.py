@@ -204,3 +204,125 @@ def test_a_driven_photo_blinks_when_the_driving_face_does(astronaut, poke):
     clip = render_driven(astronaut, driving, seed=3)
     apertures = np.array([_aperture(lm) for lm in clip.annotations.face_keypoints])
     assert apertures[shut] < 0.35 * np.median(apertures), apertures
+
+
+@pytest.fixture(scope="module")
+def photo_face(astronaut):
+    from interanimate.render.composite.face import build_face
+
+    return build_face(astronaut.image, astronaut.mesh)
+
+
+def _euler_deg(rotation: np.ndarray) -> np.ndarray:
+    """Roll, yaw, pitch (camera frame: about z, then y, then x) in degrees."""
+    from scipy.spatial.transform import Rotation
+
+    return np.rad2deg(Rotation.from_matrix(rotation).as_euler("ZYX"))
+
+
+def _turned(points: np.ndarray, pivot: np.ndarray, roll: float, yaw: float, pitch: float,
+            shift=(0.0, 0.0, 0.0)) -> np.ndarray:
+    from scipy.spatial.transform import Rotation
+
+    rotation = Rotation.from_euler("ZYX", np.deg2rad([roll, yaw, pitch])).as_matrix()
+    return (points - pivot) @ rotation.T + pivot + np.asarray(shift)
+
+
+@pytest.mark.parametrize("angles", [(0, 0, 0), (12, 0, 0), (0, 18, 0), (0, -18, 0), (0, 0, 14), (0, 0, -14),
+                                    (6, 15, -10)])
+def test_the_photo_head_turns_as_its_own_face_was_turned(photo_face, angles):
+    """Driving landmarks: the photo's lifted face rotated by known roll, yaw and pitch and projected."""
+    from interanimate.data.annotate.ibug68 import ibug68_from_mesh
+    from interanimate.render.composite.placement import head_poses
+
+    face = photo_face
+    lifted = ibug68_from_mesh(face.vertices)
+    frame = face.landmarks + face.project(_turned(lifted, face.pivot, *angles)) - face.project(lifted)
+    still = face.landmarks
+    poses = head_poses(face, np.stack([still, frame, frame, frame, still]))
+    assert np.abs(_euler_deg(poses[2].rotation) - angles).max() < 0.5, _euler_deg(poses[2].rotation)
+    assert np.linalg.norm(poses[2].translation) < 1e-3  # turned about the pivot: the pivot stays
+    # Smoothed over three frames: half-way in the frame after the still one.
+    assert np.abs(_euler_deg(poses[1].rotation) - 0.75 * np.array(angles)).max() < 0.5
+    if not any(angles):
+        assert all(np.allclose(p.rotation, np.eye(3), atol=1e-6) and np.abs(p.translation).max() < 1e-6
+                   for p in poses)
+
+
+def test_yaw_and_pitch_stop_where_one_view_stops(photo_face):
+    from interanimate.data.annotate.ibug68 import ibug68_from_mesh
+    from interanimate.render.composite.placement import head_poses
+
+    face = photo_face
+    lifted = ibug68_from_mesh(face.vertices)
+    far = [face.landmarks + face.project(_turned(lifted, face.pivot, 0, yaw, pitch)) - face.project(lifted)
+           for yaw, pitch in ((45, 0), (0, -35))]
+    for frame, expected in zip(far, ((0, 20, 0), (0, 0, -15))):
+        pose = head_poses(face, np.stack([frame] * 3))[1]
+        assert np.abs(_euler_deg(pose.rotation) - expected).max() < 0.5, _euler_deg(pose.rotation)
+
+
+def test_a_shifted_larger_face_moves_the_head_without_turning_it(photo_face):
+    """A 2-D similarity of the landmarks (what the head did before it could turn): roll, translation and depth."""
+    from interanimate.render.composite.placement import head_poses
+
+    face = photo_face
+    angle, scale, shift = np.deg2rad(8.0), 1.1, np.array([6.0, -4.0])
+    centre = face.landmarks.mean(0)
+    c, s = np.cos(angle), np.sin(angle)
+    frame = (face.landmarks - centre) @ (scale * np.array([[c, -s], [s, c]])).T + centre + shift
+    pose = head_poses(face, np.stack([frame] * 3))[1]
+    roll, yaw, pitch = _euler_deg(pose.rotation)
+    assert abs(roll - 8.0) < 1.0 and abs(yaw) < 2.0 and abs(pitch) < 2.0, (roll, yaw, pitch)
+    moved = face.pivot + pose.translation
+    assert moved[2] / face.pivot[2] == pytest.approx(1 / scale, abs=0.03)  # larger: nearer the camera
+    # The moved face lands where the driving landmarks are.
+    from interanimate.data.annotate.ibug68 import ibug68_from_mesh
+    from interanimate.render.composite.placement import POSE_LANDMARKS
+
+    lifted = ibug68_from_mesh(face.vertices)[POSE_LANDMARKS]
+    drawn = face.project(pose.apply(lifted, face.pivot)) - face.project(lifted) + face.landmarks[POSE_LANDMARKS]
+    assert np.median(np.linalg.norm(drawn - frame[POSE_LANDMARKS], axis=1)) < 1.0
+
+
+@pytest.mark.parametrize("angles", [(0, 16, 0), (0, -15, 0), (0, 0, 12), (8, 15, -10)])
+def test_another_person_turning_in_another_camera_turns_the_photo_head_as_much(photo_face, angles):
+    """Through the retargeting: a face of other proportions, its turn relative to its first frame."""
+    from interanimate.data.annotate.ibug68 import ibug68_from_mesh
+    from interanimate.pipelines.retarget import transfer_face
+    from interanimate.render.composite.placement import head_poses
+
+    lifted = ibug68_from_mesh(photo_face.vertices)
+    other = (lifted - lifted.mean(0)) * [1.12, 0.95, 1.3]  # wider, shorter, a deeper nose
+    pivot, place = np.array([0.0, 0.03, 0.09]), np.array([0.01, -0.02, 0.7])
+
+    def seen(points):  # another camera: 500 px focal length, 320 px frame
+        return 500.0 * points[:, :2] / points[:, 2:] + 160.0
+
+    source = np.stack([seen(other + place)] + [seen(_turned(other, pivot, *angles) + place)] * 3)
+    landmarks, _ = transfer_face(source, photo_face.landmarks)
+    pose = head_poses(photo_face, landmarks)[2]
+    assert np.abs(_euler_deg(pose.rotation) - angles).max() < 3.0, _euler_deg(pose.rotation)
+
+
+def test_a_turning_head_moves_the_hair_beside_the_face_without_tearing(photo_face):
+    """The depth beyond the mesh continues its rim: turned to the limits, no pixel outside the face folds over."""
+    from scipy.spatial.transform import Rotation
+
+    from interanimate.render.composite.placement import MAX_PITCH_RAD, MAX_YAW_RAD
+    from interanimate.render.composite.warp import HeadPose
+
+    face = photo_face
+    mask, depth = face.face_mask, face.points[..., 2]
+    steps = np.r_[np.abs(np.diff(depth, axis=1))[mask[:, 1:] != mask[:, :-1]],
+                  np.abs(np.diff(depth, axis=0))[mask[1:] != mask[:-1]]]
+    assert np.percentile(steps, 90) < 0.01, np.percentile(steps, 90)  # metres across the rim
+    yy, xx = np.mgrid[0:face.height, 0:face.width] + 0.5
+    for yaw, pitch in ((MAX_YAW_RAD, 0.0), (-MAX_YAW_RAD, 0.0), (0.0, MAX_PITCH_RAD), (0.0, -MAX_PITCH_RAD)):
+        pose = HeadPose(Rotation.from_euler("YX", [yaw, pitch]).as_matrix(), np.zeros(3))
+        moved = face.project(pose.apply(face.points.reshape(-1, 3).astype(np.float64), face.pivot))
+        dx, dy = (face.support * (moved.reshape(*depth.shape, 2)[..., i] - (xx, yy)[i]) for i in range(2))
+        jacobian = (1 + np.gradient(dx, axis=1)) * (1 + np.gradient(dy, axis=0)) \
+            - np.gradient(dx, axis=0) * np.gradient(dy, axis=1)
+        assert not (jacobian[~mask] < 0).any(), (yaw, pitch, int((jacobian[~mask] < 0).sum()))
+        assert (jacobian[mask] < 0).mean() < 0.04  # the far side of the face, edge-on in the photo, only

@@ -150,7 +150,12 @@ def surface_maps(vertices: np.ndarray, triangles: np.ndarray, camera: Camera) ->
 
 
 def _extend_depth(zbuf: np.ndarray, covered: np.ndarray, sigma: float) -> np.ndarray:
-    """Depth everywhere: the mesh's inside it, a normalised-convolution extension of its rim outside."""
+    """Depth everywhere: the mesh's inside it; outside, continuous with its rim and relaxing within ``sigma``
+    toward a normalised-convolution extension of the mesh and a plane behind it.
+
+    Continuity matters once the head turns or nods: the warp moves each pixel by its depth, and a step in depth at
+    the rim (the interior's average is centimetres nearer than the face's sides) would tear the image there.
+    """
     z = np.where(covered, zbuf, 0.0).astype(np.float32)
     m = covered.astype(np.float32)
     blur_z = cv2.GaussianBlur(z, (0, 0), sigma)
@@ -160,7 +165,17 @@ def _extend_depth(zbuf: np.ndarray, covered: np.ndarray, sigma: float) -> np.nda
     # Beyond the rim the extension relaxes toward a plane a little behind the face (hair, ears, background).
     weight = np.clip(blur_m * 2.0, 0.0, 1.0)
     ext = weight * ext + (1 - weight) * far
-    return np.where(covered, zbuf, ext)
+    # Next to the rim: the depth of the nearest rim pixel, its Voronoi seams smoothed over a few pixels.
+    outside = (~covered).astype(np.uint8)
+    dist, label = cv2.distanceTransformWithLabels(outside, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
+    rim_z = np.zeros(int(label.max()) + 1, np.float32)
+    rim_z[label[covered]] = zbuf[covered]
+    near = rim_z[label]
+    o = outside.astype(np.float32)
+    near = cv2.GaussianBlur(near * o, (0, 0), 1.5) / np.maximum(cv2.GaussianBlur(o, (0, 0), 1.5), 1e-6)
+    t = np.clip(dist / sigma, 0.0, 1.0)
+    blend = t * t * (3 - 2 * t)
+    return np.where(covered, zbuf, (1 - blend) * near + blend * ext)
 
 
 def _support(landmarks: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from interanimate.data.annotate import ibug68_from_mesh
 from interanimate.data.synth.choreography import CLEARANCE, InteractionPlan, anchor_point, frame_align, tip_centres
@@ -368,7 +369,10 @@ class Retargeter:
 
 # ------------------------------------------------------------------------------------------ driving video
 
-RIGID_LANDMARKS = np.arange(27, 48)  # nose and eyes: the iBUG-68 points expressions move least
+# Nose (bridge and base) and the eye corners: the iBUG-68 points expressions move least and blinks not at all.
+POSE_LANDMARKS = np.r_[27:36, 36, 39, 42, 45]
+MAX_YAW_RAD = np.deg2rad(20.0)  # further, the face's far side, edge-on in the photo, folds over itself in the warp
+MAX_PITCH_RAD = np.deg2rad(15.0)
 TIPS = np.array([4, 8, 12, 16, 20])
 MAX_ROLL_RAD = np.deg2rad(20.0)
 HAND_SCALE_RANGE = (0.75, 1.33)  # how far a driving person's hand/face proportion may resize the model's hand
@@ -382,28 +386,36 @@ PALM_SEGMENTS = ((0, 9), (0, 5), (0, 17), (5, 17))  # pose-independent lengths o
 def head_poses(face: PhotoFace, landmarks: np.ndarray) -> list:
     """Per-frame head motion ``HeadPose`` of the photo's face following ``landmarks (F, 68, 2)`` on the photo.
 
-    A 2-D similarity of the rigid landmarks (photo → frame) becomes a roll about the optical axis and a translation
-    of the face's pivot, its scale a move in depth.
+    The photo's own lifted landmarks (metric, ``ibug68_from_mesh``) are posed by perspective-n-point
+    (``cv2.solvePnP``, the photo's camera) so that they move in the image as the rigid landmarks
+    (``POSE_LANDMARKS``) moved from the photo's to the frame's: the fit is of the displacement, so landmarks that
+    equal the photo's give the identity. Its rotation, as roll about the optical axis, yaw and pitch, is clipped to
+    what one view can show; its scale is a move in depth.
     """
-    src = face.landmarks[RIGID_LANDMARKS].astype(np.float32)
-    params = []
+    lifted = ibug68_from_mesh(face.vertices)[POSE_LANDMARKS].astype(np.float64)
+    lifted_px = face.project(lifted)
+    cam = face.camera
+    matrix = np.array([[cam.fx, 0.0, cam.cx], [0.0, cam.fy, cam.cy], [0.0, 0.0, 1.0]])
+    raw = []
     for lm in landmarks:
-        matrix, _ = cv2.estimateAffinePartial2D(src, lm[RIGID_LANDMARKS].astype(np.float32), method=cv2.LMEDS)
-        matrix = np.eye(2, 3) if matrix is None else matrix
-        scale = float(np.hypot(matrix[0, 0], matrix[1, 0]))
-        params.append((np.arctan2(matrix[1, 0], matrix[0, 0]), scale, matrix))
-    # Landmarks jitter by fractions of a pixel: smooth angle, scale and the pivot's path over three frames.
-    centre = face.project(face.pivot[None])[0]
-    raw = np.array([[a, s, *(m[:, :2] @ centre + m[:, 2])] for a, s, m in params])
+        target = lifted_px + (lm[POSE_LANDMARKS] - face.landmarks[POSE_LANDMARKS])
+        # The lifted points are in the camera frame already: the identity is where the solve starts.
+        ok, rvec, tvec = cv2.solvePnP(lifted, target, matrix, None, np.zeros(3), np.zeros(3), True,
+                                      cv2.SOLVEPNP_ITERATIVE)
+        rotation = cv2.Rodrigues(rvec)[0] if ok else np.eye(3)
+        moved = rotation @ face.pivot + (tvec.ravel() if ok else 0.0)  # where the pose takes the pivot
+        roll, yaw, pitch = Rotation.from_matrix(rotation).as_euler("ZYX")
+        raw.append([roll, yaw, pitch, *face.project(moved[None])[0], moved[2]])
+    # Landmarks jitter by fractions of a pixel: smooth the angles and the pivot's path over three frames.
+    raw = np.array(raw)
     padded = np.concatenate([raw[:1], raw, raw[-1:]])
     smooth = 0.25 * padded[:-2] + 0.5 * padded[1:-1] + 0.25 * padded[2:]
     poses = []
-    cam = face.camera
-    for angle, scale, qx, qy in smooth:
-        angle = float(np.clip(angle, -MAX_ROLL_RAD, MAX_ROLL_RAD))
-        c, s = np.cos(angle), np.sin(angle)
-        rotation = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-        depth = face.pivot[2] / float(np.clip(scale, 0.8, 1.25))
+    for roll, yaw, pitch, qx, qy, depth in smooth:
+        angles = np.clip([roll, yaw, pitch], -np.array([MAX_ROLL_RAD, MAX_YAW_RAD, MAX_PITCH_RAD]),
+                         [MAX_ROLL_RAD, MAX_YAW_RAD, MAX_PITCH_RAD])
+        rotation = Rotation.from_euler("ZYX", angles).as_matrix()
+        depth = float(np.clip(depth, face.pivot[2] / 1.25, face.pivot[2] / 0.8))
         moved = np.array([(qx - cam.cx) * depth / cam.fx, (qy - cam.cy) * depth / cam.fy, depth])
         poses.append(HeadPose(rotation, moved - face.pivot))
     return poses
