@@ -149,7 +149,7 @@ def test_the_fast_reposing_search_chooses_what_the_mesh_based_one_chooses(photo_
     from natural_arm_reference import reference_natural_arm
 
     retarget = _retarget(photo_face, pattern, seed)
-    for fast, reference, name in zip((retarget.pose, retarget.hand_rotation, retarget.arm_dir),
+    for fast, reference, name in zip((retarget.pose, retarget.hand_rotation, retarget.reposed_arm_dir),
                                      reference_natural_arm(retarget), ("pose", "rotation", "forearm")):
         np.testing.assert_allclose(fast, reference, rtol=0, atol=1e-9, err_msg=f"{pattern} seed {seed}: {name}")
 
@@ -205,3 +205,40 @@ def test_rendered_pinch_touches_collision_free(astronaut, pattern):
     ann = clip.annotations
     assert ann.contact.any()
     assert ann.penetration.max() <= 1.0  # mm
+
+
+@pytest.mark.parametrize("pattern,seed", [("stroke_cheek_right", 28), ("stroke_jaw", 0), ("poke_chin", 20),
+                                          ("swipe_face_downward", 1)])
+def test_no_forearm_aims_at_the_camera_unless_turning_it_would_touch_the_face(photo_face, pattern, seed):
+    MAX_ARM_TOWARD_CAMERA = 0.45  # camera-ward part of the unit forearm direction: about 27 degrees
+    retarget = _retarget(photo_face, pattern, seed)
+    steep = 0
+    for f in range(retarget.plan.num_frames):
+        toward = -(retarget.rotation @ retarget.arm_dir[f])[2]
+        planned = -(retarget.rotation @ retarget.reposed_arm_dir[f])[2]
+        assert toward <= max(planned, MAX_ARM_TOWARD_CAMERA) + 1e-9  # never turned further toward the camera
+        if toward > MAX_ARM_TOWARD_CAMERA + 1e-9:  # kept: the flatter forearm would have come nearer the skin
+            steep += 1
+            flat = retarget.rotation @ retarget.reposed_arm_dir[f]
+            flat[:2] *= np.sqrt(1 - MAX_ARM_TOWARD_CAMERA ** 2) / np.linalg.norm(flat[:2])
+            flat[2] = -MAX_ARM_TOWARD_CAMERA
+            turned = retarget.rotation.T @ flat
+            assert retarget._intrusion(f, retarget.targets[f], turned) > retarget._intrusion(f, retarget.targets[f])
+    assert steep < retarget.plan.num_frames // 2
+
+
+@pytest.mark.parametrize("pattern,seed", [("stroke_cheek_right", 28), ("poke_nose", 0), ("pinch_chin", 0)])
+def test_the_reach_and_retreat_stay_nearer_the_face_depth_and_the_touch_is_as_planned(photo_face, pattern, seed):
+    retarget = _retarget(photo_face, pattern, seed)
+    plan = retarget.plan
+    contact = _contact_frames(retarget)
+    span = slice(contact[0], contact[-1] + 1)
+    np.testing.assert_array_equal(retarget.targets[span], np.asarray(plan.target)[span])
+    camera_z = retarget.rotation[2]  # camera depth of a head-frame point, up to the translation
+    first, last = 0, plan.num_frames - 1
+    for f, touch in ((first, contact[0]), (last, contact[-1])):
+        planned = (np.asarray(plan.target[f]) - np.asarray(plan.target[touch])) @ camera_z
+        now = (retarget.targets[f] - retarget.targets[touch]) @ camera_z
+        assert planned < -0.03  # the choreography's reach starts well in front of the touch
+        assert now > planned + 0.01  # ... and now at least a centimetre less far in front
+        assert np.all(np.isfinite(retarget.frame(f).vertices))

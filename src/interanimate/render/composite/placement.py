@@ -46,6 +46,10 @@ POKE_ROLLS = np.deg2rad(np.arange(-75, 76, 15))  # candidate turns of the palm a
 POINT_PALM = np.array([-0.4, 1.0, 0.0])  # camera frame (x toward the hand's side): where a pointing palm faces
 ARM_LEANS = (0.3, 0.55, 0.8)  # candidate camera-ward components of the poking forearm
 MIN_POKE_COS = 0.4  # the finger meets the skin at no less than ~24 degrees
+MAX_ARM_TOWARD_CAMERA = 0.45  # the camera-ward component of a unit forearm direction (about 27 degrees)
+REACH_DEPTH_KEEP = 0.35  # of a reaching hand's camera-ward offset from the touch, what is kept
+REACH_DEPTH_FREE = 0.02  # m of offset from the touch left as planned (the hover above the skin)
+REACH_DEPTH_BLEND = 0.05  # m over which the shortening blends in beyond that
 SWING_ROLLS = np.deg2rad(np.arange(-150, 151, 15))  # candidate rolls of a pinching/swiping hand about its two tips
 SWING_TURNS = np.deg2rad([0.0, -25.0, 25.0, -50.0, 50.0])  # candidate turns of those tips about the skin's normal
 
@@ -105,8 +109,15 @@ class Retargeter:
         self.scale, self.rotation, self.translation = umeyama(lm_head, lm_photo)
         self.mapped_landmarks_px = face.project(self._map(lm_head))
         self.photo_landmarks_px = face.landmarks
+        self.targets = np.array(plan.target, np.float64)  # the anchor's path (head frame), as planned for now
         self._offsets = self._anchor_corrections()
-        self.pose, self.hand_rotation, self.arm_dir = self._natural_arm()
+        self.pose, self.hand_rotation, self.reposed_arm_dir = self._natural_arm()
+        self.arm_dir = self.reposed_arm_dir
+        self.arm_dir = self._flatter_forearm()
+        nearer = self._nearer_reach()
+        if nearer is not None:
+            self.targets = nearer
+            self._offsets = self._anchor_corrections()
 
     def _contact_material(self) -> np.ndarray:
         """Per frame ``(a, y)`` of the plan's contact point; frames without one take the nearest frame's."""
@@ -303,6 +314,70 @@ class Retargeter:
                 break
         return best[1], best[2]
 
+    def _flatter_forearm(self) -> np.ndarray:
+        """Per frame forearm directions (head frame) turned toward the image plane where they point at the camera
+        more steeply than ``MAX_ARM_TOWARD_CAMERA`` (the camera-ward part of the unit direction), unless the
+        turned forearm would come nearer the skin: a forearm aimed at a camera 0.55 m away is drawn as a wall
+        larger than the face (strokes and the reach of every pattern keep the choreography's forearm, which
+        continues the hand toward the camera)."""
+        arms = np.array(self.arm_dir, np.float64)
+        for f, arm in enumerate(arms):
+            cam = self.rotation @ arm
+            if -cam[2] <= MAX_ARM_TOWARD_CAMERA:
+                continue
+            flat = cam[:2] / max(float(np.linalg.norm(cam[:2])), 1e-9) * np.sqrt(1.0 - MAX_ARM_TOWARD_CAMERA ** 2)
+            turned = self.rotation.T @ np.array([flat[0], flat[1], -MAX_ARM_TOWARD_CAMERA])
+            anchor = self.targets[f]
+            if self._intrusion(f, anchor, turned) <= self._intrusion(f, anchor) + 1e-6:
+                arms[f] = turned
+        return arms
+
+    def _nearer_reach(self) -> np.ndarray | None:
+        """The plan's anchor path with the reach and the retreat held nearer the face's depth, or None if unchanged.
+
+        The choreography starts and ends its reach 17–24 cm from the touch along a forearm direction that comes
+        toward the camera, so the hand enters the picture drawn up to three times the size of the face. Here, frame
+        by frame outside the contact span, the part of the anchor's offset from the first (last) contact point that
+        points at the camera is shortened (``REACH_DEPTH_KEEP``; offsets under ``REACH_DEPTH_FREE`` m, the hover
+        above the skin, are left as planned, longer ones blend in), unless the hand, forearm included, would then
+        come nearer the skin than the planned frame does (the same collision spheres and clearance as the
+        re-posing)."""
+        plan, head = self.plan, self.head
+        expect = np.asarray(plan.expect_contact, bool)
+        contact = np.flatnonzero(expect)
+        if not len(contact):
+            return None
+        c0, c1 = int(contact[0]), int(contact[-1])
+        toward = -self.rotation.T[:, 2]  # head-frame direction to the camera
+        target = self.targets
+        out = target.copy()
+        for f in [f for f in range(plan.num_frames) if f < c0 or f > c1]:
+            ref = target[c0] if f < c0 else target[c1]
+            offset = target[f] - ref
+            ahead = float(offset @ toward)
+            blend = np.clip((np.linalg.norm(offset) - REACH_DEPTH_FREE) / REACH_DEPTH_BLEND, 0.0, 1.0)
+            if ahead <= 0.0 or blend <= 0.0:
+                continue
+            planned = self._intrusion(f, target[f])
+            for keep in (REACH_DEPTH_KEEP, 0.5 * (1.0 + REACH_DEPTH_KEEP)):
+                moved = target[f] - toward * ahead * (1.0 - keep) * blend
+                if self._intrusion(f, moved) <= planned + 1e-6:
+                    out[f] = moved
+                    break
+        return None if np.array_equal(out, target) else out
+
+    def _intrusion(self, f: int, anchor: np.ndarray, arm: np.ndarray | None = None) -> float:
+        """Summed intrusion (m) inside ``CLEARANCE`` of the skin of every collision sphere of frame ``f``'s hand and
+        forearm (along ``arm``, default the frame's) with its anchor at ``anchor`` (head frame)."""
+        pose, rotation = self.pose[f], self.hand_rotation[f]
+        local = self.kinematic.joints_local(pose)
+        spheres = self.kinematic.collision_spheres(local, rotation.T @ (self.arm_dir[f] if arm is None else arm))
+        anchor_local, _ = anchor_point(self.kinematic, pose, self.plan.anchor)
+        world = anchor + (spheres[:, :3] - anchor_local) @ rotation.T
+        height = self.head.height_above(world)[0]
+        gap = np.where(np.isfinite(height), height, 1.0) - spheres[:, 3]
+        return float(np.clip(CLEARANCE - gap, 0.0, None).sum())
+
     def _lateral(self, pose: np.ndarray) -> np.ndarray:
         """Hand-local unit axis across the knuckles (index to little finger)."""
         j = self.kinematic.joints_local(pose)
@@ -317,7 +392,7 @@ class Retargeter:
             a, y = material[f]
             surf = head.surface_points(np.array([a]), np.array([y]))[0]
             normal = head.surface_normals(np.array([a]), np.array([y]))[0]
-            rel = plan.target[f] - surf
+            rel = self.targets[f] - surf
             height = float(rel @ normal)
             tangential = rel - height * normal
             mapped_px = face.project(self._map(surf)[None])[0]
@@ -328,7 +403,7 @@ class Retargeter:
             mapped_normal = self.rotation @ normal
             turn = _turn(mapped_normal, skin_normal, MAX_TURN_RAD)
             target = skin + skin_normal * height * self.scale + turn @ (self.scale * self.rotation @ tangential)
-            out.append((self._map(plan.target[f]), target, turn))
+            out.append((self._map(self.targets[f]), target, turn))
         # Pixel look-ups make the photo target jitter by fractions of a millimetre: smooth it over time.
         targets = np.array([o[1] for o in out])
         kernel = np.array([0.25, 0.5, 0.25])
@@ -344,7 +419,7 @@ class Retargeter:
         joints_local = hand.joints_local(pose)
         anchor_local, _ = anchor_point(self.kinematic, pose, plan.anchor)
         rot = self.hand_rotation[f]
-        wrist = plan.target[f] - rot @ anchor_local
+        wrist = self.targets[f] - rot @ anchor_local
         verts, attr, vmat, spheres = hand.surface(joints_local, rot, wrist, self.arm_dir[f], self.long_sleeves,
                                                   pose=pose)
         joints = joints_local @ rot.T + wrist
