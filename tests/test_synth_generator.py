@@ -322,3 +322,26 @@ def test_hover_clips_bring_the_hand_close_without_touching():
     inside = ((tips[:, 0] > boxes[:, 0]) & (tips[:, 0] < boxes[:, 2]) & (tips[:, 1] > boxes[:, 1])
               & (tips[:, 1] < boxes[:, 3]))
     assert inside.sum() >= 5
+
+
+def _assert_same_performance(planned, rendered):
+    assert planned.record == rendered.record
+    for name in ("contact", "contact_point", "contact_region", "penetration"):
+        a, b = getattr(planned, name), getattr(rendered.annotations, name)
+        assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), name
+    for name, value in vars(rendered.plan).items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(getattr(planned.plan, name), value, err_msg=name)
+
+
+def test_plan_clip_is_render_clip_without_pixels(clips):
+    """``plan_clip`` (no shading, no rasterising) gives the rendered clip's record, plan and contact labels."""
+    from interanimate.data.synth import plan_clip
+
+    for pattern in PATTERNS:
+        _assert_same_performance(plan_clip(ClipSpec(7, 0, pattern.name, 0, FRAMES, SIZE)), clips[pattern.name])
+    assert sum(int(c.annotations.contact.sum()) for c in clips.values()) > 5 * len(PATTERNS)
+    # The composite's actor size, and a hovering hand (no contact, same choreography moved off the face).
+    for spec in (ClipSpec(2, 1, "pinch_chin", 3, 12, 128), ClipSpec(3, 0, "poke_cheek_left", 0, 12, 96,
+                                                                    hover_offset_m=0.04)):
+        _assert_same_performance(plan_clip(spec), render_clip(spec, keep_plan=True))

@@ -107,9 +107,15 @@ def _predicted_side(seed: int, subject_index: int, pattern_id: int, clip_index: 
     return "right" if rng.random() < 0.7 else "left"
 
 
-def synthesize_performance(pattern: str, num_frames: int, fps: float, seed: int, hand: str | None = None):
-    """A synthetic clip of ``pattern`` (``RenderedClip`` with its plan), acted with ``hand`` when given."""
-    from interanimate.data.synth import ClipSpec, render_clip
+def synthesize_performance(pattern: str, num_frames: int, fps: float, seed: int, hand: str | None = None,
+                           pixels: bool = True):
+    """A synthetic clip of ``pattern`` (``RenderedClip`` with its plan), acted with ``hand`` when given.
+
+    With ``pixels=False`` the same clip is chosen but not rendered: a ``PlannedClip`` (its record, plan and
+    contact labels, those of the rendered clip to the bit), for callers that need the performance and not its
+    frames, keypoints or masks.
+    """
+    from interanimate.data.synth import ClipSpec, plan_clip, render_clip
     from interanimate.data.synth.generator import MIN_FRAMES
 
     info = get_pattern(pattern)
@@ -127,13 +133,13 @@ def synthesize_performance(pattern: str, num_frames: int, fps: float, seed: int,
     for tried, clip_index in enumerate(candidates):
         spec = ClipSpec(seed=seed, subject_index=subject_index, pattern=pattern, clip_index=clip_index,
                         num_frames=num_frames, size=SYNTH_ACTOR_SIZE, fps=fps)
-        clip = render_clip(spec, keep_plan=True)
+        clip = render_clip(spec, keep_plan=True) if pixels else plan_clip(spec)
         if hand is not None and clip.record.extra["dominant_hand"] != hand:
             continue
         # Quality gate: the generator's choreography occasionally misses its target (docs/synth.md, known
         # limitations); prefer a performance that touches the named region in most of its contact frames.
-        ann = clip.annotations
-        touched = ann.contact_region[ann.contact]
+        labels = clip.annotations if pixels else clip
+        touched = labels.contact_region[labels.contact]
         score = float((touched == info.region_id).mean()) if len(touched) else 0.0
         if score > best_score:
             best, best_score = clip, score

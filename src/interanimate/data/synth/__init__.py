@@ -9,12 +9,12 @@ Modules, from geometry to dataset:
 - ``physics``: collision detection, penetration resolution and soft-tissue deformation.
 - ``raster``: numba z-buffer rasteriser and per-pixel shader.
 - ``render``: camera, lights, backgrounds; turns a world state into frames and annotations.
-- ``generator``: ``render_clip`` and ``generate_dataset``; ``command``: the ``interanimate synth`` CLI.
+- ``generator``: ``render_clip`` (``plan_clip``: its performance without pixels) and ``generate_dataset``; ``command``: the ``interanimate synth`` CLI.
 """
 
 import importlib
 
-__all__ = ["ClipSpec", "RenderedClip", "generate_dataset", "render_clip"]
+__all__ = ["ClipSpec", "PlannedClip", "RenderedClip", "generate_dataset", "plan_clip", "render_clip"]
 
 
 def __getattr__(name: str):

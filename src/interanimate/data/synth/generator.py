@@ -1,4 +1,5 @@
-"""Clip rendering and dataset generation: ``render_clip`` and ``generate_dataset``.
+"""Clip rendering and dataset generation: ``render_clip`` (``plan_clip``: its performance without pixels) and
+``generate_dataset``.
 
 Determinism: a clip is a pure function of ``(seed, subject_index, pattern, clip_index)`` and the
 render settings. Subjects draw from ``SeedSequence([seed, subject_index, 0])`` and clips from
@@ -80,6 +81,23 @@ class RenderedClip:
     annotations: ClipAnnotations
     record: ClipRecord
     plan: InteractionPlan | None = field(default=None, repr=False)
+
+
+@dataclass
+class PlannedClip:
+    """A clip's performance without its pixels (``plan_clip``): the manifest record ``render_clip`` writes, the
+    choreography, and the labels that follow from geometry alone.
+
+    Arrays, as in ``ClipAnnotations``: ``contact (F, 2)``, ``contact_point (F, 2, 2)``, ``contact_region (F, 2)``,
+    ``penetration (F,)`` (mm).
+    """
+
+    record: ClipRecord
+    plan: InteractionPlan
+    contact: np.ndarray
+    contact_point: np.ndarray
+    contact_region: np.ndarray
+    penetration: np.ndarray
 
 
 def check_spec(spec: ClipSpec) -> None:
@@ -203,19 +221,52 @@ def _drive_kernels(plan: InteractionPlan, head: HeadModel, frame: int, joints_he
     return np.array(rows).reshape(-1, 16)
 
 
-def render_clip(spec: ClipSpec, keep_plan: bool = False) -> RenderedClip:
-    """Render one clip with every annotation of the contract (synthetic arrays included)."""
+@dataclass
+class _Clip:
+    """A clip's draws and static state: everything ``render_clip`` fixes before its first frame."""
+
+    spec: ClipSpec
+    pattern: Pattern
+    subject: SubjectParams
+    head: HeadModel
+    hand: HandModel
+    side: str
+    plan: InteractionPlan
+    motion: dict
+    camera: object
+    placement: dict
+    lights: object
+    ambient: np.ndarray
+    light_info: dict
+    background: np.ndarray
+    background_kind: str
+    palette: np.ndarray
+    exposure: float
+    solver: ContactSolver
+    base_rot: np.ndarray
+    base_t: np.ndarray
+    shake: np.ndarray
+
+    @property
+    def hover(self) -> bool:
+        return self.spec.hover_offset_m > 0
+
+    @property
+    def hand_index(self) -> int:
+        return 0 if self.side == "left" else 1
+
+
+def _set_up(spec: ClipSpec) -> _Clip:
+    """The clip's draws, in the order that fixes them (hand, plan, head motion, camera, lights, look)."""
     check_spec(spec)
     pattern: Pattern = get_pattern(spec.pattern)
     subject, head, hands = subject_models(spec.seed, spec.subject_index, spec.size)
     rng = np.random.default_rng(np.random.SeedSequence([spec.seed, spec.subject_index, pattern.id, spec.clip_index, 1]))
     side = "right" if rng.random() < 0.7 else "left"
     hand = hands[side]
-    hand_index = 0 if side == "left" else 1
     F, S = spec.num_frames, spec.size
     plan = plan_interaction(pattern, head, hand, F, rng)
-    hover = spec.hover_offset_m > 0
-    if hover:
+    if spec.hover_offset_m > 0:
         # Same performance, moved toward the camera (the head frame's -z) and with no skin drive: skin
         # under a hovering hand does not move.
         plan.target = plan.target + np.array([0.0, 0.0, -spec.hover_offset_m])
@@ -227,11 +278,194 @@ def render_clip(spec: ClipSpec, keep_plan: bool = False) -> RenderedClip:
     ambient = ambient * (0.6 + 0.8 * background.reshape(-1, 3).mean(0) / max(background.mean(), 1e-3) * 0.5)
     pal = make_palette(subject, rng)
     exposure = float(rng.uniform(0.85, 1.1))
-    solver = ContactSolver(head)
-    renderer = _FrameRenderer(head, S)
-
     base_rot = rotation_xyz(placement["yaw"], placement["pitch"], placement["roll"])
     base_t = np.array([placement["offset"][0], placement["offset"][1], placement["distance"]])
+    shake_rng = np.random.default_rng(np.random.SeedSequence([spec.seed, spec.subject_index, pattern.id, spec.clip_index, 2]))
+    shake = shake_rng.normal(0, placement["shake"], (F, 3)) if placement["shake"] > 0 else np.zeros((F, 3))
+    return _Clip(spec, pattern, subject, head, hand, side, plan, motion, camera, placement, lights, ambient,
+                 light_info, background, background_kind, pal, exposure, ContactSolver(head), base_rot, base_t, shake)
+
+
+def _head_pose(clip: _Clip, f: int) -> tuple[np.ndarray, np.ndarray]:
+    """Head rotation and translation in camera coordinates at frame ``f`` (head motion, then camera shake)."""
+    motion = clip.motion
+    rot = clip.base_rot @ rotation_xyz(motion["yaw"][f], motion["pitch"][f], motion["roll"][f])
+    cam_rot = rotation_xyz(clip.shake[f, 0], clip.shake[f, 1], clip.shake[f, 2])
+    return cam_rot @ rot, cam_rot @ (clip.base_t + motion["translation"][f])
+
+
+def _hand_placement(clip: _Clip, f: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The planned hand at frame ``f`` in the head frame: local joints, rotation, wrist and forearm direction."""
+    plan, hand = clip.plan, clip.hand
+    pose = plan.pose[f]
+    joints_local = hand.joints_local(pose)
+    anchor_local, _ = anchor_point(hand, pose, plan.anchor)
+    hand_rot = plan.rotation[f]
+    wrist = plan.target[f] - hand_rot @ anchor_local
+    return joints_local, hand_rot, wrist, plan.arm_dir[f]
+
+
+@dataclass
+class _Contact:
+    """The contact solve of one frame (head frame): hand offset, skin displacement and weights, solver result."""
+
+    offset: np.ndarray
+    disp: np.ndarray
+    contact_w: np.ndarray
+    mesh_pen: float
+    result: object
+
+
+def _resolve_contact(clip: _Clip, f: int, spheres: np.ndarray, joints_head: np.ndarray) -> _Contact:
+    """Push the planned hand (its collision ``spheres``) out of the skin and deform the skin under it."""
+    head, solver = clip.head, clip.solver
+    nsurf = head.num_surface_vertices
+    head_base = head.vertices
+    drive = _drive_kernels(clip.plan, head, f, joints_head, clip.hand)
+    finger_rows = spheres[:, 4] < 6
+    offset = np.zeros(3)
+    disp = np.zeros((nsurf, 3))
+    contact_w = np.zeros(nsurf)
+    mesh_pen = 0.0
+    # Analytic resolution against the radial surface, then a check on the deformed mesh itself
+    # (it also catches contacts the radial parametrisation sees poorly, e.g. under the chin).
+    for _ in range(8):
+        shifted = spheres.copy()
+        shifted[:, :3] += offset
+        result = solver.solve(shifted, drive)
+        offset = offset + result.offset
+        shifted[:, :3] += result.offset
+        if len(result.kernels):
+            apply_kernels(head_base[:nsurf], result.kernels, disp, contact_w)
+        else:
+            disp[:] = 0.0
+            contact_w[:] = 0.0
+        skin = head_base[:nsurf] + disp
+        finger_spheres = shifted[finger_rows]
+        lo = finger_spheres[:, :3].min(0) - 0.02
+        hi = finger_spheres[:, :3].max(0) + 0.02
+        near = np.all((skin > lo) & (skin < hi), axis=1)
+        mesh_pen, push = mesh_penetration(skin[near], finger_spheres) if near.any() else (0.0, np.zeros(3))
+        if mesh_pen <= solver.tolerance:
+            break
+        offset = offset + push * (mesh_pen + 0.1e-3)
+    else:
+        # Still above tolerance: keep the last skin state and back the hand out until it is free.
+        for _ in range(8):
+            finger_spheres = spheres[finger_rows].copy()
+            finger_spheres[:, :3] += offset
+            mesh_pen, push = mesh_penetration(skin[near], finger_spheres) if near.any() else (0.0, np.zeros(3))
+            if mesh_pen <= solver.tolerance:
+                break
+            offset = offset + push * (mesh_pen + 0.1e-3)
+    return _Contact(offset, disp, contact_w, mesh_pen, result)
+
+
+def _contact_label(result, head: HeadModel, head_rot: np.ndarray, head_t: np.ndarray, camera) -> tuple | None:
+    """``(pixel, region)`` of the solver's contact centre, or ``None`` when it touches no face skin in the frame.
+
+    Only touches of face skin count (the solver reports none for hair, ears or neck).
+    """
+    if not result.touching.any() or result.contact_centre is None:
+        return None
+    centre_head = result.contact_centre
+    a, y = head.material_of(centre_head[None])
+    region = int(head.regions(a, y)[0])
+    centre_cam = centre_head @ head_rot.T + head_t
+    cp = camera.project(centre_cam[None])[0]
+    S = camera.width
+    if region >= 0 and (0 <= cp[0] <= S) and (0 <= cp[1] <= S):
+        return np.clip(cp, 0.0, S - 1e-3), region
+    return None
+
+
+def _joints_in_frame(px: np.ndarray, size: int) -> np.ndarray:
+    # In the frame = within the span of pixel centres: a joint in the outer half pixel is seen by no pixel
+    # sample (a fingertip there has no hand pixel around it), so it is reported as outside.
+    return (px[:, 0] >= 0.5) & (px[:, 0] <= size - 0.5) & (px[:, 1] >= 0.5) & (px[:, 1] <= size - 0.5)
+
+
+def _hand_only_faces(hand: HandModel, materials: np.ndarray) -> np.ndarray:
+    """The hand's faces without the forearm's (the amodal hand mask covers these)."""
+    return hand.faces[(materials[hand.faces] == MAT_HAND).all(1)]
+
+
+def _record(clip: _Clip, max_push: float) -> ClipRecord:
+    spec, pattern, plan, hover = clip.spec, clip.pattern, clip.plan, clip.hover
+    S = spec.size
+    return ClipRecord(
+        clip_id=spec.clip_id, subject_id=spec.subject_id, pattern=None if hover else pattern.name, fps=float(spec.fps),
+        num_frames=spec.num_frames,
+        width=S, height=S, source={"kind": "synthetic", "origin": SYNTH_ORIGIN},
+        extra={
+            "generator": PRODUCER, "generator_version": __version__, "seed": spec.seed,
+            "subject_index": spec.subject_index, "clip_index": spec.clip_index, "dominant_hand": clip.side,
+            "motion_blur": spec.motion_blur, "subject": clip.subject.to_dict(), "camera": clip.camera.to_dict(),
+            "placement": _rounded(clip.placement), "lights": _rounded(clip.light_info),
+            "background": clip.background_kind,
+            "choreography": _rounded(plan.params), "phases": plan.phase.tolist(),
+            "planned_contact": plan.expect_contact.tolist(), "max_hand_pushback_mm": round(max_push * 1e3, 3),
+            "penetration_tolerance_mm": clip.solver.tolerance * 1e3,
+            **({"hover_offset_m": spec.hover_offset_m, "mimed_pattern": pattern.name} if hover else {}),
+        },
+    )
+
+
+def plan_clip(spec: ClipSpec) -> PlannedClip:
+    """``render_clip``'s performance without its pixels: the same record, plan, contact labels and penetration.
+
+    The choreography, head motion and contact solve run as in ``render_clip``, but nothing is shaded or rasterised
+    except the hand's amodal mask, and that only in frames whose solve touches face skin (a contact is labelled
+    only while the hand is present, and presence needs a hand pixel). Contact flags, points, regions and
+    penetration equal ``render_clip``'s to the bit.
+    """
+    clip = _set_up(spec)
+    head, hand, camera, hand_index = clip.head, clip.hand, clip.camera, clip.hand_index
+    F, S = spec.num_frames, spec.size
+    contact = np.zeros((F, 2), bool)
+    contact_point = np.full((F, 2, 2), np.nan, np.float32)
+    contact_region = np.full((F, 2), -1, np.int8)
+    penetration = np.zeros(F, np.float32)
+    hand_mask = np.empty((S, S), bool)
+    hand_only_faces = None
+    max_push = 0.0
+    for f in range(F):
+        head_rot, head_t = _head_pose(clip, f)
+        joints_local, hand_rot, wrist, arm_dir = _hand_placement(clip, f)
+        spheres = hand.collision_spheres(joints_local, arm_dir, hand_rot, wrist)  # surface's, without the mesh
+        joints_head = joints_local @ hand_rot.T + wrist
+        solved = _resolve_contact(clip, f, spheres, joints_head)
+        max_push = max(max_push, float(np.linalg.norm(solved.offset)))
+        penetration[f] = solved.mesh_pen * 1e3
+        label = _contact_label(solved.result, head, head_rot, head_t, camera)
+        if label is None:
+            continue
+        joints_cam = (joints_head + solved.offset) @ head_rot.T + head_t
+        if not _joints_in_frame(camera.project(joints_cam), S).any():
+            continue
+        hand_v, _, hand_vmat, _ = hand.surface(joints_local, hand_rot, wrist, arm_dir, clip.subject.long_sleeves)
+        if hand_only_faces is None:  # the materials are the same in every frame
+            hand_only_faces = _hand_only_faces(hand, hand_vmat)
+        hand_cam = (hand_v + solved.offset) @ head_rot.T + head_t
+        hand_mask.fill(False)
+        cover(hand_cam, hand_only_faces, camera.fx, camera.fy, camera.cx, camera.cy, hand_mask, 0.05)
+        if hand_mask.any():
+            contact[f, hand_index] = True
+            contact_point[f, hand_index], contact_region[f, hand_index] = label
+    return PlannedClip(_record(clip, max_push), clip.plan, contact, contact_point, contact_region, penetration)
+
+
+def render_clip(spec: ClipSpec, keep_plan: bool = False) -> RenderedClip:
+    """Render one clip with every annotation of the contract (synthetic arrays included)."""
+    clip = _set_up(spec)
+    subject, head, hand, plan, camera = clip.subject, clip.head, clip.hand, clip.plan, clip.camera
+    motion, pal = clip.motion, clip.palette
+    lights, ambient, background = clip.lights, clip.ambient, clip.background
+    hand_index = clip.hand_index
+    F, S = spec.num_frames, spec.size
+    renderer = _FrameRenderer(head, S)
+
+    base_rot, base_t = clip.base_rot, clip.base_t
     nsurf = head.num_surface_vertices
     head_base = head.vertices
     body_cam = head.body_vertices @ base_rot.T + base_t + np.array([0, 0.004, 0])
@@ -244,11 +478,9 @@ def render_clip(spec: ClipSpec, keep_plan: bool = False) -> RenderedClip:
     contact_all = np.zeros(len(material_all))
     normals_all = np.zeros((len(material_all), 3))
     feat = head.features
-    shake_rng = np.random.default_rng(np.random.SeedSequence([spec.seed, spec.subject_index, pattern.id, spec.clip_index, 2]))
-    shake = shake_rng.normal(0, placement["shake"], (F, 3)) if placement["shake"] > 0 else np.zeros((F, 3))
 
     ann = ClipAnnotations.empty(F, S, S)
-    ann.pattern_id = -1 if hover else pattern.id
+    ann.pattern_id = -1 if clip.hover else clip.pattern.id
     ann.depth = np.zeros((F, S, S), np.float32)
     ann.deformation = np.zeros((F, S, S), np.float32)
     ann.penetration = np.zeros(F, np.float32)
@@ -259,60 +491,17 @@ def render_clip(spec: ClipSpec, keep_plan: bool = False) -> RenderedClip:
     srgb = np.empty((S, S, 3), np.uint8)
 
     for f in range(F):
-        rot = base_rot @ rotation_xyz(motion["yaw"][f], motion["pitch"][f], motion["roll"][f])
-        cam_rot = rotation_xyz(shake[f, 0], shake[f, 1], shake[f, 2])
-        head_rot = cam_rot @ rot
-        head_t = cam_rot @ (base_t + motion["translation"][f])
+        head_rot, head_t = _head_pose(clip, f)
         pal[P_EYE_OPEN] = motion["eye_open"][f]
 
         # Hand placement in the head frame, then contact resolution.
-        pose = plan.pose[f]
-        joints_local = hand.joints_local(pose)
-        anchor_local, _ = anchor_point(hand, pose, plan.anchor)
-        hand_rot = plan.rotation[f]
-        wrist = plan.target[f] - hand_rot @ anchor_local
-        arm_dir = plan.arm_dir[f]
+        joints_local, hand_rot, wrist, arm_dir = _hand_placement(clip, f)
         hand_v, hand_attr, hand_vmat, spheres = hand.surface(joints_local, hand_rot, wrist, arm_dir, subject.long_sleeves)
         if f == 0:
-            hand_only_faces = hand.faces[(hand_vmat[hand.faces] == MAT_HAND).all(1)]
+            hand_only_faces = _hand_only_faces(hand, hand_vmat)
         joints_head = joints_local @ hand_rot.T + wrist
-        drive = _drive_kernels(plan, head, f, joints_head, hand)
-        finger_rows = spheres[:, 4] < 6
-        offset = np.zeros(3)
-        disp = np.zeros((nsurf, 3))
-        contact_w = np.zeros(nsurf)
-        mesh_pen = 0.0
-        # Analytic resolution against the radial surface, then a check on the deformed mesh itself
-        # (it also catches contacts the radial parametrisation sees poorly, e.g. under the chin).
-        for _ in range(8):
-            shifted = spheres.copy()
-            shifted[:, :3] += offset
-            result = solver.solve(shifted, drive)
-            offset = offset + result.offset
-            shifted[:, :3] += result.offset
-            if len(result.kernels):
-                apply_kernels(head_base[:nsurf], result.kernels, disp, contact_w)
-            else:
-                disp[:] = 0.0
-                contact_w[:] = 0.0
-            skin = head_base[:nsurf] + disp
-            finger_spheres = shifted[finger_rows]
-            lo = finger_spheres[:, :3].min(0) - 0.02
-            hi = finger_spheres[:, :3].max(0) + 0.02
-            near = np.all((skin > lo) & (skin < hi), axis=1)
-            mesh_pen, push = mesh_penetration(skin[near], finger_spheres) if near.any() else (0.0, np.zeros(3))
-            if mesh_pen <= solver.tolerance:
-                break
-            offset = offset + push * (mesh_pen + 0.1e-3)
-        else:
-            # Still above tolerance: keep the last skin state and back the hand out until it is free.
-            for _ in range(8):
-                finger_spheres = spheres[finger_rows].copy()
-                finger_spheres[:, :3] += offset
-                mesh_pen, push = mesh_penetration(skin[near], finger_spheres) if near.any() else (0.0, np.zeros(3))
-                if mesh_pen <= solver.tolerance:
-                    break
-                offset = offset + push * (mesh_pen + 0.1e-3)
+        solved = _resolve_contact(clip, f, spheres, joints_head)
+        offset, disp, contact_w, result = solved.offset, solved.disp, solved.contact_w, solved.result
         max_push = max(max_push, float(np.linalg.norm(offset)))
         hand_v = hand_v + offset
         spheres = spheres.copy()
@@ -328,7 +517,7 @@ def render_clip(spec: ClipSpec, keep_plan: bool = False) -> RenderedClip:
             apply_kernels(lm_base, result.kernels, lm_disp, lm_c)
         landmarks_head = lm_base + lm_disp
         # Reported on the rendered geometry: the deepest deformed skin vertex inside the hand.
-        ann.penetration[f] = mesh_pen * 1e3
+        ann.penetration[f] = solved.mesh_pen * 1e3
 
         # To camera coordinates.
         head_cam = head_def @ head_rot.T + head_t
@@ -367,7 +556,7 @@ def render_clip(spec: ClipSpec, keep_plan: bool = False) -> RenderedClip:
             (renderer.face_mask[:], renderer.hand_mask[:], renderer.contact_mask[:], renderer.deformation[:],
              renderer.owner[:]) = masks_keep
         previous = (verts_all.copy(), hand_cam.copy(), spheres_cam.copy())
-        to_srgb8(image, exposure, srgb)
+        to_srgb8(image, clip.exposure, srgb)
         frames[f] = srgb
 
         # ---- annotations ----
@@ -382,22 +571,7 @@ def render_clip(spec: ClipSpec, keep_plan: bool = False) -> RenderedClip:
         if face.any():
             ys, xs = np.nonzero(face)
             ann.face_box[f] = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
-    record = ClipRecord(
-        clip_id=spec.clip_id, subject_id=spec.subject_id, pattern=None if hover else pattern.name, fps=float(spec.fps),
-        num_frames=F,
-        width=S, height=S, source={"kind": "synthetic", "origin": SYNTH_ORIGIN},
-        extra={
-            "generator": PRODUCER, "generator_version": __version__, "seed": spec.seed,
-            "subject_index": spec.subject_index, "clip_index": spec.clip_index, "dominant_hand": side,
-            "motion_blur": spec.motion_blur, "subject": subject.to_dict(), "camera": camera.to_dict(),
-            "placement": _rounded(placement), "lights": _rounded(light_info), "background": background_kind,
-            "choreography": _rounded(plan.params), "phases": plan.phase.tolist(),
-            "planned_contact": plan.expect_contact.tolist(), "max_hand_pushback_mm": round(max_push * 1e3, 3),
-            "penetration_tolerance_mm": solver.tolerance * 1e3,
-            **({"hover_offset_m": spec.hover_offset_m, "mimed_pattern": pattern.name} if hover else {}),
-        },
-    )
-    return RenderedClip(frames, ann, record, plan if keep_plan else None)
+    return RenderedClip(frames, ann, _record(clip, max_push), plan if keep_plan else None)
 
 
 def _rounded(obj):
@@ -435,9 +609,7 @@ def _fill_frame_annotations(ann, f, camera, renderer, landmarks_cam, joints_cam,
     # border with its palm or forearm is absent, and so is its mask.
     hand_mask = renderer.hand_mask
     px = camera.project(joints_cam)
-    # In the frame = within the span of pixel centres: a joint in the outer half pixel is seen by no pixel
-    # sample (a fingertip there has no hand pixel around it), so it is reported as outside.
-    inside = (px[:, 0] >= 0.5) & (px[:, 0] <= S - 0.5) & (px[:, 1] >= 0.5) & (px[:, 1] <= S - 0.5)
+    inside = _joints_in_frame(px, S)
     present = bool(inside.any() and hand_mask.any())
     if present:
         ann.joints_3d[f, hand_index] = joints_cam
@@ -449,23 +621,17 @@ def _fill_frame_annotations(ann, f, camera, renderer, landmarks_cam, joints_cam,
         conf = np.where(visible, 1.0, 0.5) * inside
         ann.hand_keypoints[f, hand_index, :, 2] = conf
         ann.masks[f, HAND_CHANNELS[hand_index]] = hand_mask
-    # Contact: only touches of face skin count (the solver reports none for hair, ears or neck).
-    if present and result.touching.any() and result.contact_centre is not None:
-        centre_head = result.contact_centre
-        a, y = head.material_of(centre_head[None])
-        region = int(head.regions(a, y)[0])
-        centre_cam = centre_head @ head_rot.T + head_t
-        cp = camera.project(centre_cam[None])[0]
-        if region >= 0 and (0 <= cp[0] <= S) and (0 <= cp[1] <= S):
-            cp = np.clip(cp, 0.0, S - 1e-3)
-            ann.contact[f, hand_index] = True
-            ann.contact_point[f, hand_index] = cp
-            ann.contact_region[f, hand_index] = region
-            contact_mask = renderer.contact_mask
-            # The contact point is the centre of the deepest dent, so its pixel is in contact even when a
-            # small dent covers no mesh vertex at this resolution.
-            contact_mask[int(cp[1]), int(cp[0])] = True
-            ann.masks[f, CONTACT_CHANNEL] = contact_mask
+    label = _contact_label(result, head, head_rot, head_t, camera) if present else None
+    if label is not None:
+        cp, region = label
+        ann.contact[f, hand_index] = True
+        ann.contact_point[f, hand_index] = cp
+        ann.contact_region[f, hand_index] = region
+        contact_mask = renderer.contact_mask
+        # The contact point is the centre of the deepest dent, so its pixel is in contact even when a
+        # small dent covers no mesh vertex at this resolution.
+        contact_mask[int(cp[1]), int(cp[0])] = True
+        ann.masks[f, CONTACT_CHANNEL] = contact_mask
 
 
 # ---- datasets ------------------------------------------------------------------------------------

@@ -216,7 +216,7 @@ def render_composite(reference: ReferenceFace, pattern: str, num_frames: int, fp
     face = face or build_face(reference.image, reference.mesh)
     clock.lap("face")
     info_pattern = get_pattern(pattern)
-    actor = synthesize_performance(pattern, num_frames, fps, seed, hand)
+    actor = synthesize_performance(pattern, num_frames, fps, seed, hand, pixels=False)  # its plan, not its frames
     plan = actor.plan
     subject, head, hands = subject_models(seed, 0, SYNTH_ACTOR_SIZE)
     retarget = Retargeter(face, head, hands[plan.hand_side], plan, long_sleeves=False)
