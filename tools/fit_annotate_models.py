@@ -4,8 +4,12 @@
     python tools/fit_annotate_models.py collect --cache runs/annotate-mp --size 256 --train-subjects 6 --test-subjects 2 [--shard 0/2]
     python tools/fit_annotate_models.py collect --cache runs/annotate-gn --size 128 --train-subjects 6 --test-subjects 2 --no-perception
     python tools/fit_annotate_models.py collect-real --real-cache runs/annotate-real
+    python tools/fit_annotate_models.py collect-composite --cache runs/annotate-comp --size 256 --frames 20 \
+        --composite-seeds 1000 1001 1002 1003
     python tools/fit_annotate_models.py fit --cache runs/annotate-mp --pattern-cache runs/annotate-gn --real-cache runs/annotate-real \
         --size 256 --train-subjects 6 --test-subjects 2
+    python tools/fit_annotate_models.py fit ... --keep-contact --composite-cache runs/annotate-comp --composite-for patterns
+    python tools/fit_annotate_models.py cv-composite ... --composite-cache runs/annotate-comp --composite-for [contact] [patterns]
     python tools/fit_annotate_models.py cv-patterns --cache runs/annotate-mp --pattern-cache runs/annotate-gn --real-cache runs/annotate-real
     python tools/fit_annotate_models.py evaluate --cache runs/annotate-mp [--png PNG] [--contact-out C --pattern-out P]
     python tools/fit_annotate_models.py evaluate-real --real-cache runs/annotate-real [--real-splits test] [--png PNG]
@@ -14,7 +18,10 @@
 per clip, (a) MediaPipe perception + the annotator's cleaning on the rendered frames (skipped with
 ``--no-perception``) and (b) the ground-truth keypoints with Gaussian noise, storing the contact cues
 of both next to the ground truth (one ``.npz`` per clip; re-running skips finished clips, and
-``--shard i/n`` splits the work between processes). ``collect-real`` caches the raw tracks of the real
+``--shard i/n`` splits the work between processes). ``collect-composite`` does the same for composite clips
+(``interanimate.render.composite``: the portraits of ``tools/composite_gallery.py`` animated with the 3-D hand, exact
+labels), cached as ``train-comp-*.npz``; ``fit --composite-cache`` adds them to the contact and / or the recogniser
+rows, and ``cv-composite`` judges that with 3 folds by portrait. ``collect-real`` caches the raw tracks of the real
 development set (``devset/real``, fetched media) per clip. ``fit`` fits the contact model on the real
 devset's *fitting half* plus the synthetic train split's MediaPipe cues, and the recogniser on the
 synthetic train split's ground-truth episodes (time-stretched) plus the fitting half's episodes, and
