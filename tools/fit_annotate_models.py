@@ -180,7 +180,8 @@ def fit(args) -> None:
                     "MediaPipe face+hand landmarkers at the annotator's working resolution"}
     provenance = {"date": datetime.date.today().isoformat(), "seed": args.seed, "data": data, "fit": contact_info,
                   "metrics": metrics,
-                  "command": "tools/fit_annotate_models.py collect (+ collect --no-perception) + collect-real + fit"
+                  "command": "tools/fit_annotate_models.py collect (+ collect --no-perception) + collect-real"
+                             + (" + collect-composite" if composite else "") + " + fit"
                              + " " + " ".join(sys.argv[2:])}
     if not args.keep_contact:
         contact_model.save(args.contact_out, provenance)
