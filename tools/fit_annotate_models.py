@@ -4,8 +4,12 @@
     python tools/fit_annotate_models.py collect --cache runs/annotate-mp --size 256 --train-subjects 6 --test-subjects 2 [--shard 0/2]
     python tools/fit_annotate_models.py collect --cache runs/annotate-gn --size 128 --train-subjects 6 --test-subjects 2 --no-perception
     python tools/fit_annotate_models.py collect-real --real-cache runs/annotate-real
+    python tools/fit_annotate_models.py collect-composite --cache runs/annotate-comp --size 256 --frames 20 \
+        --composite-seeds 1000 1001 1002 1003
     python tools/fit_annotate_models.py fit --cache runs/annotate-mp --pattern-cache runs/annotate-gn --real-cache runs/annotate-real \
         --size 256 --train-subjects 6 --test-subjects 2
+    python tools/fit_annotate_models.py fit ... --keep-contact --composite-cache runs/annotate-comp --composite-for patterns
+    python tools/fit_annotate_models.py cv-composite ... --composite-cache runs/annotate-comp --composite-for [contact] [patterns]
     python tools/fit_annotate_models.py cv-patterns --cache runs/annotate-mp --pattern-cache runs/annotate-gn --real-cache runs/annotate-real
     python tools/fit_annotate_models.py evaluate --cache runs/annotate-mp [--png PNG] [--contact-out C --pattern-out P]
     python tools/fit_annotate_models.py evaluate-real --real-cache runs/annotate-real [--real-splits test] [--png PNG]
@@ -14,7 +18,10 @@
 per clip, (a) MediaPipe perception + the annotator's cleaning on the rendered frames (skipped with
 ``--no-perception``) and (b) the ground-truth keypoints with Gaussian noise, storing the contact cues
 of both next to the ground truth (one ``.npz`` per clip; re-running skips finished clips, and
-``--shard i/n`` splits the work between processes). ``collect-real`` caches the raw tracks of the real
+``--shard i/n`` splits the work between processes). ``collect-composite`` does the same for composite clips
+(``interanimate.render.composite``: the portraits of ``tools/composite_gallery.py`` animated with the 3-D hand, exact
+labels), cached as ``train-comp-*.npz``; ``fit --composite-cache`` adds them to the contact and / or the recogniser
+rows, and ``cv-composite`` judges that with 3 folds by portrait. ``collect-real`` caches the raw tracks of the real
 development set (``devset/real``, fetched media) per clip. ``fit`` fits the contact model on the real
 devset's *fitting half* plus the synthetic train split's MediaPipe cues, and the recogniser on the
 synthetic train split's ground-truth episodes (time-stretched) plus the fitting half's episodes, and
@@ -73,6 +80,38 @@ def data_description(args) -> dict:
             "test_subjects": f"{3000}..{3000 + args.test_subjects - 1}", "perception": "MediaPipe face+hand landmarkers"}
 
 
+def collect_composite(args) -> None:
+    """Render composite clips (every pattern on every portrait, seeds ``--composite-seeds``) and cache their cues as
+    ``train-comp-<portrait>-<pattern>-s<seed>.npz``: MediaPipe perception on the frames and ground truth + noise."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from composite_gallery import portraits
+
+    from interanimate.data.annotate.calibration import measure_composite_clip, save_arrays
+    from interanimate.render.composite.face import build_face
+    from interanimate.render.composite.photo import load_photo
+
+    out = Path(args.cache)
+    out.mkdir(parents=True, exist_ok=True)
+    refs = portraits(out / "refs")
+    index, count = (int(x) for x in args.shard.split("/"))
+    todo = [(i, ref, pattern, seed) for seed in args.composite_seeds for i, ref in enumerate(refs)
+            for pattern in (args.patterns or PATTERN_NAMES) if not args.portraits or ref.stem in args.portraits]
+    todo = todo[index::count]
+    faces = {}
+    started = time.perf_counter()
+    for n, (i, ref, pattern, seed) in enumerate(todo):  # i: the portrait's index, its clips' subject 5000 + i
+        key = f"train-comp-{ref.stem}-{pattern}-s{seed}"
+        if (out / f"{key}.npz").is_file():
+            continue
+        if i not in faces:
+            reference = load_photo(ref, args.size)
+            faces[i] = (reference, build_face(reference.image, reference.mesh))
+        reference, face = faces[i]
+        save_arrays(measure_composite_clip(key, reference, face, i, pattern, seed, args.frames, args.fps, args.noise,
+                                           perceive=not args.no_perception), out, key)
+        print(f"[{n + 1}/{len(todo)}] {key} ({time.perf_counter() - started:.0f} s)", flush=True)
+
+
 def collect_real(args) -> None:
     """Cache the raw tracks of the real development set's clips (``--real-splits``) for fitting and scoring."""
     from interanimate.evaluation.devset import load_devset
@@ -110,15 +149,12 @@ def fit(args) -> None:
                  f"{pattern_cache} (collect)")
     print(f"synthetic train: {len(synthetic_mp)} clips with MediaPipe cues (contact), {len(synthetic_gn)} with "
           f"ground-truth cues (patterns); real fitting half: {len(real)} clips")
-    if args.keep_contact:  # refit the recogniser only, on the episodes of the contact model in --contact-out
-        contact_model = ContactModel.load(args.contact_out)
-        contact_info = json.loads(Path(args.contact_out).read_text())["provenance"]["fit"]
-    else:
-        contact_model, contact_info = fit_contact_real(real, synthetic_mp, hover_weight=args.hover_weight)
-    # The recogniser learns from the ground-truth cues' episodes and, with --pattern-mp, the MediaPipe cues' too.
-    pattern_clips = synthetic_gn + (synthetic_mp if args.pattern_mp else [])
-    pattern_model, pattern_info = fit_pattern_transfer(pattern_clips, real, contact_model, seed=args.seed,
-                                                       detected=not args.exact_episodes_only)
+    composite = load_clips(Path(args.composite_cache), "train", "mp") if args.composite_cache else []
+    if args.composite_cache:
+        print(f"composite clips (MediaPipe cues): {len(composite)} under {args.composite_cache}, for "
+              f"{' and '.join(args.composite_for)}")
+    contact_model, contact_info, pattern_model, pattern_info = fit_models(args, real, synthetic_mp, synthetic_gn,
+                                                                          composite)
     strip = lambda d: {k: round(v, 4) if isinstance(v, float) else v for k, v in d.items() if k != "confusion"}
     metrics = {"real_fit_in_sample": strip(real_counts(real, contact_model))}
     for name, folder, source in (("synthetic_test_mp", cache, "mp"), ("synthetic_test_gn", pattern_cache, "gn")):
@@ -136,11 +172,16 @@ def fit(args) -> None:
             "pattern_synthetic": f"{len(synthetic_gn)} train clips (ground-truth keypoints + {args.noise:.0%} IOD "
                                  f"noise), {pattern_cache}, subjects {subjects(synthetic_gn)}"
                                  + (f" + the {len(synthetic_mp)} MediaPipe-cue train clips" if args.pattern_mp else ""),
+            **({"composite": f"{len(composite)} composite clips (render.composite on the portraits of "
+                             f"tools/composite_gallery.py, MediaPipe cues), {args.composite_cache}, seeds "
+                             f"{sorted({c.seed for c in composite})} at {sorted({c.size for c in composite})} px, for the "
+                             f"{' and '.join(args.composite_for)} fit"} if composite else {}),
             "real": "devset/real fitting half (labels.json split=fit, ambiguous clips excluded), "
                     "MediaPipe face+hand landmarkers at the annotator's working resolution"}
     provenance = {"date": datetime.date.today().isoformat(), "seed": args.seed, "data": data, "fit": contact_info,
                   "metrics": metrics,
-                  "command": "tools/fit_annotate_models.py collect (+ collect --no-perception) + collect-real + fit"
+                  "command": "tools/fit_annotate_models.py collect (+ collect --no-perception) + collect-real"
+                             + (" + collect-composite" if composite else "") + " + fit"
                              + " " + " ".join(sys.argv[2:])}
     if not args.keep_contact:
         contact_model.save(args.contact_out, provenance)
@@ -149,6 +190,66 @@ def fit(args) -> None:
     print("contact fit:", json.dumps(contact_info))
     print("pattern fit:", json.dumps(pattern_info))
     print("metrics:", json.dumps(metrics, indent=1))
+
+
+def fit_models(args, real, synthetic_mp, synthetic_gn, composite=()):
+    """The contact model and the recogniser fitted as ``fit``'s options say; ``composite`` clips (MediaPipe cues)
+    join the contact fit's synthetic rows and / or the recogniser's rows as ``--composite-for`` says."""
+    composite = list(composite)
+    if args.keep_contact:  # refit the recogniser only, on the episodes of the contact model in --contact-out
+        contact_model = ContactModel.load(args.contact_out)
+        contact_info = json.loads(Path(args.contact_out).read_text())["provenance"]["fit"]
+    else:
+        extra = composite if "contact" in args.composite_for else []
+        contact_model, contact_info = fit_contact_real(real, synthetic_mp + extra, hover_weight=args.hover_weight)
+        contact_info["composite_clips"] = len(extra)
+    # The recogniser learns from the ground-truth cues' episodes and, with --pattern-mp, the MediaPipe cues' too.
+    pattern_clips = (synthetic_gn + (synthetic_mp if args.pattern_mp else [])
+                     + (composite if "patterns" in args.composite_for else []))
+    pattern_model, pattern_info = fit_pattern_transfer(pattern_clips, real, contact_model, seed=args.seed,
+                                                       detected=not args.exact_episodes_only)
+    pattern_info["composite_clips"] = len(composite) if "patterns" in args.composite_for else 0
+    return contact_model, contact_info, pattern_model, pattern_info
+
+
+def cross_validate_composite(args) -> None:
+    """Whether composite clips help, judged on fitting data only: 3 folds by portrait of the composite cache
+    (``--composite-cache``, seeds disjoint from the gallery's), each fold's clips labelled end to end by models
+    fitted as ``fit`` says on the real fitting half, the synthetic train split and the other portraits' composite
+    clips; beside them the same models' out-of-fold figures on the real fitting half (the contact fit's own)."""
+    cache = Path(args.cache)
+    synthetic_mp = load_clips(cache, "train", "mp") if perceived(cache) else []
+    synthetic_gn = load_clips(Path(args.pattern_cache or args.cache), "train", "gn")
+    real = load_real_clips(Path(args.real_cache), "fit")
+    composite = load_clips(Path(args.composite_cache), "train", "mp")
+    portraits = sorted({c.subject for c in composite})
+    tp = fp = fn = right = family = clips = 0
+    for held in portraits:
+        rest = [c for c in composite if c.subject != held]
+        test = [c for c in composite if c.subject == held]
+        if args.composite_for:
+            contact_model, contact_info, pattern_model, pattern_info = fit_models(args, real, synthetic_mp,
+                                                                                  synthetic_gn, rest)
+        else:  # the shipped models
+            contact_model, pattern_model = ContactModel.load(args.contact_out), PatternModel.load(args.pattern_out)
+            contact_info = json.loads(Path(args.contact_out).read_text())["provenance"]["fit"]
+            pattern_info = json.loads(Path(args.pattern_out).read_text())["provenance"]["fit"]
+        c = contact_counts(test, contact_model)
+        p = pattern_accuracy(test, contact_model, pattern_model)
+        tp, fp, fn = tp + c["tp"], fp + c["fp"], fn + c["fn"]
+        right, family, clips = (right + round(p["accuracy"] * p["clips"]), family + round(p["family_accuracy"] * p["clips"]),
+                                clips + p["clips"])
+        oof = contact_info.get("out_of_fold", {})
+        print(f"held-out portrait {test[0].portrait}: contact P/R/F1 {c['precision']:.3f} / {c['recall']:.3f} / "
+              f"{c['f1']:.3f}, 18-way {p['accuracy']:.1%}, family {p['family_accuracy']:.1%}, unlabelled "
+              f"{p['unlabelled']} of {p['clips']}; real fitting half out of fold: F1 {oof.get('f1', float('nan')):.3f}, "
+              f"touch clips {oof.get('touch_clips_found', float('nan')):.3f}, hard negatives "
+              f"{oof.get('hard_negative_fp', float('nan')):.3f}; recogniser out-of-fold score "
+              f"{pattern_info.get('out_of_fold_score')}", flush=True)
+    precision, recall = tp / max(1, tp + fp), tp / max(1, tp + fn)
+    print(f"composite out of fold ({len(composite)} clips, composite rows for {' and '.join(args.composite_for) or 'nothing (shipped models)'}): "
+          f"contact P/R/F1 {precision:.3f} / {recall:.3f} / {2 * precision * recall / max(1e-9, precision + recall):.3f}, "
+          f"18-way {right}/{clips} = {right / max(1, clips):.1%}, family {family}/{clips} = {family / max(1, clips):.1%}")
 
 
 def cross_validate_patterns(args) -> None:
@@ -336,7 +437,8 @@ def save_family_confusion_png(clips, patterns, path: Path, title: str) -> None:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("collect", "collect-real", "fit", "cv-patterns", "evaluate", "evaluate-real"))
+    parser.add_argument("command", choices=("collect", "collect-composite", "collect-real", "fit", "cv-patterns",
+                                            "cv-composite", "evaluate", "evaluate-real"))
     parser.add_argument("--cache", default="runs/annotate-fit")
     parser.add_argument("--real-cache", default="runs/annotate-real", help="cached tracks of the real devset")
     parser.add_argument("--real-splits", nargs="+", default=["fit", "test"], choices=["fit", "test"],
@@ -355,6 +457,18 @@ def main(argv=None) -> None:
                         help="which splits collect renders (e.g. only test, to re-measure after generator fixes)")
     parser.add_argument("--no-perception", action="store_true",
                         help="collect only the ground-truth + noise cues (no MediaPipe run; several times faster)")
+    parser.add_argument("--composite-cache", default=None,
+                        help="fit / cv-composite: cache of collect-composite whose clips join the fit")
+    parser.add_argument("--composite-for", nargs="*", default=["contact", "patterns"], choices=["contact", "patterns"],
+                        help="fit / cv-composite: which model learns from the composite clips (none: the shipped models)")
+    parser.add_argument("--composite-seeds", type=int, nargs="+", default=[1000, 1001],
+                        help="collect-composite: the seeds of the clips (the composite gallery, a test set, uses 0..53)")
+    parser.add_argument("--patterns", nargs="+", default=None, choices=PATTERN_NAMES,
+                        help="collect-composite: only these patterns (default all 18)")
+    parser.add_argument("--portraits", nargs="+", default=None,
+                        help="collect-composite: only the portraits of these names (default all: astronaut, grace_hopper, "
+                             "obama)")
+    parser.add_argument("--fps", type=float, default=25.0, help="collect-composite: frame rate of the clips")
     parser.add_argument("--shard", default="0/1", help="i/n: this process collects every n-th clip from i")
     parser.add_argument("--hover-weight", type=float, default=1.0,
                         help="weight of the synthetic hover false-positive rate when choosing the contact thresholds")
@@ -368,7 +482,8 @@ def main(argv=None) -> None:
     parser.add_argument("--contact-out", type=Path, default=CONTACT_MODEL_FILE)
     parser.add_argument("--pattern-out", type=Path, default=PATTERN_MODEL_FILE)
     args = parser.parse_args(argv)
-    {"collect": collect, "collect-real": collect_real, "fit": fit, "cv-patterns": cross_validate_patterns, "evaluate": evaluate,
+    {"collect": collect, "collect-composite": collect_composite, "collect-real": collect_real, "fit": fit, "cv-patterns": cross_validate_patterns,
+     "cv-composite": cross_validate_composite, "evaluate": evaluate,
      "evaluate-real": evaluate_real}[args.command](args)
 
 

@@ -95,11 +95,23 @@ def measure_clip(key: str, spec, hover: bool, noise: float, perceive: bool = Tru
     from interanimate.data.synth import render_clip
 
     clip = render_clip(spec)
-    gt = clip.annotations
-    fps, size = clip.record.fps, spec.size
+    rng = np.random.default_rng([spec.subject_index, spec.clip_index, PATTERN_NAMES.index(spec.pattern)])
+    meta = {"key": key, "pattern": spec.pattern, "hover": hover, "subject": spec.subject_index}
+    return measure_frames(clip.frames, clip.annotations, clip.record.fps, spec.size, meta, noise, rng,
+                          np.asarray(clip.record.extra["phases"], np.int8), perceive)
+
+
+def measure_frames(frames: np.ndarray, gt, fps: float, size: int, meta: dict, noise: float,
+                   rng: np.random.Generator, phase: np.ndarray | None = None, perceive: bool = True) -> dict:
+    """The cached arrays of one rendered clip with exact labels ``gt`` (``ClipAnnotations``): the labels
+    (``gt_*``), the frames where a hand is in front of the face without touching (``hover``), the cues of
+    the ground-truth keypoints + ``noise`` x IOD (``gn_*``) and, with ``perceive``, of MediaPipe perception
+    and the annotator's cleaning on ``frames`` (``mp_*``). ``phase`` is the choreography's phase per frame
+    (-1 where unknown)."""
+    phase = np.full(len(gt.contact), -1, np.int8) if phase is None else phase
     arrays = {"gt_contact": gt.contact, "gt_region": valid_regions(gt.contact_region), "gt_face": gt.face_keypoints,
               "gt_face_present": gt.face_present, "gt_hands": gt.hand_keypoints, "gt_hand_present": gt.hand_present,
-              "phase": np.asarray(clip.record.extra["phases"], np.int8)}
+              "phase": phase}
     # Hand in front of the face without touching: a fingertip projects inside the face outline.
     outline = face_outline(np.nan_to_num(gt.face_keypoints.astype(np.float64)))
     near = np.zeros(gt.contact.shape, bool)
@@ -110,7 +122,7 @@ def measure_clip(key: str, spec, hover: bool, noise: float, perceive: bool = Tru
     arrays["hover"] = near
     start = time.perf_counter()
     if perceive:
-        analysis = analyse(clip.frames, fps)
+        analysis = analyse(frames, fps)
         tracks = analysis.tracks
         with np.errstate(all="ignore"):
             features, tip = contact_features(analysis.face, tracks.mesh, tracks.face_present, tracks.hands, tracks.hand_world,
@@ -120,21 +132,43 @@ def measure_clip(key: str, spec, hover: bool, noise: float, perceive: bool = Tru
                       mp_tip=tip, mp_mesh=tracks.mesh.astype(np.float32),
                       mp_hand_world=tracks.hand_world.astype(np.float32))
     perceive_s = time.perf_counter() - start
-    rng = np.random.default_rng([spec.subject_index, spec.clip_index, PATTERN_NAMES.index(spec.pattern)])
     face, hands = ground_truth_tracks(gt, fps, noise, rng)
     with np.errstate(all="ignore"):
         frame = face_frame(np.nan_to_num(face))
         features, tip = contact_features(frame, face, gt.face_present, hands, None, gt.hand_present, fps, (size, size))
     arrays.update(gn_face=face, gn_face_present=gt.face_present, gn_hands=hands, gn_hand_present=gt.hand_present,
                   gn_hand_found=gt.hand_present, gn_features=features, gn_tip=tip)
-    arrays["meta"] = json.dumps({"key": key, "pattern": spec.pattern, "hover": hover, "subject": spec.subject_index,
-                                 "fps": fps, "size": size, "perceive_s": perceive_s})
+    arrays["meta"] = json.dumps({**meta, "fps": fps, "size": size, "perceive_s": perceive_s})
     return arrays
+
+
+COMPOSITE_SUBJECT = 5000  # composite clips' ``subject``: 5000 + the portrait's index (folds group by portrait)
+
+
+def measure_composite_clip(key: str, reference, face, portrait_index: int, pattern: str, seed: int, num_frames: int,
+                           fps: float, noise: float, perceive: bool = True) -> dict:
+    """``measure_frames`` of one composite clip: ``pattern`` acted on the photo ``reference`` (a
+    ``ReferenceFace`` from ``render.composite.load_photo``, ``face`` its ``PhotoFace``) with the 3-D hand,
+    watermarked as the composite pipeline writes it. Its approach and retreat frames with the hand over the
+    face are the ``hover`` negatives; ``hover`` in the metadata is False (every clip touches)."""
+    from interanimate import provenance
+    from interanimate.render.composite import render_composite
+
+    clip = render_composite(reference, pattern, num_frames, fps, seed, face=face)
+    frames = provenance.embed_watermark(clip.frames)
+    rng = np.random.default_rng([COMPOSITE_SUBJECT + portrait_index, seed, PATTERN_NAMES.index(pattern)])
+    meta = {"key": key, "pattern": pattern, "hover": False, "subject": COMPOSITE_SUBJECT + portrait_index,
+            "portrait": reference.name, "seed": seed, "renderer": "composite"}
+    return measure_frames(frames, clip.annotations, fps, frames.shape[1], meta, noise, rng, None, perceive)
 
 
 def collect_clip(key: str, spec, hover: bool, out: Path, noise: float, perceive: bool = True) -> None:
     """``measure_clip`` written to ``out/<key>.npz`` (atomically: a killed run leaves no half file)."""
-    arrays = measure_clip(key, spec, hover, noise, perceive)
+    save_arrays(measure_clip(key, spec, hover, noise, perceive), out, key)
+
+
+def save_arrays(arrays: dict, out: Path, key: str) -> None:
+    """One clip's cached arrays written to ``out/<key>.npz`` atomically."""
     tmp = out / f"{key}.tmp.npz"
     np.savez_compressed(tmp, **arrays)
     tmp.replace(out / f"{key}.npz")
