@@ -80,13 +80,31 @@ def data_description(args) -> dict:
             "test_subjects": f"{3000}..{3000 + args.test_subjects - 1}", "perception": "MediaPipe face+hand landmarkers"}
 
 
+def measure_composite_clip(key: str, reference, face, portrait_index: int, pattern: str, seed: int, num_frames: int,
+                           fps: float, noise: float, perceive: bool = True) -> dict:
+    """``measure_frames`` of one composite clip: ``pattern`` acted on the photo ``reference`` (a
+    ``ReferenceFace`` from ``render.composite.load_photo``, ``face`` its ``PhotoFace``) with the 3-D hand,
+    watermarked as the composite pipeline writes it. Its approach and retreat frames with the hand over the
+    face are the ``hover`` negatives; ``hover`` in the metadata is False (every clip touches)."""
+    from interanimate import provenance
+    from interanimate.data.annotate.calibration import COMPOSITE_SUBJECT, measure_frames
+    from interanimate.render.composite import render_composite
+
+    clip = render_composite(reference, pattern, num_frames, fps, seed, face=face)
+    frames = provenance.embed_watermark(clip.frames)
+    rng = np.random.default_rng([COMPOSITE_SUBJECT + portrait_index, seed, PATTERN_NAMES.index(pattern)])
+    meta = {"key": key, "pattern": pattern, "hover": False, "subject": COMPOSITE_SUBJECT + portrait_index,
+            "portrait": reference.name, "seed": seed, "renderer": "composite"}
+    return measure_frames(frames, clip.annotations, fps, frames.shape[1], meta, noise, rng, None, perceive)
+
+
 def collect_composite(args) -> None:
     """Render composite clips (every pattern on every portrait, seeds ``--composite-seeds``) and cache their cues as
     ``train-comp-<portrait>-<pattern>-s<seed>.npz``: MediaPipe perception on the frames and ground truth + noise."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from composite_gallery import portraits
 
-    from interanimate.data.annotate.calibration import measure_composite_clip, save_arrays
+    from interanimate.data.annotate.calibration import save_arrays
     from interanimate.render.composite.face import build_face
     from interanimate.render.composite.photo import load_photo
 

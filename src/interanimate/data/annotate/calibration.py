@@ -145,23 +145,6 @@ def measure_frames(frames: np.ndarray, gt, fps: float, size: int, meta: dict, no
 COMPOSITE_SUBJECT = 5000  # composite clips' ``subject``: 5000 + the portrait's index (folds group by portrait)
 
 
-def measure_composite_clip(key: str, reference, face, portrait_index: int, pattern: str, seed: int, num_frames: int,
-                           fps: float, noise: float, perceive: bool = True) -> dict:
-    """``measure_frames`` of one composite clip: ``pattern`` acted on the photo ``reference`` (a
-    ``ReferenceFace`` from ``render.composite.load_photo``, ``face`` its ``PhotoFace``) with the 3-D hand,
-    watermarked as the composite pipeline writes it. Its approach and retreat frames with the hand over the
-    face are the ``hover`` negatives; ``hover`` in the metadata is False (every clip touches)."""
-    from interanimate import provenance
-    from interanimate.render.composite import render_composite
-
-    clip = render_composite(reference, pattern, num_frames, fps, seed, face=face)
-    frames = provenance.embed_watermark(clip.frames)
-    rng = np.random.default_rng([COMPOSITE_SUBJECT + portrait_index, seed, PATTERN_NAMES.index(pattern)])
-    meta = {"key": key, "pattern": pattern, "hover": False, "subject": COMPOSITE_SUBJECT + portrait_index,
-            "portrait": reference.name, "seed": seed, "renderer": "composite"}
-    return measure_frames(frames, clip.annotations, fps, frames.shape[1], meta, noise, rng, None, perceive)
-
-
 def collect_clip(key: str, spec, hover: bool, out: Path, noise: float, perceive: bool = True) -> None:
     """``measure_clip`` written to ``out/<key>.npz`` (atomically: a killed run leaves no half file)."""
     save_arrays(measure_clip(key, spec, hover, noise, perceive), out, key)
