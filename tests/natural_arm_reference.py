@@ -10,7 +10,7 @@ from interanimate.data.synth.choreography import CLEARANCE, anchor_point, frame_
 from interanimate.data.synth.hand import NUM_POSE
 from interanimate.render.composite.placement import (ARM_IN_PLANE, ARM_LEANS, MAX_WRIST_BEND_RAD, MIN_POKE_COS,
                                                      POINT_PALM, POINT_RELAXED, POKE_INTO_SKIN, POKE_ROLLS,
-                                                     SWING_ROLLS, SWING_TURNS, _axis_rotation, _toward, _unit)
+                                                     SWING_ROLLS, SWING_TURNS, _axis_rotation, _turn, _unit)
 
 
 def reference_natural_arm(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -119,7 +119,7 @@ def _reference_swung(self, pose, rotation, arm, want_arm, normals, clearance, ba
                 rot[f] = spin @ rotation[f] @ _axis_rotation(_unit(tips[8] - tips[other_tip]), roll)
             carried = [_unit(r @ r0.T @ a) for r, r0, a in zip(rot, rotation, arm)]
             for bend in (1.0, 0.6, 0.3, 0.0):
-                arms = np.array([_toward(a, want_arm, MAX_WRIST_BEND_RAD * bend) for a in carried])
+                arms = np.array([_turn(a, want_arm, MAX_WRIST_BEND_RAD * bend) @ a for a in carried])
                 if clearance(pose, rot, arms) > base + 1e-6:
                     continue
                 away = []

@@ -154,7 +154,7 @@ def test_the_fast_reposing_search_chooses_what_the_mesh_based_one_chooses(photo_
         np.testing.assert_allclose(fast, reference, rtol=0, atol=1e-9, err_msg=f"{pattern} seed {seed}: {name}")
 
 
-@pytest.mark.parametrize("pattern", ["poke_nose", "swipe_face_downward"])
+@pytest.mark.parametrize("pattern", ["poke_nose", "swipe_face_downward", "pinch_cheek_left", "pinch_nose"])
 def test_rendered_clip_touches_collision_free(astronaut, pattern):
     from interanimate.render.composite import render_composite
 
@@ -195,16 +195,6 @@ def test_a_pinching_or_swiping_hand_reaches_up_from_below_its_two_fingertips(pho
         gains.append(wrist_now @ want / np.linalg.norm(wrist_now) - wrist_was @ want / np.linalg.norm(wrist_was))
         assert np.isfinite(now.vertices).all() and np.isfinite(before.vertices).all()
     assert np.mean(gains) > 0.1  # cosine with the natural forearm direction, over the contact frames
-
-
-@pytest.mark.parametrize("pattern", ["pinch_cheek_left", "pinch_nose"])
-def test_rendered_pinch_touches_collision_free(astronaut, pattern):
-    from interanimate.render.composite import render_composite
-
-    clip = render_composite(astronaut, pattern, FRAMES, 25.0, seed=0)
-    ann = clip.annotations
-    assert ann.contact.any()
-    assert ann.penetration.max() <= 1.0  # mm
 
 
 @pytest.mark.parametrize("pattern,seed", [("stroke_cheek_right", 28), ("stroke_jaw", 0), ("poke_chin", 20),

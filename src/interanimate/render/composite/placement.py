@@ -112,8 +112,7 @@ class Retargeter:
         self.targets = np.array(plan.target, np.float64)  # the anchor's path (head frame), as planned for now
         self._offsets = self._anchor_corrections()
         self.pose, self.hand_rotation, self.reposed_arm_dir = self._natural_arm()
-        self.arm_dir = self.reposed_arm_dir
-        self.arm_dir = self._flatter_forearm()
+        self.arm_dir = self._flatter_forearm(self.reposed_arm_dir)
         nearer = self._nearer_reach()
         if nearer is not None:
             self.targets = nearer
@@ -314,13 +313,13 @@ class Retargeter:
                 break
         return best[1], best[2]
 
-    def _flatter_forearm(self) -> np.ndarray:
+    def _flatter_forearm(self, arms: np.ndarray) -> np.ndarray:
         """Per frame forearm directions (head frame) turned toward the image plane where they point at the camera
         more steeply than ``MAX_ARM_TOWARD_CAMERA`` (the camera-ward part of the unit direction), unless the
         turned forearm would come nearer the skin: a forearm aimed at a camera 0.55 m away is drawn as a wall
         larger than the face (strokes and the reach of every pattern keep the choreography's forearm, which
         continues the hand toward the camera)."""
-        arms = np.array(self.arm_dir, np.float64)
+        arms = np.array(arms, np.float64)
         for f, arm in enumerate(arms):
             cam = self.rotation @ arm
             if -cam[2] <= MAX_ARM_TOWARD_CAMERA:
@@ -328,7 +327,7 @@ class Retargeter:
             flat = cam[:2] / max(float(np.linalg.norm(cam[:2])), 1e-9) * np.sqrt(1.0 - MAX_ARM_TOWARD_CAMERA ** 2)
             turned = self.rotation.T @ np.array([flat[0], flat[1], -MAX_ARM_TOWARD_CAMERA])
             anchor = self.targets[f]
-            if self._intrusion(f, anchor, turned) <= self._intrusion(f, anchor) + 1e-6:
+            if self._intrusion(f, anchor, turned) <= self._intrusion(f, anchor, arm) + 1e-6:
                 arms[f] = turned
         return arms
 
@@ -342,9 +341,8 @@ class Retargeter:
         above the skin, are left as planned, longer ones blend in), unless the hand, forearm included, would then
         come nearer the skin than the planned frame does (the same collision spheres and clearance as the
         re-posing)."""
-        plan, head = self.plan, self.head
-        expect = np.asarray(plan.expect_contact, bool)
-        contact = np.flatnonzero(expect)
+        plan = self.plan
+        contact = np.flatnonzero(plan.expect_contact)
         if not len(contact):
             return None
         c0, c1 = int(contact[0]), int(contact[-1])
@@ -377,11 +375,6 @@ class Retargeter:
         height = self.head.height_above(world)[0]
         gap = np.where(np.isfinite(height), height, 1.0) - spheres[:, 3]
         return float(np.clip(CLEARANCE - gap, 0.0, None).sum())
-
-    def _lateral(self, pose: np.ndarray) -> np.ndarray:
-        """Hand-local unit axis across the knuckles (index to little finger)."""
-        j = self.kinematic.joints_local(pose)
-        return _unit(j[5] - j[17])
 
     def _anchor_corrections(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Per frame: (mapped target, photo target, turn) re-anchoring the plan on the photo's skin."""
@@ -705,15 +698,10 @@ def _axis_rotations(axes: np.ndarray, angle: float) -> np.ndarray:
 
 
 def _toward_many(a: np.ndarray, b: np.ndarray, limit: float) -> np.ndarray:
-    """Unit rows of ``a`` each turned toward unit ``b`` by at most ``limit`` radians (``_toward`` for many)."""
+    """Unit rows of ``a`` each turned toward unit ``b`` by at most ``limit`` radians (``_turn(a, b, limit) @ a`` for many rows)."""
     dot = a @ b
     off = b[None] - dot[:, None] * a  # b's part perpendicular to each row
     sin = np.linalg.norm(off, axis=1)
     angle = np.minimum(np.arctan2(sin, dot), limit)
     turned = a * np.cos(angle)[:, None] + off / np.maximum(sin, 1e-12)[:, None] * np.sin(angle)[:, None]
     return np.where((sin < 1e-9)[:, None], a, turned)
-
-
-def _toward(a: np.ndarray, b: np.ndarray, limit: float) -> np.ndarray:
-    """Unit ``a`` turned toward unit ``b`` by at most ``limit`` radians."""
-    return _turn(a, b, limit) @ a
