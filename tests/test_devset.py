@@ -54,15 +54,6 @@ def test_splits_share_no_source_video(devset):
     assert fit and test and not fit & test
 
 
-def test_committed_clips_are_redistributable_and_match_their_sha256(devset):
-    committed = [c for c in devset.clips if c.clip_file]
-    assert committed, "no clip is committed"
-    for item in devset.media():
-        if item.clip.clip_file:
-            assert item.path is not None, item.reason
-            assert devset.sources[item.clip.source].redistributable
-
-
 def test_fetched_media_match_their_sha256(devset):
     items = [m for m in devset.media(include_ambiguous=True) if not m.clip.clip_file]
     present = [m for m in items if m.path is not None]
@@ -156,8 +147,10 @@ def test_score_summary_counts_clip_level_errors():
 
 
 @pytest.mark.slow
-def test_score_tool_runs_the_annotator_on_a_committed_clip(devset, tmp_path):
-    clip = next(c for c in devset.clips if c.clip_file and c.hard_negative)
+def test_score_tool_runs_the_annotator_on_a_real_clip(devset, tmp_path):
+    clip = next(c for c in devset.clips if c.id == "pose_2023-soup")  # a hard negative, 41 frames
+    if not devset.media_path(clip).is_file():
+        pytest.skip(f"{clip.id} is not fetched: run tools/fetch_devset.py --mirrors DIR")
     prediction = _score_tool().predict(clip, devset.media_path(clip), tmp_path)
     assert prediction.status in ("accepted", "empty")
     assert prediction.contact.shape == (clip.num_frames,)

@@ -4,8 +4,8 @@
     PYTHONPATH=src python tools/composite_gallery.py --out composite_gallery \
         --compare src/interanimate/checkpoints/small-synth64 --thumb 128
 
-Writes ``OUT/refs/`` (the portraits: scikit-image's astronaut, matplotlib's Grace Hopper and the committed ones in
-``devset/portraits/``), ``OUT/dataset/`` (all 18
+Writes ``OUT/refs/`` (the portraits: scikit-image's astronaut, matplotlib's Grace Hopper and those fetched into
+``devset/portraits/`` by ``tools/fetch_devset.py``), ``OUT/dataset/`` (all 18
 patterns × every portrait, through ``interanimate animate --as-dataset``, so ``interanimate data validate`` and
 ``interanimate evaluate --generated OUT/dataset --reference OUT/dataset --metrics anatomy`` run on it) and
 ``OUT/sheet_<person>.jpg`` (one row per pattern: the reference, then evenly spaced frames with contact frames
@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-COMMITTED_PORTRAITS = Path(__file__).resolve().parents[1] / "devset" / "portraits"
+FETCHED_PORTRAITS = Path(__file__).resolve().parents[1] / "devset" / "portraits"
 
 
 def portraits(folder: Path) -> list[Path]:
@@ -33,11 +33,11 @@ def portraits(folder: Path) -> list[Path]:
     astronaut = write_png(skimage.data.astronaut(), folder / "astronaut.png")
     hopper = folder / "grace_hopper.jpg"
     hopper.write_bytes(Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)).read_bytes())
-    committed = []
-    for source in sorted(COMMITTED_PORTRAITS.glob("*.jpg")):
-        committed.append(folder / source.name)
-        committed[-1].write_bytes(source.read_bytes())
-    return [astronaut, hopper, *committed]
+    fetched = []
+    for source in sorted(FETCHED_PORTRAITS.glob("*.jpg")):
+        fetched.append(folder / source.name)
+        fetched[-1].write_bytes(source.read_bytes())
+    return [astronaut, hopper, *fetched]
 
 
 def sheet(dataset: Path, person: str, columns: int, thumb: int) -> np.ndarray:

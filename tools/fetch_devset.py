@@ -1,11 +1,12 @@
 """Rebuild the real development set's media from their sources and check every sha256.
 
-Clips whose licence allows redistribution are committed under ``devset/real/clips/``; this only checks
-them. The others are the original files of public repositories at the commits recorded in
+The clips are the original files of public repositories at the commits recorded in
 ``devset/real/labels.json``; they are taken from local git mirrors of those repositories (bare git
 directories named ``owner+name`` or ``owner+name/repo`` under ``--mirrors``) or from a URL list
 (``--urls FILE``: lines ``<clip id or sha256> <url or local path>``), checked against the recorded sha256
-and written to ``devset/real/media/<clip id><ext>``::
+and written to ``devset/real/media/<clip id><ext>``. The portraits of ``devset/portraits/portraits.json`` are made
+the same way: the recorded original, checked, cropped and saved as the recorded JPEG (Pillow's encoder, whose output
+is checked against the recorded sha256 too) into ``devset/portraits/``::
 
     PYTHONPATH=src python tools/fetch_devset.py --mirrors /path/to/mirrors
     PYTHONPATH=src python tools/fetch_devset.py --check          # verify only, fetch nothing
@@ -17,6 +18,8 @@ and the status is 1. Nothing is downloaded unless ``--urls`` names remote URLs.
 from __future__ import annotations
 
 import argparse
+import io
+import json
 import subprocess
 import sys
 import urllib.request
@@ -88,6 +91,45 @@ def fetch_clip(devset: Devset, clip: DevsetClip, out: Path, mirrors: Path | None
     return "no mirror or URL gave the recorded file" if candidates else "no mirror or URL given"
 
 
+PORTRAITS = Path(__file__).resolve().parents[1] / "devset" / "portraits"
+SUBSAMPLING = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}
+
+
+def portrait_bytes(original: bytes, entry: dict) -> bytes:
+    """The portrait file an entry of ``portraits.json`` describes, made from its source file."""
+    from PIL import Image
+
+    x0, y0, x1, y1 = entry["crop"]
+    out = io.BytesIO()
+    jpeg = entry["jpeg"]
+    Image.open(io.BytesIO(original)).convert("RGB").crop((x0, y0, x1, y1)).save(
+        out, "JPEG", quality=jpeg["quality"], subsampling=SUBSAMPLING[jpeg["subsampling"]], optimize=jpeg["optimize"])
+    return out.getvalue()
+
+
+def fetch_portrait(entry: dict, folder: Path, mirrors: Path | None, urls: dict[str, str], list_dir: Path) -> str:
+    """Make one portrait in ``folder``; return ``"ok"``, ``"fetched"`` or the reason it is missing."""
+    target = folder / entry["file"]
+    if target.is_file() and sha256_file(target) == entry["sha256"]:
+        return "ok"
+    candidates = []
+    if mirrors is not None:
+        candidates.append(lambda: from_mirror(mirrors, entry["repo"], entry["commit"], entry["path"]))
+    url = urls.get(entry["file"]) or urls.get(entry["sha256_original"])
+    if url:
+        candidates.append(lambda: from_url(url, list_dir))
+    for get in candidates:
+        data = get()
+        if data is None or sha256_bytes(data) != entry["sha256_original"]:
+            continue
+        made = portrait_bytes(data, entry)
+        if sha256_bytes(made) != entry["sha256"]:
+            return "the source was found but this Pillow's JPEG encoder makes another file"
+        atomic_write_bytes(target, made)
+        return "fetched"
+    return "no mirror or URL gave the recorded file" if candidates else "no mirror or URL given"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--labels", type=Path, default=None, help="labels.json (default: devset/real/labels.json)")
@@ -108,12 +150,25 @@ def main(argv: list[str] | None = None) -> int:
             missing.append(f"{clip.id} ({status})")
         elif status == "fetched":
             print(f"fetched {clip.id}")
-    present = len(devset.clips) - len(missing)
-    if missing:
-        print(f"devset: {len(missing)} of {len(devset.clips)} clips missing (give --mirrors or --urls): "
-              + ", ".join(missing[:3]) + (" ..." if len(missing) > 3 else ""), file=sys.stderr)
+    entries = json.loads((PORTRAITS / "portraits.json").read_text())["portraits"]
+    missing_portraits = []
+    for entry in entries:
+        status = fetch_portrait(entry, PORTRAITS, None if args.check else args.mirrors,
+                                {} if args.check else urls, list_dir)
+        if status not in ("ok", "fetched"):
+            missing_portraits.append(f"{entry['file']} ({status})")
+        elif status == "fetched":
+            print(f"fetched portrait {entry['file']}")
+    if missing or missing_portraits:
+        if missing:
+            print(f"devset: {len(missing)} of {len(devset.clips)} clips missing (give --mirrors or --urls): "
+                  + ", ".join(missing[:3]) + (" ..." if len(missing) > 3 else ""), file=sys.stderr)
+        if missing_portraits:
+            print(f"devset: {len(missing_portraits)} of {len(entries)} portraits missing (give --mirrors or --urls): "
+                  + ", ".join(missing_portraits), file=sys.stderr)
         return 1
-    print(f"devset: all {present} clips present and verified in {out} and {devset.root / 'clips'}")
+    print(f"devset: all {len(devset.clips)} clips present and verified in {out}; "
+          f"all {len(entries)} portraits in {PORTRAITS}")
     return 0
 
 

@@ -7,8 +7,8 @@ pattern where one fits, a hard-negative flag (a hand near or in front of the fac
 ambiguity flag (excluded from scoring) and a ``fit``/``test`` split that never puts one source video in
 both halves.
 
-Only clips whose licence allows it are committed under ``devset/real/clips/``; the rest are rebuilt from
-their sources by ``tools/fetch_devset.py`` into ``devset/real/media/``. This module reads and checks the
+No clip is kept in the repository (a record's ``clip_file`` could name one whose licence allows it); every
+clip is rebuilt from its source by ``tools/fetch_devset.py`` into ``devset/real/media/``. This module reads and checks the
 labels, finds each clip's media (skipping missing or altered files with a reason), and holds the
 frame-level scoring used by ``tools/score_devset.py``.
 """
