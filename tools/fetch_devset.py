@@ -160,12 +160,14 @@ def main(argv: list[str] | None = None) -> int:
         elif status == "fetched":
             print(f"fetched portrait {entry['file']}")
     if missing or missing_portraits:
+        parts = []
         if missing:
-            print(f"devset: {len(missing)} of {len(devset.clips)} clips missing (give --mirrors or --urls): "
-                  + ", ".join(missing[:3]) + (" ..." if len(missing) > 3 else ""), file=sys.stderr)
+            parts.append(f"{len(missing)} of {len(devset.clips)} clips missing: "
+                         + ", ".join(missing[:3]) + (" ..." if len(missing) > 3 else ""))
         if missing_portraits:
-            print(f"devset: {len(missing_portraits)} of {len(entries)} portraits missing (give --mirrors or --urls): "
-                  + ", ".join(missing_portraits), file=sys.stderr)
+            parts.append(f"{len(missing_portraits)} of {len(entries)} portraits missing: "
+                         + ", ".join(missing_portraits))
+        print("devset: " + "; ".join(parts) + " (give --mirrors or --urls)", file=sys.stderr)
         return 1
     print(f"devset: all {len(devset.clips)} clips present and verified in {out}; "
           f"all {len(entries)} portraits in {PORTRAITS}")
