@@ -10,7 +10,8 @@ from interanimate.data.synth.choreography import CLEARANCE, anchor_point, frame_
 from interanimate.data.synth.hand import NUM_POSE
 from interanimate.render.composite.placement import (ARM_IN_PLANE, ARM_LEANS, MAX_WRIST_BEND_RAD, MIN_POKE_COS,
                                                      POINT_PALM, POINT_RELAXED, POKE_INTO_SKIN, POKE_ROLLS,
-                                                     SWING_ROLLS, SWING_TURNS, _axis_rotation, _turn, _unit)
+                                                     REPOSE_WITHIN_CLEARANCE, SWING_ROLLS, SWING_TURNS,
+                                                     _axis_rotation, _turn, _unit)
 
 
 def reference_natural_arm(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -22,8 +23,9 @@ def reference_natural_arm(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     half, the palm turned down and toward the face's midline (``POINT_PALM``) so the hand is seen from the side,
     the other fingers loosely curled; a swipe's hand pitches toward the face's plane and its forearm bends at
     the wrist (at most ``MAX_WRIST_BEND_RAD``) toward ``ARM_IN_PLANE``. Every candidate is scored as the choreography scores its own: no part but the working
-    fingertip within ``CLEARANCE`` of the skin, the forearm included; the plan's own orientation is kept
-    where no candidate clears the face at least as well.
+    fingertip within ``CLEARANCE`` of the skin, the forearm included. Where no candidate clears the face at least
+    as well as the plan, those that sink no part deeper into the skin than the plan are taken, nearest the
+    clearance first; the plan's own orientation is kept where there are none.
     """
     plan, head = self.plan, self.head
     pose = np.array(plan.pose, np.float64)
@@ -41,9 +43,10 @@ def reference_natural_arm(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     c0, c1 = (int(contact[0]), int(contact[-1])) if len(contact) else (0, plan.num_frames - 1)
     keys = sorted({c0, (c0 + c1) // 2, c1} | {k for k in (c0 - 2, c1 + 2) if 0 <= k < plan.num_frames})
 
-    def clearance(pose_, rotation_, arm_) -> float:
-        """Summed intrusion (m) inside CLEARANCE of the skin of every part but the working tip, at ``keys``."""
-        total = 0.0
+    def clearance(pose_, rotation_, arm_) -> tuple[float, float]:
+        """Summed intrusion (m) inside CLEARANCE of the skin of every part but the working tip, at ``keys``, and
+        the summed depth of those parts below the skin."""
+        total = depth = 0.0
         for k in keys:
             local = self.kinematic.joints_local(pose_[k])
             spheres = self.kinematic.surface(local, np.eye(3), np.zeros(3), rotation_[k].T @ arm_[k], False)[3]
@@ -59,7 +62,8 @@ def reference_natural_arm(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             height, _, _ = head.height_above(world)
             gap = np.where(np.isfinite(height), height, 1.0) - spheres[:, 3]
             total += float(np.clip(CLEARANCE - gap[~working], 0.0, None).sum())
-        return total
+            depth += float(np.clip(-gap[~working], 0.0, None).sum())
+        return total, depth
 
     base = clearance(pose, rotation, arm)
     if family in ("pinch", "swipe"):
@@ -70,6 +74,7 @@ def reference_natural_arm(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     flexion[[9, 13, 17]] = False  # finger spread
     pose[:, flexion] = np.minimum(pose[:, flexion], POINT_RELAXED[flexion])
     best = (np.inf, plan.rotation, plan.arm_dir, plan.pose)
+    fallback = best
     for lean in ARM_LEANS:  # the forearm toward the camera only as far as the face asks
         arm_cam = ARM_IN_PLANE * [side_x, 1.0, 1.0]
         arm_cam[2] = -lean
@@ -93,12 +98,16 @@ def reference_natural_arm(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                     arms = np.repeat(want[None], plan.num_frames, 0)
                     # Intrusion first (none beyond the plan's), then the flattest forearm, the least inward
                     # finger and the least roll.
-                    intrusion = clearance(pose, rot, arms)
+                    intrusion, depth = clearance(pose, rot, arms)
                     score = intrusion + 1e-5 * (3.0 * lean + k_in + abs(roll))
-                    if intrusion <= base + 1e-6 and score < best[0]:
+                    if intrusion <= base[0] + 1e-6 and score < best[0]:
                         best = (score, rot, arms, pose)
+                    elif depth <= base[1] + 1e-6 and score < fallback[0]:
+                        fallback = (score, rot, arms, pose)
         if np.isfinite(best[0]):
             break
+    if not np.isfinite(best[0]):
+        best = fallback
     return np.array(best[3]), np.array(best[1]), np.array(best[2])
 
 
@@ -109,7 +118,7 @@ def _reference_swung(self, pose, rotation, arm, want_arm, normals, clearance, ba
     plan = self.plan
     other_tip = 4 if plan.anchor == "pinch" else 12
     want_cam = _unit(self.rotation @ want_arm)
-    best = (np.inf, rotation, arm)
+    scored = []  # (turn, roll, bend, rot, arms, intrusion, depth) of every candidate
     for turn in SWING_TURNS:
         for roll in SWING_ROLLS:
             rot = np.zeros_like(rotation)
@@ -120,7 +129,13 @@ def _reference_swung(self, pose, rotation, arm, want_arm, normals, clearance, ba
             carried = [_unit(r @ r0.T @ a) for r, r0, a in zip(rot, rotation, arm)]
             for bend in (1.0, 0.6, 0.3, 0.0):
                 arms = np.array([_turn(a, want_arm, MAX_WRIST_BEND_RAD * bend) @ a for a in carried])
-                if clearance(pose, rot, arms) > base + 1e-6:
+                scored.append((turn, roll, bend, rot, arms, *clearance(pose, rot, arms)))
+
+    def choose(allowed) -> tuple:
+        best = (np.inf, rotation, arm)
+        for group in range(0, len(scored), 4):  # per turn and roll, the most bent forearm allowed
+            for turn, roll, bend, rot, arms, intrusion, depth in scored[group: group + 4]:
+                if not allowed(intrusion, depth):
                     continue
                 away = []
                 for f in range(c0, c1 + 1):
@@ -131,4 +146,11 @@ def _reference_swung(self, pose, rotation, arm, want_arm, normals, clearance, ba
                 if score < best[0]:
                     best = (score, rot, arms)
                 break
+        return best
+
+    best = choose(lambda intrusion, depth: intrusion <= base[0] + 1e-6)
+    fits = [intrusion for *_, intrusion, depth in scored if depth <= base[1] + 1e-6]
+    if not np.isfinite(best[0]) and fits:
+        best = choose(lambda intrusion, depth: depth <= base[1] + 1e-6
+                      and intrusion <= min(fits) + REPOSE_WITHIN_CLEARANCE)
     return best[1], best[2]

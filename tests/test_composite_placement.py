@@ -232,3 +232,20 @@ def test_the_reach_and_retreat_stay_nearer_the_face_depth_and_the_touch_is_as_pl
         assert planned < -0.03  # the choreography's reach starts well in front of the touch
         assert now > planned + 0.01  # ... and now at least a centimetre less far in front
         assert np.all(np.isfinite(retarget.frame(f).vertices))
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_a_chin_poke_no_candidate_clears_still_turns_its_forearm_from_the_camera(photo_face, astronaut, seed):
+    """Under the chin no re-posed hand keeps its curled fingers as far from the skin as the plan's forearm at the
+    camera does; the candidate nearest that clearance that sinks nothing deeper into the skin is taken instead."""
+    from interanimate.render.composite import render_composite
+
+    retarget = _retarget(photo_face, "poke_chin", seed)
+    for f in _contact_frames(retarget):
+        planned = -(retarget.rotation @ retarget.plan.arm_dir[f])[2]  # camera-ward part of the forearm
+        reposed = -(retarget.rotation @ retarget.reposed_arm_dir[f])[2]
+        assert reposed < planned - 0.1
+        assert (retarget.rotation @ retarget.reposed_arm_dir[f])[1] > 0.6  # from below
+    clip = render_composite(astronaut, "poke_chin", FRAMES, 25.0, seed=seed)
+    assert clip.annotations.contact.any()
+    assert clip.annotations.penetration.max() <= 1.0  # mm

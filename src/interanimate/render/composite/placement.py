@@ -46,6 +46,9 @@ POKE_ROLLS = np.deg2rad(np.arange(-75, 76, 15))  # candidate turns of the palm a
 POINT_PALM = np.array([-0.4, 1.0, 0.0])  # camera frame (x toward the hand's side): where a pointing palm faces
 ARM_LEANS = (0.3, 0.55, 0.8)  # candidate camera-ward components of the poking forearm
 MIN_POKE_COS = 0.4  # the finger meets the skin at no less than ~24 degrees
+# Where no re-posed candidate clears the face as well as the plan: a swing within this much summed intrusion (m) of
+# the least one's, none of its parts deeper in the skin than the plan's, is chosen by its wrist's direction.
+REPOSE_WITHIN_CLEARANCE = 0.002
 MAX_ARM_TOWARD_CAMERA = 0.45  # the camera-ward component of a unit forearm direction (about 27 degrees)
 REACH_DEPTH_KEEP = 0.35  # of a reaching hand's camera-ward offset from the touch, what is kept
 REACH_DEPTH_FREE = 0.02  # m of offset from the touch left as planned (the hover above the skin)
@@ -182,9 +185,10 @@ class Retargeter:
 
         arm_rows = slice(NUM_PALM_SPHERES, NUM_PALM_SPHERES + len(ARM_RING_DISTS))
 
-        def clearances(pose_, rotations, arms) -> np.ndarray:
+        def clearances(pose_, rotations, arms) -> tuple[np.ndarray, np.ndarray]:
             """Per candidate (``rotations`` ``(C, F, 3, 3)``, ``arms`` ``(C, F, 3)``): summed intrusion (m) inside
-            CLEARANCE of the skin of every part but the working tip, at ``keys``."""
+            CLEARANCE of the skin of every part but the working tip, at ``keys``, and the summed depth of those
+            parts below the skin."""
             worlds, parts = [], []
             for rotation_, arm_ in zip(rotations, arms):
                 for k in keys:
@@ -196,21 +200,19 @@ class Retargeter:
                     worlds.append(plan.target[k] + (centres - anchor_local) @ rotation_[k].T)
                     parts.append((spheres[:, 3], others))
             if not worlds:
-                return np.zeros(0)
+                return np.zeros(0), np.zeros(0)
             height = head.height_above(np.concatenate(worlds))[0]
-            total = np.zeros(len(rotations))
+            total, depth = np.zeros(len(rotations)), np.zeros(len(rotations))
             start = 0
             for i, (radius, others) in enumerate(parts):
                 h = height[start: start + len(radius)]
                 start += len(radius)
                 gap = np.where(np.isfinite(h), h, 1.0) - radius
                 total[i // len(keys)] += float(np.clip(CLEARANCE - gap[others], 0.0, None).sum())
-            return total
+                depth[i // len(keys)] += float(np.clip(-gap[others], 0.0, None).sum())
+            return total, depth
 
-        def clearance(pose_, rotation_, arm_) -> float:
-            return float(clearances(pose_, [rotation_], [arm_])[0])
-
-        base = clearance(pose, rotation, arm)
+        base = tuple(float(v[0]) for v in clearances(pose, [rotation], [arm]))
         if family in ("pinch", "swipe"):
             return (pose, *self._swung(pose, rotation, arm, want_arm, normals, clearances, base, c0, c1))
         # Pokes: the other fingers never more curled than a relaxed pointing hand.
@@ -234,6 +236,7 @@ class Retargeter:
             return rot
 
         best = (np.inf, plan.rotation, plan.arm_dir, plan.pose)
+        fallback = (np.inf, None, None, None)
         for lean in ARM_LEANS:  # the forearm toward the camera only as far as the face asks
             arm_cam = ARM_IN_PLANE * [side_x, 1.0, 1.0]
             arm_cam[2] = -lean
@@ -251,15 +254,22 @@ class Retargeter:
                     # Scored at the key frames only; the chosen candidate's other frames are filled in below.
                     candidates.append((k_in, roll, poke_rotation(want, want_palm, k_in, roll, keys)))
             arms = np.repeat(want[None], plan.num_frames, 0)
-            intrusions = clearances(pose, [c[2] for c in candidates], [arms] * len(candidates))
-            for (k_in, roll, _), intrusion in zip(candidates, intrusions):
+            intrusions, depths = clearances(pose, [c[2] for c in candidates], [arms] * len(candidates))
+            for (k_in, roll, _), intrusion, depth in zip(candidates, intrusions, depths):
                 # Intrusion first (none beyond the plan's), then the flattest forearm, the least inward finger and
                 # the least roll.
                 score = intrusion + 1e-5 * (3.0 * lean + k_in + abs(roll))
-                if intrusion <= base + 1e-6 and score < best[0]:
+                if intrusion <= base[0] + 1e-6 and score < best[0]:
                     best = (score, (want, want_palm, k_in, roll), arms, pose)
+                elif depth <= base[1] + 1e-6 and score < fallback[0]:
+                    fallback = (score, (want, want_palm, k_in, roll), arms, pose)
             if np.isfinite(best[0]):
                 break
+        if not np.isfinite(best[0]) and np.isfinite(fallback[0]):
+            # No candidate clears the face as well as the plan (a chin, whose finger comes up from under the jaw):
+            # rather than the choreography's forearm at the camera, the candidate nearest the skin's clearance that
+            # sinks no part deeper into the skin than the plan does.
+            best = fallback
         if np.isfinite(best[0]):
             best = (best[0], poke_rotation(*best[1], range(plan.num_frames)), best[2], best[3])
         return np.array(best[3]), np.array(best[1]), np.array(best[2])
@@ -297,12 +307,26 @@ class Retargeter:
                 carried = _units(np.einsum("fij,fkj,fk->fi", rot, rotation, arm))
                 for bend in bends:
                     candidates.append((turn, roll, bend, rot, _toward_many(carried, want_arm, MAX_WRIST_BEND_RAD * bend)))
-        intrusions = clearances(pose, [c[3] for c in candidates], [c[4] for c in candidates])
-        best = (np.inf, rotation, arm)
+        intrusions, depths = clearances(pose, [c[3] for c in candidates], [c[4] for c in candidates])
+        best = self._swing_choice(candidates, intrusions <= base[0] + 1e-6, bends, reach, want_cam, c0, c1,
+                                  (np.inf, rotation, arm))
+        if not np.isfinite(best[0]):
+            # None clears the face as well as the plan: those within the skin's clearance that sink no part deeper
+            # into the skin than the plan does, nearest the clearance first (``REPOSE_WITHIN_CLEARANCE``).
+            fits = depths <= base[1] + 1e-6
+            if fits.any():
+                least = float(intrusions[fits].min())
+                best = self._swing_choice(candidates, fits & (intrusions <= least + REPOSE_WITHIN_CLEARANCE), bends,
+                                          reach, want_cam, c0, c1, best)
+        return best[1], best[2]
+
+    def _swing_choice(self, candidates, allowed, bends, reach, want_cam, c0, c1, best):
+        """Of the ``allowed`` swing candidates, per turn and roll the most bent forearm, the one whose wrist lies
+        most nearly in a forearm's natural direction from the fingertips."""
         for group in range(0, len(candidates), len(bends)):  # per turn and roll, the most bent forearm that clears
             for i in range(group, group + len(bends)):
                 turn, roll, bend, rot, arms = candidates[i]
-                if intrusions[i] > base + 1e-6:
+                if not allowed[i]:
                     continue
                 # How far the wrist's direction from the fingertips is from a forearm's natural one (camera frame).
                 wrist = np.einsum("ij,fjk,fk->fi", self.rotation, rot[c0:c1 + 1], reach)
@@ -311,7 +335,7 @@ class Retargeter:
                 if score < best[0]:
                     best = (score, rot, arms)
                 break
-        return best[1], best[2]
+        return best
 
     def _flatter_forearm(self, arms: np.ndarray) -> np.ndarray:
         """Per frame forearm directions (head frame) turned toward the image plane where they point at the camera
