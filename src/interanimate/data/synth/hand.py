@@ -74,6 +74,9 @@ POSES = {
 }
 
 
+JOINTS_MEMO_SIZE = 1024  # distinct poses remembered per hand (a clip uses under a hundred)
+
+
 def _rot(axis: np.ndarray, angle: float) -> np.ndarray:
     axis = axis / np.linalg.norm(axis)
     x, y, z = axis
@@ -108,6 +111,7 @@ class HandModel:
         self.finger_radii = _FINGER_RADII * thick
         self.thumb_radii = _THUMB_RADII * thick
         self.palm_scale = scale
+        self._joints_memo: dict[bytes, np.ndarray] = {}  # joints_local by clamped pose: the plan asks for few poses
         self._build_topology()
         self._orient_chains()
 
@@ -131,6 +135,17 @@ class HandModel:
     def joints_local(self, pose: np.ndarray) -> np.ndarray:
         """Forward kinematics: ``(21, 3)`` joint positions in the hand-local frame (mirrored for left)."""
         pose = clamp_pose(np.asarray(pose, np.float64))
+        # Choreography, re-posing and contact ask for the same few poses hundreds of times per clip: each distinct
+        # pose (to the bit) is solved once; callers get their own copy.
+        key = pose.tobytes()
+        joints = self._joints_memo.get(key)
+        if joints is None:
+            if len(self._joints_memo) >= JOINTS_MEMO_SIZE:
+                self._joints_memo.clear()
+            joints = self._joints_memo[key] = self._forward_kinematics(pose)
+        return joints.copy()
+
+    def _forward_kinematics(self, pose: np.ndarray) -> np.ndarray:
         joints = np.zeros((21, 3))
         z = np.array([0.0, 0.0, 1.0])
         # Thumb: CMC abduction lifts it out of the palm plane, CMC flexion swings it across the palm.
