@@ -382,11 +382,51 @@ def crevice_shading(zbuf: np.ndarray, drawn: np.ndarray, receives: np.ndarray, r
     the nearest hand surface within ``radius_px``, past a slack that a smoothly tilted surface does not exceed;
     only ``receives`` samples are shaded.
     """
-    depth = np.where(drawn, zbuf, 1e3).astype(np.float32)
+    depth = np.empty(zbuf.shape, np.float32)
+    _drawn_depth(zbuf, np.ascontiguousarray(drawn), depth)
     r = max(int(round(radius_px)), 1)
     nearest = cv2.erode(depth, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * r + 1, 2 * r + 1)))  # separable: fast
-    behind = np.clip((depth - nearest - CREVICE_SLACK_M) / CREVICE_DEPTH_M, 0.0, 1.0)
-    return np.where(receives, 1.0 - CREVICE_DARKEN * behind, 1.0).astype(np.float32)
+    out = np.empty(zbuf.shape, np.float32)
+    _crevice(depth, nearest, np.ascontiguousarray(receives), np.float32(CREVICE_SLACK_M), np.float32(CREVICE_DEPTH_M),
+             np.float32(CREVICE_DARKEN), out)
+    return out
+
+
+@njit(cache=True)
+def _drawn_depth(zbuf, drawn, out):
+    """``out``: the float32 depth of drawn samples, 1000 m elsewhere."""
+    far = np.float32(1e3)
+    for i in range(zbuf.shape[0]):
+        for j in range(zbuf.shape[1]):
+            out[i, j] = np.float32(zbuf[i, j]) if drawn[i, j] else far
+
+
+@njit(cache=True)
+def _crevice(depth, nearest, receives, slack, full, darken, out):
+    """``1 - darken · clip((depth - nearest - slack) / full, 0, 1)`` where ``receives``, else 1 (float32 throughout,
+    as the array expression of these float32 arrays and scalars evaluates)."""
+    one, zero = np.float32(1.0), np.float32(0.0)
+    for i in range(depth.shape[0]):
+        for j in range(depth.shape[1]):
+            if receives[i, j]:
+                behind = np.float32(np.float32(np.float32(depth[i, j] - nearest[i, j]) - slack) / full)
+                behind = min(max(behind, zero), one)
+                out[i, j] = one - np.float32(darken * behind)
+            else:
+                out[i, j] = one
+
+
+@njit(cache=True)
+def _block_min_depth(zbuf, visible, s, out):
+    """``out (h, w)``: the nearest visible sample's float32 depth in each ``s × s`` block of ``zbuf`` (inf: none)."""
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            best = np.float32(np.inf)
+            for dy in range(s):
+                for dx in range(s):
+                    if visible[i * s + dy, j * s + dx]:
+                        best = min(best, np.float32(zbuf[i * s + dy, j * s + dx]))
+            out[i, j] = best
 
 
 # The shading's constants, handed to ``_skin_colour`` when it runs (so they are read where they are defined).
@@ -568,11 +608,8 @@ def render_hand(vertices: np.ndarray, faces: np.ndarray, attributes: np.ndarray,
     colour_out = cv2.resize(colour, (w, h), interpolation=cv2.INTER_AREA)
     alpha = cv2.resize(coverage, (w, h), interpolation=cv2.INTER_AREA)
     # Nearest visible sample of each pixel's S×S block.
-    depth_ss = np.where(visible, zbuf, np.inf).astype(np.float32)
-    depth = depth_ss[0::s, 0::s]
-    for dy in range(s):
-        for dx in range(s):
-            depth = np.minimum(depth, depth_ss[dy::s, dx::s])
+    depth = np.empty((h, w), np.float32)
+    _block_min_depth(zbuf, visible, s, depth)
     colour_full[y0:y1, x0:x1] = colour_out
     alpha_full[y0:y1, x0:x1] = alpha
     depth_full[y0:y1, x0:x1] = depth
