@@ -74,6 +74,7 @@ POSES = {
 }
 
 
+_ORIENTED_FACES: dict[bytes, np.ndarray] = {}  # HandModel._orient_chains' faces by geometry_key
 JOINTS_MEMO_SIZE = 1024  # distinct poses remembered per hand (a clip uses under a hundred)
 
 
@@ -115,8 +116,24 @@ class HandModel:
         self._build_topology()
         self._orient_chains()
 
+    def geometry_key(self) -> bytes:
+        """Everything the hand's shape depends on (side, bones, radii), as bytes: equal keys, equal hands."""
+        parts = (self.thumb_bones, self.phalanges, self.mcp_base, self.thumb_cmc, self.finger_radii, self.thumb_radii,
+                 np.array([self.mirror, self.palm_scale]))
+        return b"".join(np.ascontiguousarray(p, np.float64).tobytes() for p in parts)
+
     def _orient_chains(self) -> None:
-        """Make every tube's triangles face outward (mirroring and frame choices can flip them)."""
+        """Make every tube's triangles face outward (mirroring and frame choices can flip them); hands of one
+        geometry (every subject's canonical hand, ``hand_mesh.canonical_hand``) share the result."""
+        key = self.geometry_key()
+        if key not in _ORIENTED_FACES:
+            if len(_ORIENTED_FACES) >= 64:
+                _ORIENTED_FACES.clear()
+            self._orient_chains_now()
+            _ORIENTED_FACES[key] = self.faces
+        self.faces = _ORIENTED_FACES[key].copy()
+
+    def _orient_chains_now(self) -> None:
         verts, _, _, _ = self.surface(self.joints_local(POSES["relaxed"]), np.eye(3), np.zeros(3),
                                       np.array([0.0, -1.0, 0.3]), False)
         faces = self.faces.copy()

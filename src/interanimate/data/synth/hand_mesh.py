@@ -168,11 +168,11 @@ class SkinnedHand:
         self.rest = rest_skin()
         self.faces = self.rest.faces if hand.mirror > 0 else np.ascontiguousarray(self.rest.faces[:, ::-1])
         self.num_vertices = len(self.rest.vertices)
-        self._rest_origins, self._rest_frames = bone_frames(template, REST_POSE)
+        (self._rest_origins, self._rest_frames), (self._attributes, self._materials, self._tube_map) = \
+            _template_constants(template, self.rest)
         thick = np.concatenate([[hand.thumb_radii[2:].mean() / template.thumb_radii[2:].mean()] * 3,
                                 np.repeat(hand.finger_radii.mean(1) / template.finger_radii.mean(1), 3)])
         self._stretch = np.stack([_bone_lengths(hand) / _bone_lengths(template), thick, thick], 1)  # (15, 3)
-        self._attributes, self._materials, self._tube_map = _carry_attributes(self.rest, template)
 
     def joints_local(self, pose: np.ndarray) -> np.ndarray:
         return self.hand.joints_local(pose)
@@ -222,6 +222,20 @@ class SkinnedHand:
         if long_sleeves:
             materials[(self.rest.chain == 1) & (self.rest.vertices[:, 1] < -0.05)] = 6
         return local @ rotation.T + wrist, self._attributes.copy(), materials, spheres
+
+
+_TEMPLATE_CONSTANTS: dict = {}
+
+
+def _template_constants(template: HandModel, rest: RestSkin):
+    """``bone_frames`` of ``template`` at rest and ``_carry_attributes``: the same for every canonical hand of one
+    geometry on one rest skin, so computed once (read only: ``SkinnedHand`` hands out copies)."""
+    key = (template.geometry_key(), id(rest))
+    if key not in _TEMPLATE_CONSTANTS:
+        if len(_TEMPLATE_CONSTANTS) >= 8:
+            _TEMPLATE_CONSTANTS.clear()
+        _TEMPLATE_CONSTANTS[key] = (rest, bone_frames(template, REST_POSE), _carry_attributes(rest, template))
+    return _TEMPLATE_CONSTANTS[key][1:]
 
 
 def _carry_attributes(rest: RestSkin, template: HandModel):

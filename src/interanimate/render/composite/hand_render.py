@@ -105,11 +105,19 @@ def surface_coordinates(hand: HandModel | SkinnedHand) -> SurfaceCoordinates:
     are the canonical tube model's, carried onto the skin's vertices.
     """
     if isinstance(hand, SkinnedHand):
-        tube = _tube_coordinates(hand.template, REST_POSE)
+        key = hand.template.geometry_key()  # every subject's canonical hand has one geometry: computed once
+        if key not in _TUBE_AT_REST:
+            if len(_TUBE_AT_REST) >= 8:
+                _TUBE_AT_REST.clear()
+            _TUBE_AT_REST[key] = _tube_coordinates(hand.template, REST_POSE)
+        tube = _TUBE_AT_REST[key]
         arc = hand.tube_to_skin(tube.arc)
         return SurfaceCoordinates(rest=hand.rest_vertices_local().astype(np.float64), chain=hand.rest.chain.copy(),
-                                  arc=arc, joint_arcs=tube.joint_arcs, tip_arcs=tube.tip_arcs)
+                                  arc=arc, joint_arcs=tube.joint_arcs.copy(), tip_arcs=tube.tip_arcs.copy())
     return _tube_coordinates(hand, POSES["flat"])
+
+
+_TUBE_AT_REST: dict[bytes, SurfaceCoordinates] = {}
 
 
 def _tube_coordinates(hand: HandModel, pose: np.ndarray) -> SurfaceCoordinates:
