@@ -56,3 +56,22 @@ def test_json_safe_gives_strict_json():
     assert safe == {"a": [1, 2], "b": 0.5, "c": [None, None], "d": [0, 1, 2], "e": {"f": True, "g": None, "h": "text"}}
     assert json.loads(json.dumps(safe, allow_nan=False)) == safe
     assert type(safe["a"][1]) is int and type(safe["b"]) is float
+
+
+def test_compiled_colour_conversion_gives_the_array_formulation_s_bytes():
+    """``rgb_to_yuv``'s compiled pass equals its definition (``_rgb_to_yuv_arrays``) for every 24-bit colour, laid out
+    as 512 px frames (4:2:0 and 4:4:4), and on random frames of other shapes, odd ones included."""
+    from interanimate.data.io import _rgb_to_yuv_arrays, rgb_to_yuv
+
+    colours = np.arange(1 << 24, dtype=np.uint32)
+    for chunk in colours.reshape(64, 512 * 512):
+        frame = np.stack([chunk >> 16, (chunk >> 8) & 255, chunk & 255], -1).astype(np.uint8).reshape(512, 512, 3)
+        for subsample in (True, False):
+            assert np.array_equal(rgb_to_yuv(frame, subsample), _rgb_to_yuv_arrays(frame, subsample))
+    rng = np.random.default_rng(0)
+    for shape in [(2, 2), (1, 1), (3, 5), (97, 130), (511, 255), (6, 1000), (64, 18)]:
+        frame = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+        for subsample in (False,) + ((True,) if shape[0] % 2 == 0 and shape[1] % 2 == 0 else ()):
+            fast, reference = rgb_to_yuv(frame, subsample), _rgb_to_yuv_arrays(frame, subsample)
+            assert fast.shape == reference.shape and fast.dtype == np.uint8
+            assert np.array_equal(fast, reference)

@@ -204,8 +204,26 @@ def rgb_to_yuv(frame: np.ndarray, subsample: bool) -> np.ndarray:
     """``(H, W, 3) uint8`` RGB -> planar YUV for PyAV: ``yuv420p`` ``(H * 3 / 2, W)`` or ``yuv444p`` ``(3, H, W)``.
 
     Done here rather than by libswscale because swscale's packed-RGB path gave run-to-run differences
-    in the encoded bytes; with this conversion the same frames always encode to the same file.
+    in the encoded bytes; with this conversion the same frames always encode to the same file. Byte frames go
+    through one compiled pass (``data.ycbcr``), which gives exactly ``_rgb_to_yuv_arrays``' bytes.
     """
+    height, width = frame.shape[:2]
+    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3 or (subsample and (height % 2 or width % 2)):
+        return _rgb_to_yuv_arrays(frame, subsample)
+    from interanimate.data import ycbcr
+
+    frame = np.ascontiguousarray(frame)
+    if subsample:
+        out = np.empty((height * 3 // 2, width), np.uint8)
+        ycbcr.planar_420(frame, _RGB_TO_YCBCR, _YCBCR_OFFSET, out)
+    else:
+        out = np.empty((3, height, width), np.uint8)
+        ycbcr.planar_444(frame, _RGB_TO_YCBCR, _YCBCR_OFFSET, out)
+    return out
+
+
+def _rgb_to_yuv_arrays(frame: np.ndarray, subsample: bool) -> np.ndarray:
+    """``rgb_to_yuv`` as array operations: the conversion's definition."""
     ycc = frame.astype(np.float32) @ _RGB_TO_YCBCR.T + _YCBCR_OFFSET
     planes = np.clip(np.rint(ycc), 0, 255).astype(np.uint8).transpose(2, 0, 1)  # (3, H, W)
     if not subsample:

@@ -74,8 +74,25 @@ POSES = {
 }
 
 
+_ORIENTED_FACES: dict[bytes, np.ndarray] = {}  # HandModel._orient_chains' faces by geometry_key
+JOINTS_MEMO_SIZE = 1024  # distinct poses remembered per hand (a clip uses under a hundred)
+
+
+def _norm3(v: np.ndarray) -> np.float64:
+    """``np.linalg.norm`` of one vector, by the same arithmetic (``sqrt(v · v)``) without its generality's cost."""
+    v = np.asarray(v)
+    if v.dtype.kind != "f":
+        v = v.astype(float)
+    return np.sqrt(v.dot(v))
+
+
+def _cross3(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.cross`` of two 3-vectors (the same products and differences) without its generality's cost."""
+    return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
+
+
 def _rot(axis: np.ndarray, angle: float) -> np.ndarray:
-    axis = axis / np.linalg.norm(axis)
+    axis = axis / _norm3(axis)
     x, y, z = axis
     c, s = np.cos(angle), np.sin(angle)
     C = 1 - c
@@ -108,11 +125,28 @@ class HandModel:
         self.finger_radii = _FINGER_RADII * thick
         self.thumb_radii = _THUMB_RADII * thick
         self.palm_scale = scale
+        self._joints_memo: dict[bytes, np.ndarray] = {}  # joints_local by clamped pose: the plan asks for few poses
         self._build_topology()
         self._orient_chains()
 
+    def geometry_key(self) -> bytes:
+        """Everything the hand's shape depends on (side, bones, radii), as bytes: equal keys, equal hands."""
+        parts = (self.thumb_bones, self.phalanges, self.mcp_base, self.thumb_cmc, self.finger_radii, self.thumb_radii,
+                 np.array([self.mirror, self.palm_scale]))
+        return b"".join(np.ascontiguousarray(p, np.float64).tobytes() for p in parts)
+
     def _orient_chains(self) -> None:
-        """Make every tube's triangles face outward (mirroring and frame choices can flip them)."""
+        """Make every tube's triangles face outward (mirroring and frame choices can flip them); hands of one
+        geometry (every subject's canonical hand, ``hand_mesh.canonical_hand``) share the result."""
+        key = self.geometry_key()
+        if key not in _ORIENTED_FACES:
+            if len(_ORIENTED_FACES) >= 64:
+                _ORIENTED_FACES.clear()
+            self._orient_chains_now()
+            _ORIENTED_FACES[key] = self.faces
+        self.faces = _ORIENTED_FACES[key].copy()
+
+    def _orient_chains_now(self) -> None:
         verts, _, _, _ = self.surface(self.joints_local(POSES["relaxed"]), np.eye(3), np.zeros(3),
                                       np.array([0.0, -1.0, 0.3]), False)
         faces = self.faces.copy()
@@ -131,15 +165,26 @@ class HandModel:
     def joints_local(self, pose: np.ndarray) -> np.ndarray:
         """Forward kinematics: ``(21, 3)`` joint positions in the hand-local frame (mirrored for left)."""
         pose = clamp_pose(np.asarray(pose, np.float64))
+        # Choreography, re-posing and contact ask for the same few poses hundreds of times per clip: each distinct
+        # pose (to the bit) is solved once; callers get their own copy.
+        key = pose.tobytes()
+        joints = self._joints_memo.get(key)
+        if joints is None:
+            if len(self._joints_memo) >= JOINTS_MEMO_SIZE:
+                self._joints_memo.clear()
+            joints = self._joints_memo[key] = self._forward_kinematics(pose)
+        return joints.copy()
+
+    def _forward_kinematics(self, pose: np.ndarray) -> np.ndarray:
         joints = np.zeros((21, 3))
         z = np.array([0.0, 0.0, 1.0])
         # Thumb: CMC abduction lifts it out of the palm plane, CMC flexion swings it across the palm.
         d0 = _THUMB_DIR
-        abd_axis = np.cross(d0, z)
+        abd_axis = _cross3(d0, z)
         d1 = _rot(z, pose[0]) @ (_rot(abd_axis, pose[1]) @ d0)
         toward_palm = np.array([-1.0, 0.0, 0.7])
         toward_palm = toward_palm - (toward_palm @ d1) * d1
-        bend_axis = np.cross(d1, toward_palm)
+        bend_axis = _cross3(d1, toward_palm)
         joints[1] = self.thumb_cmc
         joints[2] = joints[1] + self.thumb_bones[0] * d1
         d2 = _rot(bend_axis, pose[2]) @ d1
@@ -245,12 +290,12 @@ class HandModel:
 
         # Forearm: from the wrist toward the elbow along arm_dir.
         o = self.offsets["arm"]
-        arm_dir = arm_dir / np.linalg.norm(arm_dir)
-        arm_side = np.cross(arm_dir, volar)
-        if np.linalg.norm(arm_side) < 1e-6:
+        arm_dir = arm_dir / _norm3(arm_dir)
+        arm_side = _cross3(arm_dir, volar)
+        if _norm3(arm_side) < 1e-6:
             arm_side = side.copy()
-        arm_side /= np.linalg.norm(arm_side)
-        arm_up = np.cross(arm_side, arm_dir)
+        arm_side /= _norm3(arm_side)
+        arm_up = _cross3(arm_side, arm_dir)
         dists = ARM_RING_DISTS
         aw = np.array([0.027, 0.029, 0.032, 0.036, 0.040]) * s
         at = ARM_RING_THICK * s
@@ -308,7 +353,7 @@ class HandModel:
             for u in (-0.6, 0.0, 0.6):
                 centre = wrist_c + axis * (t * length) + side * u * 0.038 * s
                 spheres.append((*centre, 0.0125 * s, 5))
-        arm_dir = arm_dir / np.linalg.norm(arm_dir)
+        arm_dir = arm_dir / _norm3(arm_dir)
         for d, th in zip(ARM_RING_DISTS, ARM_RING_THICK * s):
             spheres.append((*(wrist_c + arm_dir * d), th, 6))
         thenar = J[0] + radial * 0.011 * s + distal * 0.018 * s + volar * 0.006 * s
@@ -325,7 +370,7 @@ class HandModel:
     def _finger_spheres(spheres, pts, radii, finger_id) -> None:
         """``_finger``'s collision spheres alone: three per segment plus the fingertip."""
         tip_dir = pts[-1] - pts[-2]
-        tip_dir /= np.linalg.norm(tip_dir) + 1e-12
+        tip_dir /= _norm3(tip_dir) + 1e-12
         r_tip = radii[-1]
         centres = list(pts[:-1]) + [pts[-1] - tip_dir * r_tip]
         rads = list(radii[:-1]) + [r_tip]
@@ -338,7 +383,7 @@ class HandModel:
         """Rings along a finger's joints, ending in a rounded tip exactly at the last joint."""
         n = len(pts)
         tip_dir = pts[-1] - pts[-2]
-        tip_dir /= np.linalg.norm(tip_dir) + 1e-12
+        tip_dir /= _norm3(tip_dir) + 1e-12
         r_tip = radii[-1]
         centres = list(pts[:-1]) + [pts[-1] - tip_dir * r_tip]
         rads = list(radii[:-1]) + [r_tip]
@@ -347,15 +392,15 @@ class HandModel:
             a = centres[max(i - 1, 0)]
             b = centres[min(i + 1, len(centres) - 1)]
             t = b - a
-            tangents.append(t / (np.linalg.norm(t) + 1e-12))
+            tangents.append(t / (_norm3(t) + 1e-12))
         phi = 2 * np.pi * np.arange(SIDES) / SIDES
         c, s = np.cos(phi), np.sin(phi)
         ring_index = 0
         nail_from = len(centres) - 2
         for i, (centre, rad, t) in enumerate(zip(centres, rads, tangents)):
             b1 = volar_hint - (volar_hint @ t) * t
-            b1 /= np.linalg.norm(b1) + 1e-12
-            b2 = np.cross(t, b1)
+            b1 /= _norm3(b1) + 1e-12
+            b2 = _cross3(t, b1)
             ring = centre + rad * (np.outer(c, b1) + np.outer(s, b2))
             sl = slice(offset + ring_index * SIDES, offset + (ring_index + 1) * SIDES)
             verts[sl] = ring
@@ -367,8 +412,8 @@ class HandModel:
             ring_index += 1
         t = tip_dir
         b1 = volar_hint - (volar_hint @ t) * t
-        b1 /= np.linalg.norm(b1) + 1e-12
-        b2 = np.cross(t, b1)
+        b1 /= _norm3(b1) + 1e-12
+        b2 = _cross3(t, b1)
         base = centres[-1]
         for ang in CAP_ANGLES:
             ring = base + t * r_tip * np.sin(ang) + r_tip * np.cos(ang) * (np.outer(c, b1) + np.outer(s, b2))
@@ -387,10 +432,10 @@ def _palm_axes(J: np.ndarray, radial: np.ndarray, volar: np.ndarray):
     knuckle = (J[5] + J[9] + J[13] + J[17]) / 4
     wrist_c = J[0]
     axis = knuckle - wrist_c
-    length = np.linalg.norm(axis)
+    length = _norm3(axis)
     axis /= length
-    side = np.cross(axis, volar)
-    side /= np.linalg.norm(side)
+    side = _cross3(axis, volar)
+    side /= _norm3(side)
     side *= np.sign(side @ radial)
     return knuckle, wrist_c, axis, length, side
 

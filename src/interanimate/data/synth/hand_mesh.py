@@ -27,7 +27,9 @@ from functools import lru_cache
 import numpy as np
 from scipy.spatial import cKDTree
 
-from interanimate.data.synth.hand import _SPLAY, _THUMB_DIR, FINGERS, HandModel, _rot, clamp_pose, make_pose
+from interanimate.data.synth.hand import (
+    _SPLAY, _THUMB_DIR, FINGERS, HandModel, _cross3, _norm3, _rot, clamp_pose, make_pose,
+)
 
 VOXEL_M = 0.0024
 # Fingers spread at rest so that no two fingers are close enough to merge; the blend to the palm makes the webs.
@@ -90,16 +92,16 @@ def bone_frames(hand: HandModel, pose: np.ndarray) -> tuple[np.ndarray, np.ndarr
     joints = hand.joints_local(pose) * np.array([hand.mirror, 1.0, 1.0])
     origins, frames = [], []
     z = np.array([0.0, 0.0, 1.0])
-    abd_axis = np.cross(_THUMB_DIR, z)
+    abd_axis = _cross3(_THUMB_DIR, z)
     d1 = _rot(z, pose[0]) @ (_rot(abd_axis, pose[1]) @ _THUMB_DIR)
     toward_palm = np.array([-1.0, 0.0, 0.7])
     toward_palm = toward_palm - (toward_palm @ d1) * d1
-    bend = np.cross(d1, toward_palm)
-    bend /= np.linalg.norm(bend)
+    bend = _cross3(d1, toward_palm)
+    bend /= _norm3(bend)
     for k, angle in enumerate((0.0, pose[2], pose[2] + pose[3])):
         d = _rot(bend, angle) @ d1
         origins.append(joints[1 + k])
-        frames.append(np.stack([d, bend, np.cross(d, bend)], 1))
+        frames.append(np.stack([d, bend, _cross3(d, bend)], 1))
     for f in range(4):
         mcp, abd, pip, dip = pose[4 + 4 * f: 8 + 4 * f]
         yaw = _rot(z, -(_SPLAY[f] + abd))
@@ -109,15 +111,15 @@ def bone_frames(hand: HandModel, pose: np.ndarray) -> tuple[np.ndarray, np.ndarr
             angle += step
             d = _rot(flex, angle) @ base_dir
             origins.append(joints[5 + 4 * f + k])
-            frames.append(np.stack([d, flex, np.cross(d, flex)], 1))
+            frames.append(np.stack([d, flex, _cross3(d, flex)], 1))
     return np.array(origins), np.array(frames)
 
 
 def _arm_rotation(direction: np.ndarray) -> np.ndarray:
     """The smallest rotation taking the rest forearm direction (-y) to unit ``direction``."""
     a = np.array([0.0, -1.0, 0.0])
-    axis = np.cross(a, direction)
-    sin, cos = float(np.linalg.norm(axis)), float(a @ direction)
+    axis = _cross3(a, direction)
+    sin, cos = float(_norm3(axis)), float(a @ direction)
     if sin < 1e-9:
         return np.eye(3) if cos > 0 else np.diag([-1.0, -1.0, 1.0])
     return _rot(axis / sin, float(np.arctan2(sin, cos)))
@@ -168,11 +170,11 @@ class SkinnedHand:
         self.rest = rest_skin()
         self.faces = self.rest.faces if hand.mirror > 0 else np.ascontiguousarray(self.rest.faces[:, ::-1])
         self.num_vertices = len(self.rest.vertices)
-        self._rest_origins, self._rest_frames = bone_frames(template, REST_POSE)
+        (self._rest_origins, self._rest_frames), (self._attributes, self._materials, self._tube_map) = \
+            _template_constants(template, self.rest)
         thick = np.concatenate([[hand.thumb_radii[2:].mean() / template.thumb_radii[2:].mean()] * 3,
                                 np.repeat(hand.finger_radii.mean(1) / template.finger_radii.mean(1), 3)])
         self._stretch = np.stack([_bone_lengths(hand) / _bone_lengths(template), thick, thick], 1)  # (15, 3)
-        self._attributes, self._materials, self._tube_map = _carry_attributes(self.rest, template)
 
     def joints_local(self, pose: np.ndarray) -> np.ndarray:
         return self.hand.joints_local(pose)
@@ -222,6 +224,20 @@ class SkinnedHand:
         if long_sleeves:
             materials[(self.rest.chain == 1) & (self.rest.vertices[:, 1] < -0.05)] = 6
         return local @ rotation.T + wrist, self._attributes.copy(), materials, spheres
+
+
+_TEMPLATE_CONSTANTS: dict = {}
+
+
+def _template_constants(template: HandModel, rest: RestSkin):
+    """``bone_frames`` of ``template`` at rest and ``_carry_attributes``: the same for every canonical hand of one
+    geometry on one rest skin, so computed once (read only: ``SkinnedHand`` hands out copies)."""
+    key = (template.geometry_key(), id(rest))
+    if key not in _TEMPLATE_CONSTANTS:
+        if len(_TEMPLATE_CONSTANTS) >= 8:
+            _TEMPLATE_CONSTANTS.clear()
+        _TEMPLATE_CONSTANTS[key] = (rest, bone_frames(template, REST_POSE), _carry_attributes(rest, template))
+    return _TEMPLATE_CONSTANTS[key][1:]
 
 
 def _carry_attributes(rest: RestSkin, template: HandModel):

@@ -143,7 +143,16 @@ def solve_contact(hand: PlacedHand, plan: InteractionPlan, f: int, surface: Skin
     dentable = hand.spheres[:, 4] < 6
     radii = hand.spheres[:, 3]
 
+    solved: dict[bytes, tuple] = {}  # the second loop starts where the first stopped: that state is known
+
     def state(offset):
+        key = offset.tobytes()
+        if key not in solved:
+            solved.clear()
+            solved[key] = _state(offset)
+        return solved[key]
+
+    def _state(offset):
         placed = hand.moved(offset)
         gap, foot, normal, region = surface.query(placed.spheres[:, :3], radii)
         drive = np.zeros((0, 16))

@@ -52,6 +52,10 @@ CREASE_DARKEN = 0.30
 MOTTLE = 0.035
 
 
+# Sample columns of the per-frame fields (position, normal, attributes, then occlusion after the mottle).
+FRAME_COLUMNS = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 10], np.int64)
+
+
 @dataclass
 class HandAppearance:
     """Per-clip appearance of the hand."""
@@ -64,6 +68,17 @@ class HandAppearance:
     noise_seed: int = 0
     occluders: OcclusionProbes | None = None  # sparse self-occlusion for dense meshes (None: every vertex)
     occluder_scale: float = 1.0  # the hand's size relative to the probes' canonical skin
+
+    def constant_fields(self) -> tuple[np.ndarray, np.ndarray]:
+        """The per-vertex fields ``render_hand`` interpolates that stay fixed over the clip, in float32 ``(N, D)``,
+        and the sample columns they go to (mottle; with a texture its rest position and arc)."""
+        if getattr(self, "_constant_fields", None) is None:
+            fields, columns = [self.mottle[:, None]], [9]
+            if self.texture is not None:
+                fields += [self.texture.rest, self.texture.arc[:, None]]
+                columns += [11, 12, 13, 14]
+            self._constant_fields = (np.concatenate(fields, 1).astype(np.float32), np.array(columns, np.int64))
+        return self._constant_fields
 
 
 @dataclass
@@ -90,11 +105,19 @@ def surface_coordinates(hand: HandModel | SkinnedHand) -> SurfaceCoordinates:
     are the canonical tube model's, carried onto the skin's vertices.
     """
     if isinstance(hand, SkinnedHand):
-        tube = _tube_coordinates(hand.template, REST_POSE)
+        key = hand.template.geometry_key()  # every subject's canonical hand has one geometry: computed once
+        if key not in _TUBE_AT_REST:
+            if len(_TUBE_AT_REST) >= 8:
+                _TUBE_AT_REST.clear()
+            _TUBE_AT_REST[key] = _tube_coordinates(hand.template, REST_POSE)
+        tube = _TUBE_AT_REST[key]
         arc = hand.tube_to_skin(tube.arc)
         return SurfaceCoordinates(rest=hand.rest_vertices_local().astype(np.float64), chain=hand.rest.chain.copy(),
-                                  arc=arc, joint_arcs=tube.joint_arcs, tip_arcs=tube.tip_arcs)
+                                  arc=arc, joint_arcs=tube.joint_arcs.copy(), tip_arcs=tube.tip_arcs.copy())
     return _tube_coordinates(hand, POSES["flat"])
+
+
+_TUBE_AT_REST: dict[bytes, SurfaceCoordinates] = {}
 
 
 def _tube_coordinates(hand: HandModel, pose: np.ndarray) -> SurfaceCoordinates:
@@ -303,20 +326,37 @@ class HandLayer:
 
 
 @njit(cache=True)
-def _interpolate(table, faces, tri, b1, b2, out, nearest):
-    """Perspective-correct barycentric interpolation of per-vertex ``table (N, D)`` at samples of triangles ``tri``."""
-    for k in range(tri.shape[0]):
-        i0, i1, i2 = faces[tri[k], 0], faces[tri[k], 1], faces[tri[k], 2]
-        w0 = 1.0 - b1[k] - b2[k]
-        c0, c1, c2 = np.float32(w0), np.float32(b1[k]), np.float32(b2[k])
-        for d in range(table.shape[1]):
-            out[k, d] = c0 * table[i0, d] + c1 * table[i1, d] + c2 * table[i2, d]
-        if w0 >= b1[k] and w0 >= b2[k]:
+def _interpolate(frame_table, frame_cols, clip_table, clip_cols, faces, tri, b1, b2, iy, ix, out, nearest, first):
+    """Perspective-correct barycentric interpolation of per-vertex tables ``(N, D)`` at the samples ``(iy, ix)`` of
+    the z-buffer's triangles ``tri`` (barycentrics ``b1, b2``): column ``d`` of ``frame_table`` into column
+    ``frame_cols[d]`` of ``out``, likewise ``clip_table``; ``nearest``: the triangle's corner nearest the sample,
+    ``first``: its first corner."""
+    for k in range(iy.shape[0]):
+        y, x = iy[k], ix[k]
+        t = tri[y, x]
+        i0, i1, i2 = faces[t, 0], faces[t, 1], faces[t, 2]
+        w1, w2 = b1[y, x], b2[y, x]
+        w0 = 1.0 - w1 - w2
+        c0, c1, c2 = np.float32(w0), np.float32(w1), np.float32(w2)
+        for d in range(frame_table.shape[1]):
+            out[k, frame_cols[d]] = c0 * frame_table[i0, d] + c1 * frame_table[i1, d] + c2 * frame_table[i2, d]
+        for d in range(clip_table.shape[1]):
+            out[k, clip_cols[d]] = c0 * clip_table[i0, d] + c1 * clip_table[i1, d] + c2 * clip_table[i2, d]
+        first[k] = i0
+        if w0 >= w1 and w0 >= w2:
             nearest[k] = i0
-        elif b1[k] >= b2[k]:
+        elif w1 >= w2:
             nearest[k] = i1
         else:
             nearest[k] = i2
+
+
+@njit(cache=True)
+def _scatter(image, iy, ix, values):
+    """``image[iy, ix] = values`` for ``(K, C)`` values."""
+    for k in range(iy.shape[0]):
+        for c in range(values.shape[1]):
+            image[iy[k], ix[k], c] = values[k, c]
 
 
 @njit(cache=True)
@@ -350,11 +390,51 @@ def crevice_shading(zbuf: np.ndarray, drawn: np.ndarray, receives: np.ndarray, r
     the nearest hand surface within ``radius_px``, past a slack that a smoothly tilted surface does not exceed;
     only ``receives`` samples are shaded.
     """
-    depth = np.where(drawn, zbuf, 1e3).astype(np.float32)
+    depth = np.empty(zbuf.shape, np.float32)
+    _drawn_depth(zbuf, np.ascontiguousarray(drawn), depth)
     r = max(int(round(radius_px)), 1)
     nearest = cv2.erode(depth, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * r + 1, 2 * r + 1)))  # separable: fast
-    behind = np.clip((depth - nearest - CREVICE_SLACK_M) / CREVICE_DEPTH_M, 0.0, 1.0)
-    return np.where(receives, 1.0 - CREVICE_DARKEN * behind, 1.0).astype(np.float32)
+    out = np.empty(zbuf.shape, np.float32)
+    _crevice(depth, nearest, np.ascontiguousarray(receives), np.float32(CREVICE_SLACK_M), np.float32(CREVICE_DEPTH_M),
+             np.float32(CREVICE_DARKEN), out)
+    return out
+
+
+@njit(cache=True)
+def _drawn_depth(zbuf, drawn, out):
+    """``out``: the float32 depth of drawn samples, 1000 m elsewhere."""
+    far = np.float32(1e3)
+    for i in range(zbuf.shape[0]):
+        for j in range(zbuf.shape[1]):
+            out[i, j] = np.float32(zbuf[i, j]) if drawn[i, j] else far
+
+
+@njit(cache=True)
+def _crevice(depth, nearest, receives, slack, full, darken, out):
+    """``1 - darken · clip((depth - nearest - slack) / full, 0, 1)`` where ``receives``, else 1 (float32 throughout,
+    as the array expression of these float32 arrays and scalars evaluates)."""
+    one, zero = np.float32(1.0), np.float32(0.0)
+    for i in range(depth.shape[0]):
+        for j in range(depth.shape[1]):
+            if receives[i, j]:
+                behind = np.float32(np.float32(np.float32(depth[i, j] - nearest[i, j]) - slack) / full)
+                behind = min(max(behind, zero), one)
+                out[i, j] = one - np.float32(darken * behind)
+            else:
+                out[i, j] = one
+
+
+@njit(cache=True)
+def _block_min_depth(zbuf, visible, s, out):
+    """``out (h, w)``: the nearest visible sample's float32 depth in each ``s × s`` block of ``zbuf`` (inf: none)."""
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            best = np.float32(np.inf)
+            for dy in range(s):
+                for dx in range(s):
+                    if visible[i * s + dy, j * s + dx]:
+                        best = min(best, np.float32(zbuf[i * s + dy, j * s + dx]))
+            out[i, j] = best
 
 
 # The shading's constants, handed to ``_skin_colour`` when it runs (so they are read where they are defined).
@@ -489,42 +569,42 @@ def render_hand(vertices: np.ndarray, faces: np.ndarray, attributes: np.ndarray,
     if len(iy):
         normals_v = np.zeros_like(vertices)
         vertex_normals(vertices, faces, normals_v)
-        t = tri[iy, ix]
-        first = faces[t, 0]  # a corner of the sample's triangle (its chain)
-
-        # Every per-vertex quantity interpolated at once, in single precision: (K, D).
+        # Every per-vertex quantity interpolated at once, in single precision: (K, D) with columns position,
+        # normal, attributes, mottle, occlusion, then with a texture its rest position and arc.
         if look.occluders is not None:
             occlusion = probe_occlusion(vertices, normals_v, look.occluders, look.occluder_scale)
         else:
             occlusion = self_occlusion(vertices, faces, normals_v)
-        fields = [vertices, normals_v, attributes, look.mottle[:, None], occlusion[:, None]]
-        if look.texture is not None:
-            fields += [look.texture.rest, look.texture.arc[:, None]]
-        sample = np.empty((len(t), sum(field.shape[1] for field in fields)), np.float32)
-        nearest = np.empty(len(t), np.int64)  # the triangle's corner nearest the sample (its material)
-        _interpolate(np.concatenate(fields, 1).astype(np.float32), faces, t, b1[iy, ix], b2[iy, ix], sample, nearest)
+        frame_table = np.concatenate([vertices, normals_v, attributes, occlusion[:, None]], 1).astype(np.float32)
+        clip_table, clip_cols = look.constant_fields()
+        count = len(iy)
+        sample = np.empty((count, frame_table.shape[1] + clip_table.shape[1]), np.float32)
+        nearest = np.empty(count, np.int64)  # the triangle's corner nearest the sample (its material)
+        first = np.empty(count, np.int64)  # a corner of the sample's triangle (its chain)
+        _interpolate(frame_table, FRAME_COLUMNS, clip_table, clip_cols, faces, tri, b1, b2, iy, ix, sample, nearest,
+                     first)
         pos, n, attr, mottle, occlusion = sample[:, 0:3], sample[:, 3:6], sample[:, 6:9], sample[:, 9:10], sample[:, 10:11]
         # Unit normals turned toward the camera, view directions, and the cosines with the view and the half vector.
         light = dominant_direction(look.sh)
-        view, facing, ndh = np.empty_like(pos), np.empty((len(t), 1), np.float32), np.empty((len(t), 1))
+        view, facing, ndh = np.empty_like(pos), np.empty((count, 1), np.float32), np.empty((count, 1))
         _view_geometry(pos, n, light, view, facing, ndh)
         textured = look.texture is not None
         if textured:
             rest, arc, chain = sample[:, 11:14], sample[:, 14], look.texture.chain[first]
-            grain = np.empty(len(t), np.float32)  # pores and blotches: two octaves of noise on the rest skin
+            grain = np.empty(count, np.float32)  # pores and blotches: two octaves of noise on the rest skin
             _grain(rest, TEXTURE_CELLS_M[0], TEXTURE_CELLS_M[1], _lattice(look.noise_seed).ravel(),
                    _lattice(look.noise_seed + 1).ravel(), NOISE_PERIOD, grain)
             joint_arcs, tip_arcs = look.texture.joint_arcs, look.texture.tip_arcs
         else:
-            arc, grain, chain = np.zeros(len(t), np.float32), np.zeros(len(t), np.float32), np.zeros(len(t), np.int8)
+            arc, grain, chain = np.zeros(count, np.float32), np.zeros(count, np.float32), np.zeros(count, np.int8)
             joint_arcs, tip_arcs = np.full((1, 3), np.nan), np.full(1, np.nan)
-        skin = np.empty((len(t), 3), np.float32)
+        skin = np.empty((count, 3), np.float32)
         _skin_colour(n, facing[:, 0], ndh[:, 0], attr, mottle[:, 0], occlusion[:, 0], materials[nearest] == MAT_SLEEVE,
                      np.asarray(look.sh, np.float64), np.asarray(look.skin_albedo, np.float64),
                      np.asarray(look.sleeve_albedo, np.float64), textured, grain, arc, chain,
                      np.asarray(joint_arcs, np.float64), np.asarray(tip_arcs, np.float64), _skin_scalars(),
                      _skin_colours(), np.array(KNUCKLE_REACH_M), skin)
-        colour[iy, ix] = skin
+        _scatter(colour, iy, ix, skin)
         radius = CREVICE_REACH_M * camera.fx * s / float(np.median(zbuf[iy, ix]))
         receives = tri >= 0
         if look.texture is not None:  # the forearm's tube starts inside the palm: that seam is not a crevice
@@ -536,11 +616,8 @@ def render_hand(vertices: np.ndarray, faces: np.ndarray, attributes: np.ndarray,
     colour_out = cv2.resize(colour, (w, h), interpolation=cv2.INTER_AREA)
     alpha = cv2.resize(coverage, (w, h), interpolation=cv2.INTER_AREA)
     # Nearest visible sample of each pixel's S×S block.
-    depth_ss = np.where(visible, zbuf, np.inf).astype(np.float32)
-    depth = depth_ss[0::s, 0::s]
-    for dy in range(s):
-        for dx in range(s):
-            depth = np.minimum(depth, depth_ss[dy::s, dx::s])
+    depth = np.empty((h, w), np.float32)
+    _block_min_depth(zbuf, visible, s, depth)
     colour_full[y0:y1, x0:x1] = colour_out
     alpha_full[y0:y1, x0:x1] = alpha
     depth_full[y0:y1, x0:x1] = depth

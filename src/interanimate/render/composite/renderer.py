@@ -284,7 +284,8 @@ def _composite(face: PhotoFace, source, poses: list, eye_open: np.ndarray, look:
     grey = face.sh.mean(1)
     direct = float(np.clip(1.2 * np.linalg.norm(grey[1:4]) / max(grey[0], 1e-4), 0.2, 0.5))
     hand_index = HAND_SIDES.index(hand_model.side)
-    hand_only = hand_model.faces[(source.frame(0).materials[hand_model.faces] == MAT_HAND).all(1)]
+    first = source.frame(0)  # also the loop's first frame
+    hand_only = hand_model.faces[(first.materials[hand_model.faces] == MAT_HAND).all(1)]
     clock.lap("plan")
 
     height, width = face.height, face.width
@@ -298,7 +299,7 @@ def _composite(face: PhotoFace, source, poses: list, eye_open: np.ndarray, look:
     previous = None
     max_shift, max_pushback = 0.0, 0.0
     for f in range(num_frames):
-        placed = source.frame(f)
+        placed = first if f == 0 else source.frame(f)
         contact = solve_contact(placed, source.plan, f, surface, source.scale, source.slide(f))
         max_pushback = max(max_pushback, contact.pushback_m)
         clock.lap("contact")

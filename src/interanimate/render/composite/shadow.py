@@ -21,8 +21,11 @@ def _shade_box(points, normals, mask, spheres, bound, lx, ly, lz, direct, y0, y1
         for j in range(x0, x1):
             if not mask[i, j]:
                 continue
-            vis, occ = shadow_and_ao(points[i, j, 0], points[i, j, 1], points[i, j, 2], normals[i, j, 0],
-                                      normals[i, j, 1], normals[i, j, 2], spheres, bound, lx, ly, lz)
+            # float32 points and normals widen exactly to the double precision the test runs in
+            vis, occ = shadow_and_ao(np.float64(points[i, j, 0]), np.float64(points[i, j, 1]),
+                                     np.float64(points[i, j, 2]), np.float64(normals[i, j, 0]),
+                                     np.float64(normals[i, j, 1]), np.float64(normals[i, j, 2]), spheres, bound, lx, ly,
+                                     lz)
             out[i, j] = max(0.0, 1.0 - direct * (1.0 - vis) - AO_STRENGTH * occ)
 
 
@@ -36,8 +39,8 @@ def hand_shadow(points: np.ndarray, normals: np.ndarray, mask: np.ndarray, spher
     y0, y1, x0, x1 = box
     if y1 <= y0 or x1 <= x0:
         return out
-    inside = np.s_[y0:y1, x0:x1]  # only the box is shaded: convert just its points and normals
-    _shade_box(points[inside].astype(np.float64), normals[inside].astype(np.float64),
+    inside = np.s_[y0:y1, x0:x1]  # only the box is shaded
+    _shade_box(np.ascontiguousarray(points[inside]), np.ascontiguousarray(normals[inside]),
                np.ascontiguousarray(mask[inside]), np.ascontiguousarray(spheres, np.float64), bound, float(light[0]),
                float(light[1]), float(light[2]), float(direct), 0, y1 - y0, 0, x1 - x0, out[inside])
     return out

@@ -94,10 +94,14 @@ class WarpedFace:
 
 
 @njit(cache=True)
-def _project_grid(points, fx, fy, cx, cy, support, grid, proj, disp):
-    """``proj``: the pixels of ``points (H, W, 3)`` (``Camera.project``); ``disp``: ``support · (proj - grid)``."""
+def _project_grid(points, fx, fy, cx, cy, support, grid, proj, disp, single, depth):
+    """``proj``: the pixels of ``points (H, W, 3)`` (``Camera.project``); ``disp``: ``support · (proj - grid)``;
+    ``single``: the points in float32, ``depth`` their z (float32), as ``astype`` rounds them."""
     for i in range(points.shape[0]):
         for j in range(points.shape[1]):
+            for c in range(3):
+                single[i, j, c] = np.float32(points[i, j, c])
+            depth[i, j] = single[i, j, 2]
             z = max(points[i, j, 2], 1e-6)
             proj[i, j, 0] = fx * points[i, j, 0] / z + cx
             proj[i, j, 1] = fy * points[i, j, 1] / z + cy
@@ -161,9 +165,11 @@ class FaceWarper:
         proj0, disp_img = np.empty(moved.shape[:2] + (2,), np.float32), np.empty(moved.shape[:2] + (2,), np.float32)
         camera = face.camera
         # proj0 = face.project(moved); disp_img = support · (proj0 - grid): the head motion's image displacement.
-        _project_grid(moved, camera.fx, camera.fy, camera.cx, camera.cy, face.support, self.grid, proj0, disp_img)
+        # source_points, depth: the moved points in float32 and their z, read in the same pass.
+        source_points, depth = np.empty(moved.shape, np.float32), np.empty(moved.shape[:2], np.float32)
+        _project_grid(moved, camera.fx, camera.fy, camera.cx, camera.cy, face.support, self.grid, proj0, disp_img,
+                      source_points, depth)
         linear = face.linear
-        deformed = moved
         deformation = np.zeros(self.mask_f.shape, np.float32)
         contact = np.zeros(self.mask_f.shape, np.float32)
         max_shift = 0.0
@@ -179,10 +185,10 @@ class FaceWarper:
             disp[~skin] = 0.0
             weight[~skin] = 0.0
             disp = disp.reshape(base.shape)
-            deformed = moved.copy()
-            deformed[ys, xs] = moved[ys, xs] + disp @ pose.rotation.T
-            shift = face.project(deformed[ys, xs]).astype(np.float32) - proj0[ys, xs]
-            disp_img = disp_img.copy()
+            deformed = moved[ys, xs] + disp @ pose.rotation.T  # the moved points, deformed (only the box changes)
+            source_points[ys, xs] = deformed.astype(np.float32)
+            depth[ys, xs] = source_points[ys, xs, 2]
+            shift = face.project(deformed).astype(np.float32) - proj0[ys, xs]
             disp_img[ys, xs] += shift
             max_shift = float(np.linalg.norm(shift, axis=-1).max())
             deformation[ys, xs] = np.linalg.norm(disp, axis=-1) * 1e3
@@ -213,8 +219,7 @@ class FaceWarper:
             deformation_mm, contact_weight = deformation, contact
         else:
             deformation_mm, contact_weight = warp(deformation) * mask, warp(contact) * mask
-        source_points = deformed.astype(np.float32)
         return WarpedFace(linear=out_linear, face_mask=mask, deformation_mm=deformation_mm,
-                          contact_weight=contact_weight, depth=warp(np.ascontiguousarray(source_points[..., 2])),
+                          contact_weight=contact_weight, depth=warp(depth),
                           max_shift_px=max_shift, source_points=source_points, source_normals=self.normals,
                           rotation=pose.rotation, map_x=mx, map_y=my)
