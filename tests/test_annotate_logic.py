@@ -81,6 +81,28 @@ def test_regions_follow_the_subjects_sides():
     assert FACE_REGIONS[region_of_points(frame_m.to_face(point_m), frame_m.to_face(mirrored))[0, 0]] == "cheek_left"
 
 
+
+def test_nose_mouth_and_chin_follow_a_turned_heads_midline():
+    """A head turned toward the camera's left moves its nose and mouth off the point between the eyes; a
+    fingertip on the side of the nose is still on the nose, one beside the mouth corner still on the cheek."""
+    landmarks = _frontal_landmarks()
+    frame = face_frame(landmarks)
+    iod = float(frame.iod[0])
+    turned = landmarks.copy()
+    shift = np.array([0.35 * iod, 0.0])  # image x; the eye centres, and so the frame, stay where they were
+    # The nose's tip, which stands out furthest, moves most; its bridge least.
+    turned[:, 27:36] += shift * np.array([0.3, 0.5, 0.7, 1.0, 0.8, 0.8, 0.8, 0.8, 0.8])[:, None]
+    turned[:, 48:68] += shift
+    turned[:, 6:11] += shift * 0.6
+    coords = frame.to_face(turned)
+    nose_wing = turned[0, 35] + np.array([0.05 * iod, 0.0])  # just outside the far nostril wing
+    probe = {"nose": nose_wing, "mouth": turned[0, [62, 66]].mean(0),
+             "chin": turned[0, 8] + (turned[0, 57] - turned[0, 8]) * 0.3,
+             "cheek_right": turned[0, 31] - np.array([0.3 * iod, 0.0])}
+    regions = region_of_points(frame.to_face(np.stack(list(probe.values()))[None]), coords)[0]
+    assert [FACE_REGIONS[r] for r in regions] == list(probe)
+
+
 def _episode(**kw) -> EpisodeFeatures:
     base = dict(hand=1, start=0, end=10, num_contacts=1, contact_seconds=0.3, longest_seconds=0.3,
                 region_share={"nose": 1.0}, pinch_gap=0.9, path=0.05, speed=0.2, displacement=(0.0, 0.0), mid_v=0.5)

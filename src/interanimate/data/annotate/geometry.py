@@ -43,12 +43,18 @@ def region_of_points(coords: np.ndarray, landmarks_face: np.ndarray) -> np.ndarr
     """Face region id (``taxonomy.FACE_REGIONS``) of face-frame points ``(F, K, 2)``.
 
     Boundaries come from the frame's own landmarks in the face frame (nose tip, lips, chin, mouth
-    corners), so they follow expression and head pitch instead of fixed numbers.
+    corners), so they follow expression and head pitch instead of fixed numbers. The nose, mouth and chin
+    are measured from the face's own midline (the nose's bridge-to-tip line, the mouth corners' midpoint)
+    rather than from the frame's origin between the eyes, which a turned head moves off the nose.
     ``landmarks_face``: ``(F, 68, 2)`` iBUG points in the face frame.
     """
     u, v = coords[..., 0], coords[..., 1]
     lf = landmarks_face[:, None] if coords.ndim == 3 else landmarks_face
     nose_tip_v = lf[..., 30, 1]
+    along = np.clip((v - lf[..., 27, 1]) / np.maximum(nose_tip_v - lf[..., 27, 1], 1e-6), 0.0, 1.0)
+    nose_u = lf[..., 27, 0] + along * (lf[..., 30, 0] - lf[..., 27, 0])
+    mouth_u = (lf[..., 48, 0] + lf[..., 54, 0]) / 2
+    midline = np.where(v < nose_tip_v, nose_u, mouth_u)
     nose_half = np.maximum(np.abs(lf[..., 35, 0] - lf[..., 31, 0]) / 2, 0.15) + 0.05
     mouth_top = lf[..., 51, 1] - 0.1
     mouth_bottom = lf[..., 57, 1] + 0.1
@@ -56,17 +62,17 @@ def region_of_points(coords: np.ndarray, landmarks_face: np.ndarray) -> np.ndarr
     brow_v = np.minimum(lf[..., 19, 1], lf[..., 24, 1])
     eye_lid = 0.22  # eye regions: an ellipse of about the eye's size around each eye centre
     out = np.full(u.shape, region_id("cheek_left"), np.int8)
-    out[u < 0] = region_id("cheek_right")
+    out[u < midline] = region_id("cheek_right")
     lateral = np.abs(u) > 1.0
     out[lateral & (v < 0.45) & (u > 0)] = region_id("temple_left")
     out[lateral & (v < 0.45) & (u < 0)] = region_id("temple_right")
-    jaw = (v > mouth_top) & (np.abs(u) > mouth_half)
+    jaw = (v > mouth_top) & (np.abs(u - mouth_u) > mouth_half)
     out[jaw & (v > (mouth_top + mouth_bottom) / 2)] = region_id("jaw")
     out[(v < brow_v + 0.05) & ~lateral] = region_id("forehead")
-    out[(np.abs(u) <= nose_half) & (v >= brow_v + 0.05) & (v < nose_tip_v + 0.12)] = region_id("nose")
-    mouth = (np.abs(u) <= mouth_half) & (v >= nose_tip_v + 0.12) & (v < mouth_bottom)
+    out[(np.abs(u - nose_u) <= nose_half) & (v >= brow_v + 0.05) & (v < nose_tip_v + 0.12)] = region_id("nose")
+    mouth = (np.abs(u - mouth_u) <= mouth_half) & (v >= nose_tip_v + 0.12) & (v < mouth_bottom)
     out[mouth] = region_id("mouth")
-    out[(np.abs(u) <= mouth_half) & (v >= mouth_bottom)] = region_id("chin")
+    out[(np.abs(u - mouth_u) <= mouth_half) & (v >= mouth_bottom)] = region_id("chin")
     for centre_u, name in ((0.5, "eye_left"), (-0.5, "eye_right")):
         inside = ((u - centre_u) / 0.3) ** 2 + (v / eye_lid) ** 2 <= 1.0
         out[inside] = region_id(name)
