@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from interanimate.data.annotate.identity import cluster_subjects, load_sidecar, sidecar_subject
-from interanimate.data.annotate.resize import ALIGNMENT, is_three_quarters, resize_area
+from interanimate.data.annotate.resize import ALIGNMENT, block_factors, is_three_quarters, resize_area
 from interanimate.data.annotate.video import AnnotateError, ReadLimits, RejectedInput, VideoReader, discover_inputs
 
 
@@ -91,13 +91,19 @@ def test_three_quarter_scaling_gives_opencvs_pixels(source):
         assert np.array_equal(ours, cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA))
 
 
-def test_other_scales_are_opencvs_area_scaling():
-    image = np.random.default_rng(0).integers(0, 256, (1080, 1920, 3), dtype=np.uint8)
-    for width, height in [(960, 540), (958, 538), (64, 36)]:
-        assert not is_three_quarters(image.shape, width, height)
-        ours = resize_area(image, width, height)
+@pytest.mark.parametrize("source, size, factors", [
+    ((540, 960), (64, 36), (15, 15)), ((360, 640), (64, 36), (10, 10)), ((90, 96), (32, 45), (2, 3)),
+    ((90, 96), (96, 30), (3, 1)), ((72, 128), (64, 36), None), ((1080, 1920), (960, 540), None),
+    ((1080, 1920), (958, 538), None), ((480, 640), (64, 36), None)])
+def test_other_scales_give_opencvs_pixels(source, size, factors):
+    """Whole-number factors take the block-mean kernel (except 2x2, which OpenCV rounds its own way), the rest
+    ``cv2.resize``: the same pixels either way."""
+    assert block_factors((*source, 3), *size) == factors
+    rng = np.random.default_rng(sum(source) + sum(size))
+    for image in (rng.integers(0, 256, (*source, 3), dtype=np.uint8), np.full((*source, 3), 255, np.uint8)):
+        ours = resize_area(image, *size)
         assert ours.ctypes.data % ALIGNMENT == 0
-        assert np.array_equal(ours, cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA))
+        assert np.array_equal(ours, cv2.resize(image, size, interpolation=cv2.INTER_AREA))
 
 
 def test_rotation_metadata_is_honoured(tmp_path):

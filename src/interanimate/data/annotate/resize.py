@@ -1,13 +1,17 @@
-"""Area down-scaling of decoded frames to the working resolution, bit-identical to ``cv2.resize(INTER_AREA)``.
+"""Area down-scaling of frames, bit-identical to ``cv2.resize(INTER_AREA)`` and faster where the scale allows.
 
 The commonest input, 720p (and its portrait form), is scaled by 3/4 to 960 px. For that scale OpenCV takes
 its general area path (``resizeArea_`` in ``imgproc/src/resize.cpp``): per output pixel a 2x2 source block
 weighted by 3/4 and 1/4, 1/2 and 1/2, or 1/4 and 3/4 on each axis, accumulated in float32 and rounded to
 the nearest integer, ties to even (``cvRound``). Those products and sums are all exact in float32 (multiples
 of 1/16 below 256), so OpenCV's result is the integer sum ``v`` of weights in sixteenths times pixels, rounded:
-``(v + 7 + ((v >> 4) & 1)) >> 4``. The numba kernel below computes exactly that, rows first (contiguous, so
-it vectorises) then columns, in about a third of OpenCV's time on one core; every other scale goes to
-``cv2.resize``. ``tests/test_annotate_inputs.py`` checks the kernel against OpenCV on random images.
+``(v + 7 + ((v >> 4) & 1)) >> 4``. A numba kernel computes exactly that, rows first (contiguous, so it
+vectorises) then columns, in about a third of OpenCV's time on one core.
+
+For whole-number factors (the shot-cut thumbnail: 960x540 to 64x36 is 15x15) OpenCV sums each block in
+integers and rounds ``sum * (1.f / area)`` in float32 (``resizeAreaFast_``), except for 2x2, which it
+vectorises with integer rounding; a second kernel does the same for every other factor pair. Every other
+scale goes to ``cv2.resize``. ``tests/test_annotate_inputs.py`` checks both kernels against OpenCV.
 """
 
 from __future__ import annotations
@@ -38,23 +42,36 @@ def resize_area(frame: np.ndarray, width: int, height: int) -> np.ndarray:
     """``cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)`` (the same pixels) into a new
     ``ALIGNMENT``-aligned array; ``frame``: ``(H, W, 3)`` uint8 RGB, any strides."""
     out = aligned_empty((height, width) + frame.shape[2:], frame.dtype)
+    factors = block_factors(frame.shape, width, height)
     if frame.dtype == np.uint8 and is_three_quarters(frame.shape, width, height):
-        _three_quarters()(np.ascontiguousarray(frame), out)
+        _kernel(_three_quarters_kernel)(np.ascontiguousarray(frame), out)
+    elif frame.dtype == np.uint8 and frame.ndim == 3 and factors is not None:
+        _kernel(_block_mean_kernel)(np.ascontiguousarray(frame), factors[0], factors[1], out)
     else:
         cv2.resize(frame, (width, height), dst=out, interpolation=cv2.INTER_AREA)
     return out
 
 
-_KERNEL = []
+def block_factors(source_shape: tuple[int, ...], width: int, height: int) -> tuple[int, int] | None:
+    """``(rows, columns)`` per output pixel when both are whole numbers (and not both 2, which OpenCV rounds
+    differently), else ``None``."""
+    source_height, source_width = source_shape[:2]
+    if width <= 0 or height <= 0 or source_width % width or source_height % height:
+        return None
+    factors = source_height // height, source_width // width
+    return factors if min(factors) >= 1 and factors != (1, 1) and factors != (2, 2) else None
 
 
-def _three_quarters():
-    """The compiled kernel (numba is imported, and the kernel loaded from its cache, on first use only)."""
-    if not _KERNEL:
+_KERNELS: dict = {}
+
+
+def _kernel(function):
+    """``function`` compiled (numba is imported, and the kernel loaded from its cache, on first use only)."""
+    if function not in _KERNELS:
         from numba import njit
 
-        _KERNEL.append(njit(cache=True, nogil=True)(_three_quarters_kernel))
-    return _KERNEL[0]
+        _KERNELS[function] = njit(cache=True, nogil=True)(function)
+    return _KERNELS[function]
 
 
 def _three_quarters_kernel(src, dst):
@@ -84,3 +101,24 @@ def _three_quarters_kernel(src, dst):
                 out[o + c] = (v0 + 7 + ((v0 >> 4) & 1)) >> 4
                 out[o + 3 + c] = (v1 + 7 + ((v1 >> 4) & 1)) >> 4
                 out[o + 6 + c] = (v2 + 7 + ((v2 >> 4) & 1)) >> 4
+
+
+def _block_mean_kernel(src, rows_per_pixel, columns_per_pixel, dst):
+    """``(a * r, b * c, n)`` uint8 -> ``(a, b, n)``: block sums times ``1 / (r * c)`` in float32, rounded to even."""
+    source_height, source_width, channels = src.shape
+    rows = src.reshape(source_height, source_width * channels)
+    size = source_width * channels
+    column = np.empty(size, np.int32)
+    scale = np.float32(1.0) / np.float32(rows_per_pixel * columns_per_pixel)
+    for y in range(dst.shape[0]):
+        column[:] = 0
+        for k in range(rows_per_pixel):
+            row = rows[y * rows_per_pixel + k]
+            for i in range(size):
+                column[i] += np.int32(row[i])
+        for x in range(dst.shape[1]):
+            for c in range(channels):
+                total = np.int32(0)
+                for k in range(columns_per_pixel):
+                    total += column[(x * columns_per_pixel + k) * channels + c]
+                dst[y, x, c] = np.uint8(np.rint(np.float32(total) * scale))
