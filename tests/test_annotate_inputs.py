@@ -6,10 +6,12 @@ import struct
 from fractions import Fraction
 
 import av
+import cv2
 import numpy as np
 import pytest
 
 from interanimate.data.annotate.identity import cluster_subjects, load_sidecar, sidecar_subject
+from interanimate.data.annotate.resize import ALIGNMENT, block_factors, is_three_quarters, resize_area
 from interanimate.data.annotate.video import AnnotateError, ReadLimits, RejectedInput, VideoReader, discover_inputs
 
 
@@ -71,6 +73,37 @@ def test_large_frames_are_scaled_to_the_working_size(tmp_path):
     info = reader.open()
     frames = [f for _, f in reader.frames()]
     assert (info.width, info.height) == (64, 32) and frames[0].shape == (32, 64, 3)
+
+
+@pytest.mark.parametrize("source", [(720, 1280), (1280, 720), (36, 64), (4, 4), (1080, 1440)])
+def test_three_quarter_scaling_gives_opencvs_pixels(source):
+    """The fast 3/4 kernel is bit-identical to ``cv2.resize(INTER_AREA)``, on random pixels (ties to even
+    included) and on flat and saturated ones; frames come out aligned for MediaPipe."""
+    rng = np.random.default_rng(sum(source))
+    height, width = source[0] * 3 // 4, source[1] * 3 // 4
+    assert is_three_quarters((*source, 3), width, height)
+    images = [rng.integers(0, 256, (*source, 3), dtype=np.uint8), np.full((*source, 3), 255, np.uint8),
+              rng.integers(0, 2, (*source, 3), dtype=np.uint8) * 255]
+    images.append(images[0][:, ::-1])  # a view with negative strides (rotated or flipped frames)
+    for image in images:
+        ours = resize_area(image, width, height)
+        assert ours.ctypes.data % ALIGNMENT == 0 and ours.flags.c_contiguous
+        assert np.array_equal(ours, cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA))
+
+
+@pytest.mark.parametrize("source, size, factors", [
+    ((540, 960), (64, 36), (15, 15)), ((360, 640), (64, 36), (10, 10)), ((90, 96), (32, 45), (2, 3)),
+    ((90, 96), (96, 30), (3, 1)), ((72, 128), (64, 36), None), ((1080, 1920), (960, 540), None),
+    ((1080, 1920), (958, 538), None), ((480, 640), (64, 36), None)])
+def test_other_scales_give_opencvs_pixels(source, size, factors):
+    """Whole-number factors take the block-mean kernel (except 2x2, which OpenCV rounds its own way), the rest
+    ``cv2.resize``: the same pixels either way."""
+    assert block_factors((*source, 3), *size) == factors
+    rng = np.random.default_rng(sum(source) + sum(size))
+    for image in (rng.integers(0, 256, (*source, 3), dtype=np.uint8), np.full((*source, 3), 255, np.uint8)):
+        ours = resize_area(image, *size)
+        assert ours.ctypes.data % ALIGNMENT == 0
+        assert np.array_equal(ours, cv2.resize(image, size, interpolation=cv2.INTER_AREA))
 
 
 def test_rotation_metadata_is_honoured(tmp_path):

@@ -29,6 +29,7 @@ from interanimate.data.annotate.labels import counted_hands, track_confidence
 from interanimate.data.annotate.patterns import (EpisodeFeatures, PatternModel, Recognition, episode_features,
                                                  group_episodes)
 from interanimate.data.annotate.perception import Perceiver
+from interanimate.data.annotate.resize import resize_area
 from interanimate.data.annotate.smoothing import fill_gaps, one_euro
 from interanimate.data.annotate.tracking import build_tracks
 from interanimate.data.annotate.video import ReadLimits, VideoInfo, VideoReader
@@ -227,7 +228,7 @@ def recognise_episodes(frame: FaceFrame, contact: ContactResult, hands: np.ndarr
 
 
 def _thumb_histogram(frame: np.ndarray) -> np.ndarray:
-    small = cv2.resize(frame, (64, 36), interpolation=cv2.INTER_AREA)
+    small = resize_area(frame, 64, 36)
     hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
     hist = cv2.calcHist([hsv], [0, 1], None, [16, 8], [0, 180, 0, 256]).ravel()
     return hist / max(hist.sum(), 1.0)

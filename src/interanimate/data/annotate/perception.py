@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from interanimate.assets import model_path
+from interanimate.data.annotate.resize import ALIGNMENT, aligned_empty
 
 
 
@@ -41,12 +42,13 @@ def quiet_native_stderr():
         os.close(saved)
 
 
-def _aligned(frame: np.ndarray, alignment: int = 64) -> np.ndarray:
-    """A C-contiguous copy of ``frame`` whose buffer starts on an ``alignment``-byte boundary: LiteRT copies (and
-    warns on stderr about) input tensors that are not aligned, which a plain numpy array is not guaranteed to be."""
-    buffer = np.empty(frame.nbytes + alignment, np.uint8)
-    offset = -buffer.ctypes.data % alignment
-    aligned = buffer[offset:offset + frame.nbytes].view(frame.dtype).reshape(frame.shape)
+def _aligned(frame: np.ndarray) -> np.ndarray:
+    """``frame`` itself when it is C-contiguous and starts on an ``ALIGNMENT``-byte boundary (as the video reader's
+    frames do), else such a copy: LiteRT copies (and warns on stderr about) input tensors that are not aligned,
+    which a plain numpy array is not guaranteed to be."""
+    if frame.flags.c_contiguous and frame.ctypes.data % ALIGNMENT == 0:
+        return frame
+    aligned = aligned_empty(frame.shape, frame.dtype)
     aligned[...] = frame
     return aligned
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
-import cv2
 import numpy as np
 
+from interanimate.data.annotate.resize import ALIGNMENT, aligned_empty, resize_area
 from interanimate.errors import UserError
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp",
@@ -267,14 +267,20 @@ class VideoReader:
         raise RejectedInput("undecodable", "no frame could be decoded")
 
     def _prepare(self, frame: np.ndarray) -> np.ndarray:
+        """A decoded RGB frame upright at the working size, C-contiguous and 64-byte aligned (so MediaPipe takes
+        it without a copy)."""
         info = self.info
         assert info is not None
         k = (info.rotation // 90) % 4
         if k:
             frame = np.rot90(frame, k)  # display matrix angles are counter-clockwise, as is rot90
         if frame.shape[1] != info.width or frame.shape[0] != info.height:
-            frame = cv2.resize(frame, (info.width, info.height), interpolation=cv2.INTER_AREA)
-        return np.ascontiguousarray(frame)
+            return resize_area(frame, info.width, info.height)
+        if frame.flags.c_contiguous and frame.ctypes.data % ALIGNMENT == 0:
+            return frame  # FFmpeg's own buffer, already aligned
+        out = aligned_empty(frame.shape, frame.dtype)
+        out[...] = frame
+        return out
 
     def frames(self, wanted: set[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(grid index, (H, W, 3) uint8 RGB)`` in order; only ``wanted`` indices when given.
