@@ -76,7 +76,7 @@ def speed(video: Path, repeat: int = 1) -> None:
     info, tracks, contact = analysis.video, analysis.tracks, analysis.contact
     n = len(tracks.face_present)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    print(f"\n## speed: {video.name} ({info.width}x{info.height}, worked at {analysis.width}x{analysis.height}, "
+    print(f"\n## speed: {video.name} ({info.source_width}x{info.source_height}, worked at {info.width}x{info.height}, "
           f"{n} frames, one process on {cores} core(s); {repeat} run(s), the one with least CPU shown)")
     print(f"  {'stage':<11}{'wall':>8}{'cpu':>8}  ms/frame")
     cpu = timings["cpu"]
