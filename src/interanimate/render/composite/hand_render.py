@@ -390,14 +390,29 @@ def crevice_shading(zbuf: np.ndarray, drawn: np.ndarray, receives: np.ndarray, r
     the nearest hand surface within ``radius_px``, past a slack that a smoothly tilted surface does not exceed;
     only ``receives`` samples are shaded.
     """
-    depth = np.empty(zbuf.shape, np.float32)
-    _drawn_depth(zbuf, np.ascontiguousarray(drawn), depth)
-    r = max(int(round(radius_px)), 1)
-    nearest = cv2.erode(depth, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * r + 1, 2 * r + 1)))  # separable: fast
+    depth, nearest = _nearest_hand_depth(zbuf, drawn, radius_px)
     out = np.empty(zbuf.shape, np.float32)
     _crevice(depth, nearest, np.ascontiguousarray(receives), np.float32(CREVICE_SLACK_M), np.float32(CREVICE_DEPTH_M),
              np.float32(CREVICE_DARKEN), out)
     return out
+
+
+def shade_crevices(zbuf: np.ndarray, drawn: np.ndarray, receives: np.ndarray, radius_px: float,
+                   colour: np.ndarray) -> None:
+    """Darken ``colour (h, w, 3)`` in place by ``crevice_shading``, raised per channel to ``OCCLUSION_TINT`` (the
+    shade keeps skin's red)."""
+    depth, nearest = _nearest_hand_depth(zbuf, drawn, radius_px)
+    _shade_crevices(depth, nearest, np.ascontiguousarray(receives), np.float32(CREVICE_SLACK_M),
+                    np.float32(CREVICE_DEPTH_M), np.float32(CREVICE_DARKEN), OCCLUSION_TINT.astype(np.float32), colour)
+
+
+def _nearest_hand_depth(zbuf: np.ndarray, drawn: np.ndarray, radius_px: float) -> tuple[np.ndarray, np.ndarray]:
+    """The drawn samples' float32 depth (1000 m elsewhere) and the nearest of it within ``radius_px``."""
+    depth = np.empty(zbuf.shape, np.float32)
+    _drawn_depth(zbuf, np.ascontiguousarray(drawn), depth)
+    r = max(int(round(radius_px)), 1)
+    nearest = cv2.erode(depth, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * r + 1, 2 * r + 1)))  # separable: fast
+    return depth, nearest
 
 
 @njit(cache=True)
@@ -422,6 +437,41 @@ def _crevice(depth, nearest, receives, slack, full, darken, out):
                 out[i, j] = one - np.float32(darken * behind)
             else:
                 out[i, j] = one
+
+
+@njit(cache=True)
+def _shade_crevices(depth, nearest, receives, slack, full, darken, tint, colour):
+    """``colour *= shade ** tint`` where ``_crevice``'s shade is below 1 (float32, as the array expression)."""
+    one, zero = np.float32(1.0), np.float32(0.0)
+    for i in range(depth.shape[0]):
+        for j in range(depth.shape[1]):
+            if receives[i, j]:
+                behind = np.float32(np.float32(np.float32(depth[i, j] - nearest[i, j]) - slack) / full)
+                behind = min(max(behind, zero), one)
+                shade = one - np.float32(darken * behind)
+                if shade < one:
+                    for c in range(3):
+                        colour[i, j, c] = np.float32(colour[i, j, c] * np.float32(shade ** tint[c]))
+
+
+@njit(cache=True)
+def _visible_samples(tri, zbuf, face_depth, s, visible):
+    """``visible``: hand samples (``tri >= 0``) nearer than the face's depth ``face_depth`` (output pixels, each
+    ``s × s`` samples, nearest-neighbour); returns their rows and columns in row-major order."""
+    count = 0
+    for i in range(tri.shape[0]):
+        for j in range(tri.shape[1]):
+            v = tri[i, j] >= 0 and zbuf[i, j] < face_depth[i // s, j // s]
+            visible[i, j] = v
+            count += v
+    iy, ix = np.empty(count, np.int64), np.empty(count, np.int64)
+    k = 0
+    for i in range(tri.shape[0]):
+        for j in range(tri.shape[1]):
+            if visible[i, j]:
+                iy[k], ix[k] = i, j
+                k += 1
+    return iy, ix
 
 
 @njit(cache=True)
@@ -561,11 +611,9 @@ def render_hand(vertices: np.ndarray, faces: np.ndarray, attributes: np.ndarray,
     b2 = np.zeros((h * s, w * s))
     rasterize(vertices, faces, camera.fx * s, camera.fy * s, (camera.cx - x0) * s, (camera.cy - y0) * s, zbuf, tri,
               b1, b2, 0.05)
-    face_depth = face_depth[y0:y1, x0:x1]
-    face_z = cv2.resize(face_depth.astype(np.float32), (w * s, h * s), interpolation=cv2.INTER_NEAREST)
-    visible = (tri >= 0) & (zbuf < face_z)
+    visible = np.empty(tri.shape, np.bool_)
+    iy, ix = _visible_samples(tri, zbuf, np.ascontiguousarray(face_depth[y0:y1, x0:x1], np.float32), s, visible)
     colour = np.zeros((h * s, w * s, 3), np.float32)
-    iy, ix = np.nonzero(visible)
     if len(iy):
         normals_v = np.zeros_like(vertices)
         vertex_normals(vertices, faces, normals_v)
@@ -606,12 +654,11 @@ def render_hand(vertices: np.ndarray, faces: np.ndarray, attributes: np.ndarray,
                      _skin_colours(), np.array(KNUCKLE_REACH_M), skin)
         _scatter(colour, iy, ix, skin)
         radius = CREVICE_REACH_M * camera.fx * s / float(np.median(zbuf[iy, ix]))
-        receives = tri >= 0
+        drawn = tri >= 0
+        receives = drawn.copy()
         if look.texture is not None:  # the forearm's tube starts inside the palm: that seam is not a crevice
             receives[iy, ix] &= look.texture.chain[first] != ARM_CHAIN
-        crevice = crevice_shading(zbuf, tri >= 0, receives, radius)
-        cy, cx = np.nonzero(crevice < 1.0)  # elsewhere the factor is exactly 1
-        colour[cy, cx] *= crevice[cy, cx][:, None] ** OCCLUSION_TINT.astype(np.float32)
+        shade_crevices(zbuf, drawn, receives, radius, colour)
     coverage = visible.astype(np.float32)
     colour_out = cv2.resize(colour, (w, h), interpolation=cv2.INTER_AREA)
     alpha = cv2.resize(coverage, (w, h), interpolation=cv2.INTER_AREA)

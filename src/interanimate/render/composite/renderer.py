@@ -153,7 +153,8 @@ def _srgb_table() -> tuple[np.ndarray, np.ndarray]:
 @njit(cache=True)
 def _composite_bytes(linear, colour, alpha, y0, x0, noise, steps, buckets, out):
     """``out (H, W, 3) uint8``: the hand layer (premultiplied ``colour``, ``alpha`` of the box at ``y0, x0``) over
-    ``linear``, in sRGB, plus the sensor ``noise (H, W)`` (grey levels; empty for none) weighted by the coverage.
+    ``linear``, in sRGB, plus the sensor ``noise`` (grey levels, the box's shape; empty for none) weighted by the
+    coverage.
     Outside the box the byte comes from ``_srgb_table`` (the same byte, without the power)."""
     one = np.float32(1.0)
     h, w = alpha.shape
@@ -167,7 +168,7 @@ def _composite_bytes(linear, colour, alpha, y0, x0, noise, steps, buckets, out):
                 for c in range(3):
                     v = _srgb255(linear[i, j, c] * (one - a) + colour[i - y0, j - x0, c])
                     if noisy:
-                        v = np.float32(v + noise[i, j] * a)
+                        v = np.float32(v + noise[i - y0, j - x0] * a)
                     out[i, j, c] = min(max(round(v), 0), 255)
             else:
                 for c in range(3):
@@ -348,9 +349,8 @@ def _composite(face: PhotoFace, source, poses: list, eye_open: np.ndarray, look:
         inside = _grown(drawn, reach, height, width)
         colour = cv2.GaussianBlur(layer.colour[inside], (0, 0), HAND_SOFTEN_PX)
         alpha = cv2.GaussianBlur(layer.alpha[inside], (0, 0), HAND_SOFTEN_PX)
-        # The whole frame's noise is drawn (one stream whatever the hand's size); only the hand receives it.
-        noise = (noise_rng.normal(0.0, face.noise_sigma, (height, width)) if face.noise_sigma > 0
-                 else np.zeros((0, 0)))
+        # Only the hand receives the sensor noise: it is drawn over the composited box alone.
+        noise = (noise_rng.normal(0.0, face.noise_sigma, alpha.shape) if face.noise_sigma > 0 else np.zeros((0, 0)))
         _composite_bytes(linear, colour, alpha, inside[0].start, inside[1].start, noise, *_srgb_table(), frames[f])
         clock.lap("hand")
         lids = warper.eyelids.closed_face(face, blink)  # the mesh with its lids where the warp drew them
