@@ -189,6 +189,34 @@ def _azimuths(cols: int) -> np.ndarray:
     return np.pi * (0.62 * t + 0.38 * t ** 3)
 
 
+@njit(cache=True)
+def _footprints(a, y, table, grids, points, surface, normal, height):
+    """Bilinear footprints of ``HeadModel.height_above``'s radius table at material points ``(a, y)``: the surface
+    point, its outward unit normal and, with ``points (N, 3)`` (empty: skipped), their heights along that normal.
+    ``grids``: the table's first ``a``, step and last index, then the same for ``y``."""
+    for k in range(a.shape[0]):
+        u = min(max((a[k] - grids[0]) / grids[1], 0.0), grids[2])
+        v = min(max((y[k] - grids[3]) / grids[4], 0.0), grids[5])
+        i, j = int(u), int(v)
+        du, dv = u - i, v - j
+        r = ((table[i, j, 0] * (1 - du) + table[i + 1, j, 0] * du) * (1 - dv)
+             + (table[i, j + 1, 0] * (1 - du) + table[i + 1, j + 1, 0] * du) * dv)
+        r_a = ((table[i, j, 1] * (1 - du) + table[i + 1, j, 1] * du) * (1 - dv)
+               + (table[i, j + 1, 1] * (1 - du) + table[i + 1, j + 1, 1] * du) * dv)
+        r_y = ((table[i, j, 2] * (1 - du) + table[i + 1, j, 2] * du) * (1 - dv)
+               + (table[i, j + 1, 2] * (1 - du) + table[i + 1, j + 1, 2] * du) * dv)
+        sa, ca = np.sin(a[k]), np.cos(a[k])
+        surface[k, 0], surface[k, 1], surface[k, 2] = r * sa, y[k], -r * ca
+        # Outward normal of rho - r(a, y) = 0: the radial direction tilted by the surface slopes.
+        slope = r_a / max(r, 0.02)
+        nx, ny, nz = sa - slope * ca, -r_y, -ca - slope * sa
+        length = np.sqrt(nx * nx + ny * ny + nz * nz)
+        normal[k, 0], normal[k, 1], normal[k, 2] = nx / length, ny / length, nz / length
+        if points.shape[0]:
+            height[k] = ((points[k, 0] - surface[k, 0]) * normal[k, 0] + (points[k, 1] - surface[k, 1]) * normal[k, 1]
+                         + (points[k, 2] - surface[k, 2]) * normal[k, 2])
+
+
 class HeadModel:
     """A subject's head: static mesh, landmarks in material coordinates, regions and collision surface.
 
@@ -320,32 +348,26 @@ class HeadModel:
         the footprints' ``(a, y)``.
         """
         a_grid, y_grid, table = self._radius_table
-        points = np.asarray(points, np.float64)
+        points = np.ascontiguousarray(points, np.float64)
+        grids = np.array([a_grid[0], a_grid[1] - a_grid[0], len(a_grid) - 1.001,
+                          y_grid[0], y_grid[1] - y_grid[0], len(y_grid) - 1.001])
 
-        def footprint(a, y):
-            u = np.clip((a - a_grid[0]) / (a_grid[1] - a_grid[0]), 0, len(a_grid) - 1.001)
-            v = np.clip((y - y_grid[0]) / (y_grid[1] - y_grid[0]), 0, len(y_grid) - 1.001)
-            i, j = u.astype(int), v.astype(int)
-            du, dv = (u - i)[:, None], (v - j)[:, None]
-            r, r_a, r_y = ((table[i, j] * (1 - du) + table[i + 1, j] * du) * (1 - dv)
-                           + (table[i, j + 1] * (1 - du) + table[i + 1, j + 1] * du) * dv).T
-            sa, ca = np.sin(a), np.cos(a)
-            surface = np.stack([r * sa, y, -r * ca], -1)
-            # Outward normal of rho - r(a, y) = 0: the radial direction tilted by the surface slopes.
-            normal = np.stack([sa - r_a / np.maximum(r, 0.02) * ca, -r_y, -ca - r_a / np.maximum(r, 0.02) * sa], -1)
-            return surface, normal / np.linalg.norm(normal, axis=-1, keepdims=True)
+        def footprint(a, y, points=None):
+            surface, normal, height = np.empty((len(a), 3)), np.empty((len(a), 3)), np.empty(len(a))
+            _footprints(np.ascontiguousarray(a), np.ascontiguousarray(y), table, grids,
+                        points if points is not None else np.zeros((0, 3)), surface, normal, height)
+            return surface, normal, height
 
         a, y = self.material_of(points)
         valid = (np.abs(a) <= a_grid[-1]) & (y >= y_grid[0]) & (y <= y_grid[-1])
-        surface, normal = footprint(a, y)
-        height = np.sum((points - surface) * normal, -1)
+        surface, normal, height = footprint(a, y, points)
         radial = np.stack([np.sin(a), np.zeros_like(a), -np.cos(a)], -1)
         walk = np.nonzero(valid & (np.sum(normal * radial, -1) < 0.9) & (self.regions(a, y) == R_NOSE))[0]
         for _ in range(2):
             if not len(walk):
                 break
             wa, wy = self.material_of(points[walk] - normal[walk] * height[walk, None])
-            ws, wn = footprint(wa, wy)
+            ws, wn, _ = footprint(wa, wy)
             closer = (np.linalg.norm(points[walk] - ws, axis=1) < np.linalg.norm(points[walk] - surface[walk], axis=1))
             k = walk[closer]
             a[k], y[k], surface[k], normal[k] = wa[closer], wy[closer], ws[closer], wn[closer]

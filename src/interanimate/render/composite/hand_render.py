@@ -352,6 +352,14 @@ def _interpolate(frame_table, frame_cols, clip_table, clip_cols, faces, tri, b1,
 
 
 @njit(cache=True)
+def _unmark(mask, iy, ix, drop):
+    """``mask[iy[k], ix[k]] = False`` where ``drop[k]``."""
+    for k in range(iy.shape[0]):
+        if drop[k]:
+            mask[iy[k], ix[k]] = False
+
+
+@njit(cache=True)
 def _scatter(image, iy, ix, values):
     """``image[iy, ix] = values`` for ``(K, C)`` values."""
     for k in range(iy.shape[0]):
@@ -550,12 +558,13 @@ def _skin_colour(n, facing, ndh, attr, mottle, occlusion, sleeve, sh, skin_albed
                 detail[c] = 1.0 + texture_amp * (1.0 - nail) * float(grain[k]) * grain_rgb[c]
             f = chain[k]
             a = float(arc[k])
-            near, best = 0.0, 0
+            nearest_log, best = -math.inf, 0
             for j in range(3):  # off the fingers a metre from any joint
                 offset[j] = 1.0 if math.isnan(joint_arcs[f, j]) else a - joint_arcs[f, j]
-                near = max(near, math.exp(-(offset[j] / knuckle_reach[j]) ** 2))
+                nearest_log = max(nearest_log, -(offset[j] / knuckle_reach[j]) ** 2)
                 if abs(offset[j]) < abs(offset[best]):
                     best = j
+            near = math.exp(nearest_log)  # the largest of the three Gaussians (exp is monotonic: the same value)
             # Fine wrinkles across the joint's back, about 1.5 mm apart, on the blood-rich patch.
             wrinkle = 0.65 + 0.35 * math.cos(2 * math.pi / 0.0015 * offset[best])
             knuckle = near * (1.0 - palm) * (1.0 - nail)
@@ -657,7 +666,7 @@ def render_hand(vertices: np.ndarray, faces: np.ndarray, attributes: np.ndarray,
         drawn = tri >= 0
         receives = drawn.copy()
         if look.texture is not None:  # the forearm's tube starts inside the palm: that seam is not a crevice
-            receives[iy, ix] &= look.texture.chain[first] != ARM_CHAIN
+            _unmark(receives, iy, ix, look.texture.chain[first] == ARM_CHAIN)
         shade_crevices(zbuf, drawn, receives, radius, colour)
     coverage = visible.astype(np.float32)
     colour_out = cv2.resize(colour, (w, h), interpolation=cv2.INTER_AREA)

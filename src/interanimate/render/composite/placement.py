@@ -189,27 +189,27 @@ class Retargeter:
             """Per candidate (``rotations`` ``(C, F, 3, 3)``, ``arms`` ``(C, F, 3)``): summed intrusion (m) inside
             CLEARANCE of the skin of every part but the working tip, at ``keys``, and the summed depth of those
             parts below the skin."""
-            worlds, parts = [], []
-            for rotation_, arm_ in zip(rotations, arms):
-                for k in keys:
-                    spheres, wrist, anchor_local, others = static(k, pose_[k])
-                    arm_local = rotation_[k].T @ arm_[k]
-                    arm_local = arm_local / np.linalg.norm(arm_local)
-                    centres = spheres[:, :3].copy()
-                    centres[arm_rows] = wrist + arm_local * ARM_RING_DISTS[:, None]
-                    worlds.append(plan.target[k] + (centres - anchor_local) @ rotation_[k].T)
-                    parts.append((spheres[:, 3], others))
-            if not worlds:
+            count = len(rotations)
+            if not count:
                 return np.zeros(0), np.zeros(0)
-            height = head.height_above(np.concatenate(worlds))[0]
-            total, depth = np.zeros(len(rotations)), np.zeros(len(rotations))
-            start = 0
-            for i, (radius, others) in enumerate(parts):
-                h = height[start: start + len(radius)]
-                start += len(radius)
-                gap = np.where(np.isfinite(h), h, 1.0) - radius
-                total[i // len(keys)] += float(np.clip(CLEARANCE - gap[others], 0.0, None).sum())
-                depth[i // len(keys)] += float(np.clip(-gap[others], 0.0, None).sum())
+            rotations, arms = np.asarray(rotations)[:, keys], np.asarray(arms)[:, keys]  # (C, K, 3, 3), (C, K, 3)
+            worlds, parts = [], []
+            for i, k in enumerate(keys):  # every candidate at once, key frame by key frame
+                spheres, wrist, anchor_local, others = static(k, pose_[k])
+                rot = rotations[:, i]
+                arm_local = np.einsum("cji,cj->ci", rot, arms[:, i])
+                arm_local /= np.linalg.norm(arm_local, axis=1, keepdims=True)
+                centres = np.repeat(spheres[None, :, :3], count, 0)
+                centres[:, arm_rows] = wrist + arm_local[:, None] * ARM_RING_DISTS[None, :, None]
+                worlds.append(plan.target[k] + (centres - anchor_local) @ rot.transpose(0, 2, 1))
+                parts.append((spheres[:, 3], others))
+            heights = head.height_above(np.concatenate([w.reshape(-1, 3) for w in worlds]))[0]
+            total, depth = np.zeros(count), np.zeros(count)
+            for h, (radius, others) in zip(np.split(heights, np.cumsum([w.shape[1] * count for w in worlds])[:-1]),
+                                           parts):
+                gap = (np.where(np.isfinite(h), h, 1.0).reshape(count, -1) - radius)[:, others]
+                total += np.clip(CLEARANCE - gap, 0.0, None).sum(1)
+                depth += np.clip(-gap, 0.0, None).sum(1)
             return total, depth
 
         base = tuple(float(v[0]) for v in clearances(pose, [rotation], [arm]))
