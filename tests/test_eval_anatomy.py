@@ -166,6 +166,24 @@ def test_hands_found_in_the_other_slot_are_matched_by_position_and_the_swap_is_r
     assert stats["frames_swapped"] == 8 and stats["handedness_agreement"] == pytest.approx(4 / 12)
 
 
+def test_a_detection_elsewhere_in_the_frame_does_not_find_the_hand():
+    target = _remove_hand(_hands_video(), 0)  # the right hand (slot 1) is labelled
+    present = np.zeros((len(target), 2), bool)
+    present[:, 1] = True
+    size = np.ptp(target[0, 1, :, :2], axis=0).max()
+    detected = target.copy()
+    detected[:, 1, :, :2] += 0.3 * size  # near enough: a slightly misplaced reading of the same hand
+    detected[6:, 1, :, :2] = target[6:, 1, :, :2] * 0.2 + 2.0 * size  # a small "hand" far away (a tie, a collar)
+    kept = anatomy.localised(detected, present, target, present)
+    assert kept[:6, 1].all() and not kept[6:, 1].any()
+    assert anatomy.hand_detection_rate(kept, present)["detection_rate"] == pytest.approx(6 / 12)
+    assert anatomy.hand_detection_rate(present, present)["detection_rate"] == 1.0  # presence alone counted them
+    # Where no hand is labelled, a detection stays a false detection.
+    stray = np.zeros_like(present)
+    stray[:, 0] = True
+    assert anatomy.localised(detected, stray, target, present)[:, 0].all()
+
+
 def test_two_hands_keep_the_detector_order_unless_crossing_lies_nearer():
     target = _hands_video()
     present = np.ones((len(target), 2), bool)

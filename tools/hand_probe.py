@@ -43,6 +43,7 @@ def _scores(found, ann) -> dict:
     # MediaPipe's left/right label.
     keypoints, present, matching = anatomy.match_hands(found.hand_keypoints, found.hand_present, ann.hand_keypoints,
                                                        ann.hand_present)
+    present = anatomy.localised(keypoints, present, ann.hand_keypoints, ann.hand_present)  # found on the hand
     rate = anatomy.hand_detection_rate(present, ann.hand_present)
     wrong_side = matching["frames_swapped"]
     pck = {a: anatomy.hand_pck(keypoints, ann.hand_keypoints, alpha=a) for a in (0.1, 0.2)}

@@ -23,7 +23,9 @@ Definitions:
 * **Hand matching** (``match_hands``): before the hand metrics, a frame's re-detected hands may be swapped
   between the two slots when that puts them nearer the target's, as keypoint benchmarks match detections
   to people by position rather than by a class label; how often the detector's own left/right label was
-  kept is reported on its own (``handedness_agreement``).
+  kept is reported on its own (``handedness_agreement``). A matched hand counts as detected only where it
+  lies on the target hand (``localised``: the centroids of the labelled keypoints within half a hand size), not
+  when the detector fires on something else in the frame.
 * **Bone-length stability**: per hand and bone (``schema.HAND_BONES``), the coefficient of variation
   ``std / mean`` of the 2-D bone length over the frames where both joints are valid. 2-D lengths
   change with foreshortening, so compare a generated video's value with its driving video's.
@@ -90,6 +92,34 @@ def match_hands(predicted: np.ndarray, predicted_present: np.ndarray, target: np
     stats = {"handedness_agreement": float(1.0 - (swap & matched).sum() / matched.sum()) if matched.any()
              else float("nan"), "frames_swapped": int((swap & matched).sum())}
     return out_kp, out_on, stats
+
+
+LOCALISED_OFFSET = 0.5  # hand sizes between a detection's keypoint centroid and the target's
+
+
+def localised(predicted: np.ndarray, predicted_present: np.ndarray, target: np.ndarray, target_present: np.ndarray,
+              max_offset: float = LOCALISED_OFFSET) -> np.ndarray:
+    """``(F, 2)`` presence of the predicted hands that lie on their target hand.
+
+    Where a target hand is present, its prediction counts only when the centroid of the predicted keypoints the
+    target labels lies within ``max_offset`` target hand sizes (the larger side of the labelled keypoints' box) of the
+    target's centroid; a detection elsewhere in the frame does not find the hand. Where no target hand is present
+    the prediction's presence is kept (a false detection stays one).
+    """
+    pred = np.asarray(predicted, dtype=np.float64)
+    tgt = np.asarray(target, dtype=np.float64)
+    pred_on = np.asarray(predicted_present, dtype=bool)
+    tgt_on = np.asarray(target_present, dtype=bool)
+    valid = _valid_hand_points(tgt, 0.0) & np.all(np.isfinite(pred[..., :2]), axis=-1)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # hands without valid points: all-NaN slices
+        tx = np.where(valid, tgt[..., 0], np.nan)
+        ty = np.where(valid, tgt[..., 1], np.nan)
+        size = np.maximum(np.nanmax(tx, -1) - np.nanmin(tx, -1), np.nanmax(ty, -1) - np.nanmin(ty, -1))
+        offset = np.hypot(np.nanmean(np.where(valid, pred[..., 0], np.nan), -1) - np.nanmean(tx, -1),
+                          np.nanmean(np.where(valid, pred[..., 1], np.nan), -1) - np.nanmean(ty, -1))
+        on_target = offset <= max_offset * np.maximum(size, 1.0)
+    return pred_on & (~tgt_on | on_target)
 
 
 def hand_pck(

@@ -260,7 +260,9 @@ def anatomy_group(gen: np.ndarray, gen_ann: ClipAnnotations, ref_ann: ClipAnnota
         if out["face_nme"]["frames_scored"] < MIN_SCORED_FRAMES:
             unmeasured["face_nme"] = (f"face landmarks re-detected in {out['face_nme']['frames_scored']} generated "
                                       f"frames (fewer than {MIN_SCORED_FRAMES})")
-    out["hand_detection"] = anatomy.hand_detection_rate(hand_present, gen_ann.hand_present)
+    out["hand_detection"] = anatomy.hand_detection_rate(
+        anatomy.localised(hand_keypoints, hand_present, gen_ann.hand_keypoints, gen_ann.hand_present),
+        gen_ann.hand_present)
     out["bone_length_stability"] = anatomy.bone_length_stability(hand_keypoints)
     if found.contact is not None:
         out["contact"] = anatomy.contact_scores(found.contact.any(axis=1), gen_ann.contact.any(axis=1), tolerance=1)
@@ -268,8 +270,9 @@ def anatomy_group(gen: np.ndarray, gen_ann: ClipAnnotations, ref_ann: ClipAnnota
         out["pattern"] = {"requested": pattern, "recognised": found.pattern}
     if ref is not None:
         truth = redetector(ref, fps)
-        _, truth_present, _ = anatomy.match_hands(truth.hand_keypoints, truth.hand_present, ref_ann.hand_keypoints,
-                                                  ref_ann.hand_present)
+        truth_keypoints, truth_present, _ = anatomy.match_hands(truth.hand_keypoints, truth.hand_present,
+                                                                ref_ann.hand_keypoints, ref_ann.hand_present)
+        truth_present = anatomy.localised(truth_keypoints, truth_present, ref_ann.hand_keypoints, ref_ann.hand_present)
         hands = anatomy.hand_detection_rate(truth_present, ref_ann.hand_present)
         face_rate = (float((truth.face_present & ref_ann.face_present).sum() / ref_ann.face_present.sum())
                      if ref_ann.face_present.any() else float("nan"))
