@@ -132,6 +132,7 @@ def collect_composite(args) -> None:
 
 def collect_real(args) -> None:
     """Cache the raw tracks of the real development set's clips (``--real-splits``) for fitting and scoring."""
+    from interanimate.data.annotate.video import RejectedInput
     from interanimate.evaluation.devset import load_devset
 
     out = Path(args.real_cache)
@@ -144,9 +145,13 @@ def collect_real(args) -> None:
             sys.exit(f"devset: {len(missing)} clips of the {split} half have no media (first: {missing[0]}); "
                      "run tools/fetch_devset.py first")
         for i, item in enumerate(items):
+            note = ""
             if not (out / f"real-{split}-{item.clip.id}.npz").is_file():
-                collect_real_clip(item.clip, item.path, out)
-            print(f"[{i + 1}/{len(items)}] real {split} {item.clip.id}", flush=True)
+                try:
+                    collect_real_clip(item.clip, item.path, out)
+                except RejectedInput as err:  # as the annotator rejects it (score_devset.py: a clip without contact)
+                    note = f" skipped: rejected ({err.reason}: {err})"
+            print(f"[{i + 1}/{len(items)}] real {split} {item.clip.id}{note}", flush=True)
 
 
 def perceived(cache: Path) -> bool:
