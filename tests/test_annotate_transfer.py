@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import numpy as np
@@ -12,7 +13,7 @@ from interanimate.data.annotate.calibration import (STRETCHES, acting_hand_label
                                                     stretched)
 from interanimate.data.annotate.contact import FEATURES, ContactModel
 from interanimate.data.annotate.patterns import (OTHER, PATTERN_CLASSES, VECTOR_NAMES, EpisodeFeatures,
-                                                 PatternModel, pattern_vector)
+                                                 PatternModel, decide, pattern_vector)
 
 FPS = 30.0
 
@@ -135,6 +136,40 @@ def test_a_model_with_the_other_class_round_trips(tmp_path):
     loaded = PatternModel.load(tmp_path / "p.json")
     np.testing.assert_allclose(loaded.probabilities(episode()), model.probabilities(episode()), atol=1e-6)
     assert len(pattern_vector(episode())) == len(VECTOR_NAMES)
+
+
+def split_probabilities(other: float) -> np.ndarray:
+    """Probabilities where the three pokes share 0.6 evenly and one stroke alone has 0.4 - other."""
+    p = np.zeros(len(PATTERN_CLASSES) + 1)
+    pokes = [i for i, name in enumerate(PATTERN_CLASSES) if name.startswith("poke_")][:3]
+    p[pokes] = 0.6 / 3
+    p[PATTERN_CLASSES.index("stroke_jaw")] = 0.4 - other
+    p[-1] = other
+    return p
+
+
+def test_the_family_decision_adds_up_a_family_split_over_its_patterns():
+    p = split_probabilities(other=0.3)  # every poke 0.2, the jaw stroke 0.1, other 0.3
+    assert decide(p, 0.0, "pattern") == (None, pytest.approx(0.3))  # other is the most probable class
+    best, confidence = decide(p, 0.0, "family")  # but the pokes together (0.6) beat it
+    assert PATTERN_CLASSES[best].startswith("poke_") and confidence == pytest.approx(0.6)
+    assert decide(p, 0.7, "family")[0] is None  # below the threshold the episode stays unlabelled
+    held = np.zeros(len(PATTERN_CLASSES) + 1)
+    held[:len(PATTERN_CLASSES)], held[-1] = 0.4 / len(PATTERN_CLASSES), 0.6
+    assert decide(held, 0.0, "family")[0] is None  # other beats every family: a held touch stays unlabelled
+    with pytest.raises(ValueError):
+        decide(p, 0.0, "majority")
+
+
+def test_the_decision_is_saved_with_the_model_and_files_without_one_read_the_most_probable_class(tmp_path):
+    model = model_with_other(len(PATTERN_CLASSES))
+    model.decision = "family"
+    model.save(tmp_path / "p.json")
+    assert PatternModel.load(tmp_path / "p.json").decision == "family"
+    params = json.loads((tmp_path / "p.json").read_text())
+    del params["decision"]
+    (tmp_path / "old.json").write_text(json.dumps(params))
+    assert PatternModel.load(tmp_path / "old.json").decision == "pattern"
 
 
 def test_calibration_error_is_zero_when_confidence_matches_the_hit_rate_and_large_when_overconfident():

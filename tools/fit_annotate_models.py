@@ -11,6 +11,8 @@
     python tools/fit_annotate_models.py fit ... --keep-contact --composite-cache runs/annotate-comp --composite-for patterns
     python tools/fit_annotate_models.py cv-composite ... --composite-cache runs/annotate-comp --composite-for [contact] [patterns]
     python tools/fit_annotate_models.py cv-patterns --cache runs/annotate-mp --pattern-cache runs/annotate-gn --real-cache runs/annotate-real
+    python tools/fit_annotate_models.py cv-family --cache runs/annotate-mp --pattern-cache runs/annotate-gn --real-cache runs/annotate-real \
+        --composite-cache runs/annotate-comp --composite-for patterns [--decisions pattern family]
     python tools/fit_annotate_models.py evaluate --cache runs/annotate-mp [--png PNG] [--contact-out C --pattern-out P]
     python tools/fit_annotate_models.py evaluate-real --real-cache runs/annotate-real [--real-splits test] [--png PNG]
 
@@ -21,7 +23,8 @@ of both next to the ground truth (one ``.npz`` per clip; re-running skips finish
 ``--shard i/n`` splits the work between processes). ``collect-composite`` does the same for composite clips
 (``interanimate.render.composite``: the portraits of ``tools/composite_gallery.py`` animated with the 3-D hand, exact
 labels), cached as ``train-comp-*.npz``; ``fit --composite-cache`` adds them to the contact and / or the recogniser
-rows, and ``cv-composite`` judges that with 3 folds by portrait. ``collect-real`` caches the raw tracks of the real
+rows, and ``cv-composite`` judges that with 3 folds by portrait; ``cv-family`` compares the recogniser's decisions
+(``fit --decision``) by their out-of-fold family accuracy on the fitting data. ``collect-real`` caches the raw tracks of the real
 development set (``devset/real``, fetched media) per clip. ``fit`` fits the contact model on the real
 devset's *fitting half* plus the synthetic train split's MediaPipe cues, and the recogniser on the
 synthetic train split's ground-truth episodes (time-stretched) plus the fitting half's episodes, and
@@ -51,7 +54,7 @@ from interanimate.data.annotate.calibration import (NONE, clip_specs, collect_cl
                                                     fit_contact_real, fit_pattern_transfer, load_clips,
                                                     load_real_clips, pattern_accuracy, real_counts, splits)
 from interanimate.data.annotate.contact import CONTACT_MODEL_FILE, ContactModel
-from interanimate.data.annotate.patterns import PATTERN_MODEL_FILE, PatternModel, RulePatternModel
+from interanimate.data.annotate.patterns import DECISIONS, PATTERN_MODEL_FILE, PatternModel, RulePatternModel
 from interanimate.taxonomy import PATTERN_NAMES
 
 
@@ -132,6 +135,7 @@ def collect_composite(args) -> None:
 
 def collect_real(args) -> None:
     """Cache the raw tracks of the real development set's clips (``--real-splits``) for fitting and scoring."""
+    from interanimate.data.annotate.video import RejectedInput
     from interanimate.evaluation.devset import load_devset
 
     out = Path(args.real_cache)
@@ -144,9 +148,13 @@ def collect_real(args) -> None:
             sys.exit(f"devset: {len(missing)} clips of the {split} half have no media (first: {missing[0]}); "
                      "run tools/fetch_devset.py first")
         for i, item in enumerate(items):
+            note = ""
             if not (out / f"real-{split}-{item.clip.id}.npz").is_file():
-                collect_real_clip(item.clip, item.path, out)
-            print(f"[{i + 1}/{len(items)}] real {split} {item.clip.id}", flush=True)
+                try:
+                    collect_real_clip(item.clip, item.path, out)
+                except RejectedInput as err:  # as the annotator rejects it (score_devset.py: a clip without contact)
+                    note = f" skipped: rejected ({err.reason}: {err})"
+            print(f"[{i + 1}/{len(items)}] real {split} {item.clip.id}{note}", flush=True)
 
 
 def perceived(cache: Path) -> bool:
@@ -225,7 +233,7 @@ def fit_models(args, real, synthetic_mp, synthetic_gn, composite=()):
     pattern_clips = (synthetic_gn + (synthetic_mp if args.pattern_mp else [])
                      + (composite if "patterns" in args.composite_for else []))
     pattern_model, pattern_info = fit_pattern_transfer(pattern_clips, real, contact_model, seed=args.seed,
-                                                       detected=not args.exact_episodes_only)
+                                                       detected=not args.exact_episodes_only, decision=args.decision)
     pattern_info["composite_clips"] = len(composite) if "patterns" in args.composite_for else 0
     return contact_model, contact_info, pattern_model, pattern_info
 
@@ -295,6 +303,58 @@ def cross_validate_patterns(args) -> None:
         print(f"{rows}: 18-way out of fold (synthetic train split, {folds} folds by subject) "
               + ", ".join(f"{'ground truth + noise' if s == 'gn' else 'MediaPipe'} {a}/{n} = {a / max(1, n):.1%}"
                           for s, (a, n) in right.items() if n))
+
+
+def cross_validate_family(args) -> None:
+    """The recogniser's decision (``patterns.decide``: ``pattern`` or ``family``) judged on fitting data only: 3
+    folds, each holding out a third of the synthetic train subjects (ground-truth cues of --pattern-cache, and
+    MediaPipe cues of --cache scored too), one composite portrait (with --composite-cache) and a third of the real
+    fitting half's clips; each held-out clip is labelled end to end (the episodes of the contact model in
+    --contact-out, the strongest per clip) by a recogniser fitted as ``fit --keep-contact`` fits it on the rest."""
+    from interanimate.taxonomy import get_pattern
+
+    contact_model = ContactModel.load(args.contact_out)
+    synthetic_gn = load_clips(Path(args.pattern_cache or args.cache), "train", "gn")
+    synthetic_mp = load_clips(Path(args.cache), "train", "mp") if perceived(Path(args.cache)) else []
+    composite = load_clips(Path(args.composite_cache), "train", "mp") if args.composite_cache else []
+    real = load_real_clips(Path(args.real_cache), "fit")
+    subjects, portraits = sorted({c.subject for c in synthetic_gn}), sorted({c.subject for c in composite})
+    folds = 3
+    for decision in args.decisions:
+        tally: dict[str, list[int]] = {}
+
+        def add(name, right, total):
+            tally.setdefault(name, [0, 0])
+            tally[name][0] += right
+            tally[name][1] += total
+
+        for k in range(folds):
+            held, held_portraits = set(subjects[k::folds]), set(portraits[k::folds])
+            held_real = {c.id for i, c in enumerate(real) if i % folds == k}
+            rows = ([c for c in synthetic_gn + (synthetic_mp if args.pattern_mp else []) if c.subject not in held]
+                    + ([c for c in composite if c.subject not in held_portraits] if "patterns" in args.composite_for
+                       else []))
+            model, _ = fit_pattern_transfer(rows, [c for c in real if c.id not in held_real], contact_model,
+                                            seed=args.seed, detected=not args.exact_episodes_only, decision=decision)
+            for name, clips in (("ground truth + noise", [c for c in synthetic_gn if c.subject in held]),
+                                ("MediaPipe", [c for c in synthetic_mp if c.subject in held]),
+                                ("composite", [c for c in composite if c.subject in held_portraits])):
+                if clips:
+                    p = pattern_accuracy(clips, contact_model, model)
+                    add(f"{name} 18-way", round(p["accuracy"] * p["clips"]), p["clips"])
+                    add(f"{name} family", round(p["family_accuracy"] * p["clips"]), p["clips"])
+                    add(f"{name} hover clips labelled", p["hover_clips_labelled"], p["hover_clips"])
+            test = [c for c in real if c.id in held_real]
+            for clip, pattern in zip(test, real_predictions(test, contact_model, model)):
+                if clip.family:
+                    add("real family", int(pattern is not None and get_pattern(pattern).family == clip.family), 1)
+                    print(f"  decision {decision}, fold {k}: real {clip.id} ({clip.family}) -> {pattern}", flush=True)
+                elif clip.truth.any():
+                    add("real touches without a family left unlabelled", int(pattern is None), 1)
+                else:
+                    add("real no-touch clips unlabelled", int(pattern is None), 1)
+        print(f"decision {decision}: out of fold ({folds} folds) "
+              + ", ".join(f"{name} {a}/{n} = {a / max(1, n):.1%}" for name, (a, n) in tally.items() if n), flush=True)
 
 
 def print_confusion(confusion: np.ndarray) -> None:
@@ -456,7 +516,7 @@ def save_family_confusion_png(clips, patterns, path: Path, title: str) -> None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("collect", "collect-composite", "collect-real", "fit", "cv-patterns",
-                                            "cv-composite", "evaluate", "evaluate-real"))
+                                            "cv-composite", "cv-family", "evaluate", "evaluate-real"))
     parser.add_argument("--cache", default="runs/annotate-fit")
     parser.add_argument("--real-cache", default="runs/annotate-real", help="cached tracks of the real devset")
     parser.add_argument("--real-splits", nargs="+", default=["fit", "test"], choices=["fit", "test"],
@@ -496,12 +556,17 @@ def main(argv=None) -> None:
                         help="fit: the recogniser also learns from the MediaPipe-cue train clips of --cache")
     parser.add_argument("--exact-episodes-only", action="store_true",
                         help="fit: synthetic pattern rows from the exact contact only, not from detected episodes")
+    parser.add_argument("--decision", default="pattern", choices=DECISIONS,
+                        help="fit: how the recogniser reads its probabilities (patterns.decide): the most probable "
+                             "class, or the most probable family against `other`, then its most probable pattern")
+    parser.add_argument("--decisions", nargs="+", default=list(DECISIONS), choices=DECISIONS,
+                        help="cv-family: the decisions to compare")
     parser.add_argument("--png", default=None, help="where evaluate / evaluate-real draw the confusion picture")
     parser.add_argument("--contact-out", type=Path, default=CONTACT_MODEL_FILE)
     parser.add_argument("--pattern-out", type=Path, default=PATTERN_MODEL_FILE)
     args = parser.parse_args(argv)
     {"collect": collect, "collect-composite": collect_composite, "collect-real": collect_real, "fit": fit, "cv-patterns": cross_validate_patterns,
-     "cv-composite": cross_validate_composite, "evaluate": evaluate,
+     "cv-composite": cross_validate_composite, "cv-family": cross_validate_family, "evaluate": evaluate,
      "evaluate-real": evaluate_real}[args.command](args)
 
 

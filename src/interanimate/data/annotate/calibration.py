@@ -22,6 +22,7 @@ from interanimate.data.annotate.contact import (FEATURES, ContactModel, ContactR
                                                 contact_points, decide, label_contact, true_runs)
 from interanimate.data.annotate.geometry import face_frame, face_outline, signed_distance
 from interanimate.data.annotate.patterns import OTHER, PATTERN_CLASSES, PatternModel, pattern_vector
+from interanimate.data.annotate.patterns import decide as decide_pattern
 from interanimate.data.annotate.smoothing import one_euro
 from interanimate.taxonomy import FACE_REGIONS, PATTERN_NAMES
 
@@ -349,7 +350,7 @@ def fit_pattern(clips, contact_model: ContactModel, l2: float = 1e-2) -> tuple[P
     y = np.array([classes.index(label) for label in labels[keep]])
     weights, bias = fit_softmax(xs[keep], y, len(classes), l2)
     model = PatternModel(weights=weights.tolist(), bias=bias.tolist(), mean=mean.tolist(), scale=scale.tolist(),
-                         min_confidence=0.0)
+                         min_confidence=0.0, decision="pattern")
     # Rejection threshold: the clip-level accuracy on the train split, where hover clips and episodes
     # that do not overlap a real contact should come out as none/other. A clip's label is its most
     # confident episode, so one pass at threshold 0 gives every clip's candidate and its confidence.
@@ -660,13 +661,14 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 
 def fit_pattern_transfer(synthetic_clips, real_clips, contact_model: ContactModel, l2: float = 1e-2,
                          real_share: float = 0.3, folds: int = 3, seed: int = 0,
-                         detected: bool = True) -> tuple[PatternModel, dict]:
+                         detected: bool = True, decision: str = "pattern") -> tuple[PatternModel, dict]:
     """Fit the recogniser (18 patterns + ``OTHER``) on time-stretched synthetic episodes and the real
     fitting half's episodes, then calibrate it: a temperature and the rejection threshold are chosen on
     out-of-fold probabilities (folds grouped by synthetic subject / real clip).
 
     The threshold maximises the out-of-fold share of episodes handled right: a pattern episode given its
-    pattern, an ``OTHER`` episode left unlabelled (most probable class ``OTHER`` or below threshold).
+    pattern, an ``OTHER`` episode left unlabelled (most probable class ``OTHER`` or below threshold), as the
+    model's ``decision`` (``patterns.decide``) reads the probabilities.
     """
     classes = list(PATTERN_CLASSES) + [OTHER]
     sx, sy, sg = synthetic_pattern_rows(synthetic_clips, contact_model, seed, detected)
@@ -689,9 +691,12 @@ def fit_pattern_transfer(synthetic_clips, real_clips, contact_model: ContactMode
     nll = [-np.sum(weight * np.log(_softmax(logits / t)[np.arange(len(y)), y] + 1e-12)) for t in temps]
     temperature = float(temps[int(np.argmin(nll))])
     prob = _softmax(logits / temperature)
-    best_class, confidence = prob.argmax(axis=1), prob.max(axis=1)
-    raw = _softmax(logits)
     other = len(classes) - 1
+    # The answer and confidence of each row as the model will read them, before any threshold.
+    decided = [decide_pattern(row, 0.0, decision) for row in prob]
+    best_class = np.array([other if b is None else b for b, _ in decided])
+    confidence = np.array([c for _, c in decided])
+    raw = _softmax(logits)
     best_threshold, best_score = 0.0, -np.inf
     for threshold in np.linspace(0.0, 0.9, 19):
         labelled = (best_class != other) & (confidence >= threshold)
@@ -701,11 +706,11 @@ def fit_pattern_transfer(synthetic_clips, real_clips, contact_model: ContactMode
             best_threshold, best_score = float(threshold), score
     w, b = fit_softmax(xs, y, len(classes), l2, weight)
     model = PatternModel(weights=(w / temperature).tolist(), bias=(b / temperature).tolist(), mean=mean.tolist(),
-                         scale=scale.tolist(), min_confidence=best_threshold)
+                         scale=scale.tolist(), min_confidence=best_threshold, decision=decision)
     oof_right = lambda mask: float(np.mean(((best_class == y) & (confidence >= best_threshold))[mask])) if mask.any() else float("nan")
     return model, {"episodes_synthetic": len(sx), "episodes_real": len(rx), "episodes_other": int((y == other).sum()),
                    "stretches": list(STRETCHES), "l2": l2, "real_share": real_share if rx else 0.0,
-                   "temperature": round(temperature, 4), "min_confidence": best_threshold,
+                   "temperature": round(temperature, 4), "decision": decision, "min_confidence": best_threshold,
                    "out_of_fold_score": round(best_score, 4),
                    "out_of_fold_ece_uncalibrated": round(calibration_error(raw.max(axis=1), raw.argmax(axis=1) == y,
                                                                            weight), 4),

@@ -14,7 +14,10 @@ the contact trajectory shows (face-frame units: IOD and seconds):
 ``PatternModel`` (the default) is a multinomial logistic regression over ``pattern_vector`` of the
 episode with an extra ``OTHER`` class, fitted on time-stretched synthetic episodes and the real
 development set's fitting half and temperature-calibrated (``tools/fit_annotate_models.py``; parameters
-and provenance in ``models/patterns.json``); its top class probability is the confidence. ``RulePatternModel`` is the
+and provenance in ``models/patterns.json``). With ``decision="pattern"`` its most probable class is the
+answer and that class's probability the confidence; with ``decision="family"`` (``decide``) the 18 patterns'
+probabilities are first summed per family, the most probable family is weighed against ``OTHER`` and its
+probability is the confidence, and the answer is that family's most probable pattern. ``RulePatternModel`` is the
 earlier hand-set rule model (soft family memberships x region/direction evidence), kept as the
 baseline. Below ``min_confidence`` the episode is "none/other": it is still cut into a clip, but
 unlabelled.
@@ -207,6 +210,36 @@ def pattern_vector(e: EpisodeFeatures) -> np.ndarray:
 
 OTHER = "other"  # the recogniser's extra class: a touch that is none of the 18 patterns (e.g. a held touch)
 PATTERN_CLASSES = tuple(p.name for p in PATTERNS)
+DECISIONS = ("pattern", "family")
+_FAMILY_OF = np.array([sorted({p.family for p in PATTERNS}).index(p.family) for p in PATTERNS])
+
+
+def decide(probability: np.ndarray, min_confidence: float, decision: str = "pattern") -> tuple[int | None, float]:
+    """The recognised pattern's index in ``PATTERN_CLASSES`` (``None``: unlabelled) and its confidence, from the
+    class probabilities of one episode (18 patterns, and ``OTHER`` last when the model has it).
+
+    ``"pattern"``: the most probable class, if it is a pattern and at least ``min_confidence``; its probability
+    is the confidence. ``"family"``: the pattern probabilities summed per family; the most probable family must
+    beat ``OTHER`` (one class against one class: the 18 patterns split their mass four or five ways, ``OTHER``
+    does not) and reach ``min_confidence``; its probability is the confidence and the answer its most probable
+    pattern.
+    """
+    p = np.asarray(probability, np.float64)
+    patterns = p[:len(PATTERNS)]
+    if decision == "pattern":
+        best = int(np.argmax(p))
+        confidence = float(p[best])
+        return (best if best < len(PATTERNS) and confidence >= min_confidence else None), confidence
+    if decision != "family":
+        raise ValueError(f"decision must be one of {DECISIONS}, not {decision!r}")
+    mass = np.bincount(_FAMILY_OF, weights=patterns, minlength=_FAMILY_OF.max() + 1)
+    family = int(np.argmax(mass))
+    other = float(p[len(PATTERNS)]) if len(p) > len(PATTERNS) else 0.0
+    confidence = float(mass[family])
+    if confidence <= other or confidence < min_confidence:
+        return None, max(confidence, other)
+    members = np.flatnonzero(_FAMILY_OF == family)
+    return int(members[np.argmax(patterns[members])]), confidence
 
 
 @functools.lru_cache(maxsize=4)
@@ -215,12 +248,13 @@ def _shipped(path: str) -> dict:
     if not file.is_file():  # nothing fitted installed: an all-zero model that labels nothing
         d, k = len(VECTOR_NAMES), len(PATTERNS)
         return {"weights": [[0.0] * k] * d, "bias": [0.0] * k, "mean": [0.0] * d, "scale": [1.0] * d,
-                "min_confidence": 1.01}
+                "min_confidence": 1.01, "decision": "pattern"}
     params = json.loads(file.read_text(encoding="utf-8"))
     if tuple(params["inputs"]) != VECTOR_NAMES or tuple(params["classes"]) not in (PATTERN_CLASSES,
                                                                                    PATTERN_CLASSES + (OTHER,)):
         raise ValueError(f"{file} was fitted for other inputs or classes than this code uses")
-    return {k: params[k] for k in ("weights", "bias", "mean", "scale", "min_confidence")}
+    return {**{k: params[k] for k in ("weights", "bias", "mean", "scale", "min_confidence")},
+            "decision": params.get("decision", "pattern")}  # files fitted before the family decision: "pattern"
 
 
 def _default(key: str):
@@ -240,8 +274,10 @@ class PatternModel:
         weights: ``(len(VECTOR_NAMES), 18 or 19)`` weights on standardised inputs.
         bias: ``(18 or 19,)``.
         mean, scale: standardisation of the inputs.
-        min_confidence: below this top-class probability the episode is "none/other" (chosen on the
-            training split so that hand-in-front-of-face episodes stay unlabelled).
+        min_confidence: below this confidence the episode is "none/other" (chosen on the training split so
+            that hand-in-front-of-face episodes stay unlabelled).
+        decision: how the probabilities become an answer (``decide``): ``"pattern"`` (the most probable
+            class) or ``"family"`` (the most probable family against ``OTHER``, then its best pattern).
     """
 
     weights: list = _default("weights")
@@ -249,6 +285,7 @@ class PatternModel:
     mean: list = _default("mean")
     scale: list = _default("scale")
     min_confidence: float = _default("min_confidence")
+    decision: str = _default("decision")
 
     @classmethod
     def load(cls, path: str | Path) -> "PatternModel":
@@ -261,7 +298,8 @@ class PatternModel:
                   "bias": np.round(np.asarray(self.bias, np.float64), 6).tolist(),
                   "mean": np.round(np.asarray(self.mean, np.float64), 6).tolist(),
                   "scale": np.round(np.asarray(self.scale, np.float64), 6).tolist(),
-                  "min_confidence": float(self.min_confidence), "provenance": provenance or {}}
+                  "min_confidence": float(self.min_confidence), "decision": self.decision,
+                  "provenance": provenance or {}}
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(json.dumps(params) + "\n", encoding="utf-8")
 
@@ -273,9 +311,8 @@ class PatternModel:
 
     def recognise(self, e: EpisodeFeatures) -> Recognition:
         p = self.probabilities(e)
-        best = int(np.argmax(p))
-        confidence = float(p[best])
-        pattern = PATTERNS[best] if best < len(PATTERNS) and confidence >= self.min_confidence else None
+        best, confidence = decide(p, self.min_confidence, self.decision)
+        pattern = PATTERNS[best] if best is not None else None
         scores = {q.name: float(v) for q, v in zip(PATTERNS, p)}
         if len(p) > len(PATTERNS):
             scores[OTHER] = float(p[-1])
