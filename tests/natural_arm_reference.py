@@ -9,9 +9,9 @@ import numpy as np
 from interanimate.data.synth.choreography import CLEARANCE, anchor_point, frame_align, tip_centres
 from interanimate.data.synth.hand import NUM_POSE
 from interanimate.render.composite.placement import (ARM_IN_PLANE, ARM_LEANS, MAX_WRIST_BEND_RAD, MIN_POKE_COS,
-                                                     POINT_PALM, POINT_RELAXED, POKE_INTO_SKIN, POKE_ROLLS,
+                                                     POINT_RELAXED, POKE_INTO_SKIN, POKE_ROLLS,
                                                      REPOSE_WITHIN_CLEARANCE, SWING_ROLLS, SWING_TURNS,
-                                                     _axis_rotation, _turn, _unit)
+                                                     _axis_rotation, _turn, _unit, arm_in_plane, point_palm)
 
 
 def reference_natural_arm(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -76,12 +76,12 @@ def reference_natural_arm(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     best = (np.inf, plan.rotation, plan.arm_dir, plan.pose)
     fallback = best
     for lean in ARM_LEANS:  # the forearm toward the camera only as far as the face asks
-        arm_cam = ARM_IN_PLANE * [side_x, 1.0, 1.0]
+        arm_cam = arm_in_plane(plan.pattern.region, side_x)
         arm_cam[2] = -lean
         want = _unit(self.rotation.T @ arm_cam)
         # The palm turned down and toward the midline: the curled fingers under the pointing one, the hand
         # seen from the side rather than the back of a fist.
-        want_palm = _unit(self.rotation.T @ (POINT_PALM * [side_x, 1.0, 1.0]))
+        want_palm = _unit(self.rotation.T @ (point_palm(plan.pattern.region) * [side_x, 1.0, 1.0]))
         for k_in in POKE_INTO_SKIN:
             for roll in POKE_ROLLS:
                 rot = np.zeros_like(rotation)

@@ -32,7 +32,7 @@ def _contact_frames(retarget) -> np.ndarray:
 
 
 @pytest.mark.parametrize("pattern,seed", [("poke_nose", 0), ("poke_nose", 2), ("poke_cheek_left", 1),
-                                          ("poke_forehead", 0)])
+                                          ("poke_cheek_right", 0)])
 def test_a_poking_forearm_rises_from_below_nearly_in_the_image_plane(photo_face, pattern, seed):
     retarget = _retarget(photo_face, pattern, seed)
     chin_row = photo_face.landmarks[8, 1]  # iBUG-68 chin
@@ -232,6 +232,28 @@ def test_the_reach_and_retreat_stay_nearer_the_face_depth_and_the_touch_is_as_pl
         assert planned < -0.03  # the choreography's reach starts well in front of the touch
         assert now > planned + 0.01  # ... and now at least a centimetre less far in front
         assert np.all(np.isfinite(retarget.frame(f).vertices))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_forehead_poke_comes_from_the_side_and_hides_at_most_one_eye(photo_face, astronaut, seed):
+    """Poking the forehead, the elbow goes out to the side: a forearm rising from below would put the fist over the
+    eyes (and the face would no longer be the person's to a face recogniser)."""
+    from interanimate.render.composite import render_composite
+
+    retarget = _retarget(photo_face, "poke_forehead", seed)
+    for f in _contact_frames(retarget):
+        arm = retarget.rotation @ retarget.arm_dir[f]  # camera frame, wrist toward elbow
+        assert abs(arm[0]) > arm[1] > 0.0  # more across the picture than down it
+        assert abs(arm[2]) < 0.4  # not at the camera
+    clip = render_composite(astronaut, "poke_forehead", FRAMES, 25.0, seed=seed)
+    ann = clip.annotations
+    hand = np.asarray(ann.mask("hand_left")) | np.asarray(ann.mask("hand_right"))
+    touching = np.flatnonzero(ann.contact.any(1))
+    assert len(touching) >= 2
+    for f in touching:
+        eyes = np.clip(np.round(ann.face_keypoints[f, 36:48]).astype(int), 0, hand.shape[1] - 1)  # iBUG-68 eyes
+        assert hand[f, eyes[:, 1], eyes[:, 0]].mean() <= 0.5
+    assert ann.penetration.max() <= 1.0  # mm
 
 
 @pytest.mark.parametrize("seed", [0, 2])

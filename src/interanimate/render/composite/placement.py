@@ -38,12 +38,15 @@ MAX_TURN_RAD = np.deg2rad(35.0)  # the largest normal correction applied to the 
 # Where a real forearm comes from when its hand touches the face (camera frame, wrist toward elbow; x toward the
 # hand's own side): from below and to the side, nearly in the image plane, a little toward the camera.
 ARM_IN_PLANE = np.array([0.55, 1.0, -0.3])
+# Poking the forehead the elbow goes out to the side: a forearm hanging down from the brow would cross the eyes.
+ARM_FROM_FOREHEAD = np.array([1.0, 0.5, -0.3])
 MAX_WRIST_BEND_RAD = np.deg2rad(50.0)  # how far the forearm may turn off the hand's axis toward ARM_IN_PLANE
 # A pointing hand as people hold it: index straight, the other fingers loosely curled (not a fist), thumb relaxed.
 POINT_RELAXED = make_pose((20, 30, 15, 10), (2, 0, 4, 2), (45, 0, 55, 30), (52, 0, 62, 32), (60, -4, 62, 30))
 POKE_INTO_SKIN = (0.45, 0.65, 0.9, 1.3)  # candidate weights of the skin's inward normal in the finger's direction
 POKE_ROLLS = np.deg2rad(np.arange(-75, 76, 15))  # candidate turns of the palm about the finger
 POINT_PALM = np.array([-0.4, 1.0, 0.0])  # camera frame (x toward the hand's side): where a pointing palm faces
+POINT_PALM_FOREHEAD = np.array([-0.3, 0.4, 1.0])  # ... on the forehead: toward the face, a little down
 ARM_LEANS = (0.3, 0.55, 0.8)  # candidate camera-ward components of the poking forearm
 MIN_POKE_COS = 0.4  # the finger meets the skin at no less than ~24 degrees
 # Where no re-posed candidate clears the face as well as the plan: a swing within this much summed intrusion (m) of
@@ -55,6 +58,19 @@ REACH_DEPTH_FREE = 0.02  # m of offset from the touch left as planned (the hover
 REACH_DEPTH_BLEND = 0.05  # m over which the shortening blends in beyond that
 SWING_ROLLS = np.deg2rad(np.arange(-150, 151, 15))  # candidate rolls of a pinching/swiping hand about its two tips
 SWING_TURNS = np.deg2rad([0.0, -25.0, 25.0, -50.0, 50.0])  # candidate turns of those tips about the skin's normal
+
+
+def arm_in_plane(region: str, side_x: float) -> np.ndarray:
+    """Camera-frame direction (not unit) a poking forearm naturally takes from the fingertip on ``region``, for a
+    hand on the side ``side_x`` (+1 the subject's left, the image's right): down and to the hand's side; from the
+    forehead out to the side, the elbow raised, so that neither the forearm nor the fist hangs over the eyes."""
+    return (ARM_FROM_FOREHEAD if region == "forehead" else ARM_IN_PLANE) * [side_x, 1.0, 1.0]
+
+
+def point_palm(region: str) -> np.ndarray:
+    """Camera-frame direction a pointing palm faces (x toward the hand's side) for a poke of ``region``: down and
+    toward the midline; on the forehead toward the face, the hand seen from its back beside the brow."""
+    return POINT_PALM_FOREHEAD if region == "forehead" else POINT_PALM
 
 
 def umeyama(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -140,7 +156,8 @@ class Retargeter:
         a pinch or a swipe points at the camera. Here the hand is turned about the touching fingertips (the plan's
         target, so contact and labels are untouched): a poke's finger rises from below and to the side of the
         hand's own half, the palm turned down and toward the face's midline (``POINT_PALM``) so the hand is seen
-        from the side, the other fingers loosely curled; a pinching or swiping hand swings about its two working
+        from the side, the other fingers loosely curled (on the forehead the forearm comes from the side, the elbow
+        raised, and the hand is seen from its back beside the brow: ``arm_in_plane``, ``point_palm``); a pinching or swiping hand swings about its two working
         fingertips until its wrist is below and to the side of them (``_swung``), its forearm bent at the wrist (at
         most ``MAX_WRIST_BEND_RAD``) toward ``ARM_IN_PLANE``. Every candidate is scored as the choreography scores
         its own: no part but the working fingertips within ``CLEARANCE`` of the skin, the forearm included; the
@@ -238,12 +255,12 @@ class Retargeter:
         best = (np.inf, plan.rotation, plan.arm_dir, plan.pose)
         fallback = (np.inf, None, None, None)
         for lean in ARM_LEANS:  # the forearm toward the camera only as far as the face asks
-            arm_cam = ARM_IN_PLANE * [side_x, 1.0, 1.0]
+            arm_cam = arm_in_plane(plan.pattern.region, side_x)
             arm_cam[2] = -lean
             want = _unit(self.rotation.T @ arm_cam)
             # The palm turned down and toward the midline: the curled fingers under the pointing one, the hand
             # seen from the side rather than the back of a fist.
-            want_palm = _unit(self.rotation.T @ (POINT_PALM * [side_x, 1.0, 1.0]))
+            want_palm = _unit(self.rotation.T @ (point_palm(plan.pattern.region) * [side_x, 1.0, 1.0]))
             candidates = []
             for k_in in POKE_INTO_SKIN:
                 # The finger's direction depends on the frame only through the skin's normal (constant outside
