@@ -15,6 +15,8 @@
         --composite-cache runs/annotate-comp --composite-for patterns [--decisions pattern family]
     python tools/fit_annotate_models.py evaluate --cache runs/annotate-mp [--png PNG] [--contact-out C --pattern-out P]
     python tools/fit_annotate_models.py evaluate-real --real-cache runs/annotate-real [--real-splits test] [--png PNG]
+    python tools/fit_annotate_models.py episode-bounds --cache runs/annotate-mp --pattern-cache runs/annotate-gn \
+        --real-cache runs/annotate-real --composite-cache runs/annotate-comp
 
 ``collect`` renders the train and test splits with ``interanimate.data.synth`` (exact labels) and runs,
 per clip, (a) MediaPipe perception + the annotator's cleaning on the rendered frames (skipped with
@@ -31,7 +33,9 @@ synthetic train split's ground-truth episodes (time-stretched) plus the fitting 
 writes both into the package (``src/interanimate/data/annotate/models/``) with provenance; the real
 test half is never read by ``fit``. ``evaluate`` scores the hand-set and the fitted models on the
 synthetic test split and draws the confusion matrix; ``evaluate-real`` scores model files
-(``--contact-out`` / ``--pattern-out``, default the shipped ones) on a cached devset half.
+(``--contact-out`` / ``--pattern-out``, default the shipped ones) on a cached devset half; ``episode-bounds``
+measures how far the episodes' edges, as detected and as described to the recogniser, lie from the labelled
+touches (fitting half and synthetic / composite clips).
 
 Splits are subject-disjoint (train and test subjects come from separate index ranges). Besides the
 18 patterns, each subject gets "hover" clips: the pattern's choreography with the hand moved 2.5-6 cm
@@ -357,6 +361,56 @@ def cross_validate_family(args) -> None:
               + ", ".join(f"{name} {a}/{n} = {a / max(1, n):.1%}" for name, (a, n) in tally.items() if n), flush=True)
 
 
+def episode_bounds(args) -> None:
+    """How far the episodes' edges lie from the labelled touches, in frames (signed: + = late), for the episodes as
+    detected (the contact runs) and as described to the recogniser (``patterns.touch_core``): on the real fitting
+    half (labelled by eye, +-4 frames) and on the synthetic and composite clips (exact labels; hover clips left out).
+    Each labelled run that the clip's ends do not cut is matched to the episode of the shipped contact model (or
+    --contact-out) that overlaps it most."""
+    from interanimate.data.annotate.analysis import contact_episodes
+    from interanimate.data.annotate.calibration import run_contact, run_real_contact
+    from interanimate.data.annotate.contact import true_runs
+
+    contact_model = ContactModel.load(args.contact_out)
+    sets = [("real fitting half", load_real_clips(Path(args.real_cache), "fit"))]
+    for split in ("train", "test"):
+        sets.append((f"synthetic {split}, ground truth + noise", load_clips(Path(args.pattern_cache or args.cache),
+                                                                             split, "gn")))
+        if perceived(Path(args.cache)):
+            sets.append((f"synthetic {split}, MediaPipe", load_clips(Path(args.cache), split, "mp")))
+    if args.composite_cache:
+        sets.append(("composite, MediaPipe", load_clips(Path(args.composite_cache), "train", "mp")))
+    for name, clips in sets:
+        errors = {"detected runs": [], "touch core": []}
+        for clip in clips:
+            if getattr(clip, "hover", False):
+                continue
+            real = hasattr(clip, "truth")
+            truth = clip.truth if real else clip.gt_contact.any(axis=1)
+            result = run_real_contact(clip, contact_model) if real else run_contact(clip, contact_model)
+            frame = clip.frame if real else None
+            with np.errstate(all="ignore"):
+                if frame is None:
+                    from interanimate.data.annotate.geometry import face_frame
+                    frame = face_frame(np.nan_to_num(clip.face))
+                episodes = contact_episodes(frame, result, clip.hands, clip.fps)
+            for a, b in true_runs(truth):
+                if a == 0 or b == len(truth):
+                    continue  # cut by the clip: its edge is not the touch's
+                overlap = [max(0, min(b, e.end) - max(a, e.start)) for e in episodes]
+                if not overlap or max(overlap) == 0:
+                    continue
+                e = episodes[int(np.argmax(overlap))]
+                errors["detected runs"].append((e.start - a, e.end - b))
+                errors["touch core"].append((e.core[0] - a, e.core[1] - b))
+        for kind, values in errors.items():
+            v = np.array(values, np.float64).reshape(-1, 2)
+            if len(v):
+                print(f"{name}, {kind}: {len(v)} touches, start |error| {np.abs(v[:, 0]).mean():.2f} frames (mean "
+                      f"{v[:, 0].mean():+.2f}), end |error| {np.abs(v[:, 1]).mean():.2f} (mean {v[:, 1].mean():+.2f})",
+                      flush=True)
+
+
 def print_confusion(confusion: np.ndarray) -> None:
     short = [p.replace("_forehead", "_fh").replace("_cheek", "_ck").replace("ward", "").replace("swipe_", "sw_")
              .replace("stroke_", "st_").replace("pinch_", "pi_").replace("poke_", "po_") for p in PATTERN_NAMES]
@@ -516,7 +570,7 @@ def save_family_confusion_png(clips, patterns, path: Path, title: str) -> None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("collect", "collect-composite", "collect-real", "fit", "cv-patterns",
-                                            "cv-composite", "cv-family", "evaluate", "evaluate-real"))
+                                            "cv-composite", "cv-family", "evaluate", "evaluate-real", "episode-bounds"))
     parser.add_argument("--cache", default="runs/annotate-fit")
     parser.add_argument("--real-cache", default="runs/annotate-real", help="cached tracks of the real devset")
     parser.add_argument("--real-splits", nargs="+", default=["fit", "test"], choices=["fit", "test"],
@@ -567,7 +621,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     {"collect": collect, "collect-composite": collect_composite, "collect-real": collect_real, "fit": fit, "cv-patterns": cross_validate_patterns,
      "cv-composite": cross_validate_composite, "cv-family": cross_validate_family, "evaluate": evaluate,
-     "evaluate-real": evaluate_real}[args.command](args)
+     "evaluate-real": evaluate_real, "episode-bounds": episode_bounds}[args.command](args)
 
 
 if __name__ == "__main__":

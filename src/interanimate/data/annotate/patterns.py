@@ -70,6 +70,7 @@ class EpisodeFeatures:
     segments: list[tuple[int, int]] = field(default_factory=list)
     thumb_share: float = 0.0  # share of contact frames touching with the thumb tip (or thumb-index pinch)
     index_share: float = 0.0  # ... with the index fingertip (pokes press with it)
+    core: tuple[int, int] | None = None  # ``[start, end)`` of the frames described (``touch_core``); None: the runs
 
     def as_vector(self) -> np.ndarray:
         return np.array([self.num_contacts, self.contact_seconds, self.longest_seconds, self.pinch_gap, self.path,
@@ -84,13 +85,48 @@ class Recognition:
     scores: dict[str, float]
 
 
+RISE_FLOOR = 0.03  # contact probability above which a rising approach already counts as the touch
+FALL_SHARE = 0.5  # share of the episode's peak probability below which a falling tail is the retreat
+MAX_SHIFT_S = 0.1  # the furthest an edge is moved
+
+
+def touch_core(segments: list[tuple[int, int]], probability: np.ndarray, fps: float, rise_floor: float = RISE_FLOOR,
+               fall_share: float = FALL_SHARE, max_shift_s: float = MAX_SHIFT_S) -> list[tuple[int, int]]:
+    """The contact runs of one episode with their outer edges moved onto the touch itself.
+
+    The detector's hysteresis (enter high, leave low) and its windowed cues make a run start after the
+    fingertip arrives and end after it has left: the probability is still rising when the finger lands
+    and falls slowly while the hand retreats. The first run is extended back over the frames where the
+    probability is still rising above ``rise_floor`` (the approach's last frames, the finger at the skin);
+    the last run is trimmed at its end over the frames where the probability falls and is below
+    ``fall_share`` x the episode's peak (the retreat). Neither edge moves by more than ``max_shift_s``;
+    inner edges are left as detected; the last run keeps at least half its frames (and one).
+    ``probability``: ``(F,)`` of the episode's hand.
+    """
+    p = np.nan_to_num(np.asarray(probability, np.float64))
+    shift = max(1, int(round(max_shift_s * fps)))
+    runs = [list(s) for s in segments]
+    a = runs[0][0]
+    while a > max(0, segments[0][0] - shift) and p[a - 1] >= rise_floor and p[a - 1] < p[a]:
+        a -= 1
+    runs[0][0] = a
+    peak = max(float(p[s:e].max()) for s, e in segments)
+    s, e = runs[-1]
+    keep = max(1, (segments[-1][1] - segments[-1][0] + 1) // 2, e - shift - s)
+    while e - s > keep and p[e - 1] < fall_share * peak and p[e - 1] <= p[e - 2]:
+        e -= 1
+    runs[-1][1] = e
+    return [(int(x), int(y)) for x, y in runs]
+
+
 def episode_features(hand: int, segments: list[tuple[int, int]], point_face: np.ndarray, region: np.ndarray,
                      hands: np.ndarray, fps: float, tip: np.ndarray | None = None) -> EpisodeFeatures:
     """Describe the contact ``segments`` (``[start, end)``) of ``hand``.
 
     ``point_face``: ``(F, 2)`` contact point in face-frame coordinates; ``region``: ``(F,)`` region ids;
     ``hands``: ``(F, 21, >=2)`` that hand's keypoints in pixels; ``tip``: ``(F,)`` the touching fingertip's
-    keypoint index (which finger touches), when known.
+    keypoint index (which finger touches), when known. ``segments`` are the frames described: ``start`` /
+    ``end`` / ``segments`` of the result are theirs unless the caller replaces them.
     """
     frames = np.concatenate([np.arange(a, b) for a, b in segments])
     thumb_share = index_share = 0.0
