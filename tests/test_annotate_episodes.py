@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from interanimate.data.annotate.analysis import contact_episodes
+from interanimate.data.annotate.analysis import contact_episodes, recognise_episodes
 from interanimate.data.annotate.contact import ContactModel, ContactResult, contact_points, decide, true_runs
 from interanimate.data.annotate.geometry import face_frame
-from interanimate.data.annotate.patterns import touch_core
+from interanimate.data.annotate.patterns import PatternModel, touch_core
 
 FPS = 30.0
 # A touch at frames 10-24: the probability rises while the finger lands (the detector's hysteresis enters
@@ -89,14 +89,14 @@ def _poke_and_retreat(landmarks: np.ndarray):
 def test_a_poke_is_described_over_the_touch_not_the_retreat():
     frame, result, hands = _poke_and_retreat(_frontal_landmarks())
     flags_before = result.contact.copy()
-    (episode,) = contact_episodes(frame, result, hands, FPS)
+    (episode,) = contact_episodes(frame, result, hands, FPS, core=True)
     assert episode.segments == [(12, 28)] and (episode.start, episode.end) == (12, 28)  # the contact flags' run
     assert episode.core == TOUCH
     assert episode.region_share == {"nose": 1.0}  # the retreat over the cheek is not part of the touch
     assert episode.path < 1e-6 and episode.contact_seconds == (TOUCH[1] - TOUCH[0]) / FPS
     np.testing.assert_array_equal(result.contact, flags_before)
     # Described over the detected run, as before, the retreat's cheek and motion are in the description.
-    (runs_only,) = contact_episodes(frame, result, hands, FPS, core=False)
+    (runs_only,) = contact_episodes(frame, result, hands, FPS)
     assert runs_only.core == (12, 28) and runs_only.region_share.get("cheek_right", 0.0) > 0.15
     assert runs_only.path > 0.5
 
@@ -105,5 +105,18 @@ def test_episodes_of_exact_labels_without_a_probability_are_described_as_labelle
     frame, result, hands = _poke_and_retreat(_frontal_landmarks())
     exact = ContactResult(result.contact, result.point, result.region, np.zeros_like(result.probability),
                           result.features, result.tip)
-    (episode,) = contact_episodes(frame, exact, hands, FPS)
+    (episode,) = contact_episodes(frame, exact, hands, FPS, core=True)
     assert episode.core == (12, 28) and episode.segments == [(12, 28)]
+
+
+def test_a_recogniser_is_given_the_episodes_it_was_fitted_on(tmp_path):
+    frame, result, hands = _poke_and_retreat(_frontal_landmarks())
+    shipped = PatternModel()
+    assert shipped.episodes == "runs"  # fitted on the detected runs (its file predates touch_core)
+    core_model = PatternModel(**{**vars(shipped), "episodes": "core"})
+    core_model.save(tmp_path / "patterns.json")
+    assert PatternModel.load(tmp_path / "patterns.json").episodes == "core"
+    (as_runs,) = recognise_episodes(frame, result, hands, FPS, shipped)
+    (as_core,) = recognise_episodes(frame, result, hands, FPS, PatternModel.load(tmp_path / "patterns.json"))
+    assert as_runs.features.core == (12, 28) and as_core.features.core == TOUCH
+    assert as_runs.segments == as_core.segments == [(12, 28)]  # the clip is cut around the same contact

@@ -58,7 +58,7 @@ from interanimate.data.annotate.calibration import (NONE, clip_specs, collect_cl
                                                     fit_contact_real, fit_pattern_transfer, load_clips,
                                                     load_real_clips, pattern_accuracy, real_counts, splits)
 from interanimate.data.annotate.contact import CONTACT_MODEL_FILE, ContactModel
-from interanimate.data.annotate.patterns import DECISIONS, PATTERN_MODEL_FILE, PatternModel, RulePatternModel
+from interanimate.data.annotate.patterns import DECISIONS, EPISODES, PATTERN_MODEL_FILE, PatternModel, RulePatternModel
 from interanimate.taxonomy import PATTERN_NAMES
 
 
@@ -237,7 +237,8 @@ def fit_models(args, real, synthetic_mp, synthetic_gn, composite=()):
     pattern_clips = (synthetic_gn + (synthetic_mp if args.pattern_mp else [])
                      + (composite if "patterns" in args.composite_for else []))
     pattern_model, pattern_info = fit_pattern_transfer(pattern_clips, real, contact_model, seed=args.seed,
-                                                       detected=not args.exact_episodes_only, decision=args.decision)
+                                                       detected=not args.exact_episodes_only, decision=args.decision,
+                                                       episodes=args.episodes)
     pattern_info["composite_clips"] = len(composite) if "patterns" in args.composite_for else 0
     return contact_model, contact_info, pattern_model, pattern_info
 
@@ -298,7 +299,7 @@ def cross_validate_patterns(args) -> None:
         for k in range(folds):
             held = set(subjects[k::folds])
             model, _ = fit_pattern_transfer([c for c in synthetic_gn if c.subject not in held], real, contact_model,
-                                            seed=args.seed, detected=detected)
+                                            seed=args.seed, detected=detected, episodes=args.episodes)
             for source, clips in (("gn", synthetic_gn), ("mp", synthetic_mp)):
                 p = pattern_accuracy([c for c in clips if c.subject in held], contact_model, model)
                 right[source][0] += round(p["accuracy"] * p["clips"])
@@ -339,7 +340,8 @@ def cross_validate_family(args) -> None:
                     + ([c for c in composite if c.subject not in held_portraits] if "patterns" in args.composite_for
                        else []))
             model, _ = fit_pattern_transfer(rows, [c for c in real if c.id not in held_real], contact_model,
-                                            seed=args.seed, detected=not args.exact_episodes_only, decision=decision)
+                                            seed=args.seed, detected=not args.exact_episodes_only, decision=decision,
+                                            episodes=args.episodes)
             for name, clips in (("ground truth + noise", [c for c in synthetic_gn if c.subject in held]),
                                 ("MediaPipe", [c for c in synthetic_mp if c.subject in held]),
                                 ("composite", [c for c in composite if c.subject in held_portraits])):
@@ -393,7 +395,7 @@ def episode_bounds(args) -> None:
                 if frame is None:
                     from interanimate.data.annotate.geometry import face_frame
                     frame = face_frame(np.nan_to_num(clip.face))
-                episodes = contact_episodes(frame, result, clip.hands, clip.fps)
+                episodes = contact_episodes(frame, result, clip.hands, clip.fps, core=True)
             for a, b in true_runs(truth):
                 if a == 0 or b == len(truth):
                     continue  # cut by the clip: its edge is not the touch's
@@ -613,6 +615,9 @@ def main(argv=None) -> None:
     parser.add_argument("--decision", default="pattern", choices=DECISIONS,
                         help="fit: how the recogniser reads its probabilities (patterns.decide): the most probable "
                              "class, or the most probable family against `other`, then its most probable pattern")
+    parser.add_argument("--episodes", default="core", choices=EPISODES,
+                        help="fit / cv-patterns / cv-family: the recogniser learns the detected episodes over their touch "
+                             "core (patterns.touch_core) or over the detected runs (the earlier fit)")
     parser.add_argument("--decisions", nargs="+", default=list(DECISIONS), choices=DECISIONS,
                         help="cv-family: the decisions to compare")
     parser.add_argument("--png", default=None, help="where evaluate / evaluate-real draw the confusion picture")

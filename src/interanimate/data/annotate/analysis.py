@@ -209,7 +209,7 @@ def _open(source, fps: float | None, limits: ReadLimits | None, max_frames: int 
 
 
 def contact_episodes(frame: FaceFrame, contact: ContactResult, hands: np.ndarray, fps: float,
-                     core: bool = True) -> list[EpisodeFeatures]:
+                     core: bool = False) -> list[EpisodeFeatures]:
     """Each hand's contact grouped into episodes (``group_episodes``) and described for the recogniser.
 
     ``hands``: ``(F, 2, 21, >=2)`` pixels; the contact points are read in the face frame ``frame``. With
@@ -248,9 +248,11 @@ def contact_episodes(frame: FaceFrame, contact: ContactResult, hands: np.ndarray
 
 def recognise_episodes(frame: FaceFrame, contact: ContactResult, hands: np.ndarray, fps: float,
                        pattern_model: PatternModel) -> list[Episode]:
-    """``contact_episodes`` with the pattern ``pattern_model`` recognises in each."""
+    """``contact_episodes`` with the pattern ``pattern_model`` recognises in each, the episodes described as the
+    model was fitted on them (``PatternModel.episodes``: the detected runs or their touch core)."""
+    core = getattr(pattern_model, "episodes", "runs") == "core"
     return [Episode(features, pattern_model.recognise(features))
-            for features in contact_episodes(frame, contact, hands, fps)]
+            for features in contact_episodes(frame, contact, hands, fps, core=core)]
 
 
 def _thumb_histogram(frame: np.ndarray) -> np.ndarray:

@@ -247,6 +247,7 @@ def pattern_vector(e: EpisodeFeatures) -> np.ndarray:
 OTHER = "other"  # the recogniser's extra class: a touch that is none of the 18 patterns (e.g. a held touch)
 PATTERN_CLASSES = tuple(p.name for p in PATTERNS)
 DECISIONS = ("pattern", "family")
+EPISODES = ("runs", "core")  # what of an episode the recogniser is given: the detected runs, or their ``touch_core``
 _FAMILY_OF = np.array([sorted({p.family for p in PATTERNS}).index(p.family) for p in PATTERNS])
 
 
@@ -284,13 +285,14 @@ def _shipped(path: str) -> dict:
     if not file.is_file():  # nothing fitted installed: an all-zero model that labels nothing
         d, k = len(VECTOR_NAMES), len(PATTERNS)
         return {"weights": [[0.0] * k] * d, "bias": [0.0] * k, "mean": [0.0] * d, "scale": [1.0] * d,
-                "min_confidence": 1.01, "decision": "pattern"}
+                "min_confidence": 1.01, "decision": "pattern", "episodes": "runs"}
     params = json.loads(file.read_text(encoding="utf-8"))
     if tuple(params["inputs"]) != VECTOR_NAMES or tuple(params["classes"]) not in (PATTERN_CLASSES,
                                                                                    PATTERN_CLASSES + (OTHER,)):
         raise ValueError(f"{file} was fitted for other inputs or classes than this code uses")
     return {**{k: params[k] for k in ("weights", "bias", "mean", "scale", "min_confidence")},
-            "decision": params.get("decision", "pattern")}  # files fitted before the family decision: "pattern"
+            "decision": params.get("decision", "pattern"),  # files fitted before the family decision: "pattern"
+            "episodes": params.get("episodes", "runs")}  # files fitted before touch_core: the detected runs
 
 
 def _default(key: str):
@@ -314,6 +316,8 @@ class PatternModel:
             that hand-in-front-of-face episodes stay unlabelled).
         decision: how the probabilities become an answer (``decide``): ``"pattern"`` (the most probable
             class) or ``"family"`` (the most probable family against ``OTHER``, then its best pattern).
+        episodes: what of an episode the model was fitted on, and so is given (``analysis.contact_episodes``):
+            ``"runs"`` (the detected contact runs) or ``"core"`` (their ``touch_core``).
     """
 
     weights: list = _default("weights")
@@ -322,6 +326,7 @@ class PatternModel:
     scale: list = _default("scale")
     min_confidence: float = _default("min_confidence")
     decision: str = _default("decision")
+    episodes: str = _default("episodes")
 
     @classmethod
     def load(cls, path: str | Path) -> "PatternModel":
@@ -334,7 +339,7 @@ class PatternModel:
                   "bias": np.round(np.asarray(self.bias, np.float64), 6).tolist(),
                   "mean": np.round(np.asarray(self.mean, np.float64), 6).tolist(),
                   "scale": np.round(np.asarray(self.scale, np.float64), 6).tolist(),
-                  "min_confidence": float(self.min_confidence), "decision": self.decision,
+                  "min_confidence": float(self.min_confidence), "decision": self.decision, "episodes": self.episodes,
                   "provenance": provenance or {}}
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(json.dumps(params) + "\n", encoding="utf-8")
