@@ -15,6 +15,8 @@
         --composite-cache runs/annotate-comp --composite-for patterns [--decisions pattern family]
     python tools/fit_annotate_models.py evaluate --cache runs/annotate-mp [--png PNG] [--contact-out C --pattern-out P]
     python tools/fit_annotate_models.py evaluate-real --real-cache runs/annotate-real [--real-splits test] [--png PNG]
+    python tools/fit_annotate_models.py episode-bounds --cache runs/annotate-mp --pattern-cache runs/annotate-gn \
+        --real-cache runs/annotate-real --composite-cache runs/annotate-comp
 
 ``collect`` renders the train and test splits with ``interanimate.data.synth`` (exact labels) and runs,
 per clip, (a) MediaPipe perception + the annotator's cleaning on the rendered frames (skipped with
@@ -31,7 +33,9 @@ synthetic train split's ground-truth episodes (time-stretched) plus the fitting 
 writes both into the package (``src/interanimate/data/annotate/models/``) with provenance; the real
 test half is never read by ``fit``. ``evaluate`` scores the hand-set and the fitted models on the
 synthetic test split and draws the confusion matrix; ``evaluate-real`` scores model files
-(``--contact-out`` / ``--pattern-out``, default the shipped ones) on a cached devset half.
+(``--contact-out`` / ``--pattern-out``, default the shipped ones) on a cached devset half; ``episode-bounds``
+measures how far the episodes' edges, as detected and as described to the recogniser, lie from the labelled
+touches (fitting half and synthetic / composite clips).
 
 Splits are subject-disjoint (train and test subjects come from separate index ranges). Besides the
 18 patterns, each subject gets "hover" clips: the pattern's choreography with the hand moved 2.5-6 cm
@@ -54,7 +58,7 @@ from interanimate.data.annotate.calibration import (NONE, clip_specs, collect_cl
                                                     fit_contact_real, fit_pattern_transfer, load_clips,
                                                     load_real_clips, pattern_accuracy, real_counts, splits)
 from interanimate.data.annotate.contact import CONTACT_MODEL_FILE, ContactModel
-from interanimate.data.annotate.patterns import DECISIONS, PATTERN_MODEL_FILE, PatternModel, RulePatternModel
+from interanimate.data.annotate.patterns import DECISIONS, EPISODES, PATTERN_MODEL_FILE, PatternModel, RulePatternModel
 from interanimate.taxonomy import PATTERN_NAMES
 
 
@@ -233,7 +237,8 @@ def fit_models(args, real, synthetic_mp, synthetic_gn, composite=()):
     pattern_clips = (synthetic_gn + (synthetic_mp if args.pattern_mp else [])
                      + (composite if "patterns" in args.composite_for else []))
     pattern_model, pattern_info = fit_pattern_transfer(pattern_clips, real, contact_model, seed=args.seed,
-                                                       detected=not args.exact_episodes_only, decision=args.decision)
+                                                       detected=not args.exact_episodes_only, decision=args.decision,
+                                                       episodes=args.episodes)
     pattern_info["composite_clips"] = len(composite) if "patterns" in args.composite_for else 0
     return contact_model, contact_info, pattern_model, pattern_info
 
@@ -294,7 +299,7 @@ def cross_validate_patterns(args) -> None:
         for k in range(folds):
             held = set(subjects[k::folds])
             model, _ = fit_pattern_transfer([c for c in synthetic_gn if c.subject not in held], real, contact_model,
-                                            seed=args.seed, detected=detected)
+                                            seed=args.seed, detected=detected, episodes=args.episodes)
             for source, clips in (("gn", synthetic_gn), ("mp", synthetic_mp)):
                 p = pattern_accuracy([c for c in clips if c.subject in held], contact_model, model)
                 right[source][0] += round(p["accuracy"] * p["clips"])
@@ -335,7 +340,8 @@ def cross_validate_family(args) -> None:
                     + ([c for c in composite if c.subject not in held_portraits] if "patterns" in args.composite_for
                        else []))
             model, _ = fit_pattern_transfer(rows, [c for c in real if c.id not in held_real], contact_model,
-                                            seed=args.seed, detected=not args.exact_episodes_only, decision=decision)
+                                            seed=args.seed, detected=not args.exact_episodes_only, decision=decision,
+                                            episodes=args.episodes)
             for name, clips in (("ground truth + noise", [c for c in synthetic_gn if c.subject in held]),
                                 ("MediaPipe", [c for c in synthetic_mp if c.subject in held]),
                                 ("composite", [c for c in composite if c.subject in held_portraits])):
@@ -355,6 +361,56 @@ def cross_validate_family(args) -> None:
                     add("real no-touch clips unlabelled", int(pattern is None), 1)
         print(f"decision {decision}: out of fold ({folds} folds) "
               + ", ".join(f"{name} {a}/{n} = {a / max(1, n):.1%}" for name, (a, n) in tally.items() if n), flush=True)
+
+
+def episode_bounds(args) -> None:
+    """How far the episodes' edges lie from the labelled touches, in frames (signed: + = late), for the episodes as
+    detected (the contact runs) and as described to the recogniser (``patterns.touch_core``): on the real fitting
+    half (labelled by eye, +-4 frames) and on the synthetic and composite clips (exact labels; hover clips left out).
+    Each labelled run that the clip's ends do not cut is matched to the episode of the shipped contact model (or
+    --contact-out) that overlaps it most."""
+    from interanimate.data.annotate.analysis import contact_episodes
+    from interanimate.data.annotate.calibration import run_contact, run_real_contact
+    from interanimate.data.annotate.contact import true_runs
+
+    contact_model = ContactModel.load(args.contact_out)
+    sets = [("real fitting half", load_real_clips(Path(args.real_cache), "fit"))]
+    for split in ("train", "test"):
+        sets.append((f"synthetic {split}, ground truth + noise", load_clips(Path(args.pattern_cache or args.cache),
+                                                                             split, "gn")))
+        if perceived(Path(args.cache)):
+            sets.append((f"synthetic {split}, MediaPipe", load_clips(Path(args.cache), split, "mp")))
+    if args.composite_cache:
+        sets.append(("composite, MediaPipe", load_clips(Path(args.composite_cache), "train", "mp")))
+    for name, clips in sets:
+        errors = {"detected runs": [], "touch core": []}
+        for clip in clips:
+            if getattr(clip, "hover", False):
+                continue
+            real = hasattr(clip, "truth")
+            truth = clip.truth if real else clip.gt_contact.any(axis=1)
+            result = run_real_contact(clip, contact_model) if real else run_contact(clip, contact_model)
+            frame = clip.frame if real else None
+            with np.errstate(all="ignore"):
+                if frame is None:
+                    from interanimate.data.annotate.geometry import face_frame
+                    frame = face_frame(np.nan_to_num(clip.face))
+                episodes = contact_episodes(frame, result, clip.hands, clip.fps, core=True)
+            for a, b in true_runs(truth):
+                if a == 0 or b == len(truth):
+                    continue  # cut by the clip: its edge is not the touch's
+                overlap = [max(0, min(b, e.end) - max(a, e.start)) for e in episodes]
+                if not overlap or max(overlap) == 0:
+                    continue
+                e = episodes[int(np.argmax(overlap))]
+                errors["detected runs"].append((e.start - a, e.end - b))
+                errors["touch core"].append((e.core[0] - a, e.core[1] - b))
+        for kind, values in errors.items():
+            v = np.array(values, np.float64).reshape(-1, 2)
+            if len(v):
+                print(f"{name}, {kind}: {len(v)} touches, start |error| {np.abs(v[:, 0]).mean():.2f} frames (mean "
+                      f"{v[:, 0].mean():+.2f}), end |error| {np.abs(v[:, 1]).mean():.2f} (mean {v[:, 1].mean():+.2f})",
+                      flush=True)
 
 
 def print_confusion(confusion: np.ndarray) -> None:
@@ -516,7 +572,7 @@ def save_family_confusion_png(clips, patterns, path: Path, title: str) -> None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("collect", "collect-composite", "collect-real", "fit", "cv-patterns",
-                                            "cv-composite", "cv-family", "evaluate", "evaluate-real"))
+                                            "cv-composite", "cv-family", "evaluate", "evaluate-real", "episode-bounds"))
     parser.add_argument("--cache", default="runs/annotate-fit")
     parser.add_argument("--real-cache", default="runs/annotate-real", help="cached tracks of the real devset")
     parser.add_argument("--real-splits", nargs="+", default=["fit", "test"], choices=["fit", "test"],
@@ -559,6 +615,9 @@ def main(argv=None) -> None:
     parser.add_argument("--decision", default="pattern", choices=DECISIONS,
                         help="fit: how the recogniser reads its probabilities (patterns.decide): the most probable "
                              "class, or the most probable family against `other`, then its most probable pattern")
+    parser.add_argument("--episodes", default="core", choices=EPISODES,
+                        help="fit / cv-patterns / cv-family: the recogniser learns the detected episodes over their touch "
+                             "core (patterns.touch_core) or over the detected runs (the earlier fit)")
     parser.add_argument("--decisions", nargs="+", default=list(DECISIONS), choices=DECISIONS,
                         help="cv-family: the decisions to compare")
     parser.add_argument("--png", default=None, help="where evaluate / evaluate-real draw the confusion picture")
@@ -567,7 +626,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     {"collect": collect, "collect-composite": collect_composite, "collect-real": collect_real, "fit": fit, "cv-patterns": cross_validate_patterns,
      "cv-composite": cross_validate_composite, "cv-family": cross_validate_family, "evaluate": evaluate,
-     "evaluate-real": evaluate_real}[args.command](args)
+     "evaluate-real": evaluate_real, "episode-bounds": episode_bounds}[args.command](args)
 
 
 if __name__ == "__main__":

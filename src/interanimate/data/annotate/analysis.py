@@ -21,13 +21,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from interanimate.data.annotate.contact import ContactModel, ContactResult, detect_contact
+from interanimate.data.annotate.contact import ContactModel, ContactResult, contact_points, detect_contact
 from interanimate.data.annotate.geometry import FaceFrame, face_frame
 from interanimate.data.annotate.ibug68 import ibug68_from_mesh
 from interanimate.data.annotate.identity import FaceEmbedder
 from interanimate.data.annotate.labels import counted_hands, track_confidence
 from interanimate.data.annotate.patterns import (EpisodeFeatures, PatternModel, Recognition, episode_features,
-                                                 group_episodes)
+                                                 group_episodes, touch_core)
 from interanimate.data.annotate.perception import Perceiver
 from interanimate.data.annotate.resize import resize_area
 from interanimate.data.annotate.smoothing import fill_gaps, one_euro
@@ -208,23 +208,51 @@ def _open(source, fps: float | None, limits: ReadLimits | None, max_frames: int 
             (video.num_frames, video.height, video.width, video.fps))
 
 
-def contact_episodes(frame: FaceFrame, contact: ContactResult, hands: np.ndarray, fps: float) -> list[EpisodeFeatures]:
+def contact_episodes(frame: FaceFrame, contact: ContactResult, hands: np.ndarray, fps: float,
+                     core: bool = False) -> list[EpisodeFeatures]:
     """Each hand's contact grouped into episodes (``group_episodes``) and described for the recogniser.
 
-    ``hands``: ``(F, 2, 21, >=2)`` pixels; the contact points are read in the face frame ``frame``.
+    ``hands``: ``(F, 2, 21, >=2)`` pixels; the contact points are read in the face frame ``frame``. With
+    ``core`` (and the contact probability and fingertips known), an episode is described over its touch
+    (``patterns.touch_core``: the approach's last frames added, the retreat left out) rather than over the
+    detected runs; ``segments`` / ``start`` / ``end`` stay the detected runs (the contact flags), ``core``
+    says which frames were described. The contact flags themselves are not changed.
     """
-    point_face = frame.to_face(np.nan_to_num(contact.point.astype(np.float64)))
-    return [episode_features(hand, segments, np.where(contact.contact[:, hand, None], point_face[:, hand], np.nan),
-                             contact.region[:, hand], hands[:, hand], fps,
-                             None if contact.tip is None else contact.tip[:, hand])
-            for hand, segments in group_episodes(contact.contact, fps)]
+    point, region = contact.point, contact.region
+    refine = core and contact.tip is not None and np.isfinite(contact.probability).any() and contact.probability.any()
+    grouped = group_episodes(contact.contact, fps)
+    described = [touch_core(segments, contact.probability[:, hand], fps) if refine else list(segments)
+                 for hand, segments in grouped]
+    if refine:
+        flags = np.zeros(contact.contact.shape, bool)
+        for (hand, _), runs in zip(grouped, described):
+            for a, b in runs:
+                flags[a:b, hand] = True
+        extra = flags & ~contact.contact
+        if extra.any():  # the points of the added approach frames, read as the detector reads contact points
+            extra_point, extra_region = contact_points(frame, extra, contact.tip, hands, (np.inf, np.inf))
+            point, region = np.where(extra[..., None], extra_point, point), np.where(extra, extra_region, region)
+        on = flags
+    else:
+        on = contact.contact
+    point_face = frame.to_face(np.nan_to_num(point.astype(np.float64)))
+    out = []
+    for (hand, segments), runs in zip(grouped, described):
+        e = episode_features(hand, runs, np.where(on[:, hand, None], point_face[:, hand], np.nan), region[:, hand],
+                             hands[:, hand], fps, None if contact.tip is None else contact.tip[:, hand])
+        e.core = (runs[0][0], runs[-1][1])
+        e.start, e.end, e.segments = segments[0][0], segments[-1][1], list(segments)
+        out.append(e)
+    return out
 
 
 def recognise_episodes(frame: FaceFrame, contact: ContactResult, hands: np.ndarray, fps: float,
                        pattern_model: PatternModel) -> list[Episode]:
-    """``contact_episodes`` with the pattern ``pattern_model`` recognises in each."""
+    """``contact_episodes`` with the pattern ``pattern_model`` recognises in each, the episodes described as the
+    model was fitted on them (``PatternModel.episodes``: the detected runs or their touch core)."""
+    core = getattr(pattern_model, "episodes", "runs") == "core"
     return [Episode(features, pattern_model.recognise(features))
-            for features in contact_episodes(frame, contact, hands, fps)]
+            for features in contact_episodes(frame, contact, hands, fps, core=core)]
 
 
 def _thumb_histogram(frame: np.ndarray) -> np.ndarray:

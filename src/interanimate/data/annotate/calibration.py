@@ -195,12 +195,13 @@ def run_contact(clip, model: ContactModel):
                              clip.fps, (clip.size, clip.size), model)
 
 
-def clip_episodes(clip, contact):
-    """``(EpisodeFeatures, overlaps ground-truth contact)`` for each contact episode of the clip."""
+def clip_episodes(clip, contact, core: bool = False):
+    """``(EpisodeFeatures, overlaps ground-truth contact)`` for each contact episode of the clip (described over
+    its touch core with ``core``)."""
     frame = face_frame(np.nan_to_num(clip.face))
     out = []
     with np.errstate(all="ignore"):
-        for e in contact_episodes(frame, contact, clip.hands, clip.fps):
+        for e in contact_episodes(frame, contact, clip.hands, clip.fps, core=core):
             frames = np.concatenate([np.arange(a, b) for a, b in e.segments])
             out.append((e, bool(clip.gt_contact[frames].any())))
     return out
@@ -590,12 +591,15 @@ def stretched(e, factor: float):
                    speed=e.speed / factor)
 
 
-def synthetic_pattern_rows(clips, contact_model: ContactModel, seed: int = 0, detected: bool = True):
+def synthetic_pattern_rows(clips, contact_model: ContactModel, seed: int = 0, detected: bool = True,
+                           core: bool = False):
     """``(vectors, labels, groups)`` from synthetic clips: the episodes of the exact contact (ends jittered),
     each at every ``STRETCHES`` pacing, labelled with the clip's pattern; episodes the detector finds away
     from any real contact are ``OTHER``. With ``detected``, the episodes ``contact_model`` finds that overlap
     the exact contact are rows of the clip's pattern too (at every pacing): the recogniser then learns the
-    episodes it will be given, whose edges the detector extends into the approach and the retreat."""
+    episodes it will be given, whose edges the detector extends into the approach and the retreat. With ``core``
+    the detected episodes are described over their touch core (``patterns.touch_core``), as a recogniser fitted
+    with ``episodes="core"`` is given them."""
     rng = np.random.default_rng(seed)
     rows, labels, groups = [], [], []
     for clip in clips:
@@ -611,7 +615,7 @@ def synthetic_pattern_rows(clips, contact_model: ContactModel, seed: int = 0, de
                         rows.append(pattern_vector(stretched(e, factor)))
                         labels.append(clip.pattern)
                         groups.append(clip.subject)
-        for e, touches in clip_episodes(clip, run_contact(clip, contact_model)):
+        for e, touches in clip_episodes(clip, run_contact(clip, contact_model), core):
             if not touches:
                 rows.append(pattern_vector(e)), labels.append(OTHER), groups.append(clip.subject)
             elif detected and not clip.hover:
@@ -622,7 +626,7 @@ def synthetic_pattern_rows(clips, contact_model: ContactModel, seed: int = 0, de
     return rows, labels, groups
 
 
-def real_pattern_rows(clips, contact_model: ContactModel):
+def real_pattern_rows(clips, contact_model: ContactModel, core: bool = False):
     """``(vectors, labels, clip ids)`` from the devset's fitting half: detected episodes that overlap a
     labelled touch take the clip's pattern, or ``OTHER`` when the touch fits none (held touches);
     episodes away from any touch are ``OTHER``. Touches with a family but no pattern are left out."""
@@ -630,7 +634,7 @@ def real_pattern_rows(clips, contact_model: ContactModel):
     for clip in clips:
         result = run_real_contact(clip, contact_model)
         with np.errstate(all="ignore"):
-            for e in contact_episodes(clip.frame, result, clip.hands, clip.fps):
+            for e in contact_episodes(clip.frame, result, clip.hands, clip.fps, core=core):
                 frames = np.concatenate([np.arange(a, b) for a, b in e.segments])
                 touches = bool(clip.truth[frames].any())
                 label = (clip.pattern if clip.pattern else (None if clip.family else OTHER)) if touches else OTHER
@@ -661,18 +665,21 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 
 def fit_pattern_transfer(synthetic_clips, real_clips, contact_model: ContactModel, l2: float = 1e-2,
                          real_share: float = 0.3, folds: int = 3, seed: int = 0,
-                         detected: bool = True, decision: str = "pattern") -> tuple[PatternModel, dict]:
+                         detected: bool = True, decision: str = "pattern",
+                         episodes: str = "core") -> tuple[PatternModel, dict]:
     """Fit the recogniser (18 patterns + ``OTHER``) on time-stretched synthetic episodes and the real
     fitting half's episodes, then calibrate it: a temperature and the rejection threshold are chosen on
     out-of-fold probabilities (folds grouped by synthetic subject / real clip).
 
     The threshold maximises the out-of-fold share of episodes handled right: a pattern episode given its
     pattern, an ``OTHER`` episode left unlabelled (most probable class ``OTHER`` or below threshold), as the
-    model's ``decision`` (``patterns.decide``) reads the probabilities.
+    model's ``decision`` (``patterns.decide``) reads the probabilities. ``episodes``: the detected episodes
+    described over their touch core (``"core"``) or over the detected runs (``"runs"``, the earlier fit).
     """
     classes = list(PATTERN_CLASSES) + [OTHER]
-    sx, sy, sg = synthetic_pattern_rows(synthetic_clips, contact_model, seed, detected)
-    rx, ry, rg = real_pattern_rows(real_clips, contact_model) if real_clips else ([], [], [])
+    core = {"core": True, "runs": False}[episodes]
+    sx, sy, sg = synthetic_pattern_rows(synthetic_clips, contact_model, seed, detected, core)
+    rx, ry, rg = real_pattern_rows(real_clips, contact_model, core) if real_clips else ([], [], [])
     x = np.array(sx + rx, np.float64)
     y = np.array([classes.index(v) for v in sy + ry])
     is_real = np.array([False] * len(sx) + [True] * len(rx))
@@ -706,11 +713,12 @@ def fit_pattern_transfer(synthetic_clips, real_clips, contact_model: ContactMode
             best_threshold, best_score = float(threshold), score
     w, b = fit_softmax(xs, y, len(classes), l2, weight)
     model = PatternModel(weights=(w / temperature).tolist(), bias=(b / temperature).tolist(), mean=mean.tolist(),
-                         scale=scale.tolist(), min_confidence=best_threshold, decision=decision)
+                         scale=scale.tolist(), min_confidence=best_threshold, decision=decision, episodes=episodes)
     oof_right = lambda mask: float(np.mean(((best_class == y) & (confidence >= best_threshold))[mask])) if mask.any() else float("nan")
     return model, {"episodes_synthetic": len(sx), "episodes_real": len(rx), "episodes_other": int((y == other).sum()),
                    "stretches": list(STRETCHES), "l2": l2, "real_share": real_share if rx else 0.0,
-                   "temperature": round(temperature, 4), "decision": decision, "min_confidence": best_threshold,
+                   "temperature": round(temperature, 4), "decision": decision, "episodes": episodes,
+                   "min_confidence": best_threshold,
                    "out_of_fold_score": round(best_score, 4),
                    "out_of_fold_ece_uncalibrated": round(calibration_error(raw.max(axis=1), raw.argmax(axis=1) == y,
                                                                            weight), 4),

@@ -70,6 +70,7 @@ class EpisodeFeatures:
     segments: list[tuple[int, int]] = field(default_factory=list)
     thumb_share: float = 0.0  # share of contact frames touching with the thumb tip (or thumb-index pinch)
     index_share: float = 0.0  # ... with the index fingertip (pokes press with it)
+    core: tuple[int, int] | None = None  # ``[start, end)`` of the frames described (``touch_core``); None: the runs
 
     def as_vector(self) -> np.ndarray:
         return np.array([self.num_contacts, self.contact_seconds, self.longest_seconds, self.pinch_gap, self.path,
@@ -84,13 +85,48 @@ class Recognition:
     scores: dict[str, float]
 
 
+RISE_FLOOR = 0.03  # contact probability above which a rising approach already counts as the touch
+FALL_SHARE = 0.5  # share of the episode's peak probability below which a falling tail is the retreat
+MAX_SHIFT_S = 0.1  # the furthest an edge is moved
+
+
+def touch_core(segments: list[tuple[int, int]], probability: np.ndarray, fps: float, rise_floor: float = RISE_FLOOR,
+               fall_share: float = FALL_SHARE, max_shift_s: float = MAX_SHIFT_S) -> list[tuple[int, int]]:
+    """The contact runs of one episode with their outer edges moved onto the touch itself.
+
+    The detector's hysteresis (enter high, leave low) and its windowed cues make a run start after the
+    fingertip arrives and end after it has left: the probability is still rising when the finger lands
+    and falls slowly while the hand retreats. The first run is extended back over the frames where the
+    probability is still rising above ``rise_floor`` (the approach's last frames, the finger at the skin);
+    the last run is trimmed at its end over the frames where the probability falls and is below
+    ``fall_share`` x the episode's peak (the retreat). Neither edge moves by more than ``max_shift_s``;
+    inner edges are left as detected; the last run keeps at least half its frames (and one).
+    ``probability``: ``(F,)`` of the episode's hand.
+    """
+    p = np.nan_to_num(np.asarray(probability, np.float64))
+    shift = max(1, int(round(max_shift_s * fps)))
+    runs = [list(s) for s in segments]
+    a = runs[0][0]
+    while a > max(0, segments[0][0] - shift) and p[a - 1] >= rise_floor and p[a - 1] < p[a]:
+        a -= 1
+    runs[0][0] = a
+    peak = max(float(p[s:e].max()) for s, e in segments)
+    s, e = runs[-1]
+    keep = max(1, (segments[-1][1] - segments[-1][0] + 1) // 2, e - shift - s)
+    while e - s > keep and p[e - 1] < fall_share * peak and p[e - 1] <= p[e - 2]:
+        e -= 1
+    runs[-1][1] = e
+    return [(int(x), int(y)) for x, y in runs]
+
+
 def episode_features(hand: int, segments: list[tuple[int, int]], point_face: np.ndarray, region: np.ndarray,
                      hands: np.ndarray, fps: float, tip: np.ndarray | None = None) -> EpisodeFeatures:
     """Describe the contact ``segments`` (``[start, end)``) of ``hand``.
 
     ``point_face``: ``(F, 2)`` contact point in face-frame coordinates; ``region``: ``(F,)`` region ids;
     ``hands``: ``(F, 21, >=2)`` that hand's keypoints in pixels; ``tip``: ``(F,)`` the touching fingertip's
-    keypoint index (which finger touches), when known.
+    keypoint index (which finger touches), when known. ``segments`` are the frames described: ``start`` /
+    ``end`` / ``segments`` of the result are theirs unless the caller replaces them.
     """
     frames = np.concatenate([np.arange(a, b) for a, b in segments])
     thumb_share = index_share = 0.0
@@ -211,6 +247,7 @@ def pattern_vector(e: EpisodeFeatures) -> np.ndarray:
 OTHER = "other"  # the recogniser's extra class: a touch that is none of the 18 patterns (e.g. a held touch)
 PATTERN_CLASSES = tuple(p.name for p in PATTERNS)
 DECISIONS = ("pattern", "family")
+EPISODES = ("runs", "core")  # what of an episode the recogniser is given: the detected runs, or their ``touch_core``
 _FAMILY_OF = np.array([sorted({p.family for p in PATTERNS}).index(p.family) for p in PATTERNS])
 
 
@@ -248,13 +285,14 @@ def _shipped(path: str) -> dict:
     if not file.is_file():  # nothing fitted installed: an all-zero model that labels nothing
         d, k = len(VECTOR_NAMES), len(PATTERNS)
         return {"weights": [[0.0] * k] * d, "bias": [0.0] * k, "mean": [0.0] * d, "scale": [1.0] * d,
-                "min_confidence": 1.01, "decision": "pattern"}
+                "min_confidence": 1.01, "decision": "pattern", "episodes": "runs"}
     params = json.loads(file.read_text(encoding="utf-8"))
     if tuple(params["inputs"]) != VECTOR_NAMES or tuple(params["classes"]) not in (PATTERN_CLASSES,
                                                                                    PATTERN_CLASSES + (OTHER,)):
         raise ValueError(f"{file} was fitted for other inputs or classes than this code uses")
     return {**{k: params[k] for k in ("weights", "bias", "mean", "scale", "min_confidence")},
-            "decision": params.get("decision", "pattern")}  # files fitted before the family decision: "pattern"
+            "decision": params.get("decision", "pattern"),  # files fitted before the family decision: "pattern"
+            "episodes": params.get("episodes", "runs")}  # files fitted before touch_core: the detected runs
 
 
 def _default(key: str):
@@ -278,6 +316,8 @@ class PatternModel:
             that hand-in-front-of-face episodes stay unlabelled).
         decision: how the probabilities become an answer (``decide``): ``"pattern"`` (the most probable
             class) or ``"family"`` (the most probable family against ``OTHER``, then its best pattern).
+        episodes: what of an episode the model was fitted on, and so is given (``analysis.contact_episodes``):
+            ``"runs"`` (the detected contact runs) or ``"core"`` (their ``touch_core``).
     """
 
     weights: list = _default("weights")
@@ -286,6 +326,7 @@ class PatternModel:
     scale: list = _default("scale")
     min_confidence: float = _default("min_confidence")
     decision: str = _default("decision")
+    episodes: str = _default("episodes")
 
     @classmethod
     def load(cls, path: str | Path) -> "PatternModel":
@@ -298,7 +339,7 @@ class PatternModel:
                   "bias": np.round(np.asarray(self.bias, np.float64), 6).tolist(),
                   "mean": np.round(np.asarray(self.mean, np.float64), 6).tolist(),
                   "scale": np.round(np.asarray(self.scale, np.float64), 6).tolist(),
-                  "min_confidence": float(self.min_confidence), "decision": self.decision,
+                  "min_confidence": float(self.min_confidence), "decision": self.decision, "episodes": self.episodes,
                   "provenance": provenance or {}}
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(json.dumps(params) + "\n", encoding="utf-8")
