@@ -8,7 +8,7 @@ import numpy as np
 
 from interanimate.data.synth.choreography import CLEARANCE, anchor_point, frame_align, tip_centres
 from interanimate.data.synth.hand import NUM_POSE
-from interanimate.render.composite.placement import (ARM_IN_PLANE, ARM_LEANS, MAX_WRIST_BEND_RAD, MIN_POKE_COS,
+from interanimate.render.composite.placement import (ARM_LEANS, MAX_WRIST_BEND_RAD, MIN_POKE_COS,
                                                      POINT_RELAXED, POKE_INTO_SKIN, POKE_ROLLS,
                                                      REPOSE_WITHIN_CLEARANCE, SWING_ROLLS, SWING_TURNS,
                                                      _axis_rotation, _turn, _unit, arm_in_plane, point_palm)
@@ -22,7 +22,7 @@ def reference_natural_arm(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     so contact and labels are untouched): a poke's finger rises from below and to the side of the hand's own
     half, the palm turned down and toward the face's midline (``POINT_PALM``) so the hand is seen from the side,
     the other fingers loosely curled; a swipe's hand pitches toward the face's plane and its forearm bends at
-    the wrist (at most ``MAX_WRIST_BEND_RAD``) toward ``ARM_IN_PLANE``. Every candidate is scored as the choreography scores its own: no part but the working
+    the wrist (at most ``MAX_WRIST_BEND_RAD``) toward ``arm_in_plane``. Every candidate is scored as the choreography scores its own: no part but the working
     fingertip within ``CLEARANCE`` of the skin, the forearm included. Where no candidate clears the face at least
     as well as the plan, those that sink no part deeper into the skin than the plan are taken, nearest the
     clearance first; the plan's own orientation is kept where there are none.
@@ -35,7 +35,7 @@ def reference_natural_arm(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if family not in ("poke", "swipe", "pinch"):
         return pose, rotation, arm
     side_x = 1.0 if plan.hand_side == "left" else -1.0
-    want_arm = _unit(self.rotation.T @ (ARM_IN_PLANE * [side_x, 1.0, 1.0]))
+    want_arm = _unit(self.rotation.T @ arm_in_plane(plan.pattern.region, side_x))
     material = self._contact_material()
     normals = head.surface_normals(material[:, 0], material[:, 1])
     expect = np.asarray(plan.expect_contact, bool)
@@ -113,8 +113,8 @@ def reference_natural_arm(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _reference_swung(self, pose, rotation, arm, want_arm, normals, clearance, base, c0, c1):
     """A pinching or swiping hand turned about the skin's normal, rolled about its two working fingertips, its
-    forearm bent toward ``ARM_IN_PLANE``: of the candidates that clear the face as well as the plan, the one whose
-    wrist lies most nearly below and to the side of the fingertips."""
+    forearm bent toward ``arm_in_plane`` (on the forehead out to the side): of the candidates that clear the face
+    as well as the plan, the one whose wrist lies most nearly in that direction from the fingertips."""
     plan = self.plan
     other_tip = 4 if plan.anchor == "pinch" else 12
     want_cam = _unit(self.rotation @ want_arm)

@@ -256,6 +256,35 @@ def test_a_forehead_poke_comes_from_the_side_and_hides_at_most_one_eye(photo_fac
     assert ann.penetration.max() <= 1.0  # mm
 
 
+@pytest.mark.parametrize("pattern,seed", [("swipe_forehead_leftward", 0), ("swipe_forehead_rightward", 3)])
+def test_a_forehead_swipe_comes_from_the_side_and_hides_at_most_one_eye(photo_face, astronaut, pattern, seed):
+    """Wiping the brow, the elbow goes out to the side and the wrist stays beside the fingertips: a wrist kept below
+    them hangs the palm and the forearm over the eyes."""
+    from interanimate.data.synth.choreography import anchor_point
+    from interanimate.render.composite import render_composite
+
+    retarget = _retarget(photo_face, pattern, seed)
+    hand = retarget.kinematic
+    side_x = 1.0 if retarget.plan.hand_side == "left" else -1.0
+    for f in _contact_frames(retarget):
+        arm = retarget.rotation @ retarget.arm_dir[f] * [side_x, 1.0, 1.0]  # camera frame, toward the hand's side
+        assert arm[0] > 1.5 * arm[1]  # more across the picture than down it
+        assert abs(arm[2]) < 0.4  # not at the camera
+        anchor_local, _ = anchor_point(hand, retarget.pose[f], retarget.plan.anchor)
+        wrist = retarget.rotation @ (retarget.hand_rotation[f] @ (hand.joints_local(retarget.pose[f])[0]
+                                                                     - anchor_local))
+        assert wrist[0] * side_x > 0.05  # m: beside the fingertips, on the hand's own side
+    clip = render_composite(astronaut, pattern, FRAMES, 25.0, seed=seed)
+    ann = clip.annotations
+    mask = np.asarray(ann.mask("hand_left")) | np.asarray(ann.mask("hand_right"))
+    touching = np.flatnonzero(ann.contact.any(1))
+    assert len(touching) >= 2
+    for f in touching:
+        eyes = np.clip(np.round(ann.face_keypoints[f, 36:48]).astype(int), 0, mask.shape[1] - 1)  # iBUG-68 eyes
+        assert mask[f, eyes[:, 1], eyes[:, 0]].mean() <= 0.5
+    assert ann.penetration.max() <= 1.0  # mm
+
+
 @pytest.mark.parametrize("seed", [0, 2])
 def test_a_chin_poke_no_candidate_clears_still_turns_its_forearm_from_the_camera(photo_face, astronaut, seed):
     """Under the chin no re-posed hand keeps its curled fingers as far from the skin as the plan's forearm at the

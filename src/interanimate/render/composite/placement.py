@@ -38,7 +38,8 @@ MAX_TURN_RAD = np.deg2rad(35.0)  # the largest normal correction applied to the 
 # Where a real forearm comes from when its hand touches the face (camera frame, wrist toward elbow; x toward the
 # hand's own side): from below and to the side, nearly in the image plane, a little toward the camera.
 ARM_IN_PLANE = np.array([0.55, 1.0, -0.3])
-# Poking the forehead the elbow goes out to the side: a forearm hanging down from the brow would cross the eyes.
+# Poking or swiping the forehead the elbow goes out to the side: a forearm hanging down from the brow would cross
+# the eyes (and a swipe's wrist, kept below its fingertips, would swing from one side of the face to the other).
 ARM_FROM_FOREHEAD = np.array([1.0, 0.5, -0.3])
 MAX_WRIST_BEND_RAD = np.deg2rad(50.0)  # how far the forearm may turn off the hand's axis toward ARM_IN_PLANE
 # A pointing hand as people hold it: index straight, the other fingers loosely curled (not a fist), thumb relaxed.
@@ -61,9 +62,10 @@ SWING_TURNS = np.deg2rad([0.0, -25.0, 25.0, -50.0, 50.0])  # candidate turns of 
 
 
 def arm_in_plane(region: str, side_x: float) -> np.ndarray:
-    """Camera-frame direction (not unit) a poking forearm naturally takes from the fingertip on ``region``, for a
-    hand on the side ``side_x`` (+1 the subject's left, the image's right): down and to the hand's side; from the
-    forehead out to the side, the elbow raised, so that neither the forearm nor the fist hangs over the eyes."""
+    """Camera-frame direction (not unit) a forearm naturally takes from the fingertips touching ``region`` (a poke,
+    a pinch or a swipe), for a hand on the side ``side_x`` (+1 the subject's left, the image's right): down and to
+    the hand's side; from the forehead out to the side, the elbow raised, so that neither the forearm nor the hand
+    hangs over the eyes."""
     return (ARM_FROM_FOREHEAD if region == "forehead" else ARM_IN_PLANE) * [side_x, 1.0, 1.0]
 
 
@@ -157,11 +159,12 @@ class Retargeter:
         target, so contact and labels are untouched): a poke's finger rises from below and to the side of the
         hand's own half, the palm turned down and toward the face's midline (``POINT_PALM``) so the hand is seen
         from the side, the other fingers loosely curled (on the forehead the forearm comes from the side, the elbow
-        raised, and the hand is seen from its back beside the brow: ``arm_in_plane``, ``point_palm``); a pinching or swiping hand swings about its two working
-        fingertips until its wrist is below and to the side of them (``_swung``), its forearm bent at the wrist (at
-        most ``MAX_WRIST_BEND_RAD``) toward ``ARM_IN_PLANE``. Every candidate is scored as the choreography scores
-        its own: no part but the working fingertips within ``CLEARANCE`` of the skin, the forearm included; the
-        plan's own orientation is kept where no candidate clears the face at least as well.
+        raised, and the hand is seen from its back beside the brow: ``arm_in_plane``, ``point_palm``); a pinching
+        or swiping hand swings about its two working fingertips until its wrist is below and to the side of them,
+        on the forehead beside them (``_swung``), its forearm bent at the wrist (at most ``MAX_WRIST_BEND_RAD``)
+        toward ``arm_in_plane``. Every candidate is scored as the choreography scores its own: no part but the
+        working fingertips within ``CLEARANCE`` of the skin, the forearm included; the plan's own orientation is
+        kept where no candidate clears the face at least as well.
         """
         plan, head = self.plan, self.head
         pose = np.array(plan.pose, np.float64)
@@ -171,7 +174,7 @@ class Retargeter:
         if family not in ("poke", "swipe", "pinch"):
             return pose, rotation, arm
         side_x = 1.0 if plan.hand_side == "left" else -1.0
-        want_arm = _unit(self.rotation.T @ (ARM_IN_PLANE * [side_x, 1.0, 1.0]))
+        want_arm = _unit(self.rotation.T @ arm_in_plane(plan.pattern.region, side_x))
         material = self._contact_material()
         normals = head.surface_normals(material[:, 0], material[:, 1])
         expect = np.asarray(plan.expect_contact, bool)
@@ -298,10 +301,10 @@ class Retargeter:
         """A pinching or swiping hand turned about the skin's normal at its anchor (``SWING_TURNS``: a pinch's fold,
         a swipe's pads taken at another angle), rolled about the line through its two working fingertips (thumb
         and index for a pinch, index and middle for a swipe; both stay where they are) and its forearm bent at
-        the wrist toward ``ARM_IN_PLANE``: of the candidates that clear the face as well as the plan, the one whose
-        wrist lies most nearly below and to the side of the fingertips, the way people reach up to pinch a cheek
-        or wipe across their mouth, rather than the choreography's hand pointing into the face with its forearm
-        at the camera."""
+        the wrist toward ``arm_in_plane``: of the candidates that clear the face as well as the plan, the one whose
+        wrist lies most nearly below and to the side of the fingertips (on the forehead beside them, the elbow
+        out), the way people reach up to pinch a cheek, wipe across their mouth or their brow, rather than the
+        choreography's hand pointing into the face with its forearm at the camera."""
         plan = self.plan
         other_tip = 4 if plan.anchor == "pinch" else 12
         bends = (1.0, 0.6, 0.3, 0.0)
