@@ -234,19 +234,12 @@ def test_the_reach_and_retreat_stay_nearer_the_face_depth_and_the_touch_is_as_pl
         assert np.all(np.isfinite(retarget.frame(f).vertices))
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_a_forehead_poke_comes_from_the_side_and_hides_at_most_one_eye(photo_face, astronaut, seed):
-    """Poking the forehead, the elbow goes out to the side: a forearm rising from below would put the fist over the
-    eyes (and the face would no longer be the person's to a face recogniser)."""
+def _assert_touches_hiding_at_most_one_eye(photo, pattern: str, seed: int) -> None:
+    """The rendered clip touches in at least two frames, in none of them covering more than half the eye landmarks,
+    without penetrating the skin."""
     from interanimate.render.composite import render_composite
 
-    retarget = _retarget(photo_face, "poke_forehead", seed)
-    for f in _contact_frames(retarget):
-        arm = retarget.rotation @ retarget.arm_dir[f]  # camera frame, wrist toward elbow
-        assert abs(arm[0]) > arm[1] > 0.0  # more across the picture than down it
-        assert abs(arm[2]) < 0.4  # not at the camera
-    clip = render_composite(astronaut, "poke_forehead", FRAMES, 25.0, seed=seed)
-    ann = clip.annotations
+    ann = render_composite(photo, pattern, FRAMES, 25.0, seed=seed).annotations
     hand = np.asarray(ann.mask("hand_left")) | np.asarray(ann.mask("hand_right"))
     touching = np.flatnonzero(ann.contact.any(1))
     assert len(touching) >= 2
@@ -256,12 +249,23 @@ def test_a_forehead_poke_comes_from_the_side_and_hides_at_most_one_eye(photo_fac
     assert ann.penetration.max() <= 1.0  # mm
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_forehead_poke_comes_from_the_side_and_hides_at_most_one_eye(photo_face, astronaut, seed):
+    """Poking the forehead, the elbow goes out to the side: a forearm rising from below would put the fist over the
+    eyes (and the face would no longer be the person's to a face recogniser)."""
+    retarget = _retarget(photo_face, "poke_forehead", seed)
+    for f in _contact_frames(retarget):
+        arm = retarget.rotation @ retarget.arm_dir[f]  # camera frame, wrist toward elbow
+        assert abs(arm[0]) > arm[1] > 0.0  # more across the picture than down it
+        assert abs(arm[2]) < 0.4  # not at the camera
+    _assert_touches_hiding_at_most_one_eye(astronaut, "poke_forehead", seed)
+
+
 @pytest.mark.parametrize("pattern,seed", [("swipe_forehead_leftward", 0), ("swipe_forehead_rightward", 3)])
 def test_a_forehead_swipe_comes_from_the_side_and_hides_at_most_one_eye(photo_face, astronaut, pattern, seed):
     """Wiping the brow, the elbow goes out to the side and the wrist stays beside the fingertips: a wrist kept below
     them hangs the palm and the forearm over the eyes."""
     from interanimate.data.synth.choreography import anchor_point
-    from interanimate.render.composite import render_composite
 
     retarget = _retarget(photo_face, pattern, seed)
     hand = retarget.kinematic
@@ -274,15 +278,7 @@ def test_a_forehead_swipe_comes_from_the_side_and_hides_at_most_one_eye(photo_fa
         wrist = retarget.rotation @ (retarget.hand_rotation[f] @ (hand.joints_local(retarget.pose[f])[0]
                                                                      - anchor_local))
         assert wrist[0] * side_x > 0.05  # m: beside the fingertips, on the hand's own side
-    clip = render_composite(astronaut, pattern, FRAMES, 25.0, seed=seed)
-    ann = clip.annotations
-    mask = np.asarray(ann.mask("hand_left")) | np.asarray(ann.mask("hand_right"))
-    touching = np.flatnonzero(ann.contact.any(1))
-    assert len(touching) >= 2
-    for f in touching:
-        eyes = np.clip(np.round(ann.face_keypoints[f, 36:48]).astype(int), 0, mask.shape[1] - 1)  # iBUG-68 eyes
-        assert mask[f, eyes[:, 1], eyes[:, 0]].mean() <= 0.5
-    assert ann.penetration.max() <= 1.0  # mm
+    _assert_touches_hiding_at_most_one_eye(astronaut, pattern, seed)
 
 
 @pytest.mark.parametrize("seed", [0, 2])
