@@ -22,7 +22,7 @@ def _retarget(face, pattern: str, seed: int):
 
     plan = synthesize_performance(pattern, 16, 25.0, seed, None).plan
     _, head, hands = subject_models(seed, 0, SYNTH_ACTOR_SIZE)
-    return Retargeter(face, head, hands[plan.hand_side], plan, long_sleeves=False)
+    return Retargeter(face, head, hands[plan.hand_side], plan, long_sleeves=False, fps=25.0)
 
 
 def _contact_frames(retarget) -> np.ndarray:
@@ -232,6 +232,32 @@ def test_the_reach_and_retreat_stay_nearer_the_face_depth_and_the_touch_is_as_pl
         assert planned < -0.03  # the choreography's reach starts well in front of the touch
         assert now > planned + 0.01  # ... and now at least a centimetre less far in front
         assert np.all(np.isfinite(retarget.frame(f).vertices))
+
+
+@pytest.mark.parametrize("pattern,seed", [("poke_chin", 2), ("pinch_cheek_right", 6), ("stroke_forehead", 11)])
+def test_the_reach_and_retreat_keep_to_a_human_hands_speed(photo_face, pattern, seed):
+    """The choreography plans in frames: in a 16-frame clip at 25 fps its hand reaches the face at 2-4 m/s. The
+    retargeted reach is no faster than a brisk human one, starting nearer the face, and the touch is as planned;
+    at a frame rate slow enough for the planned reach nothing changes."""
+    from interanimate.pipelines.motion import SYNTH_ACTOR_SIZE, synthesize_performance
+    from interanimate.render.composite.placement import MAX_REACH_SPEED, Retargeter
+    from interanimate.render.composite.renderer import subject_models
+
+    plan = synthesize_performance(pattern, 16, 25.0, seed, None).plan
+    _, head, hands = subject_models(seed, 0, SYNTH_ACTOR_SIZE)
+    fast, slow = (Retargeter(photo_face, head, hands[plan.hand_side], plan, long_sleeves=False, fps=fps)
+                  for fps in (25.0, 1.0))
+    contact = _contact_frames(fast)
+    span = slice(contact[0], contact[-1] + 1)
+    np.testing.assert_array_equal(fast.targets[span], slow.targets[span])
+    planned = np.linalg.norm(np.diff(slow.targets, axis=0), axis=1) * 25.0  # m/s at 25 fps
+    now = np.linalg.norm(np.diff(fast.targets, axis=0), axis=1) * 25.0
+    assert planned.max() > 2.0 * MAX_REACH_SPEED
+    assert now.max() <= MAX_REACH_SPEED + 1e-6
+    touch = fast.targets[contact[0]]
+    assert np.linalg.norm(fast.targets[0] - touch) < np.linalg.norm(slow.targets[0] - touch) - 0.05  # m nearer
+    for f in range(plan.num_frames):  # no frame comes nearer the skin than its planned one
+        assert fast._intrusion(f, fast.targets[f]) <= slow._intrusion(f, slow.targets[f]) + 1e-6
 
 
 def _assert_touches_hiding_at_most_one_eye(photo, pattern: str, seed: int) -> None:

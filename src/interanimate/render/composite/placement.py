@@ -57,6 +57,10 @@ MAX_ARM_TOWARD_CAMERA = 0.45  # the camera-ward component of a unit forearm dire
 REACH_DEPTH_KEEP = 0.35  # of a reaching hand's camera-ward offset from the touch, what is kept
 REACH_DEPTH_FREE = 0.02  # m of offset from the touch left as planned (the hover above the skin)
 REACH_DEPTH_BLEND = 0.05  # m over which the shortening blends in beyond that
+# The fastest a hand reaching for the face, or leaving it, moves (m/s): a brisk reach peaks near 1 m/s. The
+# choreography plans in frames, so a short clip's reach can be several times faster; beyond this the reach starts
+# (and the retreat ends) nearer the touch.
+MAX_REACH_SPEED = 1.0
 SWING_ROLLS = np.deg2rad(np.arange(-150, 151, 15))  # candidate rolls of a pinching/swiping hand about its two tips
 SWING_TURNS = np.deg2rad([0.0, -25.0, 25.0, -50.0, 50.0])  # candidate turns of those tips about the skin's normal
 
@@ -120,7 +124,7 @@ class Retargeter:
     """Carries a synthetic actor's plan (``InteractionPlan`` on ``head`` with ``hand``) onto ``face``."""
 
     def __init__(self, face: PhotoFace, head: HeadModel, hand: HandModel, plan: InteractionPlan,
-                 long_sleeves: bool):
+                 long_sleeves: bool, fps: float):
         self.face, self.head, self.plan = face, head, plan
         self.kinematic = hand
         self.hand = SkinnedHand(hand)  # the organic skin drawn over the same joints
@@ -137,6 +141,10 @@ class Retargeter:
         nearer = self._nearer_reach()
         if nearer is not None:
             self.targets = nearer
+            self._offsets = self._anchor_corrections()
+        slower = self._slower_reach(fps)
+        if slower is not None:
+            self.targets = slower
             self._offsets = self._anchor_corrections()
 
     def _contact_material(self) -> np.ndarray:
@@ -406,6 +414,41 @@ class Retargeter:
                 if self._intrusion(f, moved) <= planned + 1e-6:
                     out[f] = moved
                     break
+        return None if np.array_equal(out, target) else out
+
+    def _slower_reach(self, fps: float) -> np.ndarray | None:
+        """The anchor's path with the reach and the retreat no faster than ``MAX_REACH_SPEED``, or None if unchanged.
+
+        The choreography plans in frames, so a short clip's hand covers its reach in two or three frames. Here each
+        side of the touch is retimed along its own planned path: walking out from the first (last) contact frame,
+        every step keeps its planned length where that is within ``MAX_REACH_SPEED / fps`` (the slow landing and
+        hover stay as planned) and is cut to it where longer, so the early (late) frames lie on the planned path
+        nearer the touch: the clip catches the reach later in its course, the hand already raised beside the face,
+        arriving along the planned direction. Where a frame so placed would bring the hand, forearm included, nearer
+        the skin than the frame it replaces (``_intrusion``), the speed allowed on that side is raised by steps
+        until none does; the side is kept as planned if only the planned speed passes."""
+        plan = self.plan
+        contact = np.flatnonzero(plan.expect_contact)
+        if not len(contact) or not (np.isfinite(fps) and fps > 0):
+            return None
+        c0, c1 = int(contact[0]), int(contact[-1])
+        target = self.targets
+        out = target.copy()
+        for frames in (np.arange(c0, -1, -1), np.arange(c1, plan.num_frames)):  # outward from the touch
+            if len(frames) < 2:
+                continue
+            points = target[frames]
+            steps = np.linalg.norm(np.diff(points, axis=0), axis=1)
+            along = np.r_[0.0, np.cumsum(steps)]  # arc length from the touch
+            limit = MAX_REACH_SPEED / fps
+            while limit < steps.max():
+                reached = np.r_[0.0, np.cumsum(np.minimum(steps, limit))]
+                moved = np.stack([np.interp(reached, along, points[:, k]) for k in range(3)], axis=1)
+                if all(self._intrusion(int(f), moved[i]) <= self._intrusion(int(f), target[f]) + 1e-6
+                       for i, f in enumerate(frames[1:], 1)):
+                    out[frames] = moved
+                    break
+                limit *= 1.25
         return None if np.array_equal(out, target) else out
 
     def _intrusion(self, f: int, anchor: np.ndarray, arm: np.ndarray | None = None) -> float:

@@ -220,7 +220,7 @@ def render_composite(reference: ReferenceFace, pattern: str, num_frames: int, fp
     actor = synthesize_performance(pattern, num_frames, fps, seed, hand, pixels=False)  # its plan, not its frames
     plan = actor.plan
     subject, head, hands = subject_models(seed, 0, SYNTH_ACTOR_SIZE)
-    retarget = Retargeter(face, head, hands[plan.hand_side], plan, long_sleeves=False)
+    retarget = Retargeter(face, head, hands[plan.hand_side], plan, long_sleeves=False, fps=fps)
     rng, noise_rng = _rngs(seed, info_pattern.id)
     motion = head_motion(num_frames, fps, rng)
     poses = [HeadPose(rotation_xyz(*(HEAD_MOTION_SCALE * motion[k][f] for k in ("yaw", "pitch", "roll"))),
