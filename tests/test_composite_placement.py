@@ -260,6 +260,22 @@ def test_the_reach_and_retreat_keep_to_a_human_hands_speed(photo_face, pattern, 
         assert fast._intrusion(f, fast.targets[f]) <= slow._intrusion(f, slow.targets[f]) + 1e-6
 
 
+@pytest.mark.parametrize("pattern,seed", [("poke_forehead", 0), ("stroke_forehead", 0),
+                                          ("swipe_forehead_rightward", 1)])
+def test_a_forehead_reach_comes_from_the_side_not_up_across_the_face(photo_face, pattern, seed):
+    """The choreography's reach rises from below, in front of the mouth and eyes; reaching for the forehead, the hand
+    comes from the side its forearm is on, and leaves that way."""
+    retarget = _retarget(photo_face, pattern, seed)
+    plan = retarget.plan
+    contact = _contact_frames(retarget)
+    side_x = 1.0 if plan.hand_side == "left" else -1.0
+    for f, touch in ((0, contact[0]), (plan.num_frames - 1, contact[-1])):
+        for path, beside in ((np.asarray(plan.target), False), (retarget.targets, True)):
+            seen = retarget.rotation @ (path[f] - path[touch])  # camera frame: x right, y down
+            assert (seen[0] * side_x > abs(seen[1])) == beside  # more across the picture than up or down it
+        assert retarget._intrusion(f, retarget.targets[f]) <= 1e-9  # clear of the skin
+
+
 def _assert_touches_hiding_at_most_one_eye(photo, pattern: str, seed: int) -> None:
     """The rendered clip touches in at least two frames, in none of them covering more than half the eye landmarks,
     without penetrating the skin."""

@@ -18,6 +18,7 @@ blink when the driving face does.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -61,6 +62,7 @@ REACH_DEPTH_BLEND = 0.05  # m over which the shortening blends in beyond that
 # choreography plans in frames, so a short clip's reach can be several times faster; beyond this the reach starts
 # (and the retreat ends) nearer the touch.
 MAX_REACH_SPEED = 1.0
+REACH_TURN_BLEND = 0.02  # m beyond the hover over which a forehead reach turns toward its forearm
 SWING_ROLLS = np.deg2rad(np.arange(-150, 151, 15))  # candidate rolls of a pinching/swiping hand about its two tips
 SWING_TURNS = np.deg2rad([0.0, -25.0, 25.0, -50.0, 50.0])  # candidate turns of those tips about the skin's normal
 
@@ -142,10 +144,11 @@ class Retargeter:
         if nearer is not None:
             self.targets = nearer
             self._offsets = self._anchor_corrections()
-        slower = self._slower_reach(fps)
-        if slower is not None:
-            self.targets = slower
-            self._offsets = self._anchor_corrections()
+        for reshape in (self._reach_from_the_arm, functools.partial(self._slower_reach, fps)):  # in this order
+            path = reshape()
+            if path is not None:
+                self.targets = path
+                self._offsets = self._anchor_corrections()
 
     def _contact_material(self) -> np.ndarray:
         """Per frame ``(a, y)`` of the plan's contact point; frames without one take the nearest frame's."""
@@ -416,6 +419,44 @@ class Retargeter:
                     break
         return None if np.array_equal(out, target) else out
 
+    def _reach_from_the_arm(self) -> np.ndarray | None:
+        """The anchor's path with the reach and the retreat of a forehead touch turned to come from the side, or None
+        if unchanged.
+
+        The choreography's reach starts low and to the hand's side, so a hand reaching for the forehead rises in
+        front of the mouth and the eyes; held from the side (``arm_in_plane``), it comes from where its forearm is.
+        Per side of the touch, each frame's offset from the first (last) contact point is turned about the camera's
+        viewing axis through that point into the forearm's direction as the picture shows it; the turn grows in over
+        the part of the offset beyond the hover (``REACH_DEPTH_FREE``, over ``REACH_TURN_BLEND``), so the landing
+        is as planned. Where a frame so turned
+        would bring the hand, forearm included, nearer the skin than the frame it replaces, the side's angle is
+        reduced by quarters until none does."""
+        plan = self.plan
+        contact = np.flatnonzero(plan.expect_contact)
+        if plan.pattern.region != "forehead" or not len(contact):
+            return None
+        c0, c1 = int(contact[0]), int(contact[-1])
+        side_x = 1.0 if plan.hand_side == "left" else -1.0
+        want = arm_in_plane("forehead", side_x)[:2]
+        target = self.targets
+        out = target.copy()
+        view = self.rotation.T[:, 2]  # the camera's viewing axis in the head frame
+        for frames, touch in ((np.arange(0, c0), c0), (np.arange(c1 + 1, plan.num_frames), c1)):
+            if not len(frames):
+                continue
+            offsets = target[frames] - target[touch]
+            seen = offsets @ self.rotation[:2].T  # as the picture shows them: x right, y down
+            # Per frame, the angle about the viewing axis from the offset to the forearm's direction.
+            angles = np.arctan2(seen[:, 0] * want[1] - seen[:, 1] * want[0], seen @ want)
+            grow = np.clip((np.linalg.norm(offsets, axis=1) - REACH_DEPTH_FREE) / REACH_TURN_BLEND, 0.0, 1.0)
+            for scale in (1.0, 0.75, 0.5, 0.25):
+                turned = np.array([_axis_rotation(view, a * scale * g) @ o for o, a, g in zip(offsets, angles, grow)])
+                moved = target[touch] + turned
+                if self._no_nearer(frames, moved, target):
+                    out[frames] = moved
+                    break
+        return None if np.array_equal(out, target) else out
+
     def _slower_reach(self, fps: float) -> np.ndarray | None:
         """The anchor's path with the reach and the retreat no faster than ``MAX_REACH_SPEED``, or None if unchanged.
 
@@ -444,12 +485,17 @@ class Retargeter:
             while limit < steps.max():
                 reached = np.r_[0.0, np.cumsum(np.minimum(steps, limit))]
                 moved = np.stack([np.interp(reached, along, points[:, k]) for k in range(3)], axis=1)
-                if all(self._intrusion(int(f), moved[i]) <= self._intrusion(int(f), target[f]) + 1e-6
-                       for i, f in enumerate(frames[1:], 1)):
+                if self._no_nearer(frames[1:], moved[1:], target):  # the touch itself does not move
                     out[frames] = moved
                     break
                 limit *= 1.25
         return None if np.array_equal(out, target) else out
+
+    def _no_nearer(self, frames: np.ndarray, anchors: np.ndarray, target: np.ndarray) -> bool:
+        """Whether the hand anchored at ``anchors`` instead of ``target`` comes no nearer the skin in any of
+        ``frames`` (``_intrusion``)."""
+        return all(self._intrusion(int(f), anchor) <= self._intrusion(int(f), target[f]) + 1e-6
+                   for f, anchor in zip(frames, anchors))
 
     def _intrusion(self, f: int, anchor: np.ndarray, arm: np.ndarray | None = None) -> float:
         """Summed intrusion (m) inside ``CLEARANCE`` of the skin of every collision sphere of frame ``f``'s hand and
