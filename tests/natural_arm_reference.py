@@ -10,7 +10,7 @@ from interanimate.data.synth.choreography import CLEARANCE, anchor_point, frame_
 from interanimate.data.synth.hand import NUM_POSE
 from interanimate.render.composite.placement import (ARM_LEANS, MAX_WRIST_BEND_RAD, MIN_POKE_COS,
                                                      POINT_RELAXED, POKE_INTO_SKIN, POKE_ROLLS,
-                                                     REPOSE_WITHIN_CLEARANCE, SWING_ROLLS, SWING_TURNS,
+                                                     REPOSE_WITHIN_CLEARANCE, STROKE_TURNS, SWING_ROLLS, SWING_TURNS,
                                                      _axis_rotation, _turn, _unit, arm_in_plane, point_palm)
 
 
@@ -32,7 +32,7 @@ def reference_natural_arm(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rotation = np.array(plan.rotation, np.float64)
     arm = np.array(plan.arm_dir, np.float64)
     family = plan.pattern.family
-    if family not in ("poke", "swipe", "pinch"):
+    if family not in ("poke", "swipe", "pinch", "stroke"):
         return pose, rotation, arm
     side_x = 1.0 if plan.hand_side == "left" else -1.0
     want_arm = _unit(self.rotation.T @ arm_in_plane(plan.pattern.region, side_x))
@@ -66,8 +66,9 @@ def reference_natural_arm(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return total, depth
 
     base = clearance(pose, rotation, arm)
-    if family in ("pinch", "swipe"):
-        return (pose, *_reference_swung(self, pose, rotation, arm, want_arm, normals, clearance, base, c0, c1))
+    if family in ("pinch", "swipe", "stroke"):
+        turns = STROKE_TURNS if family == "stroke" else SWING_TURNS
+        return (pose, *_reference_swung(self, pose, rotation, arm, want_arm, normals, clearance, base, c0, c1, turns))
     # Pokes: the other fingers never more curled than a relaxed pointing hand.
     flexion = np.ones(NUM_POSE, bool)
     flexion[4:8] = False  # the index finger stays as planned
@@ -111,7 +112,7 @@ def reference_natural_arm(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.array(best[3]), np.array(best[1]), np.array(best[2])
 
 
-def _reference_swung(self, pose, rotation, arm, want_arm, normals, clearance, base, c0, c1):
+def _reference_swung(self, pose, rotation, arm, want_arm, normals, clearance, base, c0, c1, turns):
     """A pinching or swiping hand turned about the skin's normal, rolled about its two working fingertips, its
     forearm bent toward ``arm_in_plane`` (on the forehead out to the side): of the candidates that clear the face
     as well as the plan, the one whose wrist lies most nearly in that direction from the fingertips."""
@@ -119,7 +120,7 @@ def _reference_swung(self, pose, rotation, arm, want_arm, normals, clearance, ba
     other_tip = 4 if plan.anchor == "pinch" else 12
     want_cam = _unit(self.rotation @ want_arm)
     scored = []  # (turn, roll, bend, rot, arms, intrusion, depth) of every candidate
-    for turn in SWING_TURNS:
+    for turn in turns:
         for roll in SWING_ROLLS:
             rot = np.zeros_like(rotation)
             for f in range(plan.num_frames):

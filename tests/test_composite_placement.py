@@ -142,7 +142,7 @@ def test_collision_spheres_are_the_surfaces_without_the_mesh():
     ("poke_nose", 0), ("poke_nose", 2), ("poke_cheek_right", 1), ("poke_forehead", 3),
     ("swipe_mouth_leftward", 0), ("swipe_face_downward", 1), ("swipe_forehead_rightward", 2),
     ("pinch_cheek_left", 0), ("pinch_nose", 1),
-    ("stroke_jaw", 0),  # not re-posed: the plan's own pose
+    ("stroke_jaw", 0), ("stroke_cheek_right", 28),  # pitched about the two pads only
     pytest.param("poke_chin", 0, marks=pytest.mark.slow),  # no candidate clears: every lean is tried
 ])
 def test_the_fast_reposing_search_chooses_what_the_mesh_based_one_chooses(photo_face, pattern, seed):
@@ -274,6 +274,33 @@ def test_a_forehead_reach_comes_from_the_side_not_up_across_the_face(photo_face,
             seen = retarget.rotation @ (path[f] - path[touch])  # camera frame: x right, y down
             assert (seen[0] * side_x > abs(seen[1])) == beside  # more across the picture than up or down it
         assert retarget._intrusion(f, retarget.targets[f]) <= 1e-9  # clear of the skin
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_a_forehead_stroke_pitches_about_its_pads_toward_the_side_on_forearm(photo_face, seed):
+    """A stroke's two pads stay where the choreography put them, as far apart; the hand only rolls about them (never
+    turned about the skin's normal, so its wrist keeps its side of the face), its wrist toward the side-on forearm of
+    a hand touching the forehead rather than down over the eyes."""
+    from interanimate.data.synth.choreography import anchor_point, tip_centres
+    from interanimate.render.composite.placement import arm_in_plane
+
+    retarget = _retarget(photo_face, "stroke_forehead", seed)
+    planned = _as_planned(retarget)
+    hand, plan = retarget.kinematic, retarget.plan
+    side_x = 1.0 if plan.hand_side == "left" else -1.0
+    want = arm_in_plane("forehead", side_x)
+    want = want / np.linalg.norm(want)
+    gains = []
+    for f in _contact_frames(retarget):
+        assert np.allclose(retarget.pose[f], plan.pose[f])
+        tips = tip_centres(hand, retarget.pose[f])
+        pads = [r.hand_rotation[f] @ (tips[8] - tips[12]) for r in (retarget, planned)]
+        np.testing.assert_allclose(pads[0], pads[1], atol=1e-9)  # the pads' axis itself is kept: only a roll about it
+        anchor_local, _ = anchor_point(hand, retarget.pose[f], plan.anchor)
+        wrists = [retarget.rotation @ (r.hand_rotation[f] @ (hand.joints_local(retarget.pose[f])[0] - anchor_local))
+                  for r in (retarget, planned)]
+        gains.append(wrists[0] @ want / np.linalg.norm(wrists[0]) - wrists[1] @ want / np.linalg.norm(wrists[1]))
+    assert np.mean(gains) > 0.5  # cosine with the side-on forearm's direction, over the contact frames
 
 
 def _assert_touches_hiding_at_most_one_eye(photo, pattern: str, seed: int) -> None:

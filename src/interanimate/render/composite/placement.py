@@ -65,6 +65,7 @@ MAX_REACH_SPEED = 1.0
 REACH_TURN_BLEND = 0.02  # m beyond the hover over which a forehead reach turns toward its forearm
 SWING_ROLLS = np.deg2rad(np.arange(-150, 151, 15))  # candidate rolls of a pinching/swiping hand about its two tips
 SWING_TURNS = np.deg2rad([0.0, -25.0, 25.0, -50.0, 50.0])  # candidate turns of those tips about the skin's normal
+STROKE_TURNS = np.zeros(1)  # a stroking hand is only rolled about its two pads
 
 
 def arm_in_plane(region: str, side_x: float) -> np.ndarray:
@@ -171,8 +172,8 @@ class Retargeter:
         hand's own half, the palm turned down and toward the face's midline (``POINT_PALM``) so the hand is seen
         from the side, the other fingers loosely curled (on the forehead the forearm comes from the side, the elbow
         raised, and the hand is seen from its back beside the brow: ``arm_in_plane``, ``point_palm``); a pinching
-        or swiping hand swings about its two working fingertips until its wrist is below and to the side of them,
-        on the forehead beside them (``_swung``), its forearm bent at the wrist (at most ``MAX_WRIST_BEND_RAD``)
+        or swiping hand swings about its two working fingertips (a stroking one only rolls about its two pads,
+        ``STROKE_TURNS``) until its wrist is below and to the side of them, on the forehead beside them (``_swung``), its forearm bent at the wrist (at most ``MAX_WRIST_BEND_RAD``)
         toward ``arm_in_plane``. Every candidate is scored as the choreography scores its own: no part but the
         working fingertips within ``CLEARANCE`` of the skin, the forearm included; the plan's own orientation is
         kept where no candidate clears the face at least as well.
@@ -182,7 +183,7 @@ class Retargeter:
         rotation = np.array(plan.rotation, np.float64)
         arm = np.array(plan.arm_dir, np.float64)
         family = plan.pattern.family
-        if family not in ("poke", "swipe", "pinch"):
+        if family not in ("poke", "swipe", "pinch", "stroke"):
             return pose, rotation, arm
         side_x = 1.0 if plan.hand_side == "left" else -1.0
         want_arm = _unit(self.rotation.T @ arm_in_plane(plan.pattern.region, side_x))
@@ -244,8 +245,11 @@ class Retargeter:
             return total, depth
 
         base = tuple(float(v[0]) for v in clearances(pose, [rotation], [arm]))
-        if family in ("pinch", "swipe"):
-            return (pose, *self._swung(pose, rotation, arm, want_arm, normals, clearances, base, c0, c1))
+        if family in ("pinch", "swipe", "stroke"):
+            # A stroke's pads slide along the skin: the hand only pitches about them, never turned about the
+            # normal, so its wrist stays on the side of the face the choreography chose.
+            turns = STROKE_TURNS if family == "stroke" else SWING_TURNS
+            return (pose, *self._swung(pose, rotation, arm, want_arm, normals, clearances, base, c0, c1, turns))
         # Pokes: the other fingers never more curled than a relaxed pointing hand.
         flexion = np.ones(NUM_POSE, bool)
         flexion[4:8] = False  # the index finger stays as planned
@@ -308,7 +312,7 @@ class Retargeter:
     def _map(self, points: np.ndarray) -> np.ndarray:
         return self.scale * points @ self.rotation.T + self.translation
 
-    def _swung(self, pose, rotation, arm, want_arm, normals, clearances, base, c0, c1):
+    def _swung(self, pose, rotation, arm, want_arm, normals, clearances, base, c0, c1, turns=SWING_TURNS):
         """A pinching or swiping hand turned about the skin's normal at its anchor (``SWING_TURNS``: a pinch's fold,
         a swipe's pads taken at another angle), rolled about the line through its two working fingertips (thumb
         and index for a pinch, index and middle for a swipe; both stay where they are) and its forearm bent at
@@ -331,7 +335,7 @@ class Retargeter:
         frames = np.clip(np.arange(plan.num_frames), c0, c1)
         reach = np.array(reach)
         candidates = []
-        for turn in SWING_TURNS:
+        for turn in turns:
             spun = _axis_rotations(normals[frames], turn) @ rotation
             for roll in SWING_ROLLS:
                 rot = spun @ _axis_rotations(np.array(axes), roll)
@@ -372,7 +376,7 @@ class Retargeter:
         """Per frame forearm directions (head frame) turned toward the image plane where they point at the camera
         more steeply than ``MAX_ARM_TOWARD_CAMERA`` (the camera-ward part of the unit direction), unless the
         turned forearm would come nearer the skin: a forearm aimed at a camera 0.55 m away is drawn as a wall
-        larger than the face (strokes and the reach of every pattern keep the choreography's forearm, which
+        larger than the face (the reach of every pattern keeps the choreography's forearm, which
         continues the hand toward the camera)."""
         arms = np.array(arms, np.float64)
         for f, arm in enumerate(arms):
