@@ -15,14 +15,24 @@ def photo_face(astronaut):
     return build_face(astronaut.image, astronaut.mesh)
 
 
-def _retarget(face, pattern: str, seed: int):
+def _retarget(face, pattern: str, seed: int, fps: float = 25.0):
+    """The retargeter of the pattern's 16-frame plan (planned at 25 fps) onto ``face``, its reach timed at ``fps``."""
     from interanimate.pipelines.motion import SYNTH_ACTOR_SIZE, synthesize_performance
     from interanimate.render.composite.placement import Retargeter
     from interanimate.render.composite.renderer import subject_models
 
     plan = synthesize_performance(pattern, 16, 25.0, seed, None).plan
     _, head, hands = subject_models(seed, 0, SYNTH_ACTOR_SIZE)
-    return Retargeter(face, head, hands[plan.hand_side], plan, long_sleeves=False, fps=25.0)
+    return Retargeter(face, head, hands[plan.hand_side], plan, long_sleeves=False, fps=fps)
+
+
+def _wrist_seen(retarget, hand_rotation: np.ndarray, f: int) -> np.ndarray:
+    """Camera-frame offset of frame ``f``'s wrist from the touching anchor, the hand turned by ``hand_rotation``."""
+    from interanimate.data.synth.choreography import anchor_point
+
+    hand, pose = retarget.kinematic, retarget.pose[f]
+    anchor_local, _ = anchor_point(hand, pose, retarget.plan.anchor)
+    return retarget.rotation @ (hand_rotation @ (hand.joints_local(pose)[0] - anchor_local))
 
 
 def _contact_frames(retarget) -> np.ndarray:
@@ -167,7 +177,7 @@ def test_rendered_clip_touches_collision_free(astronaut, pattern):
 @pytest.mark.parametrize("pattern,seed", [("pinch_cheek_left", 0), ("pinch_cheek_right", 0), ("pinch_chin", 0),
                                           ("pinch_nose", 1), ("swipe_mouth_leftward", 1), ("swipe_face_downward", 1)])
 def test_a_pinching_or_swiping_hand_reaches_up_from_below_its_two_fingertips(photo_face, pattern, seed):
-    from interanimate.data.synth.choreography import anchor_point, tip_centres
+    from interanimate.data.synth.choreography import tip_centres
     from interanimate.render.composite.placement import ARM_IN_PLANE
 
     retarget = _retarget(photo_face, pattern, seed)
@@ -180,17 +190,14 @@ def test_a_pinching_or_swiping_hand_reaches_up_from_below_its_two_fingertips(pho
     for f in _contact_frames(retarget):
         now, before = retarget.frame(f), planned.frame(f)
         # The touch itself is as planned: its anchor (between the two working pads) and the pads' spacing.
-        anchor_local, _ = anchor_point(hand, retarget.pose[f], retarget.plan.anchor)
         tips = tip_centres(hand, retarget.pose[f])
         assert np.allclose(retarget.pose[f], retarget.plan.pose[f])  # the fingers as planned
         other = 4 if retarget.plan.anchor == "pinch" else 12  # the thumb, or the middle finger
         spacing = [np.linalg.norm(r.hand_rotation[f] @ (tips[8] - tips[other])) for r in (retarget, planned)]
         assert spacing[0] == pytest.approx(spacing[1], abs=1e-9)
         # The wrist below the pinch in the picture and its direction nearer a forearm's natural one.
-        wrist_now = retarget.rotation @ (retarget.hand_rotation[f] @ (hand.joints_local(retarget.pose[f])[0]
-                                                                          - anchor_local))
-        wrist_was = retarget.rotation @ (planned.hand_rotation[f] @ (hand.joints_local(retarget.pose[f])[0]
-                                                                         - anchor_local))
+        wrist_now = _wrist_seen(retarget, retarget.hand_rotation[f], f)
+        wrist_was = _wrist_seen(retarget, planned.hand_rotation[f], f)
         assert wrist_now[1] > 0.0  # camera y points down the picture
         gains.append(wrist_now @ want / np.linalg.norm(wrist_now) - wrist_was @ want / np.linalg.norm(wrist_was))
         assert np.isfinite(now.vertices).all() and np.isfinite(before.vertices).all()
@@ -239,14 +246,10 @@ def test_the_reach_and_retreat_keep_to_a_human_hands_speed(photo_face, pattern, 
     """The choreography plans in frames: in a 16-frame clip at 25 fps its hand reaches the face at 2-4 m/s. The
     retargeted reach is no faster than a brisk human one, starting nearer the face, and the touch is as planned;
     at a frame rate slow enough for the planned reach nothing changes."""
-    from interanimate.pipelines.motion import SYNTH_ACTOR_SIZE, synthesize_performance
-    from interanimate.render.composite.placement import MAX_REACH_SPEED, Retargeter
-    from interanimate.render.composite.renderer import subject_models
+    from interanimate.render.composite.placement import MAX_REACH_SPEED
 
-    plan = synthesize_performance(pattern, 16, 25.0, seed, None).plan
-    _, head, hands = subject_models(seed, 0, SYNTH_ACTOR_SIZE)
-    fast, slow = (Retargeter(photo_face, head, hands[plan.hand_side], plan, long_sleeves=False, fps=fps)
-                  for fps in (25.0, 1.0))
+    fast, slow = (_retarget(photo_face, pattern, seed, fps) for fps in (25.0, 1.0))
+    plan = fast.plan
     contact = _contact_frames(fast)
     span = slice(contact[0], contact[-1] + 1)
     np.testing.assert_array_equal(fast.targets[span], slow.targets[span])
@@ -281,7 +284,7 @@ def test_a_forehead_stroke_pitches_about_its_pads_toward_the_side_on_forearm(pho
     """A stroke's two pads stay where the choreography put them, as far apart; the hand only rolls about them (never
     turned about the skin's normal, so its wrist keeps its side of the face), its wrist toward the side-on forearm of
     a hand touching the forehead rather than down over the eyes."""
-    from interanimate.data.synth.choreography import anchor_point, tip_centres
+    from interanimate.data.synth.choreography import tip_centres
     from interanimate.render.composite.placement import arm_in_plane
 
     retarget = _retarget(photo_face, "stroke_forehead", seed)
@@ -296,9 +299,7 @@ def test_a_forehead_stroke_pitches_about_its_pads_toward_the_side_on_forearm(pho
         tips = tip_centres(hand, retarget.pose[f])
         pads = [r.hand_rotation[f] @ (tips[8] - tips[12]) for r in (retarget, planned)]
         np.testing.assert_allclose(pads[0], pads[1], atol=1e-9)  # the pads' axis itself is kept: only a roll about it
-        anchor_local, _ = anchor_point(hand, retarget.pose[f], plan.anchor)
-        wrists = [retarget.rotation @ (r.hand_rotation[f] @ (hand.joints_local(retarget.pose[f])[0] - anchor_local))
-                  for r in (retarget, planned)]
+        wrists = [_wrist_seen(retarget, r.hand_rotation[f], f) for r in (retarget, planned)]
         gains.append(wrists[0] @ want / np.linalg.norm(wrists[0]) - wrists[1] @ want / np.linalg.norm(wrists[1]))
     assert np.mean(gains) > 0.5  # cosine with the side-on forearm's direction, over the contact frames
 
@@ -334,18 +335,13 @@ def test_a_forehead_poke_comes_from_the_side_and_hides_at_most_one_eye(photo_fac
 def test_a_forehead_swipe_comes_from_the_side_and_hides_at_most_one_eye(photo_face, astronaut, pattern, seed):
     """Wiping the brow, the elbow goes out to the side and the wrist stays beside the fingertips: a wrist kept below
     them hangs the palm and the forearm over the eyes."""
-    from interanimate.data.synth.choreography import anchor_point
-
     retarget = _retarget(photo_face, pattern, seed)
-    hand = retarget.kinematic
     side_x = 1.0 if retarget.plan.hand_side == "left" else -1.0
     for f in _contact_frames(retarget):
         arm = retarget.rotation @ retarget.arm_dir[f] * [side_x, 1.0, 1.0]  # camera frame, toward the hand's side
         assert arm[0] > 1.5 * arm[1]  # more across the picture than down it
         assert abs(arm[2]) < 0.4  # not at the camera
-        anchor_local, _ = anchor_point(hand, retarget.pose[f], retarget.plan.anchor)
-        wrist = retarget.rotation @ (retarget.hand_rotation[f] @ (hand.joints_local(retarget.pose[f])[0]
-                                                                     - anchor_local))
+        wrist = _wrist_seen(retarget, retarget.hand_rotation[f], f)
         assert wrist[0] * side_x > 0.05  # m: beside the fingertips, on the hand's own side
     _assert_touches_hiding_at_most_one_eye(astronaut, pattern, seed)
 

@@ -18,7 +18,6 @@ blink when the driving face does.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import cv2
@@ -42,7 +41,7 @@ ARM_IN_PLANE = np.array([0.55, 1.0, -0.3])
 # Poking or swiping the forehead the elbow goes out to the side: a forearm hanging down from the brow would cross
 # the eyes (and a swipe's wrist, kept below its fingertips, would swing from one side of the face to the other).
 ARM_FROM_FOREHEAD = np.array([1.0, 0.5, -0.3])
-MAX_WRIST_BEND_RAD = np.deg2rad(50.0)  # how far the forearm may turn off the hand's axis toward ARM_IN_PLANE
+MAX_WRIST_BEND_RAD = np.deg2rad(50.0)  # how far the forearm may turn off the hand's axis toward arm_in_plane
 # A pointing hand as people hold it: index straight, the other fingers loosely curled (not a fist), thumb relaxed.
 POINT_RELAXED = make_pose((20, 30, 15, 10), (2, 0, 4, 2), (45, 0, 55, 30), (52, 0, 62, 32), (60, -4, 62, 30))
 POKE_INTO_SKIN = (0.45, 0.65, 0.9, 1.3)  # candidate weights of the skin's inward normal in the finger's direction
@@ -70,9 +69,9 @@ STROKE_TURNS = np.zeros(1)  # a stroking hand is only rolled about its two pads
 
 def arm_in_plane(region: str, side_x: float) -> np.ndarray:
     """Camera-frame direction (not unit) a forearm naturally takes from the fingertips touching ``region`` (a poke,
-    a pinch or a swipe), for a hand on the side ``side_x`` (+1 the subject's left, the image's right): down and to
-    the hand's side; from the forehead out to the side, the elbow raised, so that neither the forearm nor the hand
-    hangs over the eyes."""
+    a pinch, a stroke or a swipe), for a hand on the side ``side_x`` (+1 the subject's left, the image's right):
+    down and to the hand's side; from the forehead out to the side, the elbow raised, so that neither the forearm
+    nor the hand hangs over the eyes."""
     return (ARM_FROM_FOREHEAD if region == "forehead" else ARM_IN_PLANE) * [side_x, 1.0, 1.0]
 
 
@@ -141,15 +140,21 @@ class Retargeter:
         self._offsets = self._anchor_corrections()
         self.pose, self.hand_rotation, self.reposed_arm_dir = self._natural_arm()
         self.arm_dir = self._flatter_forearm(self.reposed_arm_dir)
-        nearer = self._nearer_reach()
-        if nearer is not None:
-            self.targets = nearer
+        # The reach and the retreat reshaped in turn, each from the path the one before left.
+        self._follow(self._nearer_reach())
+        self._follow(self._reach_from_the_arm())
+        self._follow(self._slower_reach(fps))
+
+    def _follow(self, path: np.ndarray | None) -> None:
+        """Take ``path`` as the anchor's (None: keep the current one)."""
+        if path is not None:
+            self.targets = path
             self._offsets = self._anchor_corrections()
-        for reshape in (self._reach_from_the_arm, functools.partial(self._slower_reach, fps)):  # in this order
-            path = reshape()
-            if path is not None:
-                self.targets = path
-                self._offsets = self._anchor_corrections()
+
+    def _contact_span(self) -> tuple[int, int] | None:
+        """The plan's first and last contact frames, or None without contact."""
+        contact = np.flatnonzero(self.plan.expect_contact)
+        return (int(contact[0]), int(contact[-1])) if len(contact) else None
 
     def _contact_material(self) -> np.ndarray:
         """Per frame ``(a, y)`` of the plan's contact point; frames without one take the nearest frame's."""
@@ -173,10 +178,11 @@ class Retargeter:
         from the side, the other fingers loosely curled (on the forehead the forearm comes from the side, the elbow
         raised, and the hand is seen from its back beside the brow: ``arm_in_plane``, ``point_palm``); a pinching
         or swiping hand swings about its two working fingertips (a stroking one only rolls about its two pads,
-        ``STROKE_TURNS``) until its wrist is below and to the side of them, on the forehead beside them (``_swung``), its forearm bent at the wrist (at most ``MAX_WRIST_BEND_RAD``)
-        toward ``arm_in_plane``. Every candidate is scored as the choreography scores its own: no part but the
-        working fingertips within ``CLEARANCE`` of the skin, the forearm included; the plan's own orientation is
-        kept where no candidate clears the face at least as well.
+        ``STROKE_TURNS``) until its wrist is below and to the side of them, on the forehead beside them
+        (``_swung``), its forearm bent at the wrist (at most ``MAX_WRIST_BEND_RAD``) toward ``arm_in_plane``. Every
+        candidate is scored as the choreography scores its own: no part but the working fingertips within
+        ``CLEARANCE`` of the skin, the forearm included; the plan's own orientation is kept where no candidate
+        clears the face at least as well.
         """
         plan, head = self.plan, self.head
         pose = np.array(plan.pose, np.float64)
@@ -313,13 +319,14 @@ class Retargeter:
         return self.scale * points @ self.rotation.T + self.translation
 
     def _swung(self, pose, rotation, arm, want_arm, normals, clearances, base, c0, c1, turns=SWING_TURNS):
-        """A pinching or swiping hand turned about the skin's normal at its anchor (``SWING_TURNS``: a pinch's fold,
-        a swipe's pads taken at another angle), rolled about the line through its two working fingertips (thumb
-        and index for a pinch, index and middle for a swipe; both stay where they are) and its forearm bent at
-        the wrist toward ``arm_in_plane``: of the candidates that clear the face as well as the plan, the one whose
-        wrist lies most nearly below and to the side of the fingertips (on the forehead beside them, the elbow
-        out), the way people reach up to pinch a cheek, wipe across their mouth or their brow, rather than the
-        choreography's hand pointing into the face with its forearm at the camera."""
+        """A pinching or swiping hand turned about the skin's normal at its anchor (``turns``: a pinch's fold, a
+        swipe's pads taken at another angle; a stroke, ``STROKE_TURNS``, is not turned), rolled about the line
+        through its two working fingertips (thumb and index for a pinch, index and middle for a swipe or a stroke;
+        both stay where they are) and its forearm bent at the wrist toward ``arm_in_plane``: of the candidates
+        that clear the face as well as the plan, the one whose wrist lies most nearly below and to the side of the
+        fingertips (on the forehead beside them, the elbow out), the way people reach up to pinch a cheek, wipe
+        across their mouth or their brow, rather than the choreography's hand pointing into the face with its
+        forearm at the camera."""
         plan = self.plan
         other_tip = 4 if plan.anchor == "pinch" else 12
         bends = (1.0, 0.6, 0.3, 0.0)
@@ -400,11 +407,10 @@ class Retargeter:
         above the skin, are left as planned, longer ones blend in), unless the hand, forearm included, would then
         come nearer the skin than the planned frame does (the same collision spheres and clearance as the
         re-posing)."""
-        plan = self.plan
-        contact = np.flatnonzero(plan.expect_contact)
-        if not len(contact):
+        plan, span = self.plan, self._contact_span()
+        if span is None:
             return None
-        c0, c1 = int(contact[0]), int(contact[-1])
+        c0, c1 = span
         toward = -self.rotation.T[:, 2]  # head-frame direction to the camera
         target = self.targets
         out = target.copy()
@@ -432,14 +438,12 @@ class Retargeter:
         Per side of the touch, each frame's offset from the first (last) contact point is turned about the camera's
         viewing axis through that point into the forearm's direction as the picture shows it; the turn grows in over
         the part of the offset beyond the hover (``REACH_DEPTH_FREE``, over ``REACH_TURN_BLEND``), so the landing
-        is as planned. Where a frame so turned
-        would bring the hand, forearm included, nearer the skin than the frame it replaces, the side's angle is
-        reduced by quarters until none does."""
-        plan = self.plan
-        contact = np.flatnonzero(plan.expect_contact)
-        if plan.pattern.region != "forehead" or not len(contact):
+        is as planned. Where a frame so turned would bring the hand, forearm included, nearer the skin than the frame
+        it replaces, the side's angle is reduced by quarters until none does."""
+        plan, span = self.plan, self._contact_span()
+        if plan.pattern.region != "forehead" or span is None:
             return None
-        c0, c1 = int(contact[0]), int(contact[-1])
+        c0, c1 = span
         side_x = 1.0 if plan.hand_side == "left" else -1.0
         want = arm_in_plane("forehead", side_x)[:2]
         target = self.targets
@@ -453,10 +457,11 @@ class Retargeter:
             # Per frame, the angle about the viewing axis from the offset to the forearm's direction.
             angles = np.arctan2(seen[:, 0] * want[1] - seen[:, 1] * want[0], seen @ want)
             grow = np.clip((np.linalg.norm(offsets, axis=1) - REACH_DEPTH_FREE) / REACH_TURN_BLEND, 0.0, 1.0)
+            planned = self._intrusions(frames, target[frames])
             for scale in (1.0, 0.75, 0.5, 0.25):
                 turned = np.array([_axis_rotation(view, a * scale * g) @ o for o, a, g in zip(offsets, angles, grow)])
                 moved = target[touch] + turned
-                if self._no_nearer(frames, moved, target):
+                if self._no_nearer(frames, moved, planned):
                     out[frames] = moved
                     break
         return None if np.array_equal(out, target) else out
@@ -472,11 +477,10 @@ class Retargeter:
         arriving along the planned direction. Where a frame so placed would bring the hand, forearm included, nearer
         the skin than the frame it replaces (``_intrusion``), the speed allowed on that side is raised by steps
         until none does; the side is kept as planned if only the planned speed passes."""
-        plan = self.plan
-        contact = np.flatnonzero(plan.expect_contact)
-        if not len(contact) or not (np.isfinite(fps) and fps > 0):
+        plan, span = self.plan, self._contact_span()
+        if span is None or not (np.isfinite(fps) and fps > 0):
             return None
-        c0, c1 = int(contact[0]), int(contact[-1])
+        c0, c1 = span
         target = self.targets
         out = target.copy()
         for frames in (np.arange(c0, -1, -1), np.arange(c1, plan.num_frames)):  # outward from the touch
@@ -486,20 +490,25 @@ class Retargeter:
             steps = np.linalg.norm(np.diff(points, axis=0), axis=1)
             along = np.r_[0.0, np.cumsum(steps)]  # arc length from the touch
             limit = MAX_REACH_SPEED / fps
+            planned = self._intrusions(frames[1:], points[1:])  # the touch itself does not move
             while limit < steps.max():
                 reached = np.r_[0.0, np.cumsum(np.minimum(steps, limit))]
                 moved = np.stack([np.interp(reached, along, points[:, k]) for k in range(3)], axis=1)
-                if self._no_nearer(frames[1:], moved[1:], target):  # the touch itself does not move
+                if self._no_nearer(frames[1:], moved[1:], planned):
                     out[frames] = moved
                     break
                 limit *= 1.25
         return None if np.array_equal(out, target) else out
 
-    def _no_nearer(self, frames: np.ndarray, anchors: np.ndarray, target: np.ndarray) -> bool:
-        """Whether the hand anchored at ``anchors`` instead of ``target`` comes no nearer the skin in any of
-        ``frames`` (``_intrusion``)."""
-        return all(self._intrusion(int(f), anchor) <= self._intrusion(int(f), target[f]) + 1e-6
-                   for f, anchor in zip(frames, anchors))
+    def _intrusions(self, frames: np.ndarray, anchors: np.ndarray) -> list[float]:
+        """``_intrusion`` of each of ``frames`` with its anchor at the matching row of ``anchors``."""
+        return [self._intrusion(int(f), anchor) for f, anchor in zip(frames, anchors)]
+
+    def _no_nearer(self, frames: np.ndarray, anchors: np.ndarray, planned: list[float]) -> bool:
+        """Whether the hand anchored at ``anchors`` comes no nearer the skin in any of ``frames`` than the
+        ``planned`` intrusions (``_intrusions`` of the anchors it replaces); stops at the first that does."""
+        return all(self._intrusion(int(f), anchor) <= before + 1e-6
+                   for f, anchor, before in zip(frames, anchors, planned))
 
     def _intrusion(self, f: int, anchor: np.ndarray, arm: np.ndarray | None = None) -> float:
         """Summed intrusion (m) inside ``CLEARANCE`` of the skin of every collision sphere of frame ``f``'s hand and
