@@ -1,7 +1,7 @@
 """Training-step time and peak memory of a preset, per stage: forward + backward + AdamW step on a random batch.
 
     HF_HUB_OFFLINE=1 python benchmarks/bench_model.py --preset tiny --stage 1 2 --steps 5
-    python benchmarks/bench_model.py --preset sd15 --stage 2 --device cuda model.pretrained.sd_path=DIR ...
+    python benchmarks/bench_sd15.py --device cuda      # the sd15 size on a GPU, bf16 autocast against float32
 
 Peak memory is the CUDA allocator's peak on GPU and the process's peak RSS on CPU (so on CPU it is cumulative over
 the stages run in one process: run one stage per process for exact figures).
@@ -20,6 +20,32 @@ from interanimate.models import InterAnimateModel
 from interanimate.training.batch import random_batch
 from interanimate.training.config import load_config
 from interanimate.training.stages import apply_stage, uses_motion_modules
+
+
+
+def time_training_steps(model, batch: dict, config, schedule: NoiseSchedule, stage: int, steps: int,
+                        bf16_autocast: bool = False) -> tuple[list[str], float]:
+    """Mean seconds of ``steps`` forward + backward + AdamW steps of ``stage`` on ``batch``, after one untimed
+    warm-up step; ``bf16_autocast`` runs the forward under bf16 autocast with float32 weights (what
+    ``train.mixed_precision=bf16`` does). Returns the trainable parameters' names too."""
+    trainable = apply_stage(model, stage)
+    optimiser = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.train.learning_rate)
+    device = batch["pixel_values"].device
+    times = []
+    for step in range(steps + 1):  # the first step warms up and is not timed
+        start = time.perf_counter()
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16_autocast):
+            terms = compute_loss(model, batch, schedule, config.loss, config.dropout,
+                                 generator=torch.Generator().manual_seed(step),
+                                 use_motion_modules=uses_motion_modules(stage))
+        terms["loss"].backward()
+        optimiser.step()
+        optimiser.zero_grad(set_to_none=True)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        if step:
+            times.append(time.perf_counter() - start)
+    return trainable, sum(times) / len(times)
 
 
 def main() -> None:
@@ -46,28 +72,12 @@ def main() -> None:
           f"batch={batch_size} device={device} dtype={args.dtype} threads={torch.get_num_threads()}")
     print(f"{'stage':>5} {'frames':>6} {'trainable M':>11} {'step s':>8} {'clips/s':>8} {'peak MiB':>9}")
     for stage in args.stage:
-        trainable = apply_stage(model, stage)
-        params = [p for p in model.parameters() if p.requires_grad]
-        optimiser = torch.optim.AdamW(params, lr=config.train.learning_rate)
         frames = 1 if stage == 1 else config.data.num_frames
         batch = random_batch(batch_size, frames, config.data.resolution, config.model.id_preserver.embedding_dim)
         batch = {k: (v.to(device, dtype) if v.is_floating_point() else v.to(device)) for k, v in batch.items()}
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats()
-        times = []
-        for step in range(args.steps + 1):  # the first step warms up and is not timed
-            start = time.perf_counter()
-            terms = compute_loss(model, batch, schedule, config.loss, config.dropout,
-                                 generator=torch.Generator().manual_seed(step),
-                                 use_motion_modules=uses_motion_modules(stage))
-            terms["loss"].backward()
-            optimiser.step()
-            optimiser.zero_grad(set_to_none=True)
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            if step:
-                times.append(time.perf_counter() - start)
-        step_time = sum(times) / len(times)
+        trainable, step_time = time_training_steps(model, batch, config, schedule, stage, args.steps)
         if device.type == "cuda":
             peak = torch.cuda.max_memory_allocated() / 2**20
         else:

@@ -181,3 +181,22 @@ def test_sd15_path_takes_the_composite_conditions(sd_folders):
     with torch.no_grad():
         model.pose_guider.conv_in_composite.weight.normal_(0, 0.5)
     assert not torch.allclose(_outputs(model, {**batch, "conditions": composite}), expected, atol=1e-4)
+
+
+def test_the_sd15_benchmark_builds_sd15s_architecture(monkeypatch):
+    """``benchmarks/bench_sd15.py`` times SD-1.5's shapes with random weights: its overrides build a UNet with
+    SD-1.5's 859,520,964 parameters and a VAE with its 83,653,863, and the sd15 preset's pose guider on top."""
+    import importlib
+    from pathlib import Path
+
+    from interanimate.training.config import load_config
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    bench = importlib.import_module("bench_sd15")
+    config = load_config("sd15", bench.SD15_ARCHITECTURE)
+    with torch.device("meta"):  # shapes only: nothing is allocated
+        model = InterAnimateModel.from_config(config.model, sample_size=config.data.resolution)
+    spatial = sum(p.numel() for n, p in model.unet.named_parameters() if "motion_modules" not in n)
+    assert spatial == 859_520_964
+    assert sum(p.numel() for p in model.vae.parameters()) == 83_653_863
+    assert model.unet.config.sample_size == 64 and model.latent_scale_factor == 8

@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 
 from interanimate.errors import OutputError, UserError
@@ -256,6 +255,8 @@ def encode_video(frames: np.ndarray, fps: float, crf: int = 18, metadata: dict[s
     else:
         codec, pix_fmt = "libx264", "yuv420p" if height % 2 == 0 and width % 2 == 0 else "yuv444p"
         quality = {"crf": str(crf)}
+    import av  # imported where videos are handled, so configs and models load without PyAV
+
     buffer = io.BytesIO()
     # use_metadata_tags lets the MP4 muxer store any key (e.g. provenance tags), not only the standard few.
     options = {"movflags": "use_metadata_tags"} if metadata else {}
@@ -283,6 +284,8 @@ def encode_video(frames: np.ndarray, fps: float, crf: int = 18, metadata: dict[s
 
 
 def _open(source: Path | bytes) -> "av.container.InputContainer":
+    import av
+
     try:
         return av.open(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else str(source), mode="r")
     except (av.error.FFmpegError, OSError, ValueError) as err:
@@ -293,6 +296,8 @@ def decode_video(source: Path | bytes, frame_indices: list[int] | None = None) -
     """Decode an MP4 (path or bytes) to ``(F, H, W, 3) uint8`` RGB; optionally only some frames."""
     wanted = None if frame_indices is None else set(frame_indices)
     frames: list[np.ndarray] = []
+    import av
+
     try:
         with _open(source) as container:
             if not container.streams.video:
@@ -321,6 +326,8 @@ def decode_video(source: Path | bytes, frame_indices: list[int] | None = None) -
 def iter_video_frames(source: Path | bytes, convert: bool = True) -> Iterator[np.ndarray | None]:
     """Decode a video one frame at a time: ``(H, W, 3) uint8`` RGB each (``None`` each with ``convert=False``,
     to count frames without converting them)."""
+    import av
+
     try:
         with _open(source) as container:
             if not container.streams.video:
@@ -333,6 +340,8 @@ def iter_video_frames(source: Path | bytes, convert: bool = True) -> Iterator[np
 
 def read_container_metadata(source: Path | bytes) -> dict[str, str]:
     """The container-level metadata tags of a video (path or bytes)."""
+    import av
+
     try:
         with _open(source) as container:
             return dict(container.metadata)
@@ -342,6 +351,8 @@ def read_container_metadata(source: Path | bytes) -> dict[str, str]:
 
 def probe_video(source: Path | bytes) -> dict[str, float | int]:
     """Header facts without decoding: ``frames`` (as stored), ``width``, ``height``, ``fps``, ``codec``."""
+    import av
+
     try:
         with _open(source) as container:
             if not container.streams.video:
