@@ -50,6 +50,10 @@ POINT_PALM = np.array([-0.4, 1.0, 0.0])  # camera frame (x toward the hand's sid
 POINT_PALM_FOREHEAD = np.array([-0.3, 0.4, 1.0])  # ... on the forehead: toward the face, a little down
 ARM_LEANS = (0.3, 0.55, 0.8)  # candidate camera-ward components of the poking forearm
 MIN_POKE_COS = 0.4  # the finger meets the skin at no less than ~24 degrees
+# Where no poke clears the face as well as the plan (a chin, whose finger comes up from under the jaw), a candidate
+# may sink its parts this much (m, summed over the key frames) deeper than the plan: the contact solver backs the
+# hand out of what little remains.
+POKE_SINK_ALLOWANCE = 0.002
 # Where no re-posed candidate clears the face as well as the plan: a swing within this much summed intrusion (m) of
 # the least one's, none of its parts deeper in the skin than the plan's, is chosen by its wrist's direction.
 REPOSE_WITHIN_CLEARANCE = 0.002
@@ -302,14 +306,14 @@ class Retargeter:
                 score = intrusion + 1e-5 * (3.0 * lean + k_in + abs(roll))
                 if intrusion <= base[0] + 1e-6 and score < best[0]:
                     best = (score, (want, want_palm, k_in, roll), arms, pose)
-                elif depth <= base[1] + 1e-6 and score < fallback[0]:
+                elif depth <= base[1] + POKE_SINK_ALLOWANCE and score < fallback[0]:
                     fallback = (score, (want, want_palm, k_in, roll), arms, pose)
             if np.isfinite(best[0]):
                 break
         if not np.isfinite(best[0]) and np.isfinite(fallback[0]):
             # No candidate clears the face as well as the plan (a chin, whose finger comes up from under the jaw):
             # rather than the choreography's forearm at the camera, the candidate nearest the skin's clearance that
-            # sinks no part deeper into the skin than the plan does.
+            # sinks its parts no more than ``POKE_SINK_ALLOWANCE`` deeper into the skin than the plan does.
             best = fallback
         if np.isfinite(best[0]):
             best = (best[0], poke_rotation(*best[1], range(plan.num_frames)), best[2], best[3])
