@@ -8,8 +8,9 @@ import numpy as np
 
 from interanimate.data.synth.choreography import CLEARANCE, anchor_point, frame_align, tip_centres
 from interanimate.data.synth.hand import NUM_POSE
-from interanimate.render.composite.placement import (ARM_LEANS, MAX_WRIST_BEND_RAD, MIN_POKE_COS,
-                                                     POINT_RELAXED, POKE_INTO_SKIN, POKE_ROLLS,
+from interanimate.render.composite.placement import (ARM_LEANS, END_ON_FREE, END_ON_POKE, END_ON_SWING,
+                                                     MAX_WRIST_BEND_RAD, MIN_POKE_COS, POINT_RELAXED,
+                                                     POKE_INTO_SKIN, POKE_ROLLS, POKE_SINK_ALLOWANCE,
                                                      REPOSE_WITHIN_CLEARANCE, STROKE_TURNS, SWING_ROLLS, SWING_TURNS,
                                                      _axis_rotation, _turn, _unit, arm_in_plane, point_palm)
 
@@ -23,9 +24,10 @@ def reference_natural_arm(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     half, the palm turned down and toward the face's midline (``POINT_PALM``) so the hand is seen from the side,
     the other fingers loosely curled; a swipe's hand pitches toward the face's plane and its forearm bends at
     the wrist (at most ``MAX_WRIST_BEND_RAD``) toward ``arm_in_plane``. Every candidate is scored as the choreography scores its own: no part but the working
-    fingertip within ``CLEARANCE`` of the skin, the forearm included. Where no candidate clears the face at least
-    as well as the plan, those that sink no part deeper into the skin than the plan are taken, nearest the
-    clearance first; the plan's own orientation is kept where there are none.
+    fingertip within ``CLEARANCE`` of the skin, the forearm included, and a hand seen end-on charged for it. Where
+    no candidate clears the face at least as well as the plan, those that sink no part deeper into the skin than
+    the plan (a poke: no more than ``POKE_SINK_ALLOWANCE`` deeper) are taken, nearest the clearance first; the
+    plan's own orientation is kept where there are none.
     """
     plan, head = self.plan, self.head
     pose = np.array(plan.pose, np.float64)
@@ -65,10 +67,20 @@ def reference_natural_arm(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             depth += float(np.clip(-gap[~working], 0.0, None).sum())
         return total, depth
 
+    def end_on(pose_, rotation_, frames) -> float:
+        """Mean over ``frames`` of the hand axis' (wrist to middle knuckle) depth component beyond END_ON_FREE."""
+        excess = []
+        for f in frames:
+            j = self.kinematic.joints_local(pose_[f])
+            seen = self._offsets[f][2] @ self.rotation @ (rotation_[f] @ (j[9] - j[0]))
+            excess.append(max(abs(seen[2]) / np.linalg.norm(seen) - END_ON_FREE, 0.0))
+        return float(np.mean(excess))
+
     base = clearance(pose, rotation, arm)
     if family in ("pinch", "swipe", "stroke"):
         turns = STROKE_TURNS if family == "stroke" else SWING_TURNS
-        return (pose, *_reference_swung(self, pose, rotation, arm, want_arm, normals, clearance, base, c0, c1, turns))
+        return (pose, *_reference_swung(self, pose, rotation, arm, want_arm, normals, clearance, end_on, base, c0, c1,
+                                        turns))
     # Pokes: the other fingers never more curled than a relaxed pointing hand.
     flexion = np.ones(NUM_POSE, bool)
     flexion[4:8] = False  # the index finger stays as planned
@@ -97,13 +109,13 @@ def reference_natural_arm(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                     rot[f] = frame_align(j[8] - j[5], [0.0, 0.0, 1.0], d, palm)
                 else:
                     arms = np.repeat(want[None], plan.num_frames, 0)
-                    # Intrusion first (none beyond the plan's), then the flattest forearm, the least inward
-                    # finger and the least roll.
+                    # Intrusion first (none beyond the plan's) against the hand seen end-on, then the flattest
+                    # forearm, the least inward finger and the least roll.
                     intrusion, depth = clearance(pose, rot, arms)
-                    score = intrusion + 1e-5 * (3.0 * lean + k_in + abs(roll))
+                    score = intrusion + END_ON_POKE * end_on(pose, rot, keys) + 1e-5 * (3.0 * lean + k_in + abs(roll))
                     if intrusion <= base[0] + 1e-6 and score < best[0]:
                         best = (score, rot, arms, pose)
-                    elif depth <= base[1] + 1e-6 and score < fallback[0]:
+                    elif depth <= base[1] + POKE_SINK_ALLOWANCE and score < fallback[0]:
                         fallback = (score, rot, arms, pose)
         if np.isfinite(best[0]):
             break
@@ -112,7 +124,7 @@ def reference_natural_arm(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.array(best[3]), np.array(best[1]), np.array(best[2])
 
 
-def _reference_swung(self, pose, rotation, arm, want_arm, normals, clearance, base, c0, c1, turns):
+def _reference_swung(self, pose, rotation, arm, want_arm, normals, clearance, end_on, base, c0, c1, turns):
     """A pinching or swiping hand turned about the skin's normal, rolled about its two working fingertips, its
     forearm bent toward ``arm_in_plane`` (on the forehead out to the side): of the candidates that clear the face
     as well as the plan, the one whose wrist lies most nearly in that direction from the fingertips."""
@@ -143,7 +155,8 @@ def _reference_swung(self, pose, rotation, arm, want_arm, normals, clearance, ba
                     local, _ = anchor_point(self.kinematic, pose[f], plan.anchor)
                     wrist = self.rotation @ (rot[f] @ (self.kinematic.joints_local(pose[f])[0] - local))
                     away.append(1.0 - float(_unit(wrist) @ want_cam))
-                score = float(np.mean(away)) + 1e-3 * (1.0 - bend) + 1e-4 * (abs(roll) + 2.0 * abs(turn))
+                score = float(np.mean(away)) + 1e-3 * (1.0 - bend) + 1e-4 * (abs(roll) + 2.0 * abs(turn)) \
+                    + END_ON_SWING * end_on(pose, rot, range(c0, c1 + 1))
                 if score < best[0]:
                     best = (score, rot, arms)
                 break

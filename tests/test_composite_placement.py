@@ -363,21 +363,49 @@ def test_a_chin_poke_no_candidate_clears_still_turns_its_forearm_from_the_camera
     assert clip.annotations.penetration.max() <= 1.0  # mm
 
 
+def _grace_hopper(size: int = 160):
+    """matplotlib's Grace Hopper portrait framed for the composite renderer, and its photo face."""
+    import cv2
+    import matplotlib.cbook
+
+    from interanimate.render.composite.face import build_face
+    from interanimate.render.composite.photo import load_photo
+
+    image = cv2.imread(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))[..., ::-1]
+    reference = load_photo(np.ascontiguousarray(image), size, "face", name="grace_hopper")
+    return reference, build_face(reference.image, reference.mesh)
+
+
+def _hand_axis_depth(retarget, f: int) -> float:
+    """How far frame ``f``'s placed hand, wrist to middle knuckle, points along the viewing axis (0: in the image
+    plane, 1: at or away from the camera)."""
+    joints = retarget.frame(f).joints
+    axis = joints[9] - joints[0]
+    return float(abs(axis[2]) / np.linalg.norm(axis))
+
+
+@pytest.mark.parametrize("pattern,seed", [("poke_nose", 1), ("poke_chin", 1)])
+def test_a_poking_hand_is_not_held_end_on_to_the_camera(pattern, seed):
+    """Of the re-posed pointing hands that clear the face as well, the one least seen end-on is taken: wrist to
+    knuckles along the viewing axis the hand is a foreshortened blob that hand detectors miss. On Grace Hopper's
+    nose and chin the hand's axis was 44-46 degrees off the viewing axis through the touch; charged for it
+    (``END_ON_POKE``), it comes within ``END_ON_FREE`` of the image plane."""
+    from interanimate.render.composite.placement import END_ON_FREE
+
+    _, face = _grace_hopper()
+    retarget = _retarget(face, pattern, seed)
+    for f in _contact_frames(retarget):
+        assert _hand_axis_depth(retarget, f) <= END_ON_FREE + 0.01
+
+
 def test_a_chin_poke_whose_every_candidate_grazes_the_skin_still_rises_from_below():
     """On Grace Hopper's chin every re-posed pointing hand comes a little nearer the skin than the plan's (its tip
     grazes the jaw in the retreat), so no candidate passed and the choreography's hand stayed: the finger pointing
     straight into the chin, the hand hidden behind its own forearm. Within ``POKE_SINK_ALLOWANCE`` the finger now
     rises from below the chin, and the contact solver leaves no penetration."""
-    import cv2
-    import matplotlib.cbook
-
     from interanimate.render.composite import render_composite
-    from interanimate.render.composite.face import build_face
-    from interanimate.render.composite.photo import load_photo
 
-    image = cv2.imread(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))[..., ::-1]
-    reference = load_photo(np.ascontiguousarray(image), 160, "face", name="grace_hopper")
-    face = build_face(reference.image, reference.mesh)
+    reference, face = _grace_hopper()
     retarget = _retarget(face, "poke_chin", 20)
     for f in _contact_frames(retarget):
         joints = retarget.frame(f).joints  # camera frame: y down the picture, z away from the camera

@@ -69,6 +69,14 @@ REACH_TURN_BLEND = 0.02  # m beyond the hover over which a forehead reach turns 
 SWING_ROLLS = np.deg2rad(np.arange(-150, 151, 15))  # candidate rolls of a pinching/swiping hand about its two tips
 SWING_TURNS = np.deg2rad([0.0, -25.0, 25.0, -50.0, 50.0])  # candidate turns of those tips about the skin's normal
 STROKE_TURNS = np.zeros(1)  # a stroking hand is only rolled about its two pads
+# A hand whose axis (wrist to middle knuckle) points at the camera or away from it is seen end-on, foreshortened to a
+# blob that hand detectors miss (on the composite gallery MediaPipe found under half of the hands held within 30
+# degrees of the viewing axis, over nine in ten of those within 30 degrees of the image plane). Candidates are
+# charged for the part of that axis' camera-ward (or away) component beyond END_ON_FREE: per unit, END_ON_POKE
+# metres of intrusion for a poke, END_ON_SWING of a swing's wrist-direction score.
+END_ON_FREE = 0.6
+END_ON_POKE = 0.05
+END_ON_SWING = 1.0
 
 
 def arm_in_plane(region: str, side_x: float) -> np.ndarray:
@@ -185,8 +193,8 @@ class Retargeter:
         ``STROKE_TURNS``) until its wrist is below and to the side of them, on the forehead beside them
         (``_swung``), its forearm bent at the wrist (at most ``MAX_WRIST_BEND_RAD``) toward ``arm_in_plane``. Every
         candidate is scored as the choreography scores its own: no part but the working fingertips within
-        ``CLEARANCE`` of the skin, the forearm included; the plan's own orientation is kept where no candidate
-        clears the face at least as well.
+        ``CLEARANCE`` of the skin, the forearm included; of those, a hand seen end-on is charged for it
+        (``_end_on``); the plan's own orientation is kept where no candidate clears the face at least as well.
         """
         plan, head = self.plan, self.head
         pose = np.array(plan.pose, np.float64)
@@ -300,10 +308,11 @@ class Retargeter:
                     candidates.append((k_in, roll, poke_rotation(want, want_palm, k_in, roll, keys)))
             arms = np.repeat(want[None], plan.num_frames, 0)
             intrusions, depths = clearances(pose, [c[2] for c in candidates], [arms] * len(candidates))
-            for (k_in, roll, _), intrusion, depth in zip(candidates, intrusions, depths):
-                # Intrusion first (none beyond the plan's), then the flattest forearm, the least inward finger and
-                # the least roll.
-                score = intrusion + 1e-5 * (3.0 * lean + k_in + abs(roll))
+            end_on = self._end_on([c[2] for c in candidates], joints, keys)
+            for (k_in, roll, _), intrusion, depth, seen in zip(candidates, intrusions, depths, end_on):
+                # Intrusion first (none beyond the plan's) against the hand seen end-on, then the flattest forearm,
+                # the least inward finger and the least roll.
+                score = intrusion + END_ON_POKE * seen + 1e-5 * (3.0 * lean + k_in + abs(roll))
                 if intrusion <= base[0] + 1e-6 and score < best[0]:
                     best = (score, (want, want_palm, k_in, roll), arms, pose)
                 elif depth <= base[1] + POKE_SINK_ALLOWANCE and score < fallback[0]:
@@ -318,6 +327,18 @@ class Retargeter:
         if np.isfinite(best[0]):
             best = (best[0], poke_rotation(*best[1], range(plan.num_frames)), best[2], best[3])
         return np.array(best[3]), np.array(best[1]), np.array(best[2])
+
+    def _end_on(self, rotations, joints: list, frames) -> np.ndarray:
+        """Per candidate (``rotations`` ``(C, F, 3, 3)``, hand to head frame; ``joints`` the frames' local joints):
+        the mean over ``frames`` of how far the hand's axis, wrist to middle knuckle, points along the camera's
+        viewing axis beyond ``END_ON_FREE`` (the unit axis' depth component), as the frame places the hand."""
+        frames = list(frames)
+        axes = np.array([joints[f][9] - joints[f][0] for f in frames])  # (K, 3) hand frame
+        # Head frame to camera: the mapping's rotation, then the frame's turn onto the photo's skin normal.
+        to_camera = np.array([self._offsets[f][2] @ self.rotation for f in frames])
+        seen = np.einsum("kij,ckjl,kl->cki", to_camera, np.asarray(rotations)[:, frames], axes)
+        depth = np.abs(seen[..., 2]) / np.linalg.norm(seen, axis=-1)
+        return np.clip(depth - END_ON_FREE, 0.0, None).mean(1)
 
     def _map(self, points: np.ndarray) -> np.ndarray:
         return self.scale * points @ self.rotation.T + self.translation
@@ -368,7 +389,10 @@ class Retargeter:
 
     def _swing_choice(self, candidates, allowed, bends, reach, want_cam, c0, c1, best):
         """Of the ``allowed`` swing candidates, per turn and roll the most bent forearm, the one whose wrist lies
-        most nearly in a forearm's natural direction from the fingertips."""
+        most nearly in a forearm's natural direction from the fingertips, and whose hand is least seen end-on
+        (``_end_on``)."""
+        joints = [self.kinematic.joints_local(p) for p in self.plan.pose]
+        span = list(range(c0, c1 + 1))
         for group in range(0, len(candidates), len(bends)):  # per turn and roll, the most bent forearm that clears
             for i in range(group, group + len(bends)):
                 turn, roll, bend, rot, arms = candidates[i]
@@ -377,7 +401,7 @@ class Retargeter:
                 # How far the wrist's direction from the fingertips is from a forearm's natural one (camera frame).
                 wrist = np.einsum("ij,fjk,fk->fi", self.rotation, rot[c0:c1 + 1], reach)
                 score = float(np.mean(1.0 - _units(wrist) @ want_cam)) + 1e-3 * (1.0 - bend) \
-                    + 1e-4 * (abs(roll) + 2.0 * abs(turn))
+                    + 1e-4 * (abs(roll) + 2.0 * abs(turn)) + END_ON_SWING * float(self._end_on([rot], joints, span)[0])
                 if score < best[0]:
                     best = (score, rot, arms)
                 break
