@@ -9,6 +9,8 @@ skimage_data = pytest.importorskip("skimage.data")
 
 from conftest import COMPOSITE_FRAMES as FRAMES, COMPOSITE_SIZE as SIZE
 
+from interanimate.data.schema import HAND_SIDES
+
 
 @pytest.fixture(scope="module")
 def pinch(astronaut):
@@ -84,6 +86,22 @@ def test_same_seed_same_clip_other_seed_other_clip(astronaut, poke):
     assert np.array_equal(again.annotations.hand_keypoints, poke.annotations.hand_keypoints, equal_nan=True)
     other = render_composite(astronaut, "poke_cheek_left", FRAMES, 25.0, seed=4)
     assert not np.array_equal(other.frames, poke.frames)
+
+
+@pytest.mark.parametrize("pattern,side", [("pinch_cheek_left", "left"), ("stroke_cheek_right", "right")])
+def test_a_cheek_is_touched_by_its_own_sides_hand_unless_another_is_asked_for(astronaut, pattern, side):
+    """Reaching across the face a hand must hold its knuckles at the camera to clear the nose (end-on, which hand
+    detectors miss) and its forearm crosses the mouth: unless told otherwise a cheek gets the hand on its side,
+    where the generator left it to the other hand for most seeds (5 of 6 for the left cheek's pinch)."""
+    from interanimate.render.composite import render_composite
+
+    other = "right" if side == "left" else "left"
+    for seed in (0, 1, 2):
+        clip = render_composite(astronaut, pattern, FRAMES, 25.0, seed=seed)
+        assert clip.info["acting_hand"] == side
+        assert clip.annotations.hand_present[:, HAND_SIDES.index(side)].any()
+    asked = render_composite(astronaut, pattern, FRAMES, 25.0, seed=0, hand=other)
+    assert asked.info["acting_hand"] == other
 
 
 def test_hand_takes_the_face_skin_tone(astronaut, poke):

@@ -55,6 +55,9 @@ SHADOW_TINT = np.array([0.8, 1.0, 1.15])
 SHADOW_REACH_M = 0.12  # skin this far (in the image plane) from the hand's spheres is tested for its shadow
 HAND_SOFTEN_PX = 0.45  # optical softness given to the drawn hand, like the photo's own lens and resampling
 SOFTEN_REACH_PX = 4  # beyond the softening kernel's reach (its radius is 2 px at 0.45 px) and its mirrored border
+# Unless a hand is asked for, a cheek is touched by the hand on its own side: reaching across the face, a hand must
+# hold its knuckles at the camera to clear the nose, end-on, and its forearm crosses the mouth and chin.
+SAME_SIDE_HAND = {"cheek_left": "left", "cheek_right": "right"}
 SLEEVES = np.array([[0.05, 0.06, 0.09], [0.12, 0.12, 0.13], [0.20, 0.05, 0.05], [0.03, 0.10, 0.06],
                     [0.30, 0.28, 0.25]])
 
@@ -207,17 +210,31 @@ def _rngs(seed: int, key: int) -> tuple[np.random.Generator, np.random.Generator
             np.random.default_rng(np.random.SeedSequence([seed, key, 14])))
 
 
+def _performance(pattern: str, num_frames: int, fps: float, seed: int, hand: str | None):
+    """The synthetic performance's plan (not its frames) acted with ``hand``; without one, a cheek with the hand on
+    its own side (``SAME_SIDE_HAND``) where the generator has such a performance, else the generator's choice."""
+    from interanimate.pipelines.motion import synthesize_performance
+
+    side = hand or SAME_SIDE_HAND.get(get_pattern(pattern).region)
+    try:
+        return synthesize_performance(pattern, num_frames, fps, seed, side, pixels=False)
+    except AnimateError:
+        if hand is not None or side is None:
+            raise
+        return synthesize_performance(pattern, num_frames, fps, seed, None, pixels=False)
+
+
 def render_composite(reference: ReferenceFace, pattern: str, num_frames: int, fps: float, seed: int,
                      hand: str | None = None, face: PhotoFace | None = None) -> CompositeClip:
     """Render ``pattern`` on ``reference`` (framed, with its mesh); see the module docstring."""
-    from interanimate.pipelines.motion import SYNTH_ACTOR_SIZE, synthesize_performance
+    from interanimate.pipelines.motion import SYNTH_ACTOR_SIZE
 
     _check_reference(reference)
     clock = _Clock()
     face = face or build_face(reference.image, reference.mesh)
     clock.lap("face")
     info_pattern = get_pattern(pattern)
-    actor = synthesize_performance(pattern, num_frames, fps, seed, hand, pixels=False)  # its plan, not its frames
+    actor = _performance(pattern, num_frames, fps, seed, hand)
     plan = actor.plan
     subject, head, hands = subject_models(seed, 0, SYNTH_ACTOR_SIZE)
     retarget = Retargeter(face, head, hands[plan.hand_side], plan, long_sleeves=False, fps=fps)
