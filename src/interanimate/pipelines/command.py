@@ -71,7 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from interanimate.data.jobs import add_engine_arguments
 
     add_engine_arguments(parser, noun="clips")
-    parser.add_argument("--hand", choices=("left", "right"), help="acting hand for patterns (subject's side)")
+    parser.add_argument("--hand", choices=("left", "right"),
+                        help="acting hand for patterns (subject's side; default: the choreography's draw, and with the "
+                             "composite renderer a cheek's own side)")
     parser.add_argument("--frames", type=positive_int, help="frames per clip (pattern default 16; driving: all)")
     parser.add_argument("--fps", type=fps_float, help="frame rate (pattern default 25; driving: the video's)")
     parser.add_argument("--seed", type=seed_int, default=0, help="seed of the first clip (clip i uses seed + i)")
