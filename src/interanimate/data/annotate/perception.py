@@ -91,7 +91,6 @@ class Perceiver:
         from mediapipe.tasks.python import BaseOptions, vision
 
         self.mirrored = mirrored
-        self._frames_seen = 0
         face_options = vision.FaceLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(model_path("face_landmarker"))),
             running_mode=vision.RunningMode.VIDEO, num_faces=max_faces,
@@ -115,14 +114,12 @@ class Perceiver:
 
         height, width = frame.shape[:2]
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=_aligned(frame))
-        if self._frames_seen == 0:  # the graphs print their remaining set-up notices on the first frame
-            with quiet_native_stderr():
-                faces = self._face.detect_for_video(image, timestamp_ms)
-                hands = self._hand.detect_for_video(image, timestamp_ms)
-        else:
+        # The graphs print their remaining set-up notices on the first frame, and LiteRT warns once about an input
+        # tensor it has to realign whenever a model first runs, which for the hand's landmark model is the first
+        # frame with a palm in it: every call is kept off the terminal.
+        with quiet_native_stderr():
             faces = self._face.detect_for_video(image, timestamp_ms)
             hands = self._hand.detect_for_video(image, timestamp_ms)
-        self._frames_seen += 1
         out = FrameObservation()
         # MediaPipe's normalised z uses the same scale as x, so multiplying by the width gives pixels.
         scale = np.array([width, height, width], np.float32)
