@@ -22,7 +22,6 @@ from interanimate.training.config import load_config
 from interanimate.training.stages import apply_stage, uses_motion_modules
 
 
-
 def time_training_steps(model, batch: dict, config, schedule: NoiseSchedule, stage: int, steps: int,
                         bf16_autocast: bool = False) -> tuple[list[str], float]:
     """Mean seconds of ``steps`` forward + backward + AdamW steps of ``stage`` on ``batch``, after one untimed

@@ -121,6 +121,7 @@ def sampling_rows(model, config, device: torch.device, steps: int, composite: bo
                                            window_frames=frames, guidance_scale=config.sampler.guidance_scale)
     batch = _batch(config, frames, device, composite)
     guidance = config.sampler.guidance_scale
+    schedule = NoiseSchedule.from_config(config.scheduler)
     rows = [("plain (float32, nothing cached)", PLAIN_SPEED, 1.0), ("default", SamplingSpeed(), 1.0),
             ("default, from the composite at strength 0.6", SamplingSpeed(), 0.6)]
     print(f"\nsampling: one clip of {frames} frames at {size} px, {steps} DDIM steps, guidance {guidance}, best of "
@@ -135,7 +136,7 @@ def sampling_rows(model, config, device: torch.device, steps: int, composite: bo
             start = time.perf_counter()
             with torch.no_grad():
                 sample(model, batch["reference_pixel_values"], batch["conditions"], [0] * batch["conditions"].shape[0],
-                       schedule=NoiseSchedule.from_config(config.scheduler), pattern_id=batch["pattern_id"],
+                       schedule=schedule, pattern_id=batch["pattern_id"],
                        identity_embedding=batch["identity_embedding"], num_inference_steps=steps,
                        guidance_scale=guidance, prediction_type=config.loss.prediction_type,
                        init_pixel_values=batch["pixel_values"] if strength < 1 else None, strength=strength,

@@ -184,6 +184,22 @@ def test_a_detection_elsewhere_in_the_frame_does_not_find_the_hand():
     assert anatomy.localised(detected, stray, target, present)[:, 0].all()
 
 
+def test_found_on_target_moves_a_hand_read_in_the_other_slot_and_drops_one_found_elsewhere():
+    target = _remove_hand(_hands_video(), 0)  # the right hand (slot 1) is labelled
+    present = np.zeros((len(target), 2), bool)
+    present[:, 1] = True
+    size = np.ptp(target[0, 1, :, :2], axis=0).max()
+    detected = np.full_like(target, np.nan)
+    detected[:, 0] = target[:, 1]  # the detector calls it the other hand
+    detected[6:, 0, :, :2] = target[6:, 1, :, :2] * 0.2 + 2.0 * size  # and later finds a small "hand" far away
+    found = np.zeros_like(present)
+    found[:, 0] = True
+    keypoints, kept, stats = anatomy.found_on_target(detected, found, target, present)
+    assert kept[:6, 1].all() and not kept[6:, 1].any() and not kept[:, 0].any()
+    np.testing.assert_array_equal(keypoints[:6, 1], target[:6, 1])
+    assert stats["frames_swapped"] >= 6
+
+
 def test_two_hands_keep_the_detector_order_unless_crossing_lies_nearer():
     target = _hands_video()
     present = np.ones((len(target), 2), bool)

@@ -39,11 +39,10 @@ def _tile_row(frames: np.ndarray, found: np.ndarray, thumb: int) -> np.ndarray:
 def _scores(found, ann) -> dict:
     from interanimate.evaluation import anatomy
 
-    # Hands matched to the labels by position, as the evaluation does; "wrong side": frames where that swapped
-    # MediaPipe's left/right label.
-    keypoints, present, matching = anatomy.match_hands(found.hand_keypoints, found.hand_present, ann.hand_keypoints,
-                                                       ann.hand_present)
-    present = anatomy.localised(keypoints, present, ann.hand_keypoints, ann.hand_present)  # found on the hand
+    # Hands matched to the labels by position and kept where they lie on the labelled hand, as the evaluation does;
+    # "wrong side": frames where the matching swapped MediaPipe's left/right label.
+    keypoints, present, matching = anatomy.found_on_target(found.hand_keypoints, found.hand_present,
+                                                           ann.hand_keypoints, ann.hand_present)
     rate = anatomy.hand_detection_rate(present, ann.hand_present)
     wrong_side = matching["frames_swapped"]
     pck = {a: anatomy.hand_pck(keypoints, ann.hand_keypoints, alpha=a) for a in (0.1, 0.2)}

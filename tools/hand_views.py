@@ -35,9 +35,8 @@ def hand_views(dataset: Path) -> list[tuple[str, float, bool]]:
         frames = decode_video(folder / "video.mp4")
         ann = load_annotations(folder / "annotations.npz", frames.shape[1], frames.shape[2])
         found = redetect(frames, record.fps)
-        keypoints, present, _ = anatomy.match_hands(found.hand_keypoints, found.hand_present, ann.hand_keypoints,
-                                                    ann.hand_present)
-        present = anatomy.localised(keypoints, present, ann.hand_keypoints, ann.hand_present)
+        _, present, _ = anatomy.found_on_target(found.hand_keypoints, found.hand_present, ann.hand_keypoints,
+                                                ann.hand_present)
         family = get_pattern(record.pattern).family
         for f, h in zip(*np.nonzero(ann.hand_present)):
             axis = ann.joints_3d[f, h, 9].astype(np.float64) - ann.joints_3d[f, h, 0]

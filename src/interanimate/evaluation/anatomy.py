@@ -122,6 +122,14 @@ def localised(predicted: np.ndarray, predicted_present: np.ndarray, target: np.n
     return pred_on & (~tgt_on | on_target)
 
 
+def found_on_target(predicted: np.ndarray, predicted_present: np.ndarray, target: np.ndarray,
+                    target_present: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
+    """``match_hands`` then ``localised``: the predicted hands in the target's slots, the ``(F, 2)`` presence of
+    those that lie on their target hand, and the matching's record."""
+    keypoints, present, matching = match_hands(predicted, predicted_present, target, target_present)
+    return keypoints, localised(keypoints, present, target, target_present), matching
+
+
 def hand_pck(
     predicted: np.ndarray, target: np.ndarray, alpha: float = 0.2, min_confidence: float = 0.0
 ) -> dict[str, float]:

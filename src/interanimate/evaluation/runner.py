@@ -270,9 +270,8 @@ def anatomy_group(gen: np.ndarray, gen_ann: ClipAnnotations, ref_ann: ClipAnnota
         out["pattern"] = {"requested": pattern, "recognised": found.pattern}
     if ref is not None:
         truth = redetector(ref, fps)
-        truth_keypoints, truth_present, _ = anatomy.match_hands(truth.hand_keypoints, truth.hand_present,
-                                                                ref_ann.hand_keypoints, ref_ann.hand_present)
-        truth_present = anatomy.localised(truth_keypoints, truth_present, ref_ann.hand_keypoints, ref_ann.hand_present)
+        _, truth_present, _ = anatomy.found_on_target(truth.hand_keypoints, truth.hand_present,
+                                                      ref_ann.hand_keypoints, ref_ann.hand_present)
         hands = anatomy.hand_detection_rate(truth_present, ref_ann.hand_present)
         face_rate = (float((truth.face_present & ref_ann.face_present).sum() / ref_ann.face_present.sum())
                      if ref_ann.face_present.any() else float("nan"))

@@ -14,12 +14,19 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
 from interanimate.assets import model_path
 from interanimate.data.annotate.resize import ALIGNMENT, aligned_empty
 
+
+
+@lru_cache(maxsize=1)
+def _devnull() -> int:
+    """A write descriptor on the null device, opened once per process (every frame's MediaPipe call uses it)."""
+    return os.open(os.devnull, os.O_WRONLY)
 
 
 @contextmanager
@@ -34,8 +41,7 @@ def quiet_native_stderr():
     sys.stderr.flush()
     saved = os.dup(2)
     try:
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 2)
+        os.dup2(_devnull(), 2)
         yield
     finally:
         os.dup2(saved, 2)

@@ -307,8 +307,9 @@ class Retargeter:
                     # Scored at the key frames only; the chosen candidate's other frames are filled in below.
                     candidates.append((k_in, roll, poke_rotation(want, want_palm, k_in, roll, keys)))
             arms = np.repeat(want[None], plan.num_frames, 0)
-            intrusions, depths = clearances(pose, [c[2] for c in candidates], [arms] * len(candidates))
-            end_on = self._end_on([c[2] for c in candidates], joints, keys)
+            rotations = [c[2] for c in candidates]
+            intrusions, depths = clearances(pose, rotations, [arms] * len(candidates))
+            end_on = self._end_on(rotations, joints, keys)
             for (k_in, roll, _), intrusion, depth, seen in zip(candidates, intrusions, depths, end_on):
                 # Intrusion first (none beyond the plan's) against the hand seen end-on, then the flattest forearm,
                 # the least inward finger and the least roll.
@@ -374,8 +375,10 @@ class Retargeter:
                 carried = _units(np.einsum("fij,fkj,fk->fi", rot, rotation, arm))
                 for bend in bends:
                     candidates.append((turn, roll, bend, rot, _toward_many(carried, want_arm, MAX_WRIST_BEND_RAD * bend)))
-        intrusions, depths = clearances(pose, [c[3] for c in candidates], [c[4] for c in candidates])
-        best = self._swing_choice(candidates, intrusions <= base[0] + 1e-6, bends, reach, want_cam, c0, c1,
+        rotations = [c[3] for c in candidates]
+        intrusions, depths = clearances(pose, rotations, [c[4] for c in candidates])
+        end_on = self._end_on(rotations, [self.kinematic.joints_local(p) for p in pose], range(c0, c1 + 1))
+        best = self._swing_choice(candidates, intrusions <= base[0] + 1e-6, end_on, bends, reach, want_cam, c0, c1,
                                   (np.inf, rotation, arm))
         if not np.isfinite(best[0]):
             # None clears the face as well as the plan: those within the skin's clearance that sink no part deeper
@@ -383,16 +386,14 @@ class Retargeter:
             fits = depths <= base[1] + 1e-6
             if fits.any():
                 least = float(intrusions[fits].min())
-                best = self._swing_choice(candidates, fits & (intrusions <= least + REPOSE_WITHIN_CLEARANCE), bends,
-                                          reach, want_cam, c0, c1, best)
+                best = self._swing_choice(candidates, fits & (intrusions <= least + REPOSE_WITHIN_CLEARANCE), end_on,
+                                          bends, reach, want_cam, c0, c1, best)
         return best[1], best[2]
 
-    def _swing_choice(self, candidates, allowed, bends, reach, want_cam, c0, c1, best):
+    def _swing_choice(self, candidates, allowed, end_on, bends, reach, want_cam, c0, c1, best):
         """Of the ``allowed`` swing candidates, per turn and roll the most bent forearm, the one whose wrist lies
         most nearly in a forearm's natural direction from the fingertips, and whose hand is least seen end-on
-        (``_end_on``)."""
-        joints = [self.kinematic.joints_local(p) for p in self.plan.pose]
-        span = list(range(c0, c1 + 1))
+        (``end_on``, each candidate's ``_end_on`` over the contact span)."""
         for group in range(0, len(candidates), len(bends)):  # per turn and roll, the most bent forearm that clears
             for i in range(group, group + len(bends)):
                 turn, roll, bend, rot, arms = candidates[i]
@@ -401,7 +402,7 @@ class Retargeter:
                 # How far the wrist's direction from the fingertips is from a forearm's natural one (camera frame).
                 wrist = np.einsum("ij,fjk,fk->fi", self.rotation, rot[c0:c1 + 1], reach)
                 score = float(np.mean(1.0 - _units(wrist) @ want_cam)) + 1e-3 * (1.0 - bend) \
-                    + 1e-4 * (abs(roll) + 2.0 * abs(turn)) + END_ON_SWING * float(self._end_on([rot], joints, span)[0])
+                    + 1e-4 * (abs(roll) + 2.0 * abs(turn)) + END_ON_SWING * float(end_on[i])
                 if score < best[0]:
                     best = (score, rot, arms)
                 break
