@@ -92,7 +92,7 @@ def test_same_seed_same_clip_other_seed_other_clip(astronaut, poke):
 def test_a_cheek_is_touched_by_its_own_sides_hand_unless_another_is_asked_for(astronaut, pattern, side):
     """Reaching across the face a hand must hold its knuckles at the camera to clear the nose (end-on, which hand
     detectors miss) and its forearm crosses the mouth: unless told otherwise a cheek gets the hand on its side,
-    where the generator left it to the other hand for most seeds (5 of 6 for the left cheek's pinch)."""
+    where the generator gives it to either hand."""
     from interanimate.render.composite import render_composite
 
     other = "right" if side == "left" else "left"
