@@ -6,7 +6,9 @@ For every labelled hand in every frame of a composite dataset (``tools/composite
 axis (wrist to middle knuckle, from the exact 3-D joints, camera frame) as the share of it along the viewing axis
 (0: in the image plane, 1: end-on, pointing at or away from the camera), and whether the evaluation's re-detection
 (``evaluation.redetect.AnnotatorRedetector`` on the decoded video, hands matched and localised as ``evaluate`` does)
-found it. Prints the detection rate per bin of that share, overall and per family.
+found it. Prints the detection rate per bin of that share, overall and per family, then the rate of the hand-frames
+whose palm points (wrist, thumb base, the four knuckles: ``placement.PALM_POINTS``) all lie in the picture against
+those with one beyond its edge, split into the clip's first and last two frames and the others.
 """
 
 from __future__ import annotations
@@ -19,13 +21,18 @@ import numpy as np
 BINS = (0.0, 0.34, 0.52, 0.69, 0.86, 1.0)  # sin of 0, 20, 31, 44, 59, 90 degrees out of the image plane
 
 
-def hand_views(dataset: Path) -> list[tuple[str, float, bool]]:
-    """``(family, axis depth share, found)`` of every labelled hand-frame of ``dataset``."""
+EDGE_FRAMES = 2  # frames at each end of a clip counted as its reach and retreat
+
+
+def hand_views(dataset: Path) -> list[tuple[str, float, bool, bool, bool]]:
+    """``(family, axis depth share, found, palm in the picture, in the first or last EDGE_FRAMES)`` of every
+    labelled hand-frame of ``dataset``."""
     from interanimate.data.annotations import load_annotations
     from interanimate.data.io import decode_video
     from interanimate.data.manifest import clip_dir, read_manifest
     from interanimate.evaluation import anatomy
     from interanimate.evaluation.redetect import AnnotatorRedetector
+    from interanimate.render.composite.placement import PALM_POINTS
     from interanimate.taxonomy import get_pattern
 
     redetect = AnnotatorRedetector()
@@ -38,9 +45,13 @@ def hand_views(dataset: Path) -> list[tuple[str, float, bool]]:
         _, present, _ = anatomy.found_on_target(found.hand_keypoints, found.hand_present, ann.hand_keypoints,
                                                 ann.hand_present)
         family = get_pattern(record.pattern).family
+        height, width = frames.shape[1:3]
         for f, h in zip(*np.nonzero(ann.hand_present)):
             axis = ann.joints_3d[f, h, 9].astype(np.float64) - ann.joints_3d[f, h, 0]
-            rows.append((family, float(abs(axis[2]) / np.linalg.norm(axis)), bool(present[f, h])))
+            palm = ann.hand_keypoints[f, h, PALM_POINTS, :2]
+            in_picture = bool(np.all((palm >= 0) & (palm < [width, height])))
+            edge = f < EDGE_FRAMES or f >= len(frames) - EDGE_FRAMES
+            rows.append((family, float(abs(axis[2]) / np.linalg.norm(axis)), bool(present[f, h]), in_picture, edge))
     return rows
 
 
@@ -59,6 +70,14 @@ def main() -> None:
             cells.append(f"{100 * np.mean(inside):.0f} % of {len(inside)}" if inside else "-")
         print(f"{family or 'every family':19s} | " + " | ".join(cells) +
               f" | {100 * np.mean([r[2] for r in chosen]):.1f} % of {len(chosen)}")
+    print("\npalm points              | in the picture | one beyond the edge")
+    for name, chosen in (("first/last frames", [r for r in rows if r[4]]), ("other frames", [r for r in rows if not r[4]]),
+                         ("every frame", rows)):
+        cells = []
+        for inside in (True, False):
+            found = [r[2] for r in chosen if r[3] == inside]
+            cells.append(f"{100 * np.mean(found):.1f} % of {len(found)}" if found else "-")
+        print(f"{name:24s} | " + " | ".join(cells))
 
 
 if __name__ == "__main__":
