@@ -11,7 +11,8 @@ from interanimate.data.synth.hand import NUM_POSE
 from interanimate.render.composite.placement import (ARM_LEANS, END_ON_FREE, END_ON_POKE, END_ON_SWING,
                                                      MAX_WRIST_BEND_RAD, MIN_POKE_COS, POINT_RELAXED,
                                                      POKE_INTO_SKIN, POKE_ROLLS, POKE_SINK_ALLOWANCE,
-                                                     REPOSE_WITHIN_CLEARANCE, STROKE_TURNS, SWING_ROLLS, SWING_TURNS,
+                                                     REPOSE_WITHIN_CLEARANCE, STROKE_TURNS, SWING_CLEARANCE_ALLOWANCE,
+                                                     SWING_ROLLS, SWING_TURNS,
                                                      _axis_rotation, _turn, _unit, arm_in_plane, point_palm)
 
 
@@ -127,7 +128,8 @@ def reference_natural_arm(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _reference_swung(self, pose, rotation, arm, want_arm, normals, clearance, end_on, base, c0, c1, turns):
     """A pinching or swiping hand turned about the skin's normal, rolled about its two working fingertips, its
     forearm bent toward ``arm_in_plane`` (on the forehead out to the side): of the candidates that clear the face
-    as well as the plan, the one whose wrist lies most nearly in that direction from the fingertips."""
+    as well as the plan (within ``SWING_CLEARANCE_ALLOWANCE``, no part deeper in the skin), the one whose wrist lies
+    most nearly in that direction from the fingertips."""
     plan = self.plan
     other_tip = 4 if plan.anchor == "pinch" else 12
     want_cam = _unit(self.rotation @ want_arm)
@@ -162,7 +164,8 @@ def _reference_swung(self, pose, rotation, arm, want_arm, normals, clearance, en
                 break
         return best
 
-    best = choose(lambda intrusion, depth: intrusion <= base[0] + 1e-6)
+    best = choose(lambda intrusion, depth: intrusion <= base[0] + SWING_CLEARANCE_ALLOWANCE + 1e-6
+                  and depth <= base[1] + 1e-6)
     fits = [intrusion for *_, intrusion, depth in scored if depth <= base[1] + 1e-6]
     if not np.isfinite(best[0]) and fits:
         best = choose(lambda intrusion, depth: depth <= base[1] + 1e-6

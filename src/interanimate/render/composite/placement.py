@@ -57,6 +57,12 @@ POKE_SINK_ALLOWANCE = 0.002
 # Where no re-posed candidate clears the face as well as the plan: a swing within this much summed intrusion (m) of
 # the least one's, none of its parts deeper in the skin than the plan's, is chosen by its wrist's direction.
 REPOSE_WITHIN_CLEARANCE = 0.002
+# A swing candidate (pinch, swipe, stroke) counts as clearing the face as well as the plan when its parts come at
+# most this much (m, summed over the key frames) further inside the choreography's CLEARANCE band than the plan's,
+# none of them deeper in the skin. The band is a margin, not contact: without the allowance only a hand pointing its
+# fingers into a convex brow, its wrist at the camera, clears a forehead stroke or swipe (the contact solver resolves
+# what a part really presses).
+SWING_CLEARANCE_ALLOWANCE = 0.01
 MAX_ARM_TOWARD_CAMERA = 0.45  # the camera-ward component of a unit forearm direction (about 27 degrees)
 REACH_DEPTH_KEEP = 0.35  # of a reaching hand's camera-ward offset from the touch, what is kept
 REACH_DEPTH_FREE = 0.02  # m of offset from the touch left as planned (the hover above the skin)
@@ -357,8 +363,9 @@ class Retargeter:
         swipe's pads taken at another angle; a stroke, ``STROKE_TURNS``, is not turned), rolled about the line
         through its two working fingertips (thumb and index for a pinch, index and middle for a swipe or a stroke;
         both stay where they are) and its forearm bent at the wrist toward ``arm_in_plane``: of the candidates
-        that clear the face as well as the plan, the one whose wrist lies most nearly below and to the side of the
-        fingertips (on the forehead beside them, the elbow out), the way people reach up to pinch a cheek, wipe
+        that clear the face as well as the plan (within ``SWING_CLEARANCE_ALLOWANCE``, no part deeper in the skin),
+        the one whose wrist lies most nearly below and to the side of the fingertips (on the forehead beside them,
+        the elbow out), the way people reach up to pinch a cheek, wipe
         across their mouth or their brow, rather than the choreography's hand pointing into the face with its
         forearm at the camera."""
         plan = self.plan
@@ -386,7 +393,8 @@ class Retargeter:
         rotations = [c[3] for c in candidates]
         intrusions, depths = clearances(pose, rotations, [c[4] for c in candidates])
         end_on = self._end_on(rotations, [self.kinematic.joints_local(p) for p in pose], range(c0, c1 + 1))
-        best = self._swing_choice(candidates, intrusions <= base[0] + 1e-6, end_on, bends, reach, want_cam, c0, c1,
+        allowed = (intrusions <= base[0] + SWING_CLEARANCE_ALLOWANCE + 1e-6) & (depths <= base[1] + 1e-6)
+        best = self._swing_choice(candidates, allowed, end_on, bends, reach, want_cam, c0, c1,
                                   (np.inf, rotation, arm))
         if not np.isfinite(best[0]):
             # None clears the face as well as the plan: those within the skin's clearance that sink no part deeper
