@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -399,17 +401,26 @@ def test_a_chin_poke_no_candidate_clears_still_turns_its_forearm_from_the_camera
     assert clip.annotations.penetration.max() <= 1.0  # mm
 
 
-def _grace_hopper(size: int = 160):
-    """matplotlib's Grace Hopper portrait framed for the composite renderer, and its photo face."""
+def _portrait(path, name: str, size: int = 160):
+    """The portrait at ``path`` framed for the composite renderer, and its photo face."""
     import cv2
-    import matplotlib.cbook
 
     from interanimate.render.composite.face import build_face
     from interanimate.render.composite.photo import load_photo
 
-    image = cv2.imread(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))[..., ::-1]
-    reference = load_photo(np.ascontiguousarray(image), size, "face", name="grace_hopper")
+    image = cv2.imread(str(path))[..., ::-1]
+    reference = load_photo(np.ascontiguousarray(image), size, "face", name=name)
     return reference, build_face(reference.image, reference.mesh)
+
+
+def _grace_hopper(size: int = 160):
+    """matplotlib's Grace Hopper portrait framed for the composite renderer, and its photo face."""
+    import matplotlib.cbook
+
+    return _portrait(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False), "grace_hopper", size)
+
+
+OBAMA = Path(__file__).resolve().parents[1] / "devset" / "portraits" / "obama.jpg"
 
 
 def _hand_axis_depth(retarget, f: int) -> float:
@@ -449,6 +460,26 @@ def test_a_chin_poke_whose_every_candidate_grazes_the_skin_still_rises_from_belo
         assert finger[1] < -0.3  # up the picture, toward the chin from below
         assert (retarget.rotation @ retarget.arm_dir[f])[1] > 0.6  # the forearm hangs down
     clip = render_composite(reference, "poke_chin", FRAMES, 25.0, seed=20, face=face)
+    assert clip.annotations.contact.any()
+    assert clip.annotations.penetration.max() <= 1.0  # mm
+
+
+@pytest.mark.skipif(not OBAMA.exists(), reason="devset/portraits/obama.jpg is not fetched: run tools/fetch_devset.py "
+                                               "--mirrors DIR (devset/portraits/README.md)")
+def test_a_chin_poke_that_must_sink_a_few_millimetres_to_rise_from_below_does():
+    """Under Barack Obama's chin every re-posed pointing hand sinks its parts 2–5 mm deeper (summed over the key
+    frames) than the plan's; within ``POKE_SINK_ALLOWANCE`` the finger rises from below the chin instead of the
+    choreography's fist in front of the mouth, and the contact solver leaves no penetration."""
+    from interanimate.render.composite import render_composite
+
+    reference, face = _portrait(OBAMA, "obama")
+    retarget = _retarget(face, "poke_chin", 38)
+    for f in _contact_frames(retarget):
+        joints = retarget.frame(f).joints
+        finger = (joints[8] - joints[5]) / np.linalg.norm(joints[8] - joints[5])
+        assert finger[1] < -0.15  # up the picture, toward the chin from below (the plan's points down into it, +0.38)
+        assert (retarget.rotation @ retarget.arm_dir[f])[1] > 0.7  # the forearm hangs down (the plan's 0.57)
+    clip = render_composite(reference, "poke_chin", FRAMES, 25.0, seed=38, face=face)
     assert clip.annotations.contact.any()
     assert clip.annotations.penetration.max() <= 1.0  # mm
 
