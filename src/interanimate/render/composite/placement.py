@@ -549,18 +549,17 @@ class Retargeter:
                 limit *= 1.25
         return None if np.array_equal(out, self.targets) else out
 
-    def _palm_in_view(self, f: int, anchor: np.ndarray) -> bool:
-        """Whether frame ``f``'s palm points (``PALM_POINTS``), its anchor moved to ``anchor`` (head frame), lie
-        ``IN_VIEW_MARGIN`` inside the picture (as ``frame`` places them, before head motion)."""
+    def _palm_in_view(self, f: int, anchors: np.ndarray) -> np.ndarray:
+        """Per row of ``anchors`` ``(S, 3)`` (head frame): whether frame ``f``'s palm points (``PALM_POINTS``), its
+        anchor moved there, lie ``IN_VIEW_MARGIN`` inside the picture (as ``frame`` places them, before head motion)."""
         pose, rotation = self.pose[f], self.hand_rotation[f]
-        local = self.kinematic.joints_local(pose)[PALM_POINTS]
         anchor_local, _ = anchor_point(self.kinematic, pose, self.plan.anchor)
-        mapped_target, photo_target, turn = self._offsets[f]
-        world = anchor + (local - anchor_local) @ rotation.T
-        px = self.face.project((self._map(world) - mapped_target) @ turn.T + photo_target)
+        palm = (self.kinematic.joints_local(pose)[PALM_POINTS] - anchor_local) @ rotation.T
+        world = np.asarray(anchors, np.float64)[:, None] + palm[None]
+        px = self.face.project(self._to_photo(f, world.reshape(-1, 3))).reshape(len(world), len(PALM_POINTS), 2)
         margin = IN_VIEW_MARGIN * max(self.face.width, self.face.height)
-        return bool(np.all((px[:, 0] >= margin) & (px[:, 0] <= self.face.width - margin)
-                           & (px[:, 1] >= margin) & (px[:, 1] <= self.face.height - margin)))
+        inside = (px >= margin) & (px <= np.array([self.face.width, self.face.height]) - margin)
+        return inside.all(axis=(1, 2))
 
     def _reach_in_view(self, samples: int = 24) -> np.ndarray | None:
         """The anchor's path with the reach and the retreat compressed toward the touch so that the palm stays in the
@@ -584,12 +583,12 @@ class Retargeter:
             factor = 1.0
             for i in range(1, len(frames)):
                 f, beyond = int(frames[i]), along[i] - REACH_DEPTH_FREE
-                if beyond <= 0.0 or self._palm_in_view(f, points[i]):
+                if beyond <= 0.0 or self._palm_in_view(f, points[i][None])[0]:
                     continue
-                for s in np.linspace(along[i], REACH_DEPTH_FREE, samples)[1:]:
-                    if self._palm_in_view(f, at(s)):
-                        factor = min(factor, (s - REACH_DEPTH_FREE) / beyond)
-                        break
+                path = np.linspace(along[i], REACH_DEPTH_FREE, samples)[1:]  # from its own point toward the touch
+                inside = self._palm_in_view(f, np.stack([at(s) for s in path]))
+                if inside.any():
+                    factor = min(factor, (path[inside.argmax()] - REACH_DEPTH_FREE) / beyond)
             factor = max(factor, MAX_REACH_COMPRESSION)
             if factor >= 1.0:
                 continue
@@ -665,15 +664,16 @@ class Retargeter:
         verts, attr, vmat, spheres = hand.surface(joints_local, rot, wrist, self.arm_dir[f], self.long_sleeves,
                                                   pose=pose)
         joints = joints_local @ rot.T + wrist
-        mapped_target, photo_target, turn = self._offsets[f]
-
-        def place(points: np.ndarray) -> np.ndarray:
-            return (self._map(points) - mapped_target) @ turn.T + photo_target
-
         spheres = spheres.copy()
-        spheres[:, :3] = place(spheres[:, :3])
+        spheres[:, :3] = self._to_photo(f, spheres[:, :3])
         spheres[:, 3] *= self.scale
-        return PlacedHand(place(verts), attr, vmat, spheres, place(joints))
+        return PlacedHand(self._to_photo(f, verts), attr, vmat, spheres, self._to_photo(f, joints))
+
+    def _to_photo(self, f: int, points: np.ndarray) -> np.ndarray:
+        """Head-frame ``points`` of frame ``f`` carried onto the photo's skin (the mapping, re-anchored at the frame's
+        photo target and turned onto its skin normal: ``_anchor_corrections``)."""
+        mapped_target, photo_target, turn = self._offsets[f]
+        return (self._map(points) - mapped_target) @ turn.T + photo_target
 
     def slide(self, f: int) -> np.ndarray:
         """The plan's contact slide of frame ``f`` on the photo (drives stroke and swipe drag)."""
